@@ -1,0 +1,47 @@
+"""Alignment of stocks' bars onto the union calendar as dense (n_days, n_stocks) arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Order of the planes of ``AlignedArrays.prices``.
+PLANES = ("open", "high", "low", "close", "volume", "prev_close")
+
+
+@dataclass(frozen=True)
+class AlignedArrays:
+    """Dense market arrays: ``prices[k]`` is the plane named ``PLANES[k]``.
+
+    ``calendar`` holds int64 days since epoch (every date any stock has a bar, up to
+    ``end``); a stock without a bar on a day has NaN prices and ``tradable`` False.
+    ``prev_close`` is the close of the stock's previous bar (NaN on its first bar).
+    """
+
+    calendar: np.ndarray
+    prices: np.ndarray
+    tradable: np.ndarray
+
+
+def align(dates: np.ndarray, sid: np.ndarray, values: dict[str, np.ndarray],
+          n_stocks: int) -> AlignedArrays:
+    """Scatter bars into dense arrays on the union of their dates.
+
+    Row ``i`` is the bar of stock ``sid[i]`` on day ``dates[i]`` (days since epoch);
+    rows are grouped by stock and sorted by date within a stock, and no (stock, date)
+    pair repeats. Every bar lands in exactly one cell.
+    """
+    calendar = np.unique(dates)
+    # A flat index per bar scatters each plane with one 1-D put (much faster than 2-D).
+    flat = np.searchsorted(calendar, dates) * n_stocks + sid
+    prices = np.full((len(PLANES), calendar.size, n_stocks), np.nan)
+    for k, name in enumerate(PLANES[:-1]):
+        prices[k].reshape(-1)[flat] = values[name]
+    prev = np.empty_like(values["close"])
+    prev[1:] = values["close"][:-1]
+    prev[np.r_[True, sid[1:] != sid[:-1]][: sid.size]] = np.nan
+    prices[len(PLANES) - 1].reshape(-1)[flat] = prev
+    tradable = np.zeros((calendar.size, n_stocks), dtype=bool)
+    tradable.reshape(-1)[flat] = True
+    return AlignedArrays(calendar, prices, tradable)

@@ -1,0 +1,59 @@
+"""Column names of stock files: aliases (Tushare, qlib, AkShare) mapped to canonical names."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+REQUIRED = ("date", "open", "high", "low", "close", "volume")
+OPTIONAL = ("ts_code", "amount", "adj_factor", "pre_close")
+PRICE_COLUMNS = ("open", "high", "low", "close")
+
+# Accepted spellings per canonical column, compared case-insensitively after stripping
+# whitespace and a UTF-8 byte-order mark. qlib feature files prefix names with "$".
+ALIASES: dict[str, tuple[str, ...]] = {
+    "date": ("date", "trade_date", "$date", "日期", "交易日期"),
+    "open": ("open", "$open", "开盘", "开盘价"),
+    "high": ("high", "$high", "最高", "最高价"),
+    "low": ("low", "$low", "最低", "最低价"),
+    "close": ("close", "$close", "收盘", "收盘价"),
+    "volume": ("volume", "vol", "$volume", "$vol", "成交量"),
+    "ts_code": ("ts_code", "code", "股票代码"),
+    "amount": ("amount", "$amount", "成交额"),
+    "adj_factor": ("adj_factor", "$adj_factor", "复权因子"),
+    "pre_close": ("pre_close", "$pre_close", "昨收", "前收盘"),
+}
+
+_LOOKUP: dict[str, str] = {
+    alias.casefold(): canonical for canonical, names in ALIASES.items() for alias in names
+}
+
+
+def _clean(name: str) -> str:
+    return name.replace("\ufeff", "").strip().casefold()
+
+
+def map_columns(names: Sequence[str]) -> dict[str, str]:
+    """Map canonical column name -> the file's column name.
+
+    Where a file holds several spellings of one column, the one listed first in
+    ``ALIASES`` wins (so ``volume`` beats ``vol``).
+    """
+    found: dict[str, tuple[int, str]] = {}
+    for name in names:
+        canonical = _LOOKUP.get(_clean(name))
+        if canonical is None:
+            continue
+        rank = [a.casefold() for a in ALIASES[canonical]].index(_clean(name))
+        if canonical not in found or rank < found[canonical][0]:
+            found[canonical] = (rank, name)
+    return {canonical: name for canonical, (_, name) in found.items()}
+
+
+def missing_required(mapping: dict[str, str]) -> list[str]:
+    """Required canonical columns absent from a mapping made by ``map_columns``."""
+    return [name for name in REQUIRED if name not in mapping]
+
+
+def describe_aliases(columns: Iterable[str]) -> str:
+    """Human-readable list of the accepted spellings of some canonical columns."""
+    return "; ".join(f"{c}: {', '.join(ALIASES[c])}" for c in columns)

@@ -1,0 +1,275 @@
+"""Loads a universe: scan, read in parallel, validate, align, cache (SPEC §1-2)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from engine.data import cache
+from engine.data.align import PLANES, AlignedArrays, align
+from engine.data.naming import limit_pct
+from engine.data.reader import FileTable, read_file
+from engine.data.stocklist import parse_stock_selection, resolve_codes, scan_folder
+from engine.data.validate import validate
+from engine.errors import Cancelled, ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+ADJUST_MODES = ("forward", "none")
+BAD_STOCK_MODES = ("fail", "skip")
+EXCLUDED_COLUMNS = ("code", "file", "reason")
+
+ProgressCallback = Callable[[int, int], None]
+
+
+class CancelToken(Protocol):
+    """Anything with ``is_set()``, such as ``threading.Event`` or a multiprocessing Event."""
+
+    def is_set(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class MarketData:
+    """A loaded universe, aligned on its union calendar (SPEC §2).
+
+    The calendar runs from the earliest bar of any selected stock to ``end``, so rows
+    before ``start_index`` are warm-up history for indicators; ``run_dates`` is the
+    run's own calendar. Columns follow ``codes`` (sorted). Arrays may be read-only
+    memory maps of the aligned cache.
+    """
+
+    codes: tuple[str, ...]
+    dates: np.ndarray
+    start_index: int
+    arrays: AlignedArrays
+    limit_pct: np.ndarray
+    files: tuple[str, ...]
+    excluded: pd.DataFrame
+    warnings: tuple[str, ...]
+    fingerprint: str
+    from_cache: bool
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def plane(self, name: str) -> np.ndarray:
+        """One (n_days, n_stocks) price plane: open, high, low, close, volume or prev_close."""
+        return self.arrays.prices[PLANES.index(name)]
+
+    @property
+    def open(self) -> np.ndarray:
+        """Open prices (n_days, n_stocks)."""
+        return self.plane("open")
+
+    @property
+    def high(self) -> np.ndarray:
+        """High prices (n_days, n_stocks)."""
+        return self.plane("high")
+
+    @property
+    def low(self) -> np.ndarray:
+        """Low prices (n_days, n_stocks)."""
+        return self.plane("low")
+
+    @property
+    def close(self) -> np.ndarray:
+        """Close prices (n_days, n_stocks)."""
+        return self.plane("close")
+
+    @property
+    def volume(self) -> np.ndarray:
+        """Volumes (n_days, n_stocks)."""
+        return self.plane("volume")
+
+    @property
+    def prev_close(self) -> np.ndarray:
+        """Close of each stock's previous bar, on its bar days (n_days, n_stocks)."""
+        return self.plane("prev_close")
+
+    @property
+    def tradable(self) -> np.ndarray:
+        """True where the stock has a bar that day (n_days, n_stocks)."""
+        return self.arrays.tradable
+
+    @property
+    def run_dates(self) -> np.ndarray:
+        """The run's calendar: the dates in [start, end]."""
+        return self.dates[self.start_index:]
+
+    @property
+    def n_stocks(self) -> int:
+        """Number of stocks (columns)."""
+        return len(self.codes)
+
+
+def _to_day(value: str | dt.date | np.datetime64, name: str) -> int:
+    try:
+        return int(np.datetime64(pd.Timestamp(value).date(), "D").astype(np.int64))
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{name} {value!r} is not a date; use YYYY-MM-DD", field=name) from exc
+
+
+def load_market_data(
+    data_dir: Path | str,
+    stocks: str | Path | Iterable[str] | None = None,
+    start: str | dt.date = "1990-01-01",
+    end: str | dt.date = "2100-01-01",
+    *,
+    adjust: str = "forward",
+    on_bad_stock: str = "fail",
+    use_cache: bool = True,
+    cache_dir: Path | str | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> MarketData:
+    """Load, validate and align a universe, from the aligned cache when it is fresh.
+
+    ``stocks`` is None/"all" (every stock file in the folder), a stock-list file, a
+    string of codes or a list of codes. Errors name the file, stock or field.
+    """
+    t0 = time.perf_counter()
+    start_day, end_day = _to_day(start, "start"), _to_day(end, "end")
+    if start_day > end_day:
+        raise ConfigError(f"start {start} is after end {end}", field="start")
+    if adjust not in ADJUST_MODES:
+        raise ConfigError(f"adjust must be one of {ADJUST_MODES}, not {adjust!r}", field="adjust")
+    if on_bad_stock not in BAD_STOCK_MODES:
+        raise ConfigError(f"on_bad_stock must be one of {BAD_STOCK_MODES}, not {on_bad_stock!r}",
+                          field="on_bad_stock")
+    scan = scan_folder(data_dir)
+    codes, missing = resolve_codes(scan, parse_stock_selection(stocks))
+    if missing and on_bad_stock == "fail":
+        raise DataError(f"stock {missing[0]} has no file in {scan.folder} (looked for "
+                        f"{missing[0].replace('.', '_')}.parquet/.csv); fix the stock list or "
+                        "use on_bad_stock='skip'", code=missing[0], file=scan.folder)
+    files = {code: scan.files[code] for code in codes}
+    params = {"end": end_day, "adjust": adjust, "on_bad_stock": on_bad_stock}
+    root = Path(cache_dir) if cache_dir is not None else cache.default_cache_dir()
+    key = cache.cache_key(files, missing, params)
+    hit = cache.load(root, key) if use_cache else None
+    timings = {"scan": time.perf_counter() - t0}
+    if hit is not None:
+        arrays, meta = hit
+    else:
+        arrays, meta = _build(files, missing, end_day, adjust, on_bad_stock, progress, cancel,
+                              timings)
+        if use_cache:
+            cache.store(root, key, arrays, meta)
+    data = _assemble(arrays, meta, start_day, scan.warnings, hit is not None, timings)
+    timings["total"] = time.perf_counter() - t0
+    return data
+
+
+def _read_one(code: str, path: Path) -> FileTable | DataError:
+    try:
+        return read_file(path)
+    except DataError as exc:
+        exc.code = exc.code or code
+        return exc
+
+
+def _read_all(files: dict[str, Path], progress: ProgressCallback | None,
+              cancel: CancelToken | None) -> list[FileTable | DataError]:
+    """Read every file on a thread pool (Arrow's readers release the GIL)."""
+    codes = list(files)
+    results: list[FileTable | DataError] = []
+    workers = min(8, 2 * (os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="load") as pool:
+        futures = [pool.submit(_read_one, c, files[c]) for c in codes]
+        for done, future in enumerate(futures, start=1):
+            if cancel is not None and cancel.is_set():
+                for f in futures:
+                    f.cancel()
+                raise Cancelled("loading was cancelled")
+            results.append(future.result())
+            if progress is not None and (done % 25 == 0 or done == len(codes)):
+                progress(done, len(codes))
+    return results
+
+
+def _build(files: dict[str, Path], missing: list[str], end_day: int, adjust: str,
+           on_bad_stock: str, progress: ProgressCallback | None, cancel: CancelToken | None,
+           timings: dict[str, float]) -> tuple[AlignedArrays, dict[str, Any]]:
+    t0 = time.perf_counter()
+    results = _read_all(files, progress, cancel)
+    read_errors = {i: r for i, r in enumerate(results) if isinstance(r, DataError)}
+    if read_errors and on_bad_stock == "fail":
+        raise next(iter(read_errors.values()))
+    tables = [r for r in results if isinstance(r, FileTable)]
+    codes = [c for c, r in zip(files, results, strict=True) if isinstance(r, FileTable)]
+    timings["read"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    bars = validate(tables, end_day, adjust)
+    for i, error in bars.errors.items():
+        error.code = codes[i]
+    if bars.errors and on_bad_stock == "fail":
+        raise bars.errors[min(bars.errors)]
+    timings["validate"] = time.perf_counter() - t1
+    excluded = [[code, "", "no file in the data folder"] for code in missing]
+    for error in [*read_errors.values(), *bars.errors.values()]:
+        excluded.append([error.code or "", Path(error.file).name if error.file else "",
+                         str(error)])
+    good = [i for i in range(len(tables)) if i not in bars.errors]
+    if not good:
+        raise DataError("no usable stock in the selection"
+                        + (f" ({len(excluded)} excluded; first: {excluded[0][2]})"
+                           if excluded else ""))
+    t2 = time.perf_counter()
+    remap = np.full(len(tables), -1, dtype=np.int64)
+    remap[good] = np.arange(len(good))
+    arrays = align(bars.dates, remap[bars.sid], bars.values, len(good))
+    timings["align"] = time.perf_counter() - t2
+    if arrays.calendar.size == 0:
+        raise DataError(f"no bars on or before the end date {np.datetime64(end_day, 'D')} in "
+                        "the selected stocks; choose a later end date")
+    digests = hashlib.blake2b(digest_size=16)
+    for i in good:
+        digests.update(f"{codes[i]}:{tables[i].digest};".encode())
+    meta = {
+        "codes": [codes[i] for i in good],
+        "files": [tables[i].path.name for i in good],
+        "excluded": sorted(excluded),
+        "warnings": list(bars.warnings),
+        "fingerprint": digests.hexdigest(),
+    }
+    return arrays, meta
+
+
+def _assemble(arrays: AlignedArrays, meta: dict[str, Any], start_day: int,
+              scan_warnings: tuple[str, ...], from_cache: bool,
+              timings: dict[str, float]) -> MarketData:
+    codes = tuple(meta["codes"])
+    start_index = int(np.searchsorted(arrays.calendar, start_day))
+    if start_index >= arrays.calendar.size:
+        raise DataError(f"the selected stocks have no bars on or after the start date "
+                        f"{np.datetime64(start_day, 'D')}; choose an earlier start")
+    in_window = np.asarray(arrays.tradable[start_index:]).any(axis=0)
+    idle = [codes[j] for j in np.flatnonzero(~in_window)]
+    warnings = [*scan_warnings, *meta["warnings"]]
+    if idle:
+        warnings.append(f"{len(idle)} stock(s) have no bars in the run window: "
+                        + ", ".join(idle[:10]) + (" ..." if len(idle) > 10 else ""))
+    for message in meta["warnings"]:
+        log.warning(message)
+    return MarketData(
+        codes=codes,
+        dates=arrays.calendar.astype("datetime64[D]"),
+        start_index=start_index,
+        arrays=arrays,
+        limit_pct=np.array([limit_pct(c) for c in codes]),
+        files=tuple(meta["files"]),
+        excluded=pd.DataFrame(meta["excluded"], columns=list(EXCLUDED_COLUMNS)),
+        warnings=tuple(warnings),
+        fingerprint=meta["fingerprint"],
+        from_cache=from_cache,
+        timings=timings,
+    )

@@ -1,0 +1,168 @@
+"""Reads one stock file (parquet or CSV) into a table with canonical column names and types."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pyarrow.types as pat
+
+from engine.data.columns import describe_aliases, map_columns, missing_required
+from engine.errors import DataError
+
+NUMERIC_COLUMNS = ("open", "high", "low", "close", "volume", "adj_factor")
+CANONICAL_SCHEMA = pa.schema([("date", pa.date32())]
+                             + [(name, pa.float64()) for name in NUMERIC_COLUMNS])
+
+
+@dataclass(frozen=True)
+class FileTable:
+    """One file's rows in file order with canonical columns (``CANONICAL_SCHEMA``).
+
+    ``adj_factor`` is all-null when the file has none (``has_adj_factor`` False).
+    """
+
+    path: Path
+    digest: str
+    table: pa.Table
+    has_adj_factor: bool
+
+
+def read_file(path: Path) -> FileTable:
+    """Read, map and convert one data file; errors name the file, column and row."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path.name}: cannot be read ({exc.strerror or exc}); check the file "
+                        "permissions", file=path, rule="unreadable") from exc
+    table, mapping = _parse(path, data)
+    missing = missing_required(mapping)
+    if missing:
+        raise DataError(
+            f"{path.name}: column `{missing[0]}` is missing; found: "
+            f"{', '.join(table.column_names)}. Accepted names: {describe_aliases(missing)}",
+            file=path, field=missing[0], rule="missing column",
+        )
+    dates = _dates(path, table.column(mapping["date"]), mapping["date"])
+    columns: list[pa.ChunkedArray | pa.Array] = [dates]
+    for name in NUMERIC_COLUMNS:
+        if name in mapping:
+            columns.append(_numeric(path, table.column(mapping[name]), mapping[name], dates))
+        else:
+            columns.append(pa.nulls(len(table), pa.float64()))
+    return FileTable(path, hashlib.blake2b(data, digest_size=16).hexdigest(),
+                     pa.Table.from_arrays(columns, schema=CANONICAL_SCHEMA),
+                     "adj_factor" in mapping)
+
+
+def _parse(path: Path, data: bytes) -> tuple[pa.Table, dict[str, str]]:
+    """Bytes -> (Arrow table, canonical -> file column) for parquet or CSV.
+
+    Parquet decodes only the mapped columns. CSV is read as UTF-8, else GBK (which
+    Chinese tools often write).
+    """
+    try:
+        if path.suffix.lower() == ".parquet":
+            parquet = pq.ParquetFile(pa.BufferReader(data))
+            mapping = map_columns(parquet.schema_arrow.names)
+            if missing_required(mapping):
+                return parquet.schema_arrow.empty_table(), mapping
+            return parquet.read(columns=sorted(set(mapping.values())), use_threads=False), mapping
+        try:
+            data.decode("utf-8")
+            encoding = "utf8"
+        except UnicodeDecodeError:
+            encoding = "gbk"
+        table = _read_csv(data, encoding)
+        return table, map_columns(table.column_names)
+    except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError) as exc:
+        raise DataError(
+            f"{path.name}: unreadable or corrupt {path.suffix.lstrip('.')} file ({exc}); "
+            "re-export it or remove it from the data folder",
+            file=path, rule="corrupt",
+        ) from exc
+
+
+def _read_csv(data: bytes, encoding: str) -> pa.Table:
+    # Codes stay text (leading zeros); other columns are inferred, and a text column
+    # where numbers are expected is reported by row in ``_numeric``.
+    return pacsv.read_csv(
+        pa.BufferReader(data),
+        read_options=pacsv.ReadOptions(encoding=encoding, use_threads=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types={"ts_code": pa.string(), "code": pa.string()}),
+    )
+
+
+def _row_label(dates: pa.ChunkedArray | None, row: int) -> str:
+    if dates is None:
+        return f"row {row + 1}"
+    return f"row {row + 1} ({dates[row].as_py()})"
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+
+
+def _dates(path: Path, column: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
+    """Dates as date32 from datetime, YYYYMMDD integers or date strings."""
+    original, kind = column, column.type
+    if pat.is_timestamp(kind) and kind.tz is not None:
+        column = column.cast(pa.timestamp(kind.unit))
+    elif pat.is_integer(kind):
+        column = column.cast(pa.string())
+    if not (pat.is_timestamp(column.type) or pat.is_date(column.type)):
+        column = _parse_date_text(column.cast(pa.string()))
+    days = column.cast(pa.date32())
+    bad = np.flatnonzero(days.is_null().to_numpy(zero_copy_only=False))
+    if bad.size:
+        row = int(bad[0])
+        raise DataError(
+            f"{path.name}: column `{name}` {_row_label(None, row)} has an unreadable date "
+            f"{original[row].as_py()!r}; use YYYY-MM-DD or YYYYMMDD",
+            file=path, field="date", row=str(row + 1), rule="bad date",
+        )
+    return days
+
+
+def _parse_date_text(text: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Parse date strings with the first format that reads them all (else the best one)."""
+    text = pc.utf8_trim_whitespace(text)
+    best = None
+    for fmt in _DATE_FORMATS:
+        parsed = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
+        if parsed.null_count == 0:
+            return parsed
+        if best is None or parsed.null_count < best.null_count:
+            best = parsed
+    assert best is not None
+    return best
+
+
+def _numeric(path: Path, column: pa.ChunkedArray, name: str,
+             dates: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
+    """A numeric column as float64; text that is not a number is an error naming the row."""
+    if (pat.is_integer(column.type) or pat.is_floating(column.type)
+            or pat.is_decimal(column.type) or pat.is_null(column.type)):
+        return column.cast(pa.float64())
+    text = pd.Series(column.to_numpy(zero_copy_only=False), dtype="string").str.strip()
+    numbers = pd.to_numeric(text, errors="coerce")
+    bad = np.flatnonzero(numbers.isna().to_numpy() & text.notna().to_numpy()
+                         & (text != "").to_numpy())
+    if bad.size:
+        row = int(bad[0])
+        raise DataError(
+            f"{path.name}: column `{name}` {_row_label(dates, row)} is not a number "
+            f"({text.iloc[row]!r}); fix the value or remove the row",
+            file=path, field=name, row=str(row + 1), rule="non-numeric",
+        )
+    return pa.array(numbers.to_numpy(dtype=np.float64, na_value=np.nan), pa.float64())
+
+
+__all__ = ["CANONICAL_SCHEMA", "NUMERIC_COLUMNS", "FileTable", "read_file"]

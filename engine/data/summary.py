@@ -1,0 +1,29 @@
+"""Per-stock coverage of a loaded universe, for display in the GUI and CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from engine.data.loader import MarketData
+
+BOARDS = {0.10: "main", 0.20: "ChiNext/STAR", 0.30: "BJ"}
+
+
+def coverage(data: MarketData) -> pd.DataFrame:
+    """One row per stock: code, board, limit, first and last bar, bars in window, warm-up bars."""
+    tradable = np.asarray(data.tradable)
+    has = tradable.any(axis=0)
+    first = np.where(has, tradable.argmax(axis=0), 0)
+    last = np.where(has, tradable.shape[0] - 1 - tradable[::-1].argmax(axis=0), 0)
+    dates = data.dates
+    return pd.DataFrame({
+        "code": list(data.codes),
+        "board": [BOARDS[p] for p in data.limit_pct.tolist()],
+        "limit": data.limit_pct,
+        "first_bar": np.where(has, dates[first], np.datetime64("NaT")),
+        "last_bar": np.where(has, dates[last], np.datetime64("NaT")),
+        "bars_in_window": tradable[data.start_index:].sum(axis=0),
+        "warmup_bars": tradable[: data.start_index].sum(axis=0),
+        "file": list(data.files),
+    })

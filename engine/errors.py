@@ -1,0 +1,46 @@
+"""Exceptions the engine raises at its boundary, each naming what to fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class BacktestError(Exception):
+    """Base class of every error the engine reports to a user."""
+
+
+class DataError(BacktestError):
+    """A data file, stock list or stock code is unusable.
+
+    ``file``, ``code``, ``field`` and ``row`` locate the problem so callers (CLI,
+    GUI) can show it without parsing the message.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: Path | str | None = None,
+        code: str | None = None,
+        field: str | None = None,
+        row: str | None = None,
+        rule: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.file = str(file) if file is not None else None
+        self.code = code
+        self.field = field
+        self.row = row
+        self.rule = rule
+
+
+class ConfigError(BacktestError, ValueError):
+    """A configuration value is invalid; ``field`` names the offending field."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class Cancelled(BacktestError):  # noqa: N818 (a state, not a fault)
+    """The caller cancelled the run; no partial result is returned."""

@@ -1,0 +1,1 @@
+"""Qt workbench window over the engine (shows results; never computes them)."""

@@ -1,0 +1,39 @@
+"""Loads a data folder off the GUI thread and reports back through Qt signals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, Signal
+
+from engine.data import coverage, load_market_data
+from engine.errors import BacktestError
+
+
+class LoadSignals(QObject):
+    """Signals of a folder load: ``finished(data, coverage)`` or ``failed(message)``."""
+
+    finished = Signal(object, object)
+    failed = Signal(str)
+
+
+class FolderLoad(QRunnable):
+    """Loads every stock of a folder (validated, aligned, cached) on the thread pool."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self.folder = folder
+        self.signals = LoadSignals()
+
+    def run(self) -> None:
+        """Load; emit ``finished`` with the MarketData and its coverage, or ``failed``."""
+        try:
+            data = load_market_data(self.folder, on_bad_stock="skip")
+            table = coverage(data)
+        except BacktestError as exc:
+            self.signals.failed.emit(str(exc))
+            return
+        except Exception as exc:
+            self.signals.failed.emit(f"unexpected error while loading {self.folder}: {exc!r}")
+            return
+        self.signals.finished.emit(data, table)

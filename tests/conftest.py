@@ -1,0 +1,62 @@
+"""Shared fixtures: small hand-made stock files and an isolated aligned cache."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+
+
+def bars(dates: list[str] | pd.DatetimeIndex, close: list[float] | np.ndarray | None = None,
+         **overrides: object) -> pd.DataFrame:
+    """A valid OHLCV frame on ``dates``: open = close, high/low one step around it."""
+    dates = pd.DatetimeIndex(pd.to_datetime(list(dates)))
+    close = np.asarray(close if close is not None else 10 + np.arange(len(dates)) * 0.1, float)
+    frame = pd.DataFrame({
+        "date": dates,
+        "open": close,
+        "high": np.round(close + 0.05, 2),
+        "low": np.round(close - 0.05, 2),
+        "close": close,
+        "volume": np.full(len(dates), 1000.0),
+    })
+    for name, value in overrides.items():
+        frame[name] = value
+    return frame
+
+
+WriteStock = Callable[..., Path]
+
+
+@pytest.fixture
+def write_stock(tmp_path: Path) -> WriteStock:
+    """Write a frame as ``name`` (parquet or CSV by suffix) into ``tmp_path / 'data'``."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+
+    def write(name: str, frame: pd.DataFrame, encoding: str = "utf-8") -> Path:
+        path = folder / name
+        if name.endswith(".csv"):
+            frame.to_csv(path, index=False, encoding=encoding)
+        else:
+            frame.to_parquet(path, index=False)
+        return path
+
+    return write
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own aligned cache folder (never the user's)."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("BACKTEST_CACHE_DIR", str(cache))
+    return cache

@@ -1,0 +1,88 @@
+"""Alignment on the union calendar (SPEC §2): IPOs, delistings, suspensions, warm-up."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.data import align, load_market_data
+from tests.conftest import WriteStock, bars
+
+DAYS = pd.bdate_range("2024-01-01", periods=10)
+
+
+def test_ipo_delisting_suspension_and_warmup(write_stock: WriteStock) -> None:
+    write_stock("000001_SZ.parquet", bars(DAYS, np.arange(10) + 10.0))  # every day
+    write_stock("300750_SZ.parquet", bars(DAYS[4:], np.arange(6) + 20.0))  # IPO on day 4
+    write_stock("600000_SH.parquet", bars(DAYS[:6], np.arange(6) + 30.0))  # delisted after 5
+    susp = bars(DAYS[[0, 1, 2, 6, 7, 8, 9]], [40.0, 41, 42, 43, 44, 45, 46])  # 3..5 suspended
+    path = write_stock("688001_SH.parquet", susp)
+    data = load_market_data(path.parent, start=str(DAYS[3].date()), end=str(DAYS[8].date()))
+    assert data.codes == ("000001.SZ", "300750.SZ", "600000.SH", "688001.SH")
+    assert data.start_index == 3  # three warm-up days are kept before start
+    assert data.dates.size == 9  # nothing after end
+    assert [str(d) for d in data.run_dates] == [str(d.date()) for d in DAYS[3:9]]
+    t = data.tradable
+    assert t[:, 1].tolist() == [False] * 4 + [True] * 5
+    assert t[:, 2].tolist() == [True] * 6 + [False] * 3
+    assert t[:, 3].tolist() == [True] * 3 + [False] * 3 + [True] * 3
+    assert np.isnan(data.close[3:6, 3]).all()
+    assert data.prev_close[6, 3] == 42.0  # the previous bar, across the suspension
+    assert np.isnan(data.prev_close[4, 1])  # first bar of an IPO has no previous close
+    assert data.prev_close[4, 0] == data.close[3, 0]
+    np.testing.assert_array_equal(data.limit_pct, [0.10, 0.20, 0.10, 0.20])
+
+
+def test_stock_without_bars_in_window_is_kept_with_a_warning(write_stock: WriteStock) -> None:
+    write_stock("000001_SZ.parquet", bars(DAYS))
+    path = write_stock("600000_SH.parquet", bars(DAYS[:3]))
+    data = load_market_data(path.parent, start=str(DAYS[5].date()))
+    assert data.codes == ("000001.SZ", "600000.SH")
+    assert any("no bars in the run window: 600000.SH" in w for w in data.warnings)
+
+
+def test_forward_adjustment_anchored_at_last_bar_up_to_end(write_stock: WriteStock) -> None:
+    frame = bars(DAYS[:4], [10.0, 10.0, 5.0, 5.0], adj_factor=[1.0, 1.0, 2.0, 2.0])
+    frame.loc[3, "adj_factor"] = 4.0
+    path = write_stock("000001_SZ.parquet", frame)
+    full = load_market_data(path.parent)
+    np.testing.assert_array_equal(full.close[:, 0], [10 * 1 / 4, 10 * 1 / 4, 5 * 2 / 4, 5.0])
+    cut = load_market_data(path.parent, end=str(DAYS[2].date()))
+    np.testing.assert_array_equal(cut.close[:, 0], [10 * 1 / 2, 10 * 1 / 2, 5.0])
+    raw = load_market_data(path.parent, adjust="none")
+    np.testing.assert_array_equal(raw.close[:, 0], [10.0, 10.0, 5.0, 5.0])
+
+
+def test_adjustment_uses_the_literal_formula(write_stock: WriteStock) -> None:
+    price, factor, last = 12.34, 1.7, 3.1
+    frame = bars(DAYS[:2], [price, 20.0], adj_factor=[factor, last])
+    path = write_stock("000001_SZ.parquet", frame)
+    assert load_market_data(path.parent).close[0, 0] == price * factor / last
+
+
+@st.composite
+def universes(draw: st.DrawFn) -> list[np.ndarray]:
+    n = draw(st.integers(1, 6))
+    return [np.array(sorted(draw(st.sets(st.integers(19000, 19060), max_size=25))), np.int64)
+            for _ in range(n)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(universes())
+def test_every_bar_lands_once_and_tradable_iff_bar(days: list[np.ndarray]) -> None:
+    sid = np.repeat(np.arange(len(days)), [d.size for d in days])
+    dates = np.concatenate(days)
+    close = np.arange(dates.size, dtype=float) + 1.0  # unique value per bar
+    values = {k: close for k in ("open", "high", "low", "close", "volume")}
+    out = align(dates, sid, values, len(days))
+    assert out.calendar.tolist() == sorted(set(dates.tolist()))
+    assert int(out.tradable.sum()) == dates.size
+    assert (out.tradable == ~np.isnan(out.prices[3])).all()
+    cells = out.prices[3][out.tradable]
+    assert sorted(cells.tolist()) == close.tolist()  # each bar exactly once
+    for j, d in enumerate(days):
+        rows = np.searchsorted(out.calendar, d)
+        assert out.tradable[:, j].sum() == d.size and out.tradable[rows, j].all()
+        np.testing.assert_array_equal(out.prices[5][rows[1:], j], out.prices[3][rows[:-1], j])

@@ -1,0 +1,100 @@
+"""The aligned cache: hit, miss, invalidation by any file change, memory-mapped reads."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.data import PLANES, default_cache_dir, load_market_data
+from tests.conftest import WriteStock, bars
+
+DATES = ["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"]
+
+
+@pytest.fixture
+def folder(write_stock: WriteStock) -> Path:
+    write_stock("000001_SZ.parquet", bars(DATES))
+    return write_stock("600000_SH.csv", bars(DATES[1:], [5.0, 5.5, 6.0])).parent
+
+
+def _same(a, b) -> None:  # noqa: ANN001
+    assert a.codes == b.codes and a.start_index == b.start_index
+    np.testing.assert_array_equal(a.dates, b.dates)
+    for name in PLANES:
+        np.testing.assert_array_equal(a.plane(name), b.plane(name))
+    np.testing.assert_array_equal(a.tradable, b.tradable)
+    assert a.fingerprint == b.fingerprint
+    assert a.excluded.equals(b.excluded)
+
+
+def test_miss_then_hit_gives_identical_memory_mapped_arrays(folder: Path,
+                                                            isolated_cache: Path) -> None:
+    cold = load_market_data(folder)
+    warm = load_market_data(folder)
+    assert not cold.from_cache and warm.from_cache
+    assert isinstance(warm.close.base, np.memmap) or isinstance(warm.close, np.memmap)
+    _same(cold, warm)
+    assert default_cache_dir() == isolated_cache
+    assert len(list(isolated_cache.iterdir())) == 1
+
+
+def test_changed_file_invalidates(folder: Path) -> None:
+    load_market_data(folder)
+    path = folder / "000001_SZ.parquet"
+    bars(DATES, [20.0, 20.1, 20.2, 20.3]).to_parquet(path, index=False)
+    fresh = load_market_data(folder)
+    assert not fresh.from_cache
+    assert fresh.close[0, 0] == 20.0
+
+
+def test_touched_file_invalidates(folder: Path) -> None:
+    load_market_data(folder)
+    path = folder / "600000_SH.csv"
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert not load_market_data(folder).from_cache
+
+
+def test_key_covers_selection_end_and_adjust_but_not_start(folder: Path) -> None:
+    load_market_data(folder)
+    assert load_market_data(folder, start="2024-01-03").from_cache
+    assert not load_market_data(folder, end="2024-01-04").from_cache
+    assert not load_market_data(folder, adjust="none").from_cache
+    assert not load_market_data(folder, ["000001.SZ"]).from_cache
+
+
+def test_skip_mode_excluded_table_survives_the_cache(folder: Path,
+                                                     write_stock: WriteStock) -> None:
+    write_stock("000002_SZ.parquet", bars(DATES, [1.0, 0.0, 1.0, 1.0]))
+    cold = load_market_data(folder, on_bad_stock="skip")
+    warm = load_market_data(folder, on_bad_stock="skip")
+    assert warm.from_cache and warm.excluded["code"].tolist() == ["000002.SZ"]
+    _same(cold, warm)
+
+
+def test_corrupt_entry_is_rebuilt(folder: Path, isolated_cache: Path) -> None:
+    load_market_data(folder)
+    entry = next(isolated_cache.iterdir())
+    (entry / "prices.npy").write_bytes(b"garbage")
+    again = load_market_data(folder)
+    assert not again.from_cache and again.n_stocks == 2
+
+
+def test_explicit_cache_dir_and_no_cache(folder: Path, tmp_path: Path,
+                                         isolated_cache: Path) -> None:
+    other = tmp_path / "elsewhere"
+    load_market_data(folder, cache_dir=other)
+    assert load_market_data(folder, cache_dir=other).from_cache
+    assert not isolated_cache.exists()
+    assert not load_market_data(folder, use_cache=False).from_cache
+    assert not isolated_cache.exists()
+
+
+def test_unwritable_cache_only_costs_speed(folder: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "file-not-folder"
+    blocker.write_text("x")
+    data = load_market_data(folder, cache_dir=blocker / "cache")
+    assert data.n_stocks == 2 and not data.from_cache
