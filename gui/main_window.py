@@ -53,6 +53,7 @@ class MainWindow(QMainWindow):
         self.table = QTableView(sortingEnabled=True)
         self.table.setModel(self.model)
         self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
         splitter = QSplitter()
         splitter.addWidget(self.table)
         splitter.addWidget(self.messages)

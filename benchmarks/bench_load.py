@@ -1,0 +1,51 @@
+"""Load benchmark: cold load (no cache) and warm load (aligned cache) of the demo universe.
+
+Targets (issue 2): cold <= 0.5 s, warm <= 50 ms, medians of >= 5 runs. Files are in the
+OS page cache after the first read, as they are for a user who runs twice.
+Usage: python benchmarks/bench_load.py [--data DIR] [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import DEMO, ensure_demo, summary, timed, write_result  # noqa: E402
+from engine.data import load_market_data  # noqa: E402
+
+
+def main() -> int:
+    """Run the benchmark, print a table, write benchmarks/results/bench_load.json."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=DEMO)
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    folder = ensure_demo(args.data) if args.data == DEMO else args.data
+    with tempfile.TemporaryDirectory() as cache:
+        first = load_market_data(folder, cache_dir=cache)  # reads files once, fills the cache
+        cold = timed(lambda: load_market_data(folder, use_cache=False), args.runs)
+        warm = timed(lambda: load_market_data(folder, cache_dir=cache), args.runs)
+        stages = load_market_data(folder, use_cache=False).timings
+    result = {
+        "universe": {"folder": folder.name, "stocks": first.n_stocks, "days": int(first.dates.size)},
+        "cold": summary(cold), "warm": summary(warm),
+        "cold_stages_s": stages,
+        "targets": {"cold_s": 0.5, "warm_s": 0.05},
+    }
+    path = write_result("bench_load", result)
+    print(f"{first.n_stocks} stocks x {first.dates.size} days")
+    print(f"cold load (no cache): median {result['cold']['median_s'] * 1000:7.1f} ms  "
+          f"(target 500 ms)  stages: "
+          + ", ".join(f"{k} {v * 1000:.0f}" for k, v in stages.items()))
+    print(f"warm load (cache):    median {result['warm']['median_s'] * 1000:7.1f} ms  "
+          "(target 50 ms)")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Shared helpers of the benchmark scripts: the demo universe, timing, JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "data" / "demo"
+RESULTS = ROOT / "benchmarks" / "results"
+DEMO_STOCKS, DEMO_START, DEMO_END, DEMO_SEED = 500, "2022-08-01", "2026-02-04", 7
+
+
+def ensure_demo(folder: Path = DEMO) -> Path:
+    """The 500-stock demo universe (generated as the README's quick start does, if missing)."""
+    if not (folder / "stock_list.txt").exists():
+        from engine.datagen import generate_universe
+
+        generate_universe(folder, DEMO_STOCKS, DEMO_START, DEMO_END, seed=DEMO_SEED)
+    return folder
+
+
+def timed(fn: Callable[[], Any], runs: int) -> list[float]:
+    """Wall seconds of ``runs`` calls of ``fn``."""
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    """Median, min and max of timing samples, in seconds."""
+    return {"median_s": statistics.median(samples), "min_s": min(samples),
+            "max_s": max(samples), "runs": len(samples)}
+
+
+def write_result(name: str, payload: dict[str, Any]) -> Path:
+    """Write ``benchmarks/results/NAME.json`` with the machine described."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                           "platform": platform.platform()}, **payload}
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2))
+    return path
