@@ -248,6 +248,8 @@ def _assemble(arrays: AlignedArrays, meta: dict[str, Any], start_day: int,
               scan_warnings: tuple[str, ...], from_cache: bool,
               timings: dict[str, float]) -> MarketData:
     codes = tuple(meta["codes"])
+    for array in (arrays.prices, arrays.tradable):
+        array.flags.writeable = False  # market data is shared and never modified
     start_index = int(np.searchsorted(arrays.calendar, start_day))
     if start_index >= arrays.calendar.size:
         raise DataError(f"the selected stocks have no bars on or after the start date "
