@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import DEMO, ensure_demo, summary, timed, write_result  # noqa: E402
-from engine.data import load_market_data  # noqa: E402
+from benchmarks.common import DEMO, ensure_demo, summary, timed, write_result
+from engine.data import load_market_data
 
 
 def main() -> int:
@@ -31,7 +31,8 @@ def main() -> int:
         warm = timed(lambda: load_market_data(folder, cache_dir=cache), args.runs)
         stages = load_market_data(folder, use_cache=False).timings
     result = {
-        "universe": {"folder": folder.name, "stocks": first.n_stocks, "days": int(first.dates.size)},
+        "universe": {"folder": folder.name, "stocks": first.n_stocks,
+                     "days": int(first.dates.size)},
         "cold": summary(cold), "warm": summary(warm),
         "cold_stages_s": stages,
         "targets": {"cold_s": 0.5, "warm_s": 0.05},

@@ -1,4 +1,4 @@
-"""Headless command line: ``backtest datagen``, ``backtest check`` (more subcommands follow)."""
+"""Headless command line: ``backtest run``, ``backtest check``, ``backtest datagen``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from engine.config import BacktestConfig
 from engine.errors import BacktestError
 
 log = logging.getLogger("backtest")
@@ -68,13 +70,98 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _workers(text: str) -> str | int:
+    return text if text == "auto" else int(text)
+
+
+# (flag, config field, type, help); None type = a switch that sets False.
+RUN_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
+    ("--data", "data_dir", Path, "data folder (one parquet/CSV file per stock)"),
+    ("--stocks", "stocks", str, "stock-list file or codes separated by commas (default: all)"),
+    ("--start", "start", str, "first day of the run (YYYY-MM-DD)"),
+    ("--end", "end", str, "last day of the run (YYYY-MM-DD)"),
+    ("--period", "period", int, "RSI period (default 14)"),
+    ("--oversold", "oversold", float, "buy when RSI leaves this level upwards (default 30)"),
+    ("--overbought", "overbought", float, "sell when RSI leaves this level downwards (default 70)"),
+    ("--rsi-method", "rsi_method", str, "wilder (default) or sma"),
+    ("--fill", "fill", str, "next_open (default) or close"),
+    ("--mode", "capital_mode", str, "shared (default) or per_stock"),
+    ("--capital", "initial_capital", float, "initial capital (default 1,000,000)"),
+    ("--position-pct", "position_pct", float, "target per buy, share of equity (default 0.10)"),
+    ("--max-positions", "max_positions", int, "most open positions, shared mode (default 10)"),
+    ("--commission", "commission_rate", float, "commission rate (default 0.0003)"),
+    ("--min-commission", "min_commission", float, "minimum commission per order (default 5)"),
+    ("--stamp-tax", "stamp_tax_rate", float, "stamp tax rate on sells (default 0.0005)"),
+    ("--slippage", "slippage", float, "slippage as a fraction of price (default 0)"),
+    ("--lot-size", "lot_size", int, "shares per lot (default 100)"),
+    ("--no-price-limits", "price_limits", None, "ignore daily price limits"),
+    ("--adjust", "adjust", str, "forward (default) or none"),
+    ("--on-bad-stock", "on_bad_stock", str, "fail (default) or skip"),
+    ("--workers", "workers", _workers, "auto (default) or a number of processes"),
+    ("--risk-free", "risk_free_rate", float, "annual risk-free rate for Sharpe/Sortino"),
+    ("--cache-dir", "cache_dir", Path, "aligned-cache folder (default: user cache)"),
+)
+
+
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags that define a run (shared by ``run`` and ``sweep``)."""
+    parser.add_argument("--config", type=Path, help="read the run configuration from TOML; "
+                        "flags given as well override it")
+    for flag, name, kind, help_text in RUN_FLAGS:
+        if kind is None:
+            parser.add_argument(flag, dest=name, action="store_false", default=None,
+                                help=help_text)
+        else:
+            parser.add_argument(flag, dest=name, type=kind, default=None, help=help_text)
+
+
+def config_from_args(args: argparse.Namespace) -> BacktestConfig:
+    """A BacktestConfig from ``--config`` (if any) overridden by the flags given."""
+    base = BacktestConfig.load(args.config) if args.config else BacktestConfig()
+    changes = {name: getattr(args, name) for _, name, _, _ in RUN_FLAGS
+               if getattr(args, name) is not None}
+    return base.replace(**changes)
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run one backtest and print its metrics and timings")
+    add_run_flags(p)
+    p.add_argument("--out", type=Path, help="write equity/fills/trades/rejections CSV, "
+                   "metrics.json, timings.json and config.toml into this folder")
+    p.set_defaults(func=_cmd_run)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from engine.backtest import run_backtest
+    from engine.report import metric_rows, text_table
+
+    config = config_from_args(args)
+    result = run_backtest(config)
+    print(f"{len(result.codes)} stocks, {config.start} .. {config.end}, RSI {config.period} "
+          f"{config.oversold:g}/{config.overbought:g}, {config.capital_mode} mode, "
+          f"fill {config.fill}")
+    print(text_table(metric_rows(result.metrics)))
+    print(f"fills {len(result.fills)}, round trips {len(result.trades)}, "
+          f"rejections {len(result.rejections)}, excluded {len(result.excluded)}")
+    print("timings: " + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in result.timings.items()))
+    for message in result.warnings:
+        print(f"warning: {message}")
+    if args.out is not None:
+        from engine.export import export_result
+
+        written = export_result(result, args.out)
+        print(f"wrote {len(written)} files to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``backtest`` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="backtest", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     sub = parser.add_subparsers(dest="command", required=True)
-    _add_datagen(sub)
+    _add_run(sub)
     _add_check(sub)
+    _add_datagen(sub)
     return parser
 
 

@@ -20,7 +20,7 @@ def folder(write_stock: WriteStock) -> Path:
     return write_stock("600000_SH.csv", bars(DATES[1:], [5.0, 5.5, 6.0])).parent
 
 
-def _same(a, b) -> None:  # noqa: ANN001
+def _same(a, b) -> None:
     assert a.codes == b.codes and a.start_index == b.start_index
     np.testing.assert_array_equal(a.dates, b.dates)
     for name in PLANES:

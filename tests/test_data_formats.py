@@ -55,7 +55,7 @@ def _upper_case() -> pd.DataFrame:
 @pytest.mark.parametrize("make", [_tushare, _tushare_int, _qlib, _akshare, _upper_case])
 @pytest.mark.parametrize("name", ["000001_SZ.parquet", "000001.SZ.parquet", "000001_SZ.csv",
                                   "000001.SZ.csv"])
-def test_aliases_and_spellings(write_stock: WriteStock, make, name: str) -> None:  # noqa: ANN001
+def test_aliases_and_spellings(write_stock: WriteStock, make, name: str) -> None:
     path = write_stock(name, make())
     np.testing.assert_array_equal(_load(path.parent), CLOSE)
 

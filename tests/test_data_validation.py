@@ -26,7 +26,8 @@ CASES = [
      r"date, open, high, low, volume\. Accepted names: close: close, \$close, 收盘"),
     ("non-numeric", _broken("open", 1, "abc"), r"column `open` row 2 \(2024-01-03\) is not a "
      r"number \('abc'\)"),
-    ("price <= 0", _broken("close", 2, 0.0), r"column `close` is 0.0 on 2024-01-04, a traded day"),
+    ("price <= 0", _broken("close", 2, 0.0),
+     r"column `close` is 0.0 on 2024-01-04, a traded day"),
     ("price NaN", _broken("low", 3, np.nan), r"column `low` is nan on 2024-01-05, a traded day"),
     ("high < max(open, close)", _broken("high", 1, 10.07),
      r"on 2024-01-03 high 10.07 is below max\(open, close\) 10.1 by more than one tick"),
@@ -34,7 +35,8 @@ CASES = [
      r"on 2024-01-04 low 10.23 is above min\(open, close\) 10.2 by more than one tick"),
     ("duplicate date", bars([*DATES[:3], DATES[2]]), r"date 2024-01-04 appears more than once"),
     ("negative volume", _broken("volume", 0, -5.0), r"column `volume` is negative on 2024-01-02"),
-    ("bad date", _broken("date", 1, "yesterday"), r"column `date` row 2 has an unreadable date 'yesterday'"),
+    ("bad date", _broken("date", 1, "yesterday"),
+     r"column `date` row 2 has an unreadable date 'yesterday'"),
 ]
 
 
@@ -105,7 +107,7 @@ def test_corrupt_parquet(write_stock: WriteStock) -> None:
 def test_first_bad_stock_in_code_order_is_reported(write_stock: WriteStock) -> None:
     write_stock("600000_SH.parquet", _broken("close", 1, 0.0))
     path = write_stock("000002_SZ.parquet", _broken("open", 1, 0.0))
-    with pytest.raises(DataError, match="^000002_SZ.parquet"):
+    with pytest.raises(DataError, match=r"^000002_SZ\.parquet"):
         load_market_data(path.parent)
 
 

@@ -1,0 +1,174 @@
+"""Run configuration: every field of SPEC §1-7, validated on construction, TOML in and out."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from engine.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "rsi_method": ("wilder", "sma"),
+    "fill": ("next_open", "close"),
+    "capital_mode": ("shared", "per_stock"),
+    "adjust": ("forward", "none"),
+    "on_bad_stock": ("fail", "skip"),
+}
+
+
+def _date(value: Any, name: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError as exc:
+        raise ConfigError(f"{name} {value!r} is not a date; use YYYY-MM-DD", field=name) from exc
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """Everything that defines a run; defaults are the spec's (A-share rules on).
+
+    ``stocks`` is None (every stock file in ``data_dir``), a stock-list file path, or
+    a tuple of codes. ``workers`` is "auto" or a positive integer.
+    """
+
+    data_dir: Path = Path("data/sample")
+    stocks: str | tuple[str, ...] | None = None
+    start: dt.date = dt.date(2023, 2, 4)
+    end: dt.date = dt.date(2026, 2, 4)
+    period: int = 14
+    oversold: float = 30.0
+    overbought: float = 70.0
+    rsi_method: str = "wilder"
+    fill: str = "next_open"
+    capital_mode: str = "shared"
+    initial_capital: float = 1_000_000.0
+    position_pct: float = 0.10
+    max_positions: int = 10
+    commission_rate: float = 0.0003
+    min_commission: float = 5.0
+    stamp_tax_rate: float = 0.0005
+    slippage: float = 0.0
+    lot_size: int = 100
+    price_limits: bool = True
+    adjust: str = "forward"
+    on_bad_stock: str = "fail"
+    workers: str | int = "auto"
+    risk_free_rate: float = 0.0
+    cache_dir: Path | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "data_dir", Path(self.data_dir))
+        if self.cache_dir is not None:
+            set_(self, "cache_dir", Path(self.cache_dir))
+        set_(self, "start", _date(self.start, "start"))
+        set_(self, "end", _date(self.end, "end"))
+        if isinstance(self.stocks, list | tuple):
+            set_(self, "stocks", tuple(str(s) for s in self.stocks))
+        elif isinstance(self.stocks, Path):
+            set_(self, "stocks", str(self.stocks))
+        self._coerce_numbers()
+        self._validate()
+
+    def _coerce_numbers(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            kind = {"int": int, "float": float, "bool": bool}.get(str(f.type))
+            if kind is None:
+                continue
+            ok = isinstance(value, bool) if kind is bool else (
+                isinstance(value, int | float) and not isinstance(value, bool)
+                and (kind is float or float(value).is_integer()))
+            if not ok:
+                wanted = {int: "a whole number", float: "a number", bool: "true or false"}[kind]
+                raise ConfigError(f"{f.name} must be {wanted}, not {value!r}", field=f.name)
+            object.__setattr__(self, f.name, kind(value))
+
+    def _validate(self) -> None:
+        def need(ok: bool, name: str, rule: str) -> None:
+            if not ok:
+                raise ConfigError(f"{name} = {getattr(self, name)!r}: {rule}", field=name)
+
+        for name, allowed in CHOICES.items():
+            need(getattr(self, name) in allowed, name, f"must be one of {', '.join(allowed)}")
+        need(2 <= self.period <= 500, "period", "must be between 2 and 500")
+        need(0 < self.oversold < 100, "oversold", "must be between 0 and 100 (exclusive)")
+        need(self.oversold < self.overbought < 100, "overbought",
+             f"must be above oversold ({self.oversold:g}) and below 100")
+        need(self.start <= self.end, "start", f"must not be after end ({self.end})")
+        need(self.initial_capital > 0, "initial_capital", "must be positive")
+        need(0 < self.position_pct <= 1, "position_pct", "must be in (0, 1]")
+        need(self.max_positions >= 1, "max_positions", "must be at least 1")
+        need(0 <= self.commission_rate < 0.1, "commission_rate", "must be in [0, 0.1)")
+        need(self.min_commission >= 0, "min_commission", "must not be negative")
+        need(0 <= self.stamp_tax_rate < 0.1, "stamp_tax_rate", "must be in [0, 0.1)")
+        need(0 <= self.slippage < 0.1, "slippage", "must be in [0, 0.1)")
+        need(self.lot_size >= 1, "lot_size", "must be at least 1")
+        need(self.workers == "auto" or (isinstance(self.workers, int)
+                                        and not isinstance(self.workers, bool)
+                                        and self.workers >= 1),
+             "workers", "must be 'auto' or a whole number >= 1")
+
+    def replace(self, **changes: Any) -> BacktestConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain TOML/JSON-friendly values (dates as ISO text, paths as text, None left out)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, dt.date):
+                value = value.isoformat()
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> BacktestConfig:
+        """Build from a mapping; an unknown key is an error that names it."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown configuration field {unknown[0]!r}; known fields: "
+                              f"{', '.join(sorted(known))}", field=unknown[0])
+        return cls(**dict(values))
+
+    def to_toml(self) -> str:
+        """The configuration as TOML text."""
+        return tomli_w.dumps(self.to_dict())
+
+    def save(self, path: Path | str) -> None:
+        """Write the configuration to a TOML file."""
+        Path(path).write_text(self.to_toml(), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path | str) -> BacktestConfig:
+        """Read a TOML file written by ``save`` (or by hand); relative paths stay relative."""
+        path = Path(path)
+        try:
+            values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"configuration {path.name} cannot be read: {exc}") from exc
+        return cls.from_dict(values)

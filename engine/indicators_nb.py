@@ -1,0 +1,102 @@
+"""Jitted RSI kernels (SPEC §3), computed on each stock's own bar sequence.
+
+Both kernels take aligned ``(n_days, n_stocks)`` arrays: ``close`` (float64) and
+``tradable`` (bool, True where the stock has a bar). Days without a bar are skipped,
+not zero-filled, and get NaN. The first ``period`` bars of each stock are NaN.
+The arithmetic follows the SPEC formulas literally (sums accumulate in bar order)
+so that an independent implementation reproduces the values bit for bit.
+Parameters are validated at the boundary, not here (``2 <= period``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def rsi_from_averages_nb(avg_gain: float, avg_loss: float) -> float:
+    """RSI from the average gain and loss, with the SPEC's edge rules."""
+    if avg_loss == 0.0:
+        return 100.0 if avg_gain > 0.0 else 50.0
+    return 100.0 - 100.0 / (1.0 + avg_gain / avg_loss)
+
+
+@njit(cache=True)
+def rsi_wilder_nb(close: np.ndarray, tradable: np.ndarray, period: int) -> np.ndarray:
+    """Wilder-smoothed RSI: the first average is the simple mean of the first
+    ``period`` gains (losses), then ``avg = (avg_prev * (period - 1) + x) / period``."""
+    n_days, n_stocks = close.shape
+    out = np.full((n_days, n_stocks), np.nan)
+    n_bars = np.zeros(n_stocks, dtype=np.int64)
+    prev = np.full(n_stocks, np.nan)
+    # Running sums during warm-up; the Wilder averages afterwards.
+    avg_gain = np.zeros(n_stocks)
+    avg_loss = np.zeros(n_stocks)
+    for t in range(n_days):
+        for s in range(n_stocks):
+            if not tradable[t, s]:
+                continue
+            c = close[t, s]
+            k = n_bars[s]  # 1-based number of this bar's price change
+            n_bars[s] = k + 1
+            if k == 0:
+                prev[s] = c
+                continue
+            d = c - prev[s]
+            prev[s] = c
+            gain = d if d > 0.0 else 0.0
+            loss = -d if d < 0.0 else 0.0
+            if k <= period:
+                avg_gain[s] += gain
+                avg_loss[s] += loss
+                if k < period:
+                    continue
+                avg_gain[s] = avg_gain[s] / period
+                avg_loss[s] = avg_loss[s] / period
+            else:
+                avg_gain[s] = (avg_gain[s] * (period - 1) + gain) / period
+                avg_loss[s] = (avg_loss[s] * (period - 1) + loss) / period
+            out[t, s] = rsi_from_averages_nb(avg_gain[s], avg_loss[s])
+    return out
+
+
+@njit(cache=True)
+def rsi_sma_nb(close: np.ndarray, tradable: np.ndarray, period: int) -> np.ndarray:
+    """RSI from simple rolling means of the last ``period`` gains and losses.
+
+    Each mean is recomputed as an in-order sum of the window divided by ``period``
+    (no running sum, whose rounding would drift from a straightforward reference).
+    """
+    n_days, n_stocks = close.shape
+    out = np.full((n_days, n_stocks), np.nan)
+    n_bars = np.zeros(n_stocks, dtype=np.int64)
+    prev = np.full(n_stocks, np.nan)
+    gains = np.zeros((period, n_stocks))
+    losses = np.zeros((period, n_stocks))
+    for t in range(n_days):
+        for s in range(n_stocks):
+            if not tradable[t, s]:
+                continue
+            c = close[t, s]
+            k = n_bars[s]
+            n_bars[s] = k + 1
+            if k == 0:
+                prev[s] = c
+                continue
+            d = c - prev[s]
+            prev[s] = c
+            slot = (k - 1) % period  # ring buffer; the oldest value sits right after it
+            gains[slot, s] = d if d > 0.0 else 0.0
+            losses[slot, s] = -d if d < 0.0 else 0.0
+            if k < period:
+                continue
+            sum_gain = 0.0
+            sum_loss = 0.0
+            j = slot
+            for _ in range(period):
+                j = j + 1 if j + 1 < period else 0
+                sum_gain += gains[j, s]
+                sum_loss += losses[j, s]
+            out[t, s] = rsi_from_averages_nb(sum_gain / period, sum_loss / period)
+    return out

@@ -1,0 +1,134 @@
+"""Performance metrics of SPEC §7 from the equity series, trades and fills; NaN where undefined."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+TRADING_DAYS = 252
+
+
+def _div(a: float, b: float) -> float:
+    """a / b, NaN when b is zero or either side is NaN (an undefined metric)."""
+    return a / b if b != 0 and not (math.isnan(a) or math.isnan(b)) else math.nan
+
+
+def daily_returns(equity: np.ndarray, initial_capital: float) -> np.ndarray:
+    """Simple daily returns with the initial capital as day 0 (one per run day)."""
+    prev = np.concatenate(([initial_capital], equity[:-1]))
+    return equity / prev - 1.0
+
+
+def drawdown(equity: np.ndarray) -> np.ndarray:
+    """``equity / cummax(equity) - 1`` per day (0 at a new high, negative below it)."""
+    return equity / np.maximum.accumulate(equity) - 1.0
+
+
+def drawdown_stats(equity: np.ndarray, dates: np.ndarray) -> dict[str, object]:
+    """Max drawdown, its peak and trough dates, and the longest drawdown in trading days.
+
+    The duration counts the days from a peak until equity first gets back to it (or
+    the run ends), over all drawdowns.
+    """
+    dd = drawdown(equity)
+    trough = int(np.argmin(dd))
+    peak = int(np.argmax(equity[: trough + 1]))
+    under = dd < 0
+    longest = run = 0
+    for flag in under:
+        run = run + 1 if flag else 0
+        longest = max(longest, run)
+    return {
+        "max_drawdown": float(dd[trough]),
+        "max_drawdown_peak": str(dates[peak]) if dd[trough] < 0 else None,
+        "max_drawdown_trough": str(dates[trough]) if dd[trough] < 0 else None,
+        "max_drawdown_duration_days": longest,
+    }
+
+
+def return_stats(equity: np.ndarray, initial_capital: float,
+                 risk_free_rate: float = 0.0) -> dict[str, float]:
+    """Total return, CAGR, volatility, Sharpe and Sortino of SPEC §7."""
+    r = daily_returns(equity, initial_capital)
+    n = r.size
+    final = float(equity[-1])
+    std = float(np.std(r, ddof=1)) if n > 1 else math.nan
+    excess = float(np.mean(r)) - risk_free_rate / TRADING_DAYS
+    downside = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2)))
+    return {
+        "total_return": final / initial_capital - 1.0,
+        "cagr": (final / initial_capital) ** (TRADING_DAYS / n) - 1.0,
+        "volatility": std * math.sqrt(TRADING_DAYS),
+        "sharpe": _div(excess, std) * math.sqrt(TRADING_DAYS),
+        "sortino": _div(excess, downside) * math.sqrt(TRADING_DAYS),
+    }
+
+
+def trade_stats(trades: pd.DataFrame) -> dict[str, float]:
+    """Closed round trips: count, win rate, profit factor, average return and bars held."""
+    closed = trades[~trades["open"]] if len(trades) else trades
+    pnl = closed["pnl"].to_numpy(dtype=float) if len(closed) else np.empty(0)
+    gross_profit = float(pnl[pnl > 0].sum())
+    gross_loss = float(-pnl[pnl < 0].sum())
+    n = int(pnl.size)
+    return {
+        "trades": n,
+        "win_rate": _div(float((pnl > 0).sum()), n),
+        "profit_factor": _div(gross_profit, gross_loss),
+        "avg_trade_return": float(closed["return"].mean()) if n else math.nan,
+        "avg_bars_held": float(closed["bars_held"].mean()) if n else math.nan,
+    }
+
+
+def cost_stats(fills: pd.DataFrame, equity: np.ndarray,
+               positions_value: np.ndarray) -> dict[str, float]:
+    """Total commission and tax, turnover and exposure.
+
+    Turnover is traded notional (both sides) over mean equity; exposure is the mean of
+    positions value over equity.
+    """
+    notional = float((fills["shares"] * fills["price"]).sum()) if len(fills) else 0.0
+    return {
+        "total_commission": float(fills["commission"].sum()) if len(fills) else 0.0,
+        "total_tax": float(fills["tax"].sum()) if len(fills) else 0.0,
+        "turnover": _div(notional, float(np.mean(equity))),
+        "exposure": float(np.mean(positions_value / equity)),
+    }
+
+
+def benchmark_equity(open_: np.ndarray, close: np.ndarray, tradable: np.ndarray,
+                     start_index: int, initial_capital: float) -> np.ndarray:
+    """Equal-weight buy-and-hold: each stock gets ``initial / n`` at its first open in the
+    window (fractional shares, no costs) and is valued at its last known close; a stock's
+    share waits as cash until its first bar and stays cash if it has none.
+    """
+    o, c, t = open_[start_index:], close[start_index:], tradable[start_index:]
+    n_days, n_stocks = c.shape
+    sleeve = initial_capital / n_stocks
+    has = t.any(axis=0)
+    first = np.where(has, t.argmax(axis=0), n_days)
+    entry = np.where(has, o[np.minimum(first, n_days - 1), np.arange(n_stocks)], np.nan)
+    shares = sleeve / entry
+    last_close = pd.DataFrame(c).ffill().to_numpy()
+    held = np.arange(n_days)[:, None] >= first[None, :]
+    values = np.where(held, shares * last_close, sleeve)
+    return values.sum(axis=1)
+
+
+def compute_metrics(dates: np.ndarray, equity: np.ndarray, positions_value: np.ndarray,
+                    initial_capital: float, trades: pd.DataFrame, fills: pd.DataFrame,
+                    benchmark: np.ndarray, risk_free_rate: float = 0.0) -> dict[str, object]:
+    """Every metric of SPEC §7 as a flat dict (floats, NaN where undefined)."""
+    out: dict[str, object] = {}
+    out.update(return_stats(equity, initial_capital, risk_free_rate))
+    out.update(drawdown_stats(equity, dates))
+    out["calmar"] = _div(float(out["cagr"]), abs(float(out["max_drawdown"])))
+    out.update(trade_stats(trades))
+    out.update(cost_stats(fills, equity, positions_value))
+    out["benchmark_total_return"] = float(benchmark[-1]) / initial_capital - 1.0
+    out["excess_return"] = float(out["total_return"]) - float(out["benchmark_total_return"])
+    out["days"] = int(equity.size)
+    out["final_equity"] = float(equity[-1])
+    return out

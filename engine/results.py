@@ -1,0 +1,114 @@
+"""Result tables built from the kernels' records, and the BacktestResult container."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.config import BacktestConfig
+from engine.enums import REASON_NAMES, SIDE_NAMES, Reason, Side
+
+FILL_COLUMNS = ("date", "code", "side", "shares", "price", "commission", "tax", "cash_after")
+TRADE_COLUMNS = ("code", "entry_date", "entry_price", "exit_date", "exit_price", "shares",
+                 "pnl", "return", "bars_held", "open")
+REJECTION_COLUMNS = ("date", "code", "side", "reason")
+
+
+def _names(values: np.ndarray, names: dict[Any, str], kind: type) -> pd.Categorical:
+    labels = [names[kind(v)] for v in sorted(names)]
+    return pd.Categorical.from_codes(values.astype(np.int64), categories=labels)
+
+
+def fills_frame(records: np.ndarray, dates: np.ndarray, codes: tuple[str, ...]) -> pd.DataFrame:
+    """Fill records (``fill_dt``) as a table in execution order."""
+    return pd.DataFrame({
+        "date": dates[records["day"]],
+        "code": np.asarray(codes, dtype=object)[records["stock"]],
+        "side": _names(records["side"], SIDE_NAMES, Side),
+        "shares": records["shares"],
+        "price": records["price"],
+        "commission": records["commission"],
+        "tax": records["tax"],
+        "cash_after": records["cash_after"],
+    }, columns=list(FILL_COLUMNS))
+
+
+def rejections_frame(records: np.ndarray, dates: np.ndarray,
+                     codes: tuple[str, ...]) -> pd.DataFrame:
+    """Rejection records (``rejection_dt``) as a table in the order they happened."""
+    return pd.DataFrame({
+        "date": dates[records["day"]],
+        "code": np.asarray(codes, dtype=object)[records["stock"]],
+        "side": _names(records["side"], SIDE_NAMES, Side),
+        "reason": _names(records["reason"], REASON_NAMES, Reason),
+    }, columns=list(REJECTION_COLUMNS))
+
+
+def trades_frame(records: np.ndarray, dates: np.ndarray, codes: tuple[str, ...],
+                 close: np.ndarray, tradable: np.ndarray) -> pd.DataFrame:
+    """Round trips from fills: each buy with the sell that closed it.
+
+    pnl is net of both sides' commission and the stamp tax; return is pnl over the
+    entry cost (notional + commission); bars held counts the stock's own bars from
+    entry to exit. A position still open at the end is marked open and valued at the
+    stock's last close, without exit costs.
+    """
+    order = np.argsort(records["stock"], kind="stable")  # chronological within a stock
+    rec = records[order]
+    is_buy = rec["side"] == Side.BUY
+    nxt = np.r_[np.flatnonzero(is_buy) + 1]
+    closed = np.zeros(is_buy.sum(), dtype=bool)
+    valid = nxt < rec.size
+    closed[valid] = (rec["stock"][nxt[valid]] == rec["stock"][is_buy][valid]) & (
+        rec["side"][nxt[valid]] == Side.SELL)
+    entry = rec[is_buy]
+    stock = entry["stock"]
+    last_day = close.shape[0] - 1
+    last_close = pd.DataFrame(close).ffill().to_numpy()[last_day]
+    exit_idx = np.where(closed, np.minimum(nxt, rec.size - 1), 0)
+    exit_day = np.where(closed, rec["day"][exit_idx], last_day)
+    exit_price = np.where(closed, rec["price"][exit_idx], last_close[stock])
+    exit_costs = np.where(closed, rec["commission"][exit_idx] + rec["tax"][exit_idx], 0.0)
+    shares = entry["shares"].astype(np.float64)
+    cost = shares * entry["price"] + entry["commission"]
+    pnl = shares * exit_price - exit_costs - cost
+    bar_no = np.cumsum(tradable, axis=0)
+    frame = pd.DataFrame({
+        "code": np.asarray(codes, dtype=object)[stock],
+        "entry_date": dates[entry["day"]],
+        "entry_price": entry["price"],
+        "exit_date": dates[exit_day],
+        "exit_price": exit_price,
+        "shares": entry["shares"],
+        "pnl": pnl,
+        "return": pnl / cost,
+        "bars_held": bar_no[exit_day, stock] - bar_no[entry["day"], stock],
+        "open": ~closed,
+    }, columns=list(TRADE_COLUMNS))
+    return frame.sort_values(["entry_date", "code"], kind="stable").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Everything a run produced (SPEC §6), as tables and plain values.
+
+    ``equity`` has one row per run day: date, equity, cash, positions_value, drawdown,
+    benchmark. ``timings`` maps stage -> seconds; ``worker_spans`` holds per-worker
+    (worker, stage, start, end) rows when workers were used.
+    """
+
+    config: BacktestConfig
+    codes: tuple[str, ...]
+    equity: pd.DataFrame
+    fills: pd.DataFrame
+    trades: pd.DataFrame
+    rejections: pd.DataFrame
+    excluded: pd.DataFrame
+    metrics: dict[str, Any]
+    timings: dict[str, float]
+    fingerprint: str
+    warnings: tuple[str, ...] = ()
+    worker_spans: pd.DataFrame = field(default_factory=pd.DataFrame)
