@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from engine.cli import main
@@ -37,3 +40,49 @@ def test_errors_are_one_line_without_traceback(args: list[str], message: str,
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_run_prints_metrics_and_writes_every_file(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.backtest import run_backtest
+    from engine.config import BacktestConfig
+
+    out = tmp_path / "out"
+    assert main(["run", "--data", str(SAMPLE), "--period", "10", "--mode", "per_stock",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Total return" in printed and "timings: load" in printed
+    names = {p.name for p in out.iterdir()}
+    assert names == {"equity.csv", "fills.csv", "trades.csv", "rejections.csv",
+                     "metrics.json", "timings.json", "config.toml"}
+    config = BacktestConfig.load(out / "config.toml")
+    assert config.period == 10 and config.capital_mode == "per_stock"
+    result = run_backtest(config)
+    assert (out / "fills.csv").read_bytes().startswith(b"\xef\xbb\xbf")  # BOM for spreadsheets
+    fills = pd.read_csv(out / "fills.csv", encoding="utf-8-sig")
+    np.testing.assert_array_equal(fills["price"], result.fills["price"])
+    np.testing.assert_array_equal(fills["commission"], result.fills["commission"])
+    equity = pd.read_csv(out / "equity.csv", encoding="utf-8-sig")
+    np.testing.assert_array_equal(equity["equity"], result.equity["equity"])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["total_return"] == result.metrics["total_return"]
+
+
+def test_run_reads_config_and_flags_override(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text(f'data_dir = "{SAMPLE.as_posix()}"\nperiod = 9\noversold = 25.0\n')
+    assert main(["run", "--config", str(path), "--overbought", "75"]) == 0
+    assert "RSI 9 25/75" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--period", "1"], "period = 1: must be between 2 and 500"),
+    (["--oversold", "80"], "overbought = 70.0: must be above oversold (80)"),
+    (["--fill", "open"], "fill = 'open': must be one of next_open, close"),
+])
+def test_run_bad_parameter_is_one_line(args: list[str], message: str,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--data", str(SAMPLE), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,116 @@
+"""Engine benchmark (issue 3): the headline run in-process and as a fresh CLI process, and
+5,000 stocks x 10 years in-process with peak memory.
+
+Targets: in-process warm (kernels compiled, data cached) <= 100 ms; fresh `backtest run`
+process with warm caches <= 2 s wall; 5,000 x 10 years <= 5 s warm, peak RSS <= 2 GB.
+Usage: python benchmarks/bench_engine.py [--runs N] [--skip-large]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import DEMO, ROOT, ensure_demo, summary, write_result
+
+LARGE = ROOT / "data" / "bench_5000x10"
+HEADLINE = {"start": "2023-02-04", "end": "2026-02-04"}
+
+# Runs in a child process so its peak RSS is the run's alone.
+_CHILD = """
+import json, resource, statistics, sys, time
+from engine.backtest import run_backtest, warm_up
+from engine.config import BacktestConfig
+first = time.perf_counter()
+warm_up()
+config = BacktestConfig(data_dir=sys.argv[1], start=sys.argv[2], end=sys.argv[3])
+result = run_backtest(config)
+first = time.perf_counter() - first
+samples, stages = [], []
+for _ in range(int(sys.argv[4])):
+    t0 = time.perf_counter()
+    result = run_backtest(config)
+    samples.append(time.perf_counter() - t0)
+    stages.append(result.timings)
+mid = sorted(range(len(samples)), key=samples.__getitem__)[len(samples) // 2]
+print(json.dumps({"samples": samples, "stages": stages[mid], "first_run_s": first,
+                  "stocks": len(result.codes), "days": len(result.equity),
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "total_return": result.metrics["total_return"]}))
+"""
+
+
+def in_process(folder: Path, start: str, end: str, runs: int) -> dict:
+    """Warm in-process timings (median of ``runs``) and peak RSS, from a child process."""
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(folder), start, end, str(runs)],
+                         check=True, capture_output=True, text=True, cwd=ROOT)
+    payload = json.loads(out.stdout.strip().splitlines()[-1])
+    payload.update(summary(payload.pop("samples")))
+    return payload
+
+
+def fresh_process(folder: Path, runs: int) -> dict:
+    """Wall time of a whole `backtest run` process with warm caches (median of ``runs``)."""
+    cli = Path(sys.executable).with_name("backtest")
+    cmd = [str(cli), "run", "--data", str(folder), "--start", HEADLINE["start"],
+           "--end", HEADLINE["end"]]
+    subprocess.run(cmd, check=True, capture_output=True)  # warms the caches
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        samples.append(time.perf_counter() - t0)
+    imports = subprocess.run([sys.executable, "-X", "importtime", "-c",
+                              "import engine.backtest"], capture_output=True, text=True)
+    last = imports.stderr.strip().splitlines()[-1].split("|")
+    return {**summary(samples), "import_engine_backtest_s": int(last[1]) / 1e6}
+
+
+def ensure_large() -> Path:
+    """The generated 5,000-stock x 10-year universe (written once, git-ignored)."""
+    if not (LARGE / "stock_list.txt").exists():
+        from engine.datagen import generate_universe
+
+        generate_universe(LARGE, 5000, "2016-01-01", "2026-02-04", seed=11)
+    return LARGE
+
+
+def main() -> int:
+    """Run the benchmarks, print a summary, write benchmarks/results/bench_engine.json."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--skip-large", action="store_true")
+    args = parser.parse_args()
+    demo = ensure_demo(DEMO)
+    result = {"headline_in_process": in_process(demo, **HEADLINE, runs=args.runs),
+              "headline_fresh_process": fresh_process(demo, max(3, args.runs // 2))}
+    h, f = result["headline_in_process"], result["headline_fresh_process"]
+    print(f"headline {h['stocks']} stocks x {h['days']} days, in-process warm: median "
+          f"{h['median_s'] * 1000:.1f} ms (target 100 ms); first run incl. kernel load "
+          f"{h['first_run_s']:.2f} s")
+    print("  stages (ms): " + ", ".join(f"{k} {v * 1000:.1f}" for k, v in h["stages"].items()))
+    print(f"fresh `backtest run` process: median {f['median_s']:.2f} s (target 2 s); "
+          f"import engine.backtest {f['import_engine_backtest_s']:.2f} s")
+    if not args.skip_large:
+        large = ensure_large()
+        g = in_process(large, "2016-01-01", "2026-02-04", runs=max(3, args.runs // 2))
+        result["large_in_process"] = g
+        print(f"large {g['stocks']} stocks x {g['days']} days, in-process warm: median "
+              f"{g['median_s']:.2f} s (target 5 s); peak RSS {g['peak_rss_mb']:.0f} MB "
+              "(target 2048 MB)")
+        print("  stages (ms): " + ", ".join(f"{k} {v * 1000:.0f}"
+                                           for k, v in g["stages"].items()))
+    result["targets"] = {"headline_in_process_s": 0.1, "fresh_process_s": 2.0,
+                         "large_in_process_s": 5.0, "large_peak_rss_mb": 2048}
+    print(f"wrote {write_result('bench_engine', result)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
