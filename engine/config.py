@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -74,6 +75,9 @@ class BacktestConfig:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
+        if not isinstance(self.data_dir, str | Path):
+            raise ConfigError(f"data_dir must be a folder path, not {self.data_dir!r}",
+                              field="data_dir")
         set_(self, "data_dir", Path(self.data_dir))
         if self.cache_dir is not None:
             set_(self, "cache_dir", Path(self.cache_dir))
@@ -105,6 +109,12 @@ class BacktestConfig:
             if not ok:
                 raise ConfigError(f"{name} = {getattr(self, name)!r}: {rule}", field=name)
 
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float):
+                need(math.isfinite(value), f.name, "must be a finite number")
+        need(isinstance(self.stocks, str | tuple) or self.stocks is None, "stocks",
+             "must be a stock-list file, a list of codes, or empty for all stocks")
         for name, allowed in CHOICES.items():
             need(getattr(self, name) in allowed, name, f"must be one of {', '.join(allowed)}")
         need(2 <= self.period <= 500, "period", "must be between 2 and 500")

@@ -29,12 +29,13 @@ def drawdown(equity: np.ndarray) -> np.ndarray:
 def drawdown_stats(equity: np.ndarray, dates: np.ndarray) -> dict[str, object]:
     """Max drawdown, its peak and trough dates, and the longest drawdown in trading days.
 
-    The duration counts the days from a peak until equity first gets back to it (or
-    the run ends), over all drawdowns.
+    The duration is the longest run of consecutive days below the running high (the
+    days spent under water), over all drawdowns.
     """
     dd = drawdown(equity)
     trough = int(np.argmin(dd))
-    peak = int(np.argmax(equity[: trough + 1]))
+    # The drawdown starts at the last day at the running high before the trough.
+    peak = int(np.flatnonzero(dd[: trough + 1] == 0)[-1])
     under = dd < 0
     longest = run = 0
     for flag in under:
