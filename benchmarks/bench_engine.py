@@ -47,7 +47,14 @@ print(json.dumps({"samples": samples, "stages": stages[mid], "first_run_s": firs
 
 
 def in_process(folder: Path, start: str, end: str, runs: int) -> dict:
-    """Warm in-process timings (median of ``runs``) and peak RSS, from a child process."""
+    """Warm in-process timings (median of ``runs``) and peak RSS, from a child process.
+
+    The aligned cache is filled by another process first, so the child's peak memory is
+    that of warm runs, not of building the cache.
+    """
+    cli = Path(sys.executable).with_name("backtest")
+    subprocess.run([str(cli), "check", str(folder), "--start", start, "--end", end],
+                   check=True, capture_output=True)
     out = subprocess.run([sys.executable, "-c", _CHILD, str(folder), start, end, str(runs)],
                          check=True, capture_output=True, text=True, cwd=ROOT)
     payload = json.loads(out.stdout.strip().splitlines()[-1])

@@ -16,9 +16,10 @@ from engine.data import MarketData, load_market_data
 from engine.data.loader import CancelToken
 from engine.errors import Cancelled
 from engine.indicators_nb import rsi_sma_nb, rsi_wilder_nb
-from engine.metrics import benchmark_equity, compute_metrics, drawdown
+from engine.metrics import compute_metrics, drawdown
 from engine.signals_nb import signals_nb
 from engine.simulate_nb import simulate_per_stock_nb, simulate_shared_nb, sum_sleeves_nb
+from engine.valuation_nb import bars_between_nb, benchmark_equity_nb, last_close_nb
 
 #: progress(stage, done, total)
 Progress = Callable[[str, int, int], None]
@@ -89,7 +90,8 @@ def build_result(config: BacktestConfig, data: MarketData, sim: tuple[np.ndarray
     equity, cash, value, fill_records, rejection_records = sim
     start = data.start_index
     dates = data.dates
-    bench = benchmark_equity(data.open, data.close, data.tradable, start, config.initial_capital)
+    bench = benchmark_equity_nb(data.open, data.close, data.tradable, start,
+                                config.initial_capital)
     equity_frame = pd.DataFrame({
         "date": data.run_dates, "equity": equity, "cash": cash, "positions_value": value,
         "drawdown": drawdown(equity), "benchmark": bench,
@@ -160,4 +162,7 @@ def warm_up() -> dict[str, Any]:
                                                  10, 0, n_stocks, fill_close, 1e5, 3e-4, 5.0,
                                                  5e-4, 0.0, 100, True)
         sum_sleeves_nb(cash)
+    benchmark_equity_nb(close, close, tradable, 10, 1e6)
+    bars_between_nb(tradable, np.zeros(1, np.int64), np.zeros(1, np.int64), np.ones(1, np.int64))
+    last_close_nb(close, tradable)
     return {"seconds": time.perf_counter() - t0}

@@ -99,25 +99,6 @@ def cost_stats(fills: pd.DataFrame, equity: np.ndarray,
     }
 
 
-def benchmark_equity(open_: np.ndarray, close: np.ndarray, tradable: np.ndarray,
-                     start_index: int, initial_capital: float) -> np.ndarray:
-    """Equal-weight buy-and-hold: each stock gets ``initial / n`` at its first open in the
-    window (fractional shares, no costs) and is valued at its last known close; a stock's
-    share waits as cash until its first bar and stays cash if it has none.
-    """
-    o, c, t = open_[start_index:], close[start_index:], tradable[start_index:]
-    n_days, n_stocks = c.shape
-    sleeve = initial_capital / n_stocks
-    has = t.any(axis=0)
-    first = np.where(has, t.argmax(axis=0), n_days)
-    entry = np.where(has, o[np.minimum(first, n_days - 1), np.arange(n_stocks)], np.nan)
-    shares = sleeve / entry
-    last_close = pd.DataFrame(c).ffill().to_numpy()
-    held = np.arange(n_days)[:, None] >= first[None, :]
-    values = np.where(held, shares * last_close, sleeve)
-    return values.sum(axis=1)
-
-
 def compute_metrics(dates: np.ndarray, equity: np.ndarray, positions_value: np.ndarray,
                     initial_capital: float, trades: pd.DataFrame, fills: pd.DataFrame,
                     benchmark: np.ndarray, risk_free_rate: float = 0.0) -> dict[str, object]:

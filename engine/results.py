@@ -10,6 +10,7 @@ import pandas as pd
 
 from engine.config import BacktestConfig
 from engine.enums import REASON_NAMES, SIDE_NAMES, Reason, Side
+from engine.valuation_nb import bars_between_nb, last_close_nb
 
 FILL_COLUMNS = ("date", "code", "side", "shares", "price", "commission", "tax", "cash_after")
 TRADE_COLUMNS = ("code", "entry_date", "entry_price", "exit_date", "exit_price", "shares",
@@ -67,7 +68,7 @@ def trades_frame(records: np.ndarray, dates: np.ndarray, codes: tuple[str, ...],
     entry = rec[is_buy]
     stock = entry["stock"]
     last_day = close.shape[0] - 1
-    last_close = pd.DataFrame(close).ffill().to_numpy()[last_day]
+    last_close = last_close_nb(close, tradable)
     exit_idx = np.where(closed, np.minimum(nxt, rec.size - 1), 0)
     exit_day = np.where(closed, rec["day"][exit_idx], last_day)
     exit_price = np.where(closed, rec["price"][exit_idx], last_close[stock])
@@ -75,7 +76,6 @@ def trades_frame(records: np.ndarray, dates: np.ndarray, codes: tuple[str, ...],
     shares = entry["shares"].astype(np.float64)
     cost = shares * entry["price"] + entry["commission"]
     pnl = shares * exit_price - exit_costs - cost
-    bar_no = np.cumsum(tradable, axis=0)
     frame = pd.DataFrame({
         "code": np.asarray(codes, dtype=object)[stock],
         "entry_date": dates[entry["day"]],
@@ -85,7 +85,7 @@ def trades_frame(records: np.ndarray, dates: np.ndarray, codes: tuple[str, ...],
         "shares": entry["shares"],
         "pnl": pnl,
         "return": pnl / cost,
-        "bars_held": bar_no[exit_day, stock] - bar_no[entry["day"], stock],
+        "bars_held": bars_between_nb(tradable, stock, entry["day"], exit_day),
         "open": ~closed,
     }, columns=list(TRADE_COLUMNS))
     return frame.sort_values(["entry_date", "code"], kind="stable").reset_index(drop=True)

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from engine.metrics import (
-    benchmark_equity,
     compute_metrics,
     cost_stats,
     daily_returns,
@@ -19,6 +18,7 @@ from engine.metrics import (
     trade_stats,
 )
 from engine.results import FILL_COLUMNS, TRADE_COLUMNS
+from engine.valuation_nb import benchmark_equity_nb
 
 NAN = math.nan
 SQRT252 = math.sqrt(252)
@@ -278,7 +278,7 @@ def _benchmark_market() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def test_benchmark_equal_weight_buy_and_hold_by_hand() -> None:
     open_, close, tradable = _benchmark_market()
-    bench = benchmark_equity(open_, close, tradable, 1, 500.0)
+    bench = benchmark_equity_nb(open_, close, tradable, 1, 500.0)
     # 100 per stock. A: 100 / 10 = 10 shares -> 110, 120, 100, 150
     # B: 100 / 20 = 5 shares (first open in the window, not row 0's 5)
     #    -> 125, 120, 120 (suspended: last close 24), 150
@@ -299,13 +299,13 @@ def test_benchmark_single_stock_from_the_first_row() -> None:
     # 1 stock, 1000 capital at open 8 -> 125 shares; closes 10, 9, 12
     open_ = np.array([[8.0], [10.0], [9.0]])
     close = np.array([[10.0], [9.0], [12.0]])
-    bench = benchmark_equity(open_, close, np.ones((3, 1), bool), 0, 1000.0)
+    bench = benchmark_equity_nb(open_, close, np.ones((3, 1), bool), 0, 1000.0)
     assert bench == pytest.approx([1250.0, 1125.0, 1500.0], rel=1e-12)
 
 
 def test_compute_metrics_benchmark_and_excess_return() -> None:
     open_, close, tradable = _benchmark_market()
-    bench = benchmark_equity(open_, close, tradable, 1, 500.0)
+    bench = benchmark_equity_nb(open_, close, tradable, 1, 500.0)
     equity = np.array([520.0, 480.0, 500.0, 600.0])
     m = compute_metrics(_dates(4), equity, np.full(4, 240.0), 500.0, _trades([]),
                         _fills([]), bench)
