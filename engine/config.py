@@ -174,6 +174,14 @@ class BacktestConfig:
         Path(path).write_text(self.to_toml(), encoding="utf-8")
 
     @classmethod
+    def from_toml(cls, text: str) -> BacktestConfig:
+        """Parse TOML text written by ``to_toml`` (or by hand)."""
+        try:
+            return cls.from_dict(tomllib.loads(text))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"configuration is not valid TOML: {exc}") from exc
+
+    @classmethod
     def load(cls, path: Path | str) -> BacktestConfig:
         """Read a TOML file written by ``save`` (or by hand); relative paths stay relative."""
         path = Path(path)

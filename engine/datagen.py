@@ -28,11 +28,21 @@ MAX_STOCKS = 10_000
 _FIRST_CODE = "000001.SZ"
 _COLUMNS = ("ts_code", "date", "open", "high", "low", "close", "volume")
 
-# Probabilities and scales of the return model, chosen so that daily volatility
-# is about 2-3% and RSI(14) leaves its 30/70 zones 4-5 times a year per stock.
+# Probabilities and scales of the return model. Returns are nearly unpredictable
+# (no cycle an RSI rule could farm): fat-tailed shocks whose volatility clusters
+# (GARCH) and jumps between calm and busy regimes, plus weak few-day momentum.
+# Those, not any oscillation, make RSI(14) leave its 30/70 zones about 4 times a
+# year, with daily volatility about 2-2.5%, and leave an RSI strategy a small edge.
 _P_IPO, _P_DELIST, _P_SUSPEND = 0.10, 0.05, 0.20
 _P_LIMIT_UP_OPEN, _P_LIMIT_DOWN_OPEN = 0.006, 0.005
-_MARKET_SD, _IDIO_SD, _CYCLE_SD = 0.007, 0.008, 0.007
+_MARKET_SD, _IDIO_SD = 0.011, 0.021  # daily, before each stock's beta and board scale
+_MARKET_PULL = 0.004  # share of the market's log level pulled back to its start each day
+_MARKET_TREND_SD, _MARKET_TREND_PHI = 0.0005, 0.98  # slow market drift regimes
+_TAIL_DF = 3.0  # Student-t degrees of freedom of the daily shocks
+_GARCH_ALPHA, _GARCH_BETA, _GARCH_CAP = 0.08, 0.90, 25.0
+_REGIME_DAYS, _REGIME_SD = 10.0, 0.5  # mean length and log-scale spread of volatility regimes
+_MOMENTUM_SD, _MOMENTUM_PHI = 0.004, 0.75  # short-lived per-stock trends (lag-1 autocorr ~0.06)
+_DRIFT_MEAN, _DRIFT_SD = 0.0, 2e-4  # per-stock daily drift of the price (not its log)
 _INTRADAY_SD = 0.02
 _MIN_PRICE = 2.0
 
@@ -157,22 +167,60 @@ def _trading_mask(n_days: int, n_stocks: int, rng: np.random.Generator) -> np.nd
     return traded & (np.cumsum(edges[:-1], axis=0) == 0)
 
 
-def _cycle(
-    n_days: int, period: np.ndarray, rho: np.ndarray, sd: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
-    """Damped AR(2) oscillation per column: the mean-reverting swing RSI trades on."""
-    a1, a2 = 2.0 * rho * np.cos(2.0 * np.pi / period), -(rho**2)
-    burn_in = 120
-    shocks = rng.standard_normal((n_days + burn_in, period.size)) * sd
-    out = np.zeros_like(shocks)
-    for t in range(2, n_days + burn_in):
-        out[t] = a1 * out[t - 1] + a2 * out[t - 2] + shocks[t]
-    return out[burn_in:]
+def _ar1(n_days: int, phi: float, sd: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Stationary AR(1) per column with persistence ``phi`` and standard deviation ``sd``."""
+    shocks = rng.standard_normal((n_days, sd.size)) * (sd * np.sqrt(1.0 - phi**2))
+    out = np.empty_like(shocks)
+    out[0] = rng.standard_normal(sd.size) * sd
+    for t in range(1, n_days):
+        out[t] = phi * out[t - 1] + shocks[t]
+    return out
 
 
 def _fat_tails(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """Student-t(4) draws scaled to unit variance."""
-    return rng.standard_t(4, shape) / np.sqrt(2.0)
+    """Student-t draws scaled to unit variance."""
+    return rng.standard_t(_TAIL_DF, shape) / np.sqrt(_TAIL_DF / (_TAIL_DF - 2.0))
+
+
+def _garch(z: np.ndarray, alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """GARCH(1,1) shocks of unit unconditional variance from unit-variance draws (days first).
+
+    A big shock raises the next days' volatility; squared shocks are capped so one
+    extreme t draw cannot set off a runaway volatility spike.
+    """
+    omega = 1.0 - alpha - beta
+    h = np.ones(z.shape[1:])
+    out = np.empty_like(z)
+    for t in range(z.shape[0]):
+        out[t] = np.sqrt(h) * z[t]
+        h = omega + alpha * np.minimum(out[t] ** 2, _GARCH_CAP) + beta * h
+    return out
+
+
+def _regimes(n_days: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Volatility multipliers that jump to a fresh lognormal level every ~_REGIME_DAYS days.
+
+    The levels have mean square 1, so regimes leave the average variance unchanged.
+    """
+    switch = rng.random((n_days, n)) < 1.0 / _REGIME_DAYS
+    switch[0] = True
+    since = np.maximum.accumulate(np.where(switch, np.arange(n_days)[:, None], 0), axis=0)
+    level = np.exp(rng.standard_normal((n_days, n)) * _REGIME_SD - _REGIME_SD**2)
+    return np.take_along_axis(level, since, axis=0)
+
+
+def _market_level(n_days: int, rng: np.random.Generator) -> np.ndarray:
+    """Log level of the market factor: fat-tailed GARCH shocks plus slow drift regimes,
+    pulled gently back towards its start so the index ranges rather than runs away."""
+    one = np.ones(1)
+    shocks = _garch(_fat_tails(rng, (n_days, 1)), _GARCH_ALPHA * one, _GARCH_BETA * one)[:, 0]
+    trend = _ar1(n_days, _MARKET_TREND_PHI, _MARKET_TREND_SD * one, rng)[:, 0]
+    level = np.empty(n_days)
+    last = 0.0
+    for t, step in enumerate(shocks * _MARKET_SD + trend):
+        last = (1.0 - _MARKET_PULL) * last + step
+        level[t] = last
+    return level
 
 
 def _target_log_prices(
@@ -180,27 +228,35 @@ def _target_log_prices(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Log price each stock would reach without limits, and its limit-open event flags.
 
-    Market factor (random walk plus a slow cycle, shared by all stocks through a
-    beta) + idiosyncratic random walk + a per-stock mean-reverting cycle + rare
-    persistent jumps of about one limit move, which open at the limit.
+    Market factor (shared by all stocks through a beta) + idiosyncratic returns with
+    fat tails, GARCH clustering and volatility regimes + weak momentum that fades in
+    a few days + a small per-stock drift + rare persistent jumps of about one limit
+    move, which open at the limit. Nothing in it oscillates, so RSI signals earn
+    little beyond the luck of the draw.
     """
     n = limit.size
-    market = np.cumsum(_fat_tails(rng, (n_days,)) * _MARKET_SD)
-    market += _cycle(n_days, np.array([40.0]), np.array([0.96]), np.array([0.004]), rng)[:, 0]
+    market = _market_level(n_days, rng)
     beta = rng.uniform(0.6, 1.4, n)
-    drift = rng.normal(0.0, 3e-4, n)
-    idio = np.cumsum(_fat_tails(rng, (n_days, n)) * (_IDIO_SD * vol), axis=0)
-    cycle = _cycle(n_days, rng.uniform(16, 45, n), rng.uniform(0.93, 0.97, n), _CYCLE_SD * vol, rng)
+    idio_sd = _IDIO_SD * vol
+    alpha = rng.uniform(0.5, 1.5, n) * _GARCH_ALPHA
+    garch = _garch(_fat_tails(rng, (n_days, n)), alpha, np.minimum(_GARCH_BETA, 0.985 - alpha))
+    idio = garch * _regimes(n_days, n, rng) * idio_sd
+    idio += _ar1(n_days, _MOMENTUM_PHI, _MOMENTUM_SD * vol, rng)
+    # Take out half the long-run variance and the jumps' average, so that the price
+    # itself (not its log) drifts by about _DRIFT_MEAN a day: no free ride for holders
+    momentum_var = (_MOMENTUM_SD * vol) ** 2 * (1 + _MOMENTUM_PHI) / (1 - _MOMENTUM_PHI)
+    jump_drift = np.log1p(limit) * 0.7 * (_P_LIMIT_UP_OPEN - _P_LIMIT_DOWN_OPEN)
+    drift = rng.normal(_DRIFT_MEAN, _DRIFT_SD, n) - 0.5 * (idio_sd**2 + momentum_var) - jump_drift
 
     event = rng.random((n_days, n))
     up_open = event < _P_LIMIT_UP_OPEN
     down_open = (event >= _P_LIMIT_UP_OPEN) & (event < _P_LIMIT_UP_OPEN + _P_LIMIT_DOWN_OPEN)
     jump_size = np.log1p(limit) * rng.uniform(0.3, 1.1, (n_days, n))
-    jumps = np.cumsum(jump_size * (up_open.astype(float) - down_open), axis=0)
+    jumps = jump_size * (up_open.astype(float) - down_open)
 
     start_price = np.exp(rng.normal(np.log(12.0), 0.8, n).clip(np.log(3.0), np.log(300.0)))
-    log_price = np.log(start_price) + drift * np.arange(n_days)[:, None]
-    log_price += beta * market[:, None] + idio + cycle + jumps
+    log_price = np.log(start_price) + np.cumsum(idio + jumps + drift, axis=0)
+    log_price += beta * market[:, None]
     return log_price, up_open, down_open
 
 

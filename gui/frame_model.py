@@ -27,16 +27,40 @@ class FrameModel(QAbstractTableModel):
 
     def __init__(self, frame: pd.DataFrame | None = None) -> None:
         super().__init__()
-        self._frame = frame if frame is not None else pd.DataFrame()
+        self._source = frame if frame is not None else pd.DataFrame()
+        self._frame = self._source
+        self._columns: list[np.ndarray] = []
+        self._filter: tuple[str, str] | None = None
+        self._sort: tuple[str, bool] | None = None
+        self._refresh()
 
     def set_frame(self, frame: pd.DataFrame) -> None:
-        """Replace the shown frame."""
+        """Replace the data (the current filter and sort are applied to it)."""
+        self._source = frame.reset_index(drop=True)
+        self._refresh()
+
+    def set_filter(self, column: str, text: str) -> None:
+        """Show only rows whose ``column`` contains ``text`` (case-insensitive); "" = all."""
+        self._filter = (column, text.strip()) if text.strip() else None
+        self._refresh()
+
+    def _refresh(self) -> None:
         self.beginResetModel()
+        frame = self._source
+        if self._filter is not None and self._filter[0] in frame.columns:
+            column, text = self._filter
+            mask = frame[column].astype(str).str.contains(text, case=False, regex=False)
+            frame = frame[mask.to_numpy()]
+        if self._sort is not None and self._sort[0] in frame.columns:
+            frame = frame.sort_values(self._sort[0], ascending=self._sort[1], kind="stable",
+                                      na_position="last")
         self._frame = frame.reset_index(drop=True)
+        # Plain arrays per column: cell access must be cheap for views of 100k rows.
+        self._columns = [self._frame[c].to_numpy(dtype=object) for c in self._frame.columns]
         self.endResetModel()
 
     def frame(self) -> pd.DataFrame:
-        """The frame as currently shown (sorted as the view is)."""
+        """The rows as currently shown (filtered and sorted as the view is)."""
         return self._frame
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
@@ -48,7 +72,7 @@ class FrameModel(QAbstractTableModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        value = self._frame.iat[index.row(), index.column()]
+        value = self._columns[index.column()][index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             return format_value(value)
         if role == Qt.ItemDataRole.TextAlignmentRole and isinstance(value, int | float | np.number):
@@ -64,11 +88,7 @@ class FrameModel(QAbstractTableModel):
         return str(section + 1)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        if self._frame.empty:
+        if self._source.empty:
             return
-        self.layoutAboutToBeChanged.emit()
-        name = self._frame.columns[column]
-        ascending = order == Qt.SortOrder.AscendingOrder
-        self._frame = self._frame.sort_values(name, ascending=ascending, kind="stable",
-                                              na_position="last").reset_index(drop=True)
-        self.layoutChanged.emit()
+        self._sort = (self._source.columns[column], order == Qt.SortOrder.AscendingOrder)
+        self._refresh()

@@ -1,113 +1,389 @@
-"""The workbench main window: open a data folder and see what it holds."""
+"""The workbench window: configure on the left, run with progress, results in tabs."""
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
-from PySide6.QtCore import QSettings, QThreadPool
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QSettings, Qt, QThread, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QMainWindow,
-    QPlainTextEdit,
+    QMenu,
+    QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
-    QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from engine.backtest import STAGES, load
+from engine.config import BacktestConfig
 from engine.data import MarketData
+from engine.detail import stock_detail
+from engine.errors import BacktestError, ConfigError
+from engine.export import export_result
+from engine.report import metric_rows
+from engine.results import BacktestResult
+from gui.config_panel import ConfigPanel
 from gui.data_loader import FolderLoad
-from gui.frame_model import FrameModel
+from gui.equity_chart import EquityChart
+from gui.error_panel import ErrorPanel
+from gui.run_worker import RunWorker
+from gui.stock_chart import StockChart
+from gui.table_view import FrameTable
+from gui.timing_chart import TimingChart
 
 
 class MainWindow(QMainWindow):
-    """Data folder picker, a summary of the universe, and a sortable per-stock table."""
+    """Configure a run, start it (Ctrl+R), cancel it (Esc), inspect and export the result."""
+
+    request_run = Signal(object)
+    request_warm_up = Signal()
 
     def __init__(self) -> None:
         super().__init__()
         self.setWindowTitle("Backtest Workbench")
         self.settings = QSettings()
+        self.result: BacktestResult | None = None
         self.data: MarketData | None = None
-        self._pool = QThreadPool.globalInstance()
+        self._steps: list[Callable[[], object]] = []
+        self.running = False
+        self._run_started = 0.0
         self._build()
-        self.resize(1100, 700)
+        self._start_worker()
+        self._restore()
 
+    # ----------------------------------------------------------------- layout
     def _build(self) -> None:
-        self.folder_edit = QLineEdit(readOnly=True, placeholderText="no data folder chosen")
-        browse = QPushButton("Open data folder…")
-        browse.clicked.connect(self.choose_folder)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Data folder:"))
-        row.addWidget(self.folder_edit, 1)
-        row.addWidget(browse)
-        self.summary = QLabel("Open a folder with one parquet or CSV file per stock.")
-        self.summary.setWordWrap(True)
-        self.messages = QPlainTextEdit(readOnly=True, placeholderText="warnings and errors")
-        self.model = FrameModel()
-        self.table = QTableView(sortingEnabled=True)
-        self.table.setModel(self.model)
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(22)
-        splitter = QSplitter()
-        splitter.addWidget(self.table)
-        splitter.addWidget(self.messages)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
-        layout = QVBoxLayout()
-        layout.addLayout(row)
-        layout.addWidget(self.summary)
-        layout.addWidget(splitter, 1)
-        central = QWidget()
-        central.setLayout(layout)
-        self.setCentralWidget(central)
-        action = QAction("Open data folder…", self, shortcut=QKeySequence.StandardKey.Open)
-        action.triggered.connect(self.choose_folder)
-        self.menuBar().addMenu("&File").addAction(action)
-        self.statusBar().showMessage("Ready")
+        self.panel = ConfigPanel()
+        self.panel.validity.connect(self._validity)
+        self.panel.folder_changed.connect(self.open_folder)
+        self.panel.stocks.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        self.panel.stocks.activated.connect(self.show_stock)
+        scroll = QScrollArea(widgetResizable=True)
+        scroll.setWidget(self.panel)
+        scroll.setMinimumWidth(340)
+        left = QWidget()
+        box = QVBoxLayout(left)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(scroll, 1)
+        box.addLayout(self._run_box())
+        self.errors = ErrorPanel()
+        self.tabs = QTabWidget()
+        self.equity_chart = EquityChart()
+        self.metrics_table = FrameTable(filter_column=None)
+        self.trades_table = FrameTable()
+        self.fills_table = FrameTable()
+        self.rejections_table = FrameTable()
+        self.timing_chart = TimingChart()
+        self.stock_chart = StockChart()
+        self.data_table = FrameTable()
+        for widget, title in ((self.equity_chart, "Equity"), (self.metrics_table, "Metrics"),
+                              (self.trades_table, "Trades"), (self.fills_table, "Fills"),
+                              (self.rejections_table, "Rejections"),
+                              (self.timing_chart, "Timing"), (self.stock_chart, "Stock"),
+                              (self.data_table, "Data")):
+            self.tabs.addTab(widget, title)
+        for table in (self.trades_table, self.fills_table, self.rejections_table,
+                      self.data_table):
+            table.row_activated.connect(lambda row: self.show_stock(str(row.get("code", ""))))
+        right = QWidget()
+        rbox = QVBoxLayout(right)
+        rbox.setContentsMargins(0, 0, 0, 0)
+        rbox.addWidget(self.errors)
+        rbox.addWidget(self.tabs, 1)
+        self.splitter = QSplitter()
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(1, 1)
+        self.setCentralWidget(self.splitter)
+        self._menus()
+        self.total_label = QLabel("no run yet")
+        self.statusBar().addPermanentWidget(self.total_label)
+        self.resize(1400, 880)
 
-    def choose_folder(self) -> None:
-        """Ask for a data folder (starting at the last one) and open it."""
-        start = str(self.settings.value("data_folder", ""))
-        folder = QFileDialog.getExistingDirectory(self, "Open data folder", start)
+    def _run_box(self) -> QVBoxLayout:
+        self.run_button = QPushButton("Run  (Ctrl+R)")
+        self.run_button.setStyleSheet("font-weight: bold; padding: 6px;")
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button = QPushButton("Cancel  (Esc)", enabled=False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.progress = QProgressBar(textVisible=True)
+        self.progress.setRange(0, 1000)
+        self.progress.setFormat("idle")
+        self.reason = QLabel(wordWrap=True)
+        self.reason.setStyleSheet("color: #c0392b;")
+        row = QHBoxLayout()
+        row.addWidget(self.run_button, 1)
+        row.addWidget(self.cancel_button)
+        box = QVBoxLayout()
+        box.setContentsMargins(6, 6, 6, 6)
+        box.addLayout(row)
+        box.addWidget(self.progress)
+        box.addWidget(self.reason)
+        return box
+
+    def _menus(self) -> None:
+        def action(menu: QMenu, text: str, shortcut: object, slot: Callable[[], object]
+                   ) -> QAction:
+            act = QAction(text, self)
+            if shortcut is not None:
+                act.setShortcut(QKeySequence(shortcut))
+            act.triggered.connect(slot)
+            menu.addAction(act)
+            self.addAction(act)
+            return act
+
+        file_menu = self.menuBar().addMenu("&File")
+        action(file_menu, "Open data folder…", QKeySequence.StandardKey.Open,
+               self._choose_folder)
+        action(file_menu, "Load configuration…", None, self.load_config)
+        action(file_menu, "Save configuration…", QKeySequence.StandardKey.Save, self.save_config)
+        self.export_action = action(file_menu, "Export result…", "Ctrl+E", self.export)
+        file_menu.addSeparator()
+        action(file_menu, "Quit", QKeySequence.StandardKey.Quit, self.close)
+        run_menu = self.menuBar().addMenu("&Run")
+        action(run_menu, "Run", "Ctrl+R", self.run)
+        action(run_menu, "Cancel", Qt.Key.Key_Escape, self.cancel)
+
+    def _start_worker(self) -> None:
+        self.thread = QThread(self)
+        self.worker = RunWorker()
+        self.worker.moveToThread(self.thread)
+        self.request_run.connect(self.worker.start_run)
+        self.worker.progress.connect(self._progress)
+        self.worker.finished.connect(self._finished)
+        self.worker.failed.connect(self._failed)
+        self.worker.cancelled.connect(self._cancelled)
+        self.worker.ready.connect(self._engine_ready)
+        self.thread.start()
+        self.statusBar().showMessage("Preparing the engine (the very first start compiles "
+                                     "its kernels, about 10 s)…")
+        self.request_warm_up.connect(self.worker.warm_up)
+        self.request_warm_up.emit()
+
+    def _engine_ready(self, seconds: float) -> None:
+        self.statusBar().showMessage(f"Engine ready ({seconds:.1f} s)", 5000)
+
+    # ------------------------------------------------------------------- runs
+    def run(self) -> None:
+        """Start a backtest with the panel's configuration (ignored while one runs)."""
+        if self.running:
+            return
+        try:
+            config = self.panel.config()
+        except ConfigError as exc:
+            self._validity(False, str(exc))
+            return
+        self.errors.clear()
+        self._set_running(True)
+        self._run_started = time.perf_counter()
+        self.progress.setValue(0)
+        self.progress.setFormat("starting…")
+        self.worker.prepare()
+        self.request_run.emit(config)
+
+    def cancel(self) -> None:
+        """Ask the running backtest to stop."""
+        if self.running:
+            self.progress.setFormat("cancelling…")
+            self.worker.cancel()
+
+    def _set_running(self, on: bool) -> None:
+        self.running = on
+        self.cancel_button.setEnabled(on)
+        self.run_button.setEnabled(not on and not self.reason.text())
+
+    def _progress(self, stage: str, done: int, total: int) -> None:
+        if stage not in STAGES:
+            return
+        index = STAGES.index(stage)
+        fraction = (index + (done / total if total and stage == "load" else 0)) / len(STAGES)
+        elapsed = time.perf_counter() - self._run_started
+        eta = f", ~{elapsed / fraction - elapsed:.1f} s left" if fraction > 0.05 else ""
+        self.progress.setValue(int(fraction * 1000))
+        self.progress.setFormat(f"{stage} ({index + 1}/{len(STAGES)}){eta}")
+
+    def _finished(self, result: BacktestResult) -> None:
+        self.progress.setValue(1000)
+        self.progress.setFormat("showing…")
+        self.show_result(result, then=self._shown)
+
+    def _shown(self) -> None:
+        self._set_running(False)
+        self.progress.setFormat("done")
+
+    def _failed(self, message: str, details: str) -> None:
+        self._set_running(False)
+        self.progress.setFormat("failed")
+        self.errors.show_error(message, details)
+        self.statusBar().showMessage("Run failed; the previous result is still shown", 10000)
+
+    def _cancelled(self) -> None:
+        self._set_running(False)
+        self.progress.setValue(0)
+        self.progress.setFormat("cancelled")
+        self.statusBar().showMessage("Run cancelled; the previous result is still shown", 10000)
+
+    def _validity(self, ok: bool, reason: str) -> None:
+        self.reason.setText("" if ok else f"Cannot run: {reason}")
+        self.run_button.setEnabled(ok and not self.running)
+
+    # ---------------------------------------------------------------- results
+    def show_result(self, result: BacktestResult,
+                    then: Callable[[], None] | None = None) -> None:
+        """Fill every chart and table from ``result``, one widget per event-loop turn so
+        the window never freezes; ``then`` runs after the last one."""
+        self.result = result
+        metrics = pd.DataFrame(metric_rows(result.metrics), columns=["metric", "value"])
+        steps: list[Callable[[], object]] = [
+            lambda: self.equity_chart.set_data(result.equity),
+            lambda: self.metrics_table.set_data(metrics),
+            lambda: self.trades_table.set_data(result.trades),
+            lambda: self.fills_table.set_data(result.fills),
+            lambda: self.rejections_table.set_data(result.rejections),
+            lambda: self.timing_chart.set_data(result.timings, result.worker_spans),
+            lambda: self._summarise(result),
+        ]
+        if then is not None:
+            steps.append(then)
+        self._steps = steps
+
+        def next_step() -> None:
+            if self._steps and self.result is result:
+                self._steps.pop(0)()
+                QTimer.singleShot(0, next_step)
+
+        next_step()
+
+    def _summarise(self, result: BacktestResult) -> None:
+        total = result.timings.get("total", 0.0)
+        self.total_label.setText(f"last run: {total:.2f} s, {len(result.codes)} stocks")
+        self.statusBar().showMessage(
+            f"Done: {len(result.fills)} fills, {len(result.trades)} round trips, "
+            f"{len(result.rejections)} rejections" + (f", {len(result.excluded)} stocks "
+                                                      "excluded" if len(result.excluded) else ""))
+        if len(result.excluded):
+            self.errors.show_error(f"{len(result.excluded)} stock(s) were excluded; see details",
+                                   result.excluded.to_string(index=False))
+
+    def show_stock(self, code: str) -> None:
+        """Drill down into ``code``: candles, volume, RSI and the run's fills."""
+        if not code:
+            return
+        config = self.result.config if self.result is not None else None
+        try:
+            config = config or self.panel.config()
+            data = load(config)
+            detail = stock_detail(data, code, config)
+        except BacktestError as exc:
+            self.errors.show_error(str(exc))
+            return
+        fills = (self.result.fills[self.result.fills["code"] == code]
+                 if self.result is not None else pd.DataFrame())
+        self.stock_chart.set_data(detail, fills, config.oversold, config.overbought,
+                                  f"{code}  RSI {config.period}")
+        self.tabs.setCurrentWidget(self.stock_chart)
+
+    # ------------------------------------------------------------ data folder
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open data folder",
+                                                  str(self.settings.value("data_folder", "")))
         if folder:
-            self.open_folder(Path(folder))
+            self.panel.set_folder(Path(folder))
 
     def open_folder(self, folder: Path) -> None:
-        """Load ``folder`` in the background; the window stays responsive meanwhile."""
-        self.folder_edit.setText(str(folder))
+        """Scan ``folder`` in the background and list its stocks in the panel."""
         self.settings.setValue("data_folder", str(folder))
-        self.statusBar().showMessage(f"Loading {folder} …")
         job = FolderLoad(folder)
-        job.signals.finished.connect(self._loaded)
-        job.signals.failed.connect(self._failed)
-        self._pool.start(job)
+        job.signals.finished.connect(self._folder_loaded)
+        job.signals.failed.connect(self._folder_failed)
+        QThreadPool.globalInstance().start(job)
 
-    def _loaded(self, data: MarketData, table: pd.DataFrame) -> None:
+    def _folder_loaded(self, data: MarketData, coverage: pd.DataFrame) -> None:
         self.data = data
-        self.model.set_frame(table)
-        self.table.resizeColumnsToContents()
+        self.data_table.set_data(coverage)
         dates = data.dates
-        self.summary.setText(
-            f"<b>{data.n_stocks}</b> stocks · {dates.size} trading days · "
-            f"{dates[0]} .. {dates[-1]} · {len(data.excluded)} excluded · "
-            f"fingerprint {data.fingerprint[:12]}")
-        lines = list(data.warnings) + [f"excluded {r.code}: {r.reason}"
-                                       for r in data.excluded.itertuples()]
-        self.messages.setPlainText("\n".join(lines))
-        source = "aligned cache" if data.from_cache else "files"
-        self.statusBar().showMessage(
-            f"Loaded {data.n_stocks} stocks from {source} in {data.timings['total'] * 1000:.0f} ms")
+        excluded = f", {len(data.excluded)} unusable (see Data tab)" if len(data.excluded) else ""
+        self.panel.show_folder(list(data.codes), f"{data.n_stocks} stock files, "
+                               f"{dates[0]} .. {dates[-1]}{excluded}")
+        if len(data.excluded):
+            self.errors.show_error(f"{len(data.excluded)} file(s) in the folder are unusable",
+                                   "\n".join(data.excluded["reason"]))
 
-    def _failed(self, message: str) -> None:
+    def _folder_failed(self, message: str) -> None:
         self.data = None
-        self.model.set_frame(pd.DataFrame())
-        self.summary.setText("<span style='color:#c0392b'>Could not load the folder.</span> "
-                             "Choose another folder or fix the file named below.")
-        self.messages.setPlainText(message)
-        self.statusBar().showMessage("Load failed")
+        self.panel.show_folder([], "could not read the folder")
+        self.errors.show_error(message)
+
+    # --------------------------------------------------------- configuration
+    def save_config(self) -> None:
+        """Save the current configuration as TOML."""
+        try:
+            config = self.panel.config()
+        except ConfigError as exc:
+            self.errors.show_error(f"Fix the configuration before saving: {exc}")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save configuration", "run.toml",
+                                              "TOML (*.toml)")
+        if path:
+            config.save(path)
+
+    def load_config(self) -> None:
+        """Load a TOML configuration into the panel."""
+        path, _ = QFileDialog.getOpenFileName(self, "Load configuration", "", "TOML (*.toml)")
+        if path:
+            try:
+                self.apply_config(BacktestConfig.load(path))
+            except ConfigError as exc:
+                self.errors.show_error(str(exc))
+
+    def apply_config(self, config: BacktestConfig) -> None:
+        """Show ``config`` in the panel and load its data folder."""
+        self.panel.set_config(config)
+        self.open_folder(config.data_dir)
+
+    def export(self) -> None:
+        """Write every table of the shown result into a folder (Ctrl+E)."""
+        if self.result is None:
+            self.statusBar().showMessage("Nothing to export yet: run a backtest first", 5000)
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Export result into folder")
+        if folder:
+            written = export_result(self.result, Path(folder))
+            self.statusBar().showMessage(f"Wrote {len(written)} files to {folder}", 10000)
+
+    # ------------------------------------------------------------- lifecycle
+    def _restore(self) -> None:
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        splitter = self.settings.value("splitter")
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+        else:
+            self.splitter.setSizes([380, 1020])
+        text = self.settings.value("config")
+        if text:
+            # An old or hand-edited setting that no longer validates keeps the defaults.
+            with contextlib.suppress(ConfigError):
+                self.panel.set_config(BacktestConfig.from_toml(str(text)))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.worker.cancel()
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("splitter", self.splitter.saveState())
+        with contextlib.suppress(ConfigError):  # an invalid configuration is not remembered
+            self.settings.setValue("config", self.panel.config().to_toml())
+        self.thread.quit()
+        self.thread.wait(5000)
+        super().closeEvent(event)

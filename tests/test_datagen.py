@@ -202,3 +202,42 @@ def test_generated_folder_loads_cleanly(tmp_path: Path) -> None:
 def test_bad_arguments_are_rejected(n_stocks: int, start: str, end: str) -> None:
     with pytest.raises(ValueError):
         generate_frames(n_stocks, start, end)
+
+
+def _wilder_rsi(close: pd.Series, period: int = 14) -> pd.Series:
+    """Wilder's RSI with plain pandas: seeded by the first ``period`` moves' mean."""
+    move = close.diff()
+    averages = []
+    for side in (move.clip(lower=0.0), (-move).clip(lower=0.0)):
+        seed = pd.Series([side.iloc[1 : period + 1].mean()], index=[side.index[period]])
+        averages.append(
+            pd.concat([seed, side.iloc[period + 1 :]]).ewm(alpha=1 / period, adjust=False).mean()
+        )
+    gain, loss = averages
+    return (100 - 100 / (1 + gain / loss)).reindex(close.index)
+
+
+def test_returns_look_real_and_rsi_signals_are_no_money_machine() -> None:
+    """Daily returns are nearly unpredictable, a few percent a day, fat-tailed and
+    clustered; an RSI(14) buy crossing predicts little of the next 10 days."""
+    frames = generate_frames(100, "2022-08-01", "2026-02-04", seed=5)
+    returns = [np.diff(np.log(f["close"].to_numpy())) for f in frames.values()]
+
+    autocorr = [
+        np.mean([np.corrcoef(r[:-lag], r[lag:])[0, 1] for r in returns]) for lag in range(1, 21)
+    ]
+    assert np.abs(autocorr).max() < 0.15, np.round(autocorr, 3)
+    assert 0.019 <= np.mean([r.std() for r in returns]) <= 0.032  # 30-50% a year
+    pooled = pd.Series(np.concatenate(returns))
+    assert pooled.kurt() > 3  # fat tails
+    clustering = np.mean([np.corrcoef(np.abs(r[:-1]), np.abs(r[1:]))[0, 1] for r in returns])
+    assert clustering > 0.05  # volatility comes in spells
+
+    forward = []
+    for frame in frames.values():
+        close = frame["close"].reset_index(drop=True)
+        rsi = _wilder_rsi(close)
+        buy = (rsi.shift(1) <= 30) & (rsi > 30)
+        forward.extend((close.shift(-10) / close - 1)[buy].dropna().tolist())
+    assert len(forward) >= 10 * len(frames)
+    assert abs(np.mean(forward)) < 0.015, np.mean(forward)

@@ -1,0 +1,248 @@
+"""The left-hand panel: data folder, stocks, window, RSI and trading rules, validated inline."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QDate, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.config import CHOICES, BacktestConfig
+from engine.errors import ConfigError
+from gui.stock_picker import StockPicker
+
+
+def _spin(lo: float, hi: float, decimals: int = 0, step: float = 1.0) -> QSpinBox | QDoubleSpinBox:
+    box: QSpinBox | QDoubleSpinBox
+    if decimals == 0:
+        box = QSpinBox()
+        box.setRange(int(lo), int(hi))
+    else:
+        box = QDoubleSpinBox(decimals=decimals)
+        box.setRange(lo, hi)
+    box.setSingleStep(step)
+    box.setKeyboardTracking(False)
+    return box
+
+
+def _combo(name: str) -> QComboBox:
+    box = QComboBox()
+    box.addItems(list(CHOICES[name]))
+    return box
+
+
+class _Field:
+    """A config field's editor, with how to read it, write it and signal a change."""
+
+    def __init__(self, widget: QWidget, get: Callable[[], Any], put: Callable[[Any], None],
+                 signal: Any) -> None:
+        self.widget, self.get, self.put, self.signal = widget, get, put, signal
+        self.error = QLabel(visible=False, wordWrap=True)
+        self.error.setStyleSheet("color: #c0392b;")
+
+
+def _field(widget: QWidget) -> _Field:
+    if isinstance(widget, QSpinBox | QDoubleSpinBox):
+        return _Field(widget, widget.value, widget.setValue, widget.valueChanged)
+    if isinstance(widget, QComboBox):
+        return _Field(widget, widget.currentText, widget.setCurrentText,
+                      widget.currentTextChanged)
+    if isinstance(widget, QCheckBox):
+        return _Field(widget, widget.isChecked, widget.setChecked, widget.toggled)
+    if isinstance(widget, QDateEdit):
+        return _Field(widget, lambda: widget.date().toPython(),
+                      lambda d: widget.setDate(QDate(d.year, d.month, d.day)), widget.dateChanged)
+    raise TypeError(widget)
+
+
+class ConfigPanel(QWidget):
+    """Edits a BacktestConfig. ``config()`` returns it or raises ConfigError.
+
+    Signals: ``changed`` (any edit), ``folder_changed(Path)``, ``validity(bool, str)``
+    after each edit with the reason when invalid.
+    """
+
+    changed = Signal()
+    folder_changed = Signal(Path)
+    validity = Signal(bool, str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: dict[str, _Field] = {}
+        self.folder = QLineEdit(placeholderText="choose a data folder")
+        self.folder.editingFinished.connect(self._folder_edited)
+        self.folder_info = QLabel("no folder loaded", wordWrap=True)
+        self.stocks = StockPicker()
+        self.stocks.changed.connect(self._edited)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._data_group())
+        layout.addWidget(self._run_group())
+        layout.addWidget(self._rules_group())
+        self._extra: dict[str, Any] = {}
+        self.set_config(BacktestConfig())
+        for f in self.fields.values():
+            f.signal.connect(self._edited)
+
+    def _add(self, form: QFormLayout, name: str, label: str, widget: QWidget,
+             tip: str = "") -> None:
+        field = self.fields[name] = _field(widget)
+        widget.setToolTip(tip or label)
+        box = QVBoxLayout()
+        box.setSpacing(0)
+        box.addWidget(widget)
+        box.addWidget(field.error)
+        form.addRow(label, box)
+
+    def _data_group(self) -> QGroupBox:
+        group = QGroupBox("Data")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.folder, 1)
+        row.addWidget(browse)
+        layout = QVBoxLayout(group)
+        layout.addLayout(row)
+        layout.addWidget(self.folder_info)
+        layout.addWidget(self.stocks, 1)
+        return group
+
+    def _run_group(self) -> QGroupBox:
+        group = QGroupBox("Run")
+        form = QFormLayout(group)
+        for name, label in (("start", "Start"), ("end", "End")):
+            self._add(form, name, label, QDateEdit(calendarPopup=True, displayFormat="yyyy-MM-dd"))
+        self._add(form, "period", "RSI period", _spin(0, 1000), "RSI look-back in bars (2-500)")
+        self._add(form, "oversold", "Oversold", _spin(0, 100, 2, 1.0),
+                  "buy when RSI rises back above this level")
+        self._add(form, "overbought", "Overbought", _spin(0, 100, 2, 1.0),
+                  "sell when RSI falls back below this level")
+        workers = QComboBox()
+        workers.addItems(["auto", *[str(n) for n in range(1, (os.cpu_count() or 1) + 1)]])
+        self._add(form, "workers", "Workers", workers,
+                  "worker processes; auto runs small jobs in-process")
+        return group
+
+    def _rules_group(self) -> QWidget:
+        toggle = QToolButton(text="Trading rules (A-share defaults)", checkable=True)
+        toggle.setStyleSheet("QToolButton { border: none; font-weight: bold; }")
+        body = QWidget(visible=False)
+        toggle.toggled.connect(body.setVisible)
+        toggle.toggled.connect(lambda on: toggle.setArrowType(
+            toggle.arrowType().DownArrow if on else toggle.arrowType().RightArrow))
+        toggle.setArrowType(toggle.arrowType().RightArrow)
+        toggle.setToolButtonStyle(toggle.toolButtonStyle().ToolButtonTextBesideIcon)
+        form = QFormLayout(body)
+        for name, label in (("rsi_method", "RSI method"), ("fill", "Fill"),
+                            ("capital_mode", "Capital mode"), ("adjust", "Price adjustment"),
+                            ("on_bad_stock", "Bad stock")):
+            self._add(form, name, label, _combo(name))
+        rows = (
+            ("initial_capital", "Initial capital", _spin(0, 1e12, 2, 100_000)),
+            ("position_pct", "Position size (of equity)", _spin(0, 10, 4, 0.01)),
+            ("max_positions", "Max positions", _spin(0, 10_000)),
+            ("commission_rate", "Commission rate", _spin(0, 1, 6, 0.0001)),
+            ("min_commission", "Min commission", _spin(0, 1e6, 2, 1)),
+            ("stamp_tax_rate", "Stamp tax (sells)", _spin(0, 1, 6, 0.0001)),
+            ("slippage", "Slippage", _spin(0, 1, 6, 0.0005)),
+            ("lot_size", "Lot size (shares)", _spin(0, 1_000_000, 0, 100)),
+        )
+        for name, label, widget in rows:
+            self._add(form, name, label, widget)
+        self._add(form, "price_limits", "Price limits", QCheckBox("reject orders at the limit"))
+        wrapper = QWidget()
+        layout = QVBoxLayout(wrapper)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(toggle)
+        layout.addWidget(body)
+        self.rules_toggle = toggle
+        return wrapper
+
+    def set_config(self, config: BacktestConfig) -> None:
+        """Show ``config`` in the widgets (without emitting edits for each field)."""
+        for name, f in self.fields.items():
+            f.widget.blockSignals(True)
+            value = getattr(config, name)
+            f.put(str(value) if name == "workers" else value)
+            f.widget.blockSignals(False)
+        self.folder.setText(str(config.data_dir))
+        self._extra = {"risk_free_rate": config.risk_free_rate, "cache_dir": config.cache_dir}
+        self._pending_stocks = config.stocks
+        if isinstance(config.stocks, tuple) and self.stocks.codes():
+            self.stocks.select(config.stocks)
+        self._edited()
+
+    def values(self) -> dict[str, Any]:
+        """The raw field values as typed (not yet validated)."""
+        out = {name: f.get() for name, f in self.fields.items()}
+        out["workers"] = "auto" if out["workers"] == "auto" else int(out["workers"])
+        out["data_dir"] = Path(self.folder.text().strip() or ".")
+        out["stocks"] = self.stocks.selection() if self.stocks.codes() else self._pending_stocks
+        return {**out, **self._extra}
+
+    def config(self) -> BacktestConfig:
+        """The edited configuration; raises ConfigError naming the bad field."""
+        return BacktestConfig(**self.values())
+
+    def _edited(self, *_: object) -> None:
+        for f in self.fields.values():
+            f.error.hide()
+        try:
+            self.config()
+        except ConfigError as exc:
+            field = self.fields.get(exc.field or "")
+            if field is not None:
+                field.error.setText(str(exc))
+                field.error.show()
+                if exc.field not in ("start", "end", "period", "oversold", "overbought",
+                                     "workers"):
+                    self.rules_toggle.setChecked(True)
+            self.validity.emit(False, str(exc))
+        else:
+            self.validity.emit(True, "")
+        self.changed.emit()
+
+    def _browse(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        folder = QFileDialog.getExistingDirectory(self, "Open data folder", self.folder.text())
+        if folder:
+            self.set_folder(Path(folder))
+
+    def set_folder(self, folder: Path) -> None:
+        """Use ``folder`` as the data folder and announce it (the window loads it)."""
+        self.folder.setText(str(folder))
+        self._folder_edited()
+
+    def _folder_edited(self) -> None:
+        self.folder_info.setText("loading…")
+        self.folder_changed.emit(Path(self.folder.text().strip()))
+        self._edited()
+
+    def show_folder(self, codes: list[str], info: str) -> None:
+        """List the folder's stocks (keeping a pending selection) and describe the folder."""
+        pending = self._pending_stocks
+        self.stocks.set_codes(codes, pending if isinstance(pending, tuple) else None)
+        self.folder_info.setText(info)
+
+    def as_date(self, name: str) -> dt.date:
+        """The date shown in the ``start`` or ``end`` editor."""
+        return self.fields[name].get()

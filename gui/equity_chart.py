@@ -1,0 +1,101 @@
+"""Equity of the portfolio against the benchmark, with a linked drawdown panel and crosshair."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from engine.report import format_value
+from gui.plot_style import (
+    BENCHMARK,
+    DRAWDOWN,
+    PORTFOLIO,
+    epoch_seconds,
+    make_plot_widget,
+    style_plot,
+)
+
+
+class EquityChart(QWidget):
+    """Shows a result's equity table (date, equity, benchmark, drawdown); computes nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.canvas = make_plot_widget()
+        self.equity_plot = self.canvas.addPlot(row=0, col=0,
+                                               axisItems={"bottom": pg.DateAxisItem()})
+        self.drawdown_plot = self.canvas.addPlot(row=1, col=0,
+                                                 axisItems={"bottom": pg.DateAxisItem()})
+        self.canvas.ci.layout.setRowStretchFactor(0, 3)
+        self.canvas.ci.layout.setRowStretchFactor(1, 1)
+        self.drawdown_plot.setXLink(self.equity_plot)
+        for plot, label in ((self.equity_plot, "equity"), (self.drawdown_plot, "drawdown")):
+            style_plot(plot)
+            plot.setLabel("left", label)
+            plot.setClipToView(True)
+            plot.setDownsampling(auto=True, mode="peak")
+        self.legend = self.equity_plot.addLegend(offset=(10, 10))
+        self.portfolio = self.equity_plot.plot(pen=pg.mkPen(PORTFOLIO, width=2), name="portfolio")
+        self.benchmark = self.equity_plot.plot(pen=pg.mkPen(BENCHMARK, width=1.5),
+                                               name="equal-weight buy & hold")
+        self.drawdown = self.drawdown_plot.plot(pen=pg.mkPen(DRAWDOWN), fillLevel=0,
+                                                brush=pg.mkBrush(DRAWDOWN + "55"))
+        self.cursor = [pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#888", width=1))
+                       for _ in range(2)]
+        self.equity_plot.addItem(self.cursor[0], ignoreBounds=True)
+        self.drawdown_plot.addItem(self.cursor[1], ignoreBounds=True)
+        self.readout = QLabel(" ")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.canvas, 1)
+        layout.addWidget(self.readout)
+        self._frame = pd.DataFrame()
+        self._x = np.empty(0)
+        self._proxy = pg.SignalProxy(self.canvas.scene().sigMouseMoved, rateLimit=60,
+                                     slot=self._moved)
+
+    def set_data(self, equity: pd.DataFrame) -> None:
+        """Plot a result's ``equity`` table."""
+        self._frame = equity.reset_index(drop=True)
+        self._x = epoch_seconds(equity["date"])
+        self.portfolio.setData(self._x, equity["equity"].to_numpy())
+        self.benchmark.setData(self._x, equity["benchmark"].to_numpy())
+        self.drawdown.setData(self._x, equity["drawdown"].to_numpy() * 100)
+        self.drawdown_plot.setLabel("left", "drawdown %")
+        self.equity_plot.enableAutoRange()
+        self.drawdown_plot.enableAutoRange()
+        self.readout.setText("move the mouse over the chart for values")
+
+    def clear_data(self) -> None:
+        """Empty the chart."""
+        self._frame = pd.DataFrame()
+        self._x = np.empty(0)
+        for item in (self.portfolio, self.benchmark, self.drawdown):
+            item.setData([], [])
+        self.readout.setText(" ")
+
+    def point_count(self) -> int:
+        """Number of days plotted."""
+        return int(self._x.size)
+
+    def _moved(self, event: tuple[QPointF]) -> None:
+        if not self._x.size:
+            return
+        pos = event[0]
+        for plot in (self.equity_plot, self.drawdown_plot):
+            if plot.sceneBoundingRect().contains(pos):
+                x = plot.vb.mapSceneToView(pos).x()
+                break
+        else:
+            return
+        i = int(np.clip(np.searchsorted(self._x, x), 0, self._x.size - 1))
+        for line in self.cursor:
+            line.setPos(self._x[i])
+        row = self._frame.iloc[i]
+        self.readout.setText(
+            f"{pd.Timestamp(row['date']).date()}   equity {format_value(row['equity'], 'money')}"
+            f"   benchmark {format_value(row['benchmark'], 'money')}"
+            f"   drawdown {format_value(row['drawdown'], 'pct')}")

@@ -1,0 +1,142 @@
+"""Stock selection: a checkable, filterable list of the folder's codes, lists loaded or pasted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.data import read_stock_list
+from engine.data.stocklist import parse_stock_selection
+from engine.errors import DataError
+
+
+class StockPicker(QWidget):
+    """Pick stocks from the data folder; ``selection()`` is None when all are picked.
+
+    Emits ``changed`` when the selection changes and ``message(str)`` to report codes
+    from a list that the folder does not have (they are named, never silently dropped).
+    """
+
+    changed = Signal()
+    message = Signal(str)
+    activated = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model = QStandardItemModel()
+        self.proxy = QSortFilterProxyModel()
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.filter = QLineEdit(placeholderText="Filter codes…", clearButtonEnabled=True)
+        self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.view = QListView()
+        self.view.setModel(self.proxy)
+        self.view.setUniformItemSizes(True)
+        self.view.doubleClicked.connect(lambda index: self.activated.emit(index.data()))
+        self.count = QLabel()
+        buttons = QHBoxLayout()
+        for text, slot in (("All", lambda: self._check_all(True)),
+                           ("None", lambda: self._check_all(False)),
+                           ("Load list…", self.load_list), ("Paste…", self.paste_list)):
+            button = QPushButton(text)
+            button.clicked.connect(slot)
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.filter)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.count)
+        self.model.itemChanged.connect(self._changed)
+        self._update_count()
+
+    def set_codes(self, codes: Iterable[str], selected: Iterable[str] | None = None) -> None:
+        """Show ``codes``; check ``selected`` (all when None)."""
+        wanted = None if selected is None else set(selected)
+        self.model.blockSignals(True)
+        self.model.clear()
+        for code in codes:
+            item = QStandardItem(code)
+            item.setCheckable(True)
+            item.setEditable(False)
+            on = wanted is None or code in wanted
+            item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+            self.model.appendRow(item)
+        self.model.blockSignals(False)
+        self.proxy.invalidate()
+        self._changed()
+
+    def codes(self) -> list[str]:
+        """Every code listed."""
+        return [self.model.item(r).text() for r in range(self.model.rowCount())]
+
+    def checked(self) -> list[str]:
+        """The checked codes, in list order."""
+        return [self.model.item(r).text() for r in range(self.model.rowCount())
+                if self.model.item(r).checkState() == Qt.CheckState.Checked]
+
+    def selection(self) -> tuple[str, ...] | None:
+        """None when every listed stock is checked (or nothing is listed), else the codes."""
+        checked = self.checked()
+        return None if len(checked) == self.model.rowCount() else tuple(checked)
+
+    def select(self, codes: Iterable[str]) -> None:
+        """Check exactly ``codes`` (spellings normalised); report those not in the folder."""
+        wanted = {c.replace("_", ".").upper() for c in codes}
+        listed = set(self.codes())
+        self.set_codes(self.codes(), wanted & listed)
+        missing = sorted(wanted - listed)
+        if missing:
+            self.message.emit(f"{len(missing)} code(s) of the list have no file in the data "
+                              f"folder: {', '.join(missing[:8])}" + (" …" if len(missing) > 8
+                                                                     else ""))
+
+    def load_list(self) -> None:
+        """Check the stocks of a stock-list file (text, CSV or parquet)."""
+        path, _ = QFileDialog.getOpenFileName(self, "Load stock list", "",
+                                              "Stock lists (*.txt *.csv *.parquet)")
+        if path:
+            try:
+                self.select(read_stock_list(Path(path)))
+            except DataError as exc:
+                self.message.emit(str(exc))
+
+    def paste_list(self) -> None:
+        """Check codes pasted as text (newlines, commas or spaces between them)."""
+        text, ok = QInputDialog.getMultiLineText(self, "Paste stock codes",
+                                                 "Codes such as 000001.SZ, 600000_SH:")
+        if ok and text.strip():
+            self.select(parse_stock_selection(text) or [])
+
+    def _check_all(self, on: bool) -> None:
+        state = Qt.CheckState.Checked if on else Qt.CheckState.Unchecked
+        self.model.blockSignals(True)
+        for row in range(self.proxy.rowCount()):  # only what the filter shows
+            source = self.proxy.mapToSource(self.proxy.index(row, 0))
+            self.model.itemFromIndex(source).setCheckState(state)
+        self.model.blockSignals(False)
+        self.view.viewport().update()
+        self._changed()
+
+    def _changed(self, *_: object) -> None:
+        self._update_count()
+        self.changed.emit()
+
+    def _update_count(self) -> None:
+        total = self.model.rowCount()
+        self.count.setText(f"{len(self.checked())} of {total} stocks selected" if total
+                           else "no stocks listed yet")

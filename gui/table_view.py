@@ -1,0 +1,51 @@
+"""A table of a result frame with a code filter; double-click reports the row."""
+
+from __future__ import annotations
+
+import pandas as pd
+from PySide6.QtCore import QModelIndex, Signal
+from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QTableView, QVBoxLayout, QWidget
+
+from gui.frame_model import FrameModel
+
+
+class FrameTable(QWidget):
+    """Sortable, filterable view of a DataFrame; ``row_activated(dict)`` on double-click."""
+
+    row_activated = Signal(dict)
+
+    def __init__(self, filter_column: str | None = "code") -> None:
+        super().__init__()
+        self.filter_column = filter_column
+        self.model = FrameModel()
+        self.view = QTableView(sortingEnabled=True)
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.verticalHeader().setDefaultSectionSize(22)
+        header = self.view.horizontalHeader()
+        header.setStretchLastSection(True)
+        header.setResizeContentsPrecision(64)  # size columns from a sample of rows, not 100k
+        self.view.doubleClicked.connect(self._double_clicked)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.filter = QLineEdit(placeholderText=f"Filter by {filter_column}…",
+                                clearButtonEnabled=True, visible=filter_column is not None)
+        self.filter.textChanged.connect(self._filter_changed)
+        layout.addWidget(self.filter)
+        layout.addWidget(self.view, 1)
+
+    def set_data(self, frame: pd.DataFrame) -> None:
+        """Show ``frame``."""
+        self.model.set_frame(frame)
+        self.view.resizeColumnsToContents()
+
+    def clear_data(self) -> None:
+        """Show nothing."""
+        self.model.set_frame(pd.DataFrame())
+
+    def _filter_changed(self, text: str) -> None:
+        if self.filter_column is not None:
+            self.model.set_filter(self.filter_column, text)
+
+    def _double_clicked(self, index: QModelIndex) -> None:
+        self.row_activated.emit(self.model.frame().iloc[index.row()].to_dict())

@@ -1,0 +1,222 @@
+"""StockChart and TimingChart show exactly the engine's numbers, stay fast, and render."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PySide6.QtCore import QPointF, Qt
+from pytestqt.qtbot import QtBot
+
+from engine.backtest import STAGES, load, run_backtest
+from engine.config import BacktestConfig
+from engine.detail import stock_detail
+from engine.results import BacktestResult
+from gui.stock_chart import BUY_SYMBOL, StockChart, posix_seconds
+from gui.timing_chart import IN_PROCESS, TimingChart, format_ms
+from tests.conftest import SAMPLE
+
+SHOTS = Path("/tmp")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[BacktestResult, pd.DataFrame, str]:
+    """A run on the sample, the detail of its most traded stock, and that stock's code."""
+    config = BacktestConfig(data_dir=SAMPLE, cache_dir=tmp_path_factory.mktemp("cache"))
+    result = run_backtest(config)
+    code = str(result.fills["code"].value_counts().index[0])
+    return result, stock_detail(load(config), code, config), code
+
+
+def _stock_chart(qtbot: QtBot) -> StockChart:
+    chart = StockChart()
+    qtbot.addWidget(chart)
+    chart.resize(1100, 700)
+    chart.show()
+    qtbot.waitExposed(chart)
+    return chart
+
+
+def _ten_years() -> pd.DataFrame:
+    n = 2_500
+    rng = np.random.default_rng(7)
+    close = np.round(20 * np.exp(np.cumsum(rng.normal(0, 0.015, n))), 2)
+    open_ = np.round(close * np.exp(rng.normal(0, 0.01, n)), 2)
+    return pd.DataFrame({
+        "date": pd.bdate_range("2015-01-05", periods=n),
+        "open": open_, "close": close,
+        "high": np.maximum(open_, close) * 1.01, "low": np.minimum(open_, close) * 0.99,
+        "volume": rng.integers(100_000, 10_000_000, n).astype(float),
+        "rsi": np.clip(50 + 30 * np.sin(np.arange(n) / 9) + rng.normal(0, 5, n), 0, 100),
+    })[["date", "open", "high", "low", "close", "volume", "rsi"]]
+
+
+def test_stock_chart_shows_the_engines_bars_rsi_and_fills(
+        qtbot: QtBot, run: tuple[BacktestResult, pd.DataFrame, str]) -> None:
+    result, detail, code = run
+    fills = result.fills[result.fills["code"] == code]
+    chart = _stock_chart(qtbot)
+    chart.set_data(detail, fills, 30.0, 70.0, code)
+    image = chart.grab()
+    assert image.save(str(SHOTS / "stock_chart.png"))
+    assert chart.candles.bar_count == chart.volume.bar_count == len(detail)
+    np.testing.assert_array_equal(chart.rsi_curve.yData, detail["rsi"].to_numpy())
+    np.testing.assert_array_equal(chart.rsi_curve.xData, posix_seconds(detail["date"]))
+    assert len(chart.markers.data) == len(fills) > 0
+    np.testing.assert_array_equal(chart.markers.data["y"], fills["price"].to_numpy())
+    n_buys = sum(s is BUY_SYMBOL for s in chart.markers.data["symbol"])
+    assert n_buys == (fills["side"] == "buy").sum()
+    assert chart.title.text() == code
+    assert (chart.oversold_line.value(), chart.overbought_line.value()) == (30.0, 70.0)
+    # Peak binning: never more marks than the price panel has pixels.
+    assert 0 < chart.candles.drawn_count <= chart.price_plot.vb.width()
+
+
+def test_stock_chart_draws_only_the_bars_in_view(
+        qtbot: QtBot, run: tuple[BacktestResult, pd.DataFrame, str]) -> None:
+    result, detail, code = run
+    chart = _stock_chart(qtbot)
+    chart.set_data(detail, result.fills.iloc[:0], 30.0, 70.0, code)
+    x = posix_seconds(detail["date"])
+    chart.price_plot.setXRange(x[-60], x[-1], padding=0)
+    chart.grab().save(str(SHOTS / "stock_chart_zoomed.png"))
+    assert chart.candles.drawn_count < 80 and chart.volume.drawn_count < 80
+    chart.reset_view()
+    chart.grab()
+    assert chart.candles.drawn_count >= min(len(detail), chart.price_plot.vb.width() // 2)
+    # Only the empty margin after the last bar in view: paints without error.
+    chart.price_plot.setXRange(x[-1] + 3 * 86_400.0, x[-1] + 20 * 86_400.0, padding=0)
+    chart.grab()
+    assert chart.price_plot.viewRange()[0][0] > x[-1]
+
+
+def test_crosshair_reads_out_the_bar_under_the_mouse(
+        qtbot: QtBot, run: tuple[BacktestResult, pd.DataFrame, str]) -> None:
+    _, detail, code = run
+    chart = _stock_chart(qtbot)
+    chart.set_data(detail, detail.iloc[:0], 30.0, 70.0, code)
+    i = len(detail) // 2
+    bar = detail.iloc[i]
+    x = posix_seconds(detail["date"])[i]
+    scene_pos = chart.price_plot.vb.mapViewToScene(QPointF(x, bar["close"]))
+    chart.plots.scene().sigMouseMoved.emit(scene_pos)
+    day = str(bar["date"].date())
+    qtbot.waitUntil(lambda: day in chart.readout.text(), timeout=2_000)
+    text = chart.readout.text()
+    for name in ("open", "high", "low", "close"):
+        assert f"{bar[name]:.2f}" in text
+    assert f"{bar['rsi']:.1f}" in text
+    assert all(v_line.isVisible() and v_line.value() == x for _, v_line, _ in chart._crosshair)
+
+
+def test_clicking_a_marker_reports_its_fill(
+        qtbot: QtBot, run: tuple[BacktestResult, pd.DataFrame, str]) -> None:
+    result, detail, code = run
+    fills = result.fills[result.fills["code"] == code].reset_index(drop=True)
+    chart = _stock_chart(qtbot)
+    chart.set_data(detail, fills, 30.0, 70.0, code)
+    k = len(fills) // 2
+    x = posix_seconds(fills["date"])[k]
+    x_range = (x - 20 * 86_400.0, x + 20 * 86_400.0)
+    chart.price_plot.setXRange(*x_range, padding=0)
+    chart.grab()
+    view = chart.plots.mapFromScene(
+        chart.price_plot.vb.mapViewToScene(QPointF(x, fills["price"][k])))
+    with qtbot.waitSignal(chart.fill_clicked, timeout=2_000) as signal:
+        qtbot.mouseClick(chart.plots.viewport(), Qt.MouseButton.LeftButton, pos=view)
+    assert signal.args == [k]
+
+
+def test_stock_chart_clear_data_empties(
+        qtbot: QtBot, run: tuple[BacktestResult, pd.DataFrame, str]) -> None:
+    result, detail, code = run
+    chart = _stock_chart(qtbot)
+    chart.set_data(detail, result.fills[result.fills["code"] == code], 25.0, 75.0, code)
+    chart.clear_data()
+    chart.grab().save(str(SHOTS / "stock_chart_empty.png"))
+    assert chart.candles.bar_count == chart.volume.bar_count == 0
+    assert len(chart.markers.data) == 0 and not len(chart.rsi_curve.getData()[1] or [])
+    assert chart.title.text() == "No stock selected" and chart.placeholder.isVisible()
+
+
+def test_ten_years_of_bars_set_and_paint_well_under_a_second(qtbot: QtBot) -> None:
+    detail = _ten_years()
+    fills = pd.DataFrame({"date": detail["date"].iloc[[100, 400]].to_numpy(),
+                          "code": "000001.SZ", "side": ["buy", "sell"], "shares": [100, 100],
+                          "price": detail["close"].iloc[[100, 400]].to_numpy()})
+    chart = _stock_chart(qtbot)
+    t0 = time.perf_counter()
+    chart.set_data(detail, fills, 30.0, 70.0, "000001.SZ · 10 years")
+    image = chart.grab()
+    elapsed = time.perf_counter() - t0
+    image.save(str(SHOTS / "stock_chart_10y.png"))
+    assert elapsed < 0.5, f"set_data + first paint took {elapsed:.3f}s"
+    assert chart.candles.bar_count == 2_500
+    assert chart.candles.drawn_count <= chart.price_plot.vb.width()
+
+
+def _timing_chart(qtbot: QtBot) -> TimingChart:
+    chart = TimingChart()
+    qtbot.addWidget(chart)
+    chart.resize(800, 520)
+    chart.show()
+    qtbot.waitExposed(chart)
+    return chart
+
+
+def test_stage_bars_are_the_runs_timings_and_in_process_lane(
+        qtbot: QtBot, run: tuple[BacktestResult, pd.DataFrame, str]) -> None:
+    result = run[0]
+    timings = {**result.timings, "spawn": 0.002}  # a key the chart does not know yet
+    chart = _timing_chart(qtbot)
+    chart.set_data(timings, result.worker_spans)
+    chart.grab().save(str(SHOTS / "timing_chart_in_process.png"))
+    subs = [k for k in timings if k.startswith("load.")]
+    assert subs and chart.stage_names[:len(subs) + 1] == ["load", *subs]
+    assert [s for s in chart.stage_names if "." not in s] == [*STAGES, "spawn"]
+    assert set(chart.stage_names) == set(timings) - {"total"}
+    expected = [timings[s] * 1000.0 for s in chart.stage_names]
+    np.testing.assert_allclose(chart.stage_bars.opts["width"], expected, rtol=1e-12)
+    assert chart.facts.text() == f"total {format_ms(timings['total'] * 1000.0)}"
+    assert chart.lane_names == [IN_PROCESS]
+    widths = np.asarray(chart.lane_blocks.opts["width"])
+    np.testing.assert_allclose(widths, [timings[s] * 1000.0 for s in STAGES], rtol=1e-12)
+
+
+def test_one_lane_per_worker_with_its_spans(qtbot: QtBot,
+                                            run: tuple[BacktestResult, pd.DataFrame, str]) -> None:
+    rows = [(w, stage, 0.01 * k + 0.001 * w, 0.01 * (k + 1) + 0.001 * w)
+            for w in (3, 0, 2, 1) for k, stage in enumerate(STAGES[:4])]
+    rows.append((0, "metrics", 0.05, 0.06))
+    spans = pd.DataFrame(rows, columns=["worker", "stage", "start", "end"])
+    chart = _timing_chart(qtbot)
+    counters = {"pool_startup": 0.8, "workers": 4.0, "bytes_to_workers": 3.5 * 2**20,
+                "bytes_from_workers": 900.0}  # what a pooled run adds (engine.parallel)
+    chart.set_data({**run[0].timings, **counters}, spans)
+    chart.grab().save(str(SHOTS / "timing_chart_workers.png"))
+    assert "workers" not in chart.stage_names and chart.stage_names[-1] == "pool_startup"
+    assert chart.facts.text().endswith("4 workers · 3.5 MiB to workers · 900 B back")
+    assert chart.lane_names == ["worker 0", "worker 1", "worker 2", "worker 3"]
+    widths = np.asarray(chart.lane_blocks.opts["width"])
+    assert widths.size == len(spans)
+    np.testing.assert_allclose(widths, (spans["end"] - spans["start"]) * 1000.0, rtol=1e-12)
+    lanes = np.asarray(chart.lane_blocks.opts["y"])
+    np.testing.assert_array_equal(lanes, spans["worker"].to_numpy(dtype=float))
+    # Hovering the middle of worker 2's "signals" block names it.
+    block = spans[(spans["worker"] == 2) & (spans["stage"] == "signals")].iloc[0]
+    middle = QPointF((block["start"] + block["end"]) * 500.0, 2.0)
+    chart.plots.scene().sigMouseMoved.emit(chart.lane_plot.vb.mapViewToScene(middle))
+    qtbot.waitUntil(lambda: chart.hover.text().startswith("worker 2 · signals"), timeout=2_000)
+
+
+def test_timing_chart_clear_data_empties(qtbot: QtBot,
+                                         run: tuple[BacktestResult, pd.DataFrame, str]) -> None:
+    chart = _timing_chart(qtbot)
+    chart.set_data(run[0].timings, run[0].worker_spans)
+    chart.clear_data()
+    assert chart.stage_names == [] and chart.lane_names == []
+    assert len(chart.stage_bars.opts["width"]) == 0 and len(chart.lane_blocks.opts["width"]) == 0
+    assert chart.placeholder.isVisible()

@@ -1,0 +1,168 @@
+"""The main window as a user drives it: configure, run, read results, cancel, bad input."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings, Qt, QTimer
+from pytestqt.qtbot import QtBot
+
+from engine.backtest import run_backtest
+from engine.config import BacktestConfig
+from engine.report import format_value
+from gui.main_window import MainWindow
+from tests.conftest import SAMPLE
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path: Path) -> None:
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
+
+
+@pytest.fixture
+def window(qtbot: QtBot) -> MainWindow:
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+
+
+def _open(window: MainWindow, qtbot: QtBot, config: BacktestConfig) -> None:
+    window.apply_config(config)
+    qtbot.waitUntil(lambda: len(window.panel.stocks.codes()) > 0, timeout=15_000)
+
+
+def _idle(window: MainWindow, qtbot: QtBot) -> None:
+    """Wait until the window has handled the run's outcome (its slots run queued)."""
+    qtbot.waitUntil(lambda: not window.running, timeout=60_000)
+
+
+def _run(window: MainWindow, qtbot: QtBot) -> None:
+    qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+    assert window.running
+    _idle(window, qtbot)
+    assert window.progress.format() == "done", window.errors.message.text()
+
+
+def test_run_shows_the_engines_numbers(window: MainWindow, qtbot: QtBot) -> None:
+    config = BacktestConfig(data_dir=SAMPLE)
+    _open(window, qtbot, config)
+    assert window.panel.stocks.count.text() == "50 of 50 stocks selected"
+    _run(window, qtbot)
+    expected = run_backtest(config)
+    result = window.result
+    assert result is not None
+    np.testing.assert_array_equal(result.equity["equity"], expected.equity["equity"])
+    assert window.equity_chart.point_count() == len(expected.equity)
+    assert window.trades_table.model.rowCount() == len(expected.trades)
+    assert window.fills_table.model.rowCount() == len(expected.fills)
+    assert window.rejections_table.model.rowCount() == len(expected.rejections)
+    metrics = window.metrics_table.model.frame().set_index("metric")["value"]
+    assert metrics["Total return"] == format_value(expected.metrics["total_return"], "pct")
+    assert metrics["Sharpe"] == format_value(expected.metrics["sharpe"], "ratio")
+    assert "last run" in window.total_label.text()
+    assert window.progress.format() == "done"
+
+
+def test_filter_fills_by_code(window: MainWindow, qtbot: QtBot) -> None:
+    _open(window, qtbot, BacktestConfig(data_dir=SAMPLE))
+    _run(window, qtbot)
+    code = window.result.fills["code"].iloc[0]
+    window.fills_table.filter.setText(code)
+    shown = window.fills_table.model.frame()
+    assert len(shown) == (window.result.fills["code"] == code).sum() and len(shown) > 0
+
+
+def test_subset_of_stocks_and_ctrl_r(window: MainWindow, qtbot: QtBot) -> None:
+    _open(window, qtbot, BacktestConfig(data_dir=SAMPLE))
+    codes = window.panel.stocks.codes()[:5]
+    window.panel.stocks.select(codes)
+    assert window.panel.stocks.count.text() == "5 of 50 stocks selected"
+    qtbot.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    _idle(window, qtbot)
+    assert window.result.codes == tuple(codes)
+
+
+def test_invalid_parameters_disable_run_with_the_reason(window: MainWindow) -> None:
+    window.panel.fields["period"].widget.setValue(1)
+    assert not window.run_button.isEnabled()
+    assert "period" in window.reason.text() and "between 2 and 500" in window.reason.text()
+    assert window.panel.fields["period"].error.isVisibleTo(window.panel)
+    window.panel.fields["period"].widget.setValue(14)
+    window.panel.fields["overbought"].widget.setValue(20.0)
+    assert not window.run_button.isEnabled() and "overbought" in window.reason.text()
+    window.panel.fields["overbought"].widget.setValue(70.0)
+    assert window.run_button.isEnabled() and window.reason.text() == ""
+
+
+def test_bad_folder_is_explained_and_the_window_stays_usable(window: MainWindow, qtbot: QtBot,
+                                                             tmp_path: Path) -> None:
+    window.panel.set_folder(tmp_path / "missing")
+    qtbot.waitUntil(lambda: window.errors.isVisible(), timeout=10_000)
+    assert "does not exist" in window.errors.message.text()
+    window.run()
+    _idle(window, qtbot)
+    assert "does not exist" in window.errors.message.text()
+    assert window.run_button.isEnabled()
+    _open(window, qtbot, BacktestConfig(data_dir=SAMPLE))
+    _run(window, qtbot)
+    assert window.result is not None and not window.errors.isVisible()
+
+
+def test_cancel_keeps_the_previous_result(window: MainWindow, qtbot: QtBot) -> None:
+    _open(window, qtbot, BacktestConfig(data_dir=SAMPLE))
+    _run(window, qtbot)
+    previous = window.result
+    window.run()
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    _idle(window, qtbot)
+    assert window.result is previous and window.progress.format() == "cancelled"
+    assert window.run_button.isEnabled() and not window.cancel_button.isEnabled()
+
+
+def test_drill_down_from_a_trade(window: MainWindow, qtbot: QtBot) -> None:
+    _open(window, qtbot, BacktestConfig(data_dir=SAMPLE))
+    _run(window, qtbot)
+    code = window.result.trades["code"].iloc[0]
+    window.show_stock(code)
+    assert window.tabs.currentWidget() is window.stock_chart
+
+
+def test_configuration_is_restored_at_start(qtbot: QtBot) -> None:
+    first = MainWindow()
+    qtbot.addWidget(first)
+    first.apply_config(BacktestConfig(data_dir=SAMPLE, period=9, fill="close"))
+    first.close()
+    second = MainWindow()
+    qtbot.addWidget(second)
+    config = second.panel.config()
+    assert config.period == 9 and config.fill == "close" and config.data_dir == SAMPLE
+    second.close()
+
+
+@pytest.mark.slow
+def test_event_loop_never_blocks_during_a_500_stock_run(window: MainWindow, qtbot: QtBot,
+                                                        tmp_path: Path) -> None:
+    from engine.datagen import generate_universe
+
+    folder = tmp_path / "u500"
+    generate_universe(folder, 500, "2022-08-01", "2026-02-04", seed=7)
+    _open(window, qtbot, BacktestConfig(data_dir=folder))
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    window.run()
+    _idle(window, qtbot)
+    assert window.progress.format() == "done"
+    qtbot.wait(50)
+    timer.stop()
+    gaps = np.diff(ticks)
+    assert len(ticks) > 20
+    assert gaps.max() < 0.1, f"event loop blocked for {gaps.max() * 1000:.0f} ms"
