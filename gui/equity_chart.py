@@ -32,11 +32,13 @@ class EquityChart(QWidget):
         self.canvas.ci.layout.setRowStretchFactor(0, 3)
         self.canvas.ci.layout.setRowStretchFactor(1, 1)
         self.drawdown_plot.setXLink(self.equity_plot)
-        for plot, label in ((self.equity_plot, "equity"), (self.drawdown_plot, "drawdown")):
+        for plot in (self.equity_plot, self.drawdown_plot):
             style_plot(plot)
-            plot.setLabel("left", label)
             plot.setClipToView(True)
             plot.setDownsampling(auto=True, mode="peak")
+        self.equity_plot.setLabel("left", "equity", units="¥")  # SI prefix: 1.2 M¥, not 1.2e+06
+        self.drawdown_plot.setLabel("left", "drawdown", units="%")
+        self.drawdown_plot.getAxis("left").enableAutoSIPrefix(False)
         self.legend = self.equity_plot.addLegend(offset=(10, 10))
         self.portfolio = self.equity_plot.plot(pen=pg.mkPen(PORTFOLIO, width=2), name="portfolio")
         self.benchmark = self.equity_plot.plot(pen=pg.mkPen(BENCHMARK, width=1.5),
@@ -64,7 +66,6 @@ class EquityChart(QWidget):
         self.portfolio.setData(self._x, equity["equity"].to_numpy())
         self.benchmark.setData(self._x, equity["benchmark"].to_numpy())
         self.drawdown.setData(self._x, equity["drawdown"].to_numpy() * 100)
-        self.drawdown_plot.setLabel("left", "drawdown %")
         self.equity_plot.enableAutoRange()
         self.drawdown_plot.enableAutoRange()
         self.readout.setText("move the mouse over the chart for values")

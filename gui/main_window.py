@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
         self.panel.stocks.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.panel.stocks.activated.connect(self.show_stock)
         scroll = QScrollArea(widgetResizable=True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.panel)
         scroll.setMinimumWidth(340)
         left = QWidget()
