@@ -13,8 +13,8 @@ from gui.plot_style import (
     BENCHMARK,
     DRAWDOWN,
     PORTFOLIO,
-    epoch_seconds,
     make_plot_widget,
+    posix_seconds,
     style_plot,
 )
 
@@ -62,7 +62,7 @@ class EquityChart(QWidget):
     def set_data(self, equity: pd.DataFrame) -> None:
         """Plot a result's ``equity`` table."""
         self._frame = equity.reset_index(drop=True)
-        self._x = epoch_seconds(equity["date"])
+        self._x = posix_seconds(equity["date"])
         self.portfolio.setData(self._x, equity["equity"].to_numpy())
         self.benchmark.setData(self._x, equity["benchmark"].to_numpy())
         self.drawdown.setData(self._x, equity["drawdown"].to_numpy() * 100)

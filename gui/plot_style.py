@@ -1,40 +1,52 @@
-"""Shared pyqtgraph setup: palette-aware colours, date axes and time conversion for plots."""
+"""Shared look of the charts: colours, axes, dates as plot x values, empty-state placeholder."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pyqtgraph as pg
-from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QStackedWidget, QWidget
 
-pg.setConfigOptions(antialias=True)
+pg.setConfigOptions(antialias=True, background="w", foreground="k")
 
 PORTFOLIO = "#1f77b4"
 BENCHMARK = "#7f7f7f"
 DRAWDOWN = "#d62728"
-SERIES = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-          "#17becf", "#bcbd22", "#7f7f7f")
-
-
-def epoch_seconds(dates: pd.Series | np.ndarray) -> np.ndarray:
-    """Dates as POSIX seconds, the x unit of ``pg.DateAxisItem``."""
-    return np.asarray(dates, dtype="datetime64[s]").astype(np.float64)
+AXIS_COLOR = "#8a9099"
+TEXT_COLOR = "#343a40"
+GUIDE_COLOR = "#868e96"
+AXIS_WIDTH = 68  # fixed left-axis width so stacked panels line up
 
 
 def style_plot(plot: pg.PlotItem) -> None:
-    """Follow the application palette (light or dark) and show a light grid."""
-    palette = QApplication.palette()
-    text = palette.color(QPalette.ColorRole.WindowText)
-    for name in ("left", "bottom", "right"):
+    """Light-palette axes and grid, no pyqtgraph context menu or auto-range button."""
+    for name in ("left", "bottom", "right", "top"):
         axis = plot.getAxis(name)
-        axis.setPen(pg.mkPen(text))
-        axis.setTextPen(pg.mkPen(text))
-    plot.showGrid(x=True, y=True, alpha=0.15)
+        axis.setPen(pg.mkPen(AXIS_COLOR))
+        axis.setTextPen(pg.mkPen(TEXT_COLOR))
+    plot.showGrid(x=True, y=True, alpha=0.12)
+    plot.setMenuEnabled(False)
+    plot.hideButtons()
+
+
+def posix_seconds(dates: object) -> np.ndarray:
+    """Dates (datetime64 of any unit, Timestamps or ISO strings) as float POSIX seconds."""
+    values = np.asarray(pd.to_datetime(pd.Series(dates)), dtype="datetime64[s]")
+    return values.astype(np.int64).astype(np.float64)
 
 
 def make_plot_widget() -> pg.GraphicsLayoutWidget:
-    """A layout widget whose background is the palette's base colour."""
-    widget = pg.GraphicsLayoutWidget()
-    widget.setBackground(QApplication.palette().color(QPalette.ColorRole.Base))
-    return widget
+    """A white layout widget for stacked plots."""
+    return pg.GraphicsLayoutWidget()
+
+
+def placeholder_stack(plots: QWidget, text: str) -> tuple[QLabel, QStackedWidget]:
+    """A stack that shows ``text`` until data arrives, then ``plots`` (index 1)."""
+    placeholder = QLabel(text)
+    placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    placeholder.setStyleSheet(f"color: {GUIDE_COLOR}; font-size: 11pt;")
+    stack = QStackedWidget()
+    stack.addWidget(placeholder)
+    stack.addWidget(plots)
+    return placeholder, stack

@@ -20,37 +20,25 @@ import pyqtgraph as pg
 from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
 from PySide6.QtCore import QEvent, QLineF, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPicture
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from gui.plot_style import (
+    AXIS_WIDTH,
+    GUIDE_COLOR,
+    TEXT_COLOR,
+    placeholder_stack,
+    posix_seconds,
+    style_plot,
+)
 
 UP_COLOR = "#d6336c"
 DOWN_COLOR = "#2b8a3e"
 BUY_COLOR = "#1c7ed6"
 SELL_COLOR = "#f59f00"
-AXIS_COLOR = "#8a9099"
-TEXT_COLOR = "#343a40"
-GUIDE_COLOR = "#868e96"
 RSI_COLOR = "#5f3dc4"
-AXIS_WIDTH = 68  # fixed left-axis width so the three panels line up
 DAY = 86_400.0  # seconds
 MIN_X_RANGE = 10 * DAY  # the closest zoom: about a trading week
 BODY_MIN_PX = 3.0  # narrower bars are drawn as high-low lines, binned to one per pixel
-
-
-def style_plot(plot: pg.PlotItem) -> None:
-    """Light-palette axes and grid, no pyqtgraph context menu or auto-range button."""
-    for name in ("left", "bottom", "right", "top"):
-        axis = plot.getAxis(name)
-        axis.setPen(pg.mkPen(AXIS_COLOR))
-        axis.setTextPen(pg.mkPen(TEXT_COLOR))
-    plot.showGrid(x=True, y=True, alpha=0.12)
-    plot.setMenuEnabled(False)
-    plot.hideButtons()
-
-
-def posix_seconds(dates: object) -> np.ndarray:
-    """Dates (datetime64 of any unit, Timestamps or ISO strings) as float POSIX seconds."""
-    values = np.asarray(pd.to_datetime(pd.Series(dates)), dtype="datetime64[s]")
-    return values.astype(np.int64).astype(np.float64)
 
 
 def compact_number(value: float) -> str:
@@ -387,12 +375,8 @@ class StockChart(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addLayout(header)
-        self.placeholder = QLabel("Select a stock to see its bars, RSI and fills.")
-        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.placeholder.setStyleSheet(f"color: {GUIDE_COLOR}; font-size: 11pt;")
-        self._stack = QStackedWidget()
-        self._stack.addWidget(self.placeholder)
-        self._stack.addWidget(self.plots)
+        self.placeholder, self._stack = placeholder_stack(
+            self.plots, "Select a stock to see its bars, RSI and fills.")
         layout.addWidget(self._stack, 1)
         self.setMinimumSize(420, 320)
 

@@ -11,13 +11,12 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QSizePolicy,
-    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from engine.backtest import STAGES
-from gui.stock_chart import AXIS_WIDTH, GUIDE_COLOR, TEXT_COLOR, style_plot
+from gui.plot_style import AXIS_WIDTH, GUIDE_COLOR, TEXT_COLOR, placeholder_stack, style_plot
 
 #: Stage colours (Tableau 10); stages the engine may add later take the spare ones in order.
 STAGE_COLORS = dict(zip(STAGES, ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2"),
@@ -148,12 +147,8 @@ class TimingChart(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addLayout(header)
-        self.placeholder = QLabel("Run a backtest to see where its time went.")
-        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.placeholder.setStyleSheet(f"color: {GUIDE_COLOR}; font-size: 11pt;")
-        self._stack = QStackedWidget()
-        self._stack.addWidget(self.placeholder)
-        self._stack.addWidget(self.plots)
+        self.placeholder, self._stack = placeholder_stack(
+            self.plots, "Run a backtest to see where its time went.")
         layout.addWidget(self._stack, 1)
         layout.addWidget(self.hover)
         self.setMinimumSize(360, 300)
