@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from engine import results
+from engine import parallel, results
+from engine.columns import ChunkRecords, column_pass
 from engine.config import BacktestConfig
-from engine.data import MarketData, load_market_data
+from engine.data import PLANES, AlignedArrays, MarketData, load_market_data
 from engine.data.loader import CancelToken
 from engine.errors import Cancelled
 from engine.indicators_nb import rsi_sma_nb, rsi_wilder_nb
-from engine.metrics import compute_metrics, drawdown
-from engine.signals_nb import signals_nb
+from engine.metrics import closed_trade_stats, drawdown, fill_cost_stats, summary_metrics
+from engine.progress import LocalContext, Progress, ProgressSink
 from engine.simulate_nb import simulate_per_stock_nb, simulate_shared_nb, sum_sleeves_nb
-from engine.valuation_nb import bars_between_nb, benchmark_equity_nb, last_close_nb
+from engine.valuation_nb import benchmark_equity_nb
 
-#: progress(stage, done, total)
-Progress = Callable[[str, int, int], None]
 STAGES = ("load", "indicators", "signals", "simulate", "metrics")
 
 
@@ -33,16 +34,32 @@ class _Stages:
         self.progress, self.cancel = progress, cancel
         self.timings: dict[str, float] = {}
 
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        """Time the block as stage ``name``."""
+    def mark(self, name: str) -> None:
+        """Stage ``name`` begins: honour a cancel, report the stage-start event."""
         if self.cancel is not None and self.cancel.is_set():
             raise Cancelled(f"run cancelled before {name}")
         if self.progress is not None:
             self.progress(name, STAGES.index(name), len(STAGES))
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time the block as stage ``name``."""
+        self.mark(name)
         t0 = time.perf_counter()
         yield
         self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
+
+
+class _StageContext(LocalContext):
+    """In-process column work: its spans are the run's timed stages."""
+
+    def __init__(self, stages: _Stages, sink: ProgressSink) -> None:
+        super().__init__(sink, stages.cancel)
+        self.stages = stages
+
+    def span(self, stage: str) -> AbstractContextManager[None]:
+        """Time the block as the run's stage ``stage`` (with its stage-start event)."""
+        return self.stages.stage(stage)
 
 
 def load(config: BacktestConfig, progress: Progress | None = None,
@@ -84,6 +101,30 @@ def simulate(data: MarketData, config: BacktestConfig, rsi: np.ndarray, buy: np.
             rejections)
 
 
+def run_metrics(config: BacktestConfig, data: MarketData, equity: np.ndarray,
+                positions_value: np.ndarray, fill_records: np.ndarray, benchmark_final: float,
+                trades: dict[str, np.ndarray] | None = None) -> dict[str, object]:
+    """Every metric of SPEC §7 from the simulation's arrays and fill records.
+
+    Runs and parameter sweeps both use it, so a sweep's row equals the run's metrics
+    exactly. ``trades`` are the ``results.trade_arrays`` of the fills, if already known.
+    """
+    if trades is None:
+        trades = results.trade_arrays(fill_records, data.close, data.tradable)
+    # Closed trades in the trades table's order (entry date, then code = column order).
+    order = np.lexsort((trades["stock"], trades["entry_day"]))
+    closed = order[~trades["open"][order]]
+    trade_part = closed_trade_stats(trades["pnl"][closed], trades["return"][closed],
+                                    trades["bars_held"][closed])
+    # Contiguous copies, as in the fills table: numpy sums unaligned record fields in
+    # buffered blocks, which rounds differently.
+    shares, price, commission, tax = (np.ascontiguousarray(fill_records[name])
+                                      for name in ("shares", "price", "commission", "tax"))
+    cost_part = fill_cost_stats(shares, price, commission, tax, equity, positions_value)
+    return summary_metrics(data.run_dates, equity, config.initial_capital, trade_part,
+                           cost_part, benchmark_final, config.risk_free_rate)
+
+
 def build_result(config: BacktestConfig, data: MarketData, sim: tuple[np.ndarray, ...],
                  timings: dict[str, float]) -> results.BacktestResult:
     """Tables, benchmark and metrics from the simulation's arrays and records."""
@@ -97,9 +138,10 @@ def build_result(config: BacktestConfig, data: MarketData, sim: tuple[np.ndarray
         "drawdown": drawdown(equity), "benchmark": bench,
     })
     fills = results.fills_frame(fill_records, dates, data.codes)
-    trades = results.trades_frame(fill_records, dates, data.codes, data.close, data.tradable)
-    metrics = compute_metrics(data.run_dates, equity, value, config.initial_capital, trades,
-                              fills, bench, config.risk_free_rate)
+    trade_columns = results.trade_arrays(fill_records, data.close, data.tradable)
+    trades = results.trades_table(trade_columns, dates, data.codes)
+    metrics = run_metrics(config, data, equity, value, fill_records, float(bench[-1]),
+                          trade_columns)
     return results.BacktestResult(
         config=config, codes=data.codes, equity=equity_frame, fills=fills, trades=trades,
         rejections=results.rejections_frame(rejection_records, dates, data.codes),
@@ -110,22 +152,27 @@ def build_result(config: BacktestConfig, data: MarketData, sim: tuple[np.ndarray
 
 def run_backtest(config: BacktestConfig, progress: Progress | None = None,
                  cancel: CancelToken | None = None) -> results.BacktestResult:
-    """Run one backtest in this process and return its complete result.
+    """Run one backtest and return its complete result.
 
-    ``progress(stage, done, total)`` is called at each stage; ``cancel.is_set()`` is
-    checked between stages and raises ``Cancelled`` (no partial result).
+    The per-stock work (RSI, signals, per_stock sleeves) runs in this process or on the
+    shared warm worker pool, as ``config.workers`` says ("auto": the pool only when it
+    repays its cost; see ``engine.parallel``). Any worker count gives bit-identical
+    results. ``progress`` gets the events of ``engine.progress`` (a three- or
+    four-argument callable); ``cancel.is_set()`` is polled between stages and pieces of
+    work and raises ``Cancelled`` (no partial result). A failing or killed worker raises
+    ``engine.pool.WorkerError`` / ``WorkerCrashError``.
     """
-    t0 = time.perf_counter()
-    stages = _Stages(progress, cancel)
+    t0, wall0 = time.perf_counter(), time.time()
+    sink = ProgressSink(progress)
+    stages = _Stages(sink, cancel)
     with stages.stage("load"):
-        data = load(config, progress, cancel)
-    with stages.stage("indicators"):
-        rsi = compute_rsi(data, config)
-    with stages.stage("signals"):
-        buy, sell = signals_nb(rsi, data.tradable, data.start_index, config.oversold,
-                               config.overbought)
-    with stages.stage("simulate"):
-        sim = simulate(data, config, rsi, buy, sell)
+        data = load(config, sink, cancel)
+    n_workers = parallel.run_workers(config, data)
+    spans = None
+    if n_workers > 1:
+        sim, spans = _pooled_simulation(data, config, n_workers, stages, sink, wall0)
+    else:
+        sim = _local_simulation(data, config, stages, sink)
     timings: dict[str, float] = stages.timings
     with stages.stage("metrics"):
         result = build_result(config, data, sim, timings)
@@ -133,36 +180,85 @@ def run_backtest(config: BacktestConfig, progress: Progress | None = None,
         if name in data.timings:
             timings[f"load.{name}"] = data.timings[name]
     timings["total"] = time.perf_counter() - t0
-    if progress is not None:
-        progress("done", len(STAGES), len(STAGES))
+    if spans is not None:
+        result = dataclasses.replace(result, worker_spans=spans)
+    sink("done", len(STAGES), len(STAGES))
     return result
 
 
-def warm_up() -> dict[str, Any]:
-    """Compile (or load from numba's on-disk cache) every kernel on a tiny universe.
+def _local_simulation(data: MarketData, config: BacktestConfig, stages: _Stages,
+                      sink: ProgressSink) -> tuple[np.ndarray, ...]:
+    """The run's column work and portfolio pass in this process."""
+    out: dict[str, np.ndarray] = {}
+    records = column_pass(data, config, (0, data.n_stocks), out, _StageContext(stages, sink))
+    with stages.stage("simulate"):
+        return _portfolio(data, config, out, records)
 
-    Returns the seconds it took, so callers can report first-run cost.
+
+def _pooled_simulation(data: MarketData, config: BacktestConfig, n_workers: int,
+                       stages: _Stages, sink: ProgressSink,
+                       wall0: float) -> tuple[tuple[np.ndarray, ...], pd.DataFrame]:
+    """The column work on ``n_workers`` pool workers, then the portfolio pass here.
+
+    The workers' wall time is shared among their stages in proportion to their busy time.
     """
-    t0 = time.perf_counter()
-    n_days, n_stocks = 40, 3
+    stages.mark("indicators")
+    with (parallel.pooled_columns(data, config, n_workers, sink, stages.cancel) as cols,
+          stages.stage("simulate")):
+        sim = _portfolio(data, config, cols.out, cols.records)
+    shares = parallel.stage_shares(cols.stats, cols.wall, ("indicators", "signals", "simulate"))
+    parent_simulate = stages.timings.pop("simulate")
+    stages.timings.update(indicators=shares["indicators"], signals=shares["signals"],
+                          simulate=shares["simulate"] + parent_simulate)
+    stages.timings.update(parallel.pool_timings(cols.stats))
+    return sim, parallel.spans_frame(cols.stats, wall0)
+
+
+def _portfolio(data: MarketData, config: BacktestConfig, out: dict[str, np.ndarray],
+               records: ChunkRecords | None) -> tuple[np.ndarray, ...]:
+    """(equity, cash, positions_value, fills, rejections) from the column work's outputs."""
+    if config.capital_mode == "shared":
+        return simulate(data, config, out["rsi"], out["buy"], out["sell"])
+    assert records is not None
+    # The portfolio is the sum of its sleeves (SPEC §5), added in code order.
+    return (sum_sleeves_nb(out["equity"]), sum_sleeves_nb(out["cash"]),
+            sum_sleeves_nb(out["positions_value"]), records.fills, records.rejections)
+
+
+def _tiny_market(n_days: int = 40, n_stocks: int = 3) -> MarketData:
+    """A small random universe with gaps, read-only like the aligned cache's maps."""
     rng = np.random.default_rng(0)
     close = np.round(10 * np.exp(np.cumsum(rng.normal(0, 0.03, (n_days, n_stocks)), 0)), 2)
-    tradable = np.ones((n_days, n_stocks), dtype=bool)
-    prev = np.vstack([np.full((1, n_stocks), np.nan), close[:-1]])
-    for arr in (close, tradable, prev):
-        arr.flags.writeable = False
-    limit = np.full(n_stocks, 0.1)
-    for kernel in (rsi_wilder_nb, rsi_sma_nb):
-        rsi = kernel(close, tradable, 5)
-    buy, sell = signals_nb(rsi, tradable, 10, 30.0, 70.0)
-    for fill_close in (False, True):
-        simulate_shared_nb(close, close, prev, tradable, rsi, buy, sell, limit, 10, fill_close,
-                           1e6, 0.1, 10, 3e-4, 5.0, 5e-4, 0.0, 100, True)
-        _, cash, _, _, _ = simulate_per_stock_nb(close, close, prev, tradable, buy, sell, limit,
-                                                 10, 0, n_stocks, fill_close, 1e5, 3e-4, 5.0,
-                                                 5e-4, 0.0, 100, True)
-        sum_sleeves_nb(cash)
-    benchmark_equity_nb(close, close, tradable, 10, 1e6)
-    bars_between_nb(tradable, np.zeros(1, np.int64), np.zeros(1, np.int64), np.ones(1, np.int64))
-    last_close_nb(close, tradable)
+    tradable = rng.random((n_days, n_stocks)) > 0.1
+    prices = np.full((len(PLANES), n_days, n_stocks), np.nan)
+    for name in ("open", "high", "low", "close"):
+        prices[PLANES.index(name)] = np.where(tradable, close, np.nan)
+    prices[PLANES.index("prev_close")][1:] = close[:-1]
+    for array in (prices, tradable):
+        array.flags.writeable = False
+    calendar = np.arange(19000, 19000 + n_days, dtype=np.int64)
+    return MarketData(
+        codes=tuple(f"{600000 + i}.SH" for i in range(n_stocks)),
+        dates=calendar.astype("datetime64[D]"), start_index=10,
+        arrays=AlignedArrays(calendar, prices, tradable), limit_pct=np.full(n_stocks, 0.1),
+        files=(), excluded=pd.DataFrame(), warnings=(), fingerprint="", from_cache=False)
+
+
+def warm_up() -> dict[str, Any]:
+    """Compile (or load from numba's on-disk cache) every kernel the engine calls.
+
+    Runs the real pipeline (both RSI methods, capital modes and fills) on a tiny
+    universe, so every signature a run or sweep uses is compiled here. Worker processes
+    then only load kernels, never compile them concurrently. Returns the seconds it
+    took, so callers can report first-run cost.
+    """
+    t0 = time.perf_counter()
+    data = _tiny_market()
+    quiet = ProgressSink(None)
+    for method, mode, fill in itertools.product(("wilder", "sma"), ("shared", "per_stock"),
+                                                ("next_open", "close")):
+        config = BacktestConfig(period=5, rsi_method=method, capital_mode=mode, fill=fill,
+                                initial_capital=1e5, max_positions=2)
+        sim = _local_simulation(data, config, _Stages(quiet, None), quiet)
+        build_result(config, data, sim, {})
     return {"seconds": time.perf_counter() - t0}

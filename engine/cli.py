@@ -1,9 +1,10 @@
-"""Headless command line: ``backtest run``, ``backtest check``, ``backtest datagen``."""
+"""Headless command line: ``backtest run``, ``sweep``, ``check`` and ``datagen``."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import sys
 import time
 from collections.abc import Sequence
@@ -103,11 +104,14 @@ RUN_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
 )
 
 
-def add_run_flags(parser: argparse.ArgumentParser) -> None:
-    """The flags that define a run (shared by ``run`` and ``sweep``)."""
+def add_run_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
+    """The flags that define a run (shared by ``run`` and ``sweep``), except the config
+    fields named in ``skip``."""
     parser.add_argument("--config", type=Path, help="read the run configuration from TOML; "
                         "flags given as well override it")
     for flag, name, kind, help_text in RUN_FLAGS:
+        if name in skip:
+            continue
         if kind is None:
             parser.add_argument(flag, dest=name, action="store_false", default=None,
                                 help=help_text)
@@ -119,8 +123,45 @@ def config_from_args(args: argparse.Namespace) -> BacktestConfig:
     """A BacktestConfig from ``--config`` (if any) overridden by the flags given."""
     base = BacktestConfig.load(args.config) if args.config else BacktestConfig()
     changes = {name: getattr(args, name) for _, name, _, _ in RUN_FLAGS
-               if getattr(args, name) is not None}
+               if getattr(args, name, None) is not None}
     return base.replace(**changes)
+
+
+class ProgressBar:
+    """A tqdm bar on stderr fed by engine progress events (see ``engine.progress``).
+
+    It counts either the pipeline's ``stages`` (a run) or the units of ``unit_stage``
+    (a sweep's combinations); other events only relabel it. Hidden when stderr is not a
+    terminal or ``enabled`` is False.
+    """
+
+    def __init__(self, stages: Sequence[str] = (), unit_stage: str | None = None,
+                 enabled: bool = True) -> None:
+        self.stages, self.unit_stage, self.enabled = tuple(stages), unit_stage, enabled
+        self.bar: Any = None
+
+    def __enter__(self) -> ProgressBar:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=len(self.stages) or None, file=sys.stderr, leave=False,
+                        disable=None if self.enabled else True, dynamic_ncols=True,
+                        bar_format="{desc:<12}{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
+                                   "[{elapsed}<{remaining}]")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.close()
+
+    def __call__(self, stage: str, done: int, total: int, worker: int | None = None) -> None:
+        """Take one progress event."""
+        if self.unit_stage and stage in (self.unit_stage, "startup", "done"):
+            self.bar.total, self.bar.n = total, done
+        elif stage in self.stages and worker is None:
+            self.bar.n = self.stages.index(stage)
+        elif stage == "done":
+            self.bar.n = self.bar.total
+        self.bar.set_description_str(stage, refresh=False)
+        self.bar.update(0)
 
 
 def _add_run(sub: argparse._SubParsersAction) -> None:
@@ -128,22 +169,27 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     add_run_flags(p)
     p.add_argument("--out", type=Path, help="write equity/fills/trades/rejections CSV, "
                    "metrics.json, timings.json and config.toml into this folder")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=_cmd_run)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from engine.backtest import run_backtest
+    from engine.backtest import STAGES, run_backtest
     from engine.report import metric_rows, text_table
+    from engine.results import TIMING_COUNTS
 
     config = config_from_args(args)
-    result = run_backtest(config)
+    with ProgressBar(STAGES, enabled=not args.no_progress) as bar:
+        result = run_backtest(config, progress=bar)
     print(f"{len(result.codes)} stocks, {config.start} .. {config.end}, RSI {config.period} "
           f"{config.oversold:g}/{config.overbought:g}, {config.capital_mode} mode, "
           f"fill {config.fill}")
     print(text_table(metric_rows(result.metrics)))
     print(f"fills {len(result.fills)}, round trips {len(result.trades)}, "
           f"rejections {len(result.rejections)}, excluded {len(result.excluded)}")
-    print("timings: " + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in result.timings.items()))
+    print("timings: " + ", ".join(
+        f"{k} {v:,.0f}" if k in TIMING_COUNTS else f"{k} {v * 1000:.1f} ms"
+        for k, v in result.timings.items()))
     for message in result.warnings:
         print(f"warning: {message}")
     if args.out is not None:
@@ -154,12 +200,96 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# Grid flags of ``backtest sweep``: (flag, config field, help).
+GRID_FLAGS: tuple[tuple[str, str, str], ...] = (
+    ("--period", "period", "RSI periods, start:stop:step (inclusive) or a,b,c"),
+    ("--oversold", "oversold", "oversold levels, start:stop:step or a,b,c"),
+    ("--overbought", "overbought", "overbought levels, start:stop:step or a,b,c"),
+)
+#: Metrics shown beside the parameters in the top rows.
+SWEEP_SHOWN = ("total_return", "cagr", "sharpe", "max_drawdown", "trades", "win_rate")
+
+
+def _add_sweep(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sweep", help="run a grid of parameter combinations, write sweep.csv "
+                       "and print the best rows")
+    add_run_flags(p, skip=tuple(name for _, name, _ in GRID_FLAGS))
+    for flag, name, help_text in GRID_FLAGS:
+        p.add_argument(flag, dest=f"grid_{name}", default=None, help=help_text)
+    p.add_argument("--grid", action="append", default=[], metavar="FIELD=VALUES",
+                   help="sweep any other numeric config field, e.g. position_pct=0.05:0.2:0.05 "
+                        "(repeatable)")
+    p.add_argument("--out", type=Path, help="write sweep.csv (every parameter and metric), "
+                   "skipped.csv and sweep.json (config, grid, timings) into this folder")
+    p.add_argument("--sort", default="sharpe", help="metric to rank by (default sharpe)")
+    p.add_argument("--ascending", action="store_true", help="smallest first")
+    p.add_argument("--top", type=int, default=10, help="rows to print (default 10)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(func=_cmd_sweep)
+
+
+def _grid_from_args(args: argparse.Namespace) -> dict[str, list[float]]:
+    from engine.report import METRICS
+    from engine.sweep import check_field, parse_values
+
+    if args.sort not in {key for key, _, _ in METRICS}:
+        raise BacktestError(f"--sort {args.sort!r}: no metric {args.sort!r}; choose one of "
+                            + ", ".join(key for key, _, _ in METRICS))
+
+    grid = {name: parse_values(getattr(args, f"grid_{name}")) for _, name, _ in GRID_FLAGS
+            if getattr(args, f"grid_{name}") is not None}
+    for item in args.grid:
+        name, sep, values = item.partition("=")
+        if not sep:
+            raise BacktestError(f"--grid {item!r}: use FIELD=VALUES, e.g. slippage=0:0.002:0.001")
+        name = name.strip().replace("-", "_")
+        check_field(name)
+        grid[name] = parse_values(values)
+    if not grid:
+        raise BacktestError("nothing to sweep: give --period, --oversold, --overbought or --grid")
+    return grid
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from engine.report import METRICS, format_value
+    from engine.sweep import run_sweep
+
+    config = config_from_args(args)
+    grid = _grid_from_args(args)
+    t0 = time.perf_counter()
+    with ProgressBar(unit_stage="sweep", enabled=not args.no_progress) as bar:
+        result = run_sweep(config, grid, progress=bar)
+    wall = time.perf_counter() - t0
+    n = len(result.table)
+    print(f"{n} combinations on {len(result.codes)} stocks, {config.start} .. {config.end}, "
+          f"{config.capital_mode} mode: {wall:.2f} s ({n / wall:,.0f} per second, "
+          f"{int(result.timings['workers'])} worker(s)); {len(result.skipped)} skipped")
+    top = result.top(args.sort, args.top, ascending=args.ascending)
+    shown = [*result.parameters, *dict.fromkeys((args.sort, *SWEEP_SHOWN))]
+    kinds = {key: kind for key, _, kind in METRICS}
+    table = top[shown].copy()
+    for column in shown[len(result.parameters):]:
+        table[column] = [format_value(v, kinds.get(column, "ratio")) for v in table[column]]
+    print(f"top {len(top)} by {args.sort}{' (ascending)' if args.ascending else ''}:")
+    print(table.to_string(index=False))
+    if args.out is not None:
+        from engine.export import write_csv, write_json
+
+        write_csv(result.table, args.out / "sweep.csv")
+        write_csv(result.skipped, args.out / "skipped.csv")
+        write_json({"config": config.to_dict(), "grid": {k: list(v) for k, v in grid.items()},
+                    "timings": result.timings}, args.out / "sweep.json")
+        print(f"wrote sweep.csv, skipped.csv and sweep.json to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``backtest`` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="backtest", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub)
+    _add_sweep(sub)
     _add_check(sub)
     _add_datagen(sub)
     return parser
@@ -167,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``backtest``: returns the exit code (0 ok, 2 bad input or parameters)."""
+    multiprocessing.freeze_support()  # a frozen executable re-enters here in each worker
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.ERROR,

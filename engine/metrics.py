@@ -26,6 +26,12 @@ def drawdown(equity: np.ndarray) -> np.ndarray:
     return equity / np.maximum.accumulate(equity) - 1.0
 
 
+def longest_run(flags: np.ndarray) -> int:
+    """Length of the longest run of consecutive True values (0 if none)."""
+    edges = np.flatnonzero(np.diff(np.r_[False, flags, False].astype(np.int8)))
+    return int((edges[1::2] - edges[::2]).max()) if edges.size else 0
+
+
 def drawdown_stats(equity: np.ndarray, dates: np.ndarray) -> dict[str, object]:
     """Max drawdown, its peak and trough dates, and the longest drawdown in trading days.
 
@@ -36,11 +42,7 @@ def drawdown_stats(equity: np.ndarray, dates: np.ndarray) -> dict[str, object]:
     trough = int(np.argmin(dd))
     # The drawdown starts at the last day at the running high before the trough.
     peak = int(np.flatnonzero(dd[: trough + 1] == 0)[-1])
-    under = dd < 0
-    longest = run = 0
-    for flag in under:
-        run = run + 1 if flag else 0
-        longest = max(longest, run)
+    longest = longest_run(dd < 0)
     return {
         "max_drawdown": float(dd[trough]),
         "max_drawdown_peak": str(dates[peak]) if dd[trough] < 0 else None,
@@ -70,7 +72,16 @@ def return_stats(equity: np.ndarray, initial_capital: float,
 def trade_stats(trades: pd.DataFrame) -> dict[str, float]:
     """Closed round trips: count, win rate, profit factor, average return and bars held."""
     closed = trades[~trades["open"]] if len(trades) else trades
-    pnl = closed["pnl"].to_numpy(dtype=float) if len(closed) else np.empty(0)
+    if not len(closed):
+        return closed_trade_stats(np.empty(0), np.empty(0), np.empty(0))
+    return closed_trade_stats(closed["pnl"].to_numpy(dtype=float),
+                              closed["return"].to_numpy(dtype=float),
+                              closed["bars_held"].to_numpy())
+
+
+def closed_trade_stats(pnl: np.ndarray, returns: np.ndarray,
+                       bars_held: np.ndarray) -> dict[str, float]:
+    """``trade_stats`` from the closed round trips' columns, in the trades table's order."""
     gross_profit = float(pnl[pnl > 0].sum())
     gross_loss = float(-pnl[pnl < 0].sum())
     n = int(pnl.size)
@@ -78,8 +89,8 @@ def trade_stats(trades: pd.DataFrame) -> dict[str, float]:
         "trades": n,
         "win_rate": _div(float((pnl > 0).sum()), n),
         "profit_factor": _div(gross_profit, gross_loss),
-        "avg_trade_return": float(closed["return"].mean()) if n else math.nan,
-        "avg_bars_held": float(closed["bars_held"].mean()) if n else math.nan,
+        "avg_trade_return": float(np.mean(returns)) if n else math.nan,
+        "avg_bars_held": float(np.mean(bars_held)) if n else math.nan,
     }
 
 
@@ -90,10 +101,19 @@ def cost_stats(fills: pd.DataFrame, equity: np.ndarray,
     Turnover is traded notional (both sides) over mean equity; exposure is the mean of
     positions value over equity.
     """
-    notional = float((fills["shares"] * fills["price"]).sum()) if len(fills) else 0.0
+    shares, price, commission, tax = (fills[name].to_numpy() if len(fills) else np.empty(0)
+                                      for name in ("shares", "price", "commission", "tax"))
+    return fill_cost_stats(shares, price, commission, tax, equity, positions_value)
+
+
+def fill_cost_stats(shares: np.ndarray, price: np.ndarray, commission: np.ndarray,
+                    tax: np.ndarray, equity: np.ndarray,
+                    positions_value: np.ndarray) -> dict[str, float]:
+    """``cost_stats`` from the fills' columns, in execution order."""
+    notional = float(np.sum(shares * price)) if shares.size else 0.0
     return {
-        "total_commission": float(fills["commission"].sum()) if len(fills) else 0.0,
-        "total_tax": float(fills["tax"].sum()) if len(fills) else 0.0,
+        "total_commission": float(np.sum(commission)) if commission.size else 0.0,
+        "total_tax": float(np.sum(tax)) if tax.size else 0.0,
         "turnover": _div(notional, float(np.mean(equity))),
         "exposure": float(np.mean(positions_value / equity)),
     }
@@ -103,14 +123,26 @@ def compute_metrics(dates: np.ndarray, equity: np.ndarray, positions_value: np.n
                     initial_capital: float, trades: pd.DataFrame, fills: pd.DataFrame,
                     benchmark: np.ndarray, risk_free_rate: float = 0.0) -> dict[str, object]:
     """Every metric of SPEC §7 as a flat dict (floats, NaN where undefined)."""
+    return summary_metrics(dates, equity, initial_capital, trade_stats(trades),
+                           cost_stats(fills, equity, positions_value), float(benchmark[-1]),
+                           risk_free_rate)
+
+
+def summary_metrics(dates: np.ndarray, equity: np.ndarray, initial_capital: float,
+                    trades: dict[str, float], costs: dict[str, float], benchmark_final: float,
+                    risk_free_rate: float = 0.0) -> dict[str, object]:
+    """``compute_metrics`` from the trade and cost statistics already computed (the
+    parameter-sweep path, which never builds tables) and the benchmark's final equity."""
     out: dict[str, object] = {}
-    out.update(return_stats(equity, initial_capital, risk_free_rate))
+    returns = return_stats(equity, initial_capital, risk_free_rate)
+    out.update(returns)
     out.update(drawdown_stats(equity, dates))
-    out["calmar"] = _div(float(out["cagr"]), abs(float(out["max_drawdown"])))
-    out.update(trade_stats(trades))
-    out.update(cost_stats(fills, equity, positions_value))
-    out["benchmark_total_return"] = float(benchmark[-1]) / initial_capital - 1.0
-    out["excess_return"] = float(out["total_return"]) - float(out["benchmark_total_return"])
+    out["calmar"] = _div(returns["cagr"], abs(float(drawdown(equity).min())))
+    out.update(trades)
+    out.update(costs)
+    benchmark_return = benchmark_final / initial_capital - 1.0
+    out["benchmark_total_return"] = benchmark_return
+    out["excess_return"] = returns["total_return"] - benchmark_return
     out["days"] = int(equity.size)
     out["final_equity"] = float(equity[-1])
     return out

@@ -16,6 +16,8 @@ FILL_COLUMNS = ("date", "code", "side", "shares", "price", "commission", "tax", 
 TRADE_COLUMNS = ("code", "entry_date", "entry_price", "exit_date", "exit_price", "shares",
                  "pnl", "return", "bars_held", "open")
 REJECTION_COLUMNS = ("date", "code", "side", "reason")
+#: Entries of ``timings`` that are counts, not seconds (present when workers ran).
+TIMING_COUNTS = ("workers", "bytes_to_workers", "bytes_from_workers", "rsi_computations")
 
 
 def _names(values: np.ndarray, names: dict[Any, str], kind: type) -> pd.Categorical:
@@ -48,14 +50,16 @@ def rejections_frame(records: np.ndarray, dates: np.ndarray,
     }, columns=list(REJECTION_COLUMNS))
 
 
-def trades_frame(records: np.ndarray, dates: np.ndarray, codes: tuple[str, ...],
-                 close: np.ndarray, tradable: np.ndarray) -> pd.DataFrame:
-    """Round trips from fills: each buy with the sell that closed it.
+def trade_arrays(records: np.ndarray, close: np.ndarray,
+                 tradable: np.ndarray) -> dict[str, np.ndarray]:
+    """Round trips from fills as columns: each buy with the sell that closed it.
 
-    pnl is net of both sides' commission and the stamp tax; return is pnl over the
-    entry cost (notional + commission); bars held counts the stock's own bars from
-    entry to exit. A position still open at the end is marked open and valued at the
-    stock's last close, without exit costs.
+    Columns: stock, entry_day, entry_price, exit_day, exit_price, shares, pnl, return,
+    bars_held, open; rows by stock, chronological within a stock. pnl is net of both
+    sides' commission and the stamp tax; return is pnl over the entry cost (notional +
+    commission); bars held counts the stock's own bars from entry to exit. A position
+    still open at the end is marked open and valued at the stock's last close, without
+    exit costs.
     """
     order = np.argsort(records["stock"], kind="stable")  # chronological within a stock
     rec = records[order]
@@ -76,17 +80,35 @@ def trades_frame(records: np.ndarray, dates: np.ndarray, codes: tuple[str, ...],
     shares = entry["shares"].astype(np.float64)
     cost = shares * entry["price"] + entry["commission"]
     pnl = shares * exit_price - exit_costs - cost
-    frame = pd.DataFrame({
-        "code": np.asarray(codes, dtype=object)[stock],
-        "entry_date": dates[entry["day"]],
-        "entry_price": entry["price"],
-        "exit_date": dates[exit_day],
-        "exit_price": exit_price,
-        "shares": entry["shares"],
-        "pnl": pnl,
-        "return": pnl / cost,
+    return {
+        "stock": stock, "entry_day": entry["day"], "entry_price": entry["price"],
+        "exit_day": exit_day, "exit_price": exit_price, "shares": entry["shares"],
+        "pnl": pnl, "return": pnl / cost,
         "bars_held": bars_between_nb(tradable, stock, entry["day"], exit_day),
         "open": ~closed,
+    }
+
+
+def trades_frame(records: np.ndarray, dates: np.ndarray, codes: tuple[str, ...],
+                 close: np.ndarray, tradable: np.ndarray) -> pd.DataFrame:
+    """Round trips from fills (see ``trade_arrays``) as a table by entry date and code."""
+    return trades_table(trade_arrays(records, close, tradable), dates, codes)
+
+
+def trades_table(t: dict[str, np.ndarray], dates: np.ndarray,
+                 codes: tuple[str, ...]) -> pd.DataFrame:
+    """``trade_arrays`` columns as the trades table, sorted by entry date and code."""
+    frame = pd.DataFrame({
+        "code": np.asarray(codes, dtype=object)[t["stock"]],
+        "entry_date": dates[t["entry_day"]],
+        "entry_price": t["entry_price"],
+        "exit_date": dates[t["exit_day"]],
+        "exit_price": t["exit_price"],
+        "shares": t["shares"],
+        "pnl": t["pnl"],
+        "return": t["return"],
+        "bars_held": t["bars_held"],
+        "open": t["open"],
     }, columns=list(TRADE_COLUMNS))
     return frame.sort_values(["entry_date", "code"], kind="stable").reset_index(drop=True)
 
@@ -96,8 +118,12 @@ class BacktestResult:
     """Everything a run produced (SPEC §6), as tables and plain values.
 
     ``equity`` has one row per run day: date, equity, cash, positions_value, drawdown,
-    benchmark. ``timings`` maps stage -> seconds; ``worker_spans`` holds per-worker
-    (worker, stage, start, end) rows when workers were used.
+    benchmark. ``timings`` maps stage -> seconds; when workers ran it also holds
+    ``pool_startup`` (seconds the run waited for worker processes, 0 on a warm pool) and
+    the counts named in ``TIMING_COUNTS`` (``workers``, ``bytes_to_workers``,
+    ``bytes_from_workers``). ``worker_spans`` holds per-worker (worker, stage, start,
+    end) rows when workers were used: stages ``startup``, ``attach``, ``indicators``,
+    ``signals``, ``simulate``, ``return``; times in seconds since the run started.
     """
 
     config: BacktestConfig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ def has_display() -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Open the workbench window, optionally on ``--data FOLDER``."""
+    multiprocessing.freeze_support()  # worker processes of a frozen (bundled) app
     parser = argparse.ArgumentParser(prog="backtest-workbench")
     parser.add_argument("--data", type=Path, default=None, help="data folder to open")
     args = parser.parse_args(argv)

@@ -36,10 +36,11 @@ def _spin(lo: float, hi: float, decimals: int = 0, step: float = 1.0) -> QSpinBo
     if decimals == 0:
         box = QSpinBox()
         box.setRange(int(lo), int(hi))
+        box.setSingleStep(int(step))
     else:
         box = QDoubleSpinBox(decimals=decimals)
         box.setRange(lo, hi)
-    box.setSingleStep(step)
+        box.setSingleStep(step)
     box.setKeyboardTracking(False)
     return box
 
@@ -56,7 +57,8 @@ class _Field:
     def __init__(self, widget: QWidget, get: Callable[[], Any], put: Callable[[Any], None],
                  signal: Any) -> None:
         self.widget, self.get, self.put, self.signal = widget, get, put, signal
-        self.error = QLabel(visible=False, wordWrap=True)
+        self.error = QLabel(wordWrap=True)
+        self.error.hide()
         self.error.setStyleSheet("color: #c0392b;")
 
 
@@ -129,7 +131,10 @@ class ConfigPanel(QWidget):
         group = QGroupBox("Run")
         form = QFormLayout(group)
         for name, label in (("start", "Start"), ("end", "End")):
-            self._add(form, name, label, QDateEdit(calendarPopup=True, displayFormat="yyyy-MM-dd"))
+            date = QDateEdit()
+            date.setCalendarPopup(True)
+            date.setDisplayFormat("yyyy-MM-dd")
+            self._add(form, name, label, date)
         self._add(form, "period", "RSI period", _spin(0, 1000), "RSI look-back in bars (2-500)")
         self._add(form, "oversold", "Oversold", _spin(0, 100, 2, 1.0),
                   "buy when RSI rises back above this level")
@@ -142,9 +147,12 @@ class ConfigPanel(QWidget):
         return group
 
     def _rules_group(self) -> QWidget:
-        toggle = QToolButton(text="Trading rules (A-share defaults)", checkable=True)
+        toggle = QToolButton()
+        toggle.setText("Trading rules (A-share defaults)")
+        toggle.setCheckable(True)
         toggle.setStyleSheet("QToolButton { border: none; font-weight: bold; }")
-        body = QWidget(visible=False)
+        body = QWidget()
+        body.hide()
         toggle.toggled.connect(body.setVisible)
         toggle.toggled.connect(lambda on: toggle.setArrowType(
             toggle.arrowType().DownArrow if on else toggle.arrowType().RightArrow))

@@ -45,10 +45,10 @@ class EquityChart(QWidget):
                                                name="equal-weight buy & hold")
         self.drawdown = self.drawdown_plot.plot(pen=pg.mkPen(DRAWDOWN), fillLevel=0,
                                                 brush=pg.mkBrush(DRAWDOWN + "55"))
-        self.cursor = [pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#888", width=1))
-                       for _ in range(2)]
-        self.equity_plot.addItem(self.cursor[0], ignoreBounds=True)
-        self.drawdown_plot.addItem(self.cursor[1], ignoreBounds=True)
+        self._cursor_lines = [pg.InfiniteLine(angle=90, movable=False,
+                                              pen=pg.mkPen("#888", width=1)) for _ in range(2)]
+        self.equity_plot.addItem(self._cursor_lines[0], ignoreBounds=True)
+        self.drawdown_plot.addItem(self._cursor_lines[1], ignoreBounds=True)
         self.readout = QLabel(" ")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -93,7 +93,7 @@ class EquityChart(QWidget):
         else:
             return
         i = int(np.clip(np.searchsorted(self._x, x), 0, self._x.size - 1))
-        for line in self.cursor:
+        for line in self._cursor_lines:
             line.setPos(self._x[i])
         row = self._frame.iloc[i]
         self.readout.setText(

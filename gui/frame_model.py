@@ -18,7 +18,8 @@ def format_value(value: Any) -> str:
     if isinstance(value, pd.Timestamp | np.datetime64):
         return str(pd.Timestamp(value).date())
     if isinstance(value, float | np.floating):
-        return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+        number = float(value)
+        return f"{number:,.4g}" if abs(number) < 1e4 else f"{number:,.0f}"
     return str(value)
 
 

@@ -31,6 +31,7 @@ from engine.data import MarketData
 from engine.detail import stock_detail
 from engine.errors import BacktestError, ConfigError
 from engine.export import export_result
+from engine.parallel import shutdown_pool
 from engine.report import metric_rows
 from engine.results import BacktestResult
 from gui.config_panel import ConfigPanel
@@ -41,6 +42,8 @@ from gui.run_worker import RunWorker
 from gui.stock_chart import StockChart
 from gui.table_view import FrameTable
 from gui.timing_chart import TimingChart
+
+Shortcut = QKeySequence | QKeySequence.StandardKey | str | Qt.Key
 
 
 class MainWindow(QMainWindow):
@@ -116,7 +119,8 @@ class MainWindow(QMainWindow):
         self.run_button = QPushButton("Run  (Ctrl+R)")
         self.run_button.setStyleSheet("font-weight: bold; padding: 6px;")
         self.run_button.clicked.connect(self.run)
-        self.cancel_button = QPushButton("Cancel  (Esc)", enabled=False)
+        self.cancel_button = QPushButton("Cancel  (Esc)")
+        self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
         self.progress = QProgressBar(textVisible=True)
         self.progress.setRange(0, 1000)
@@ -134,8 +138,8 @@ class MainWindow(QMainWindow):
         return box
 
     def _menus(self) -> None:
-        def action(menu: QMenu, text: str, shortcut: object, slot: Callable[[], object]
-                   ) -> QAction:
+        def action(menu: QMenu, text: str, shortcut: Shortcut | None,
+                   slot: Callable[[], object]) -> QAction:
             act = QAction(text, self)
             if shortcut is not None:
                 act.setShortcut(QKeySequence(shortcut))
@@ -157,16 +161,16 @@ class MainWindow(QMainWindow):
         action(run_menu, "Cancel", Qt.Key.Key_Escape, self.cancel)
 
     def _start_worker(self) -> None:
-        self.thread = QThread(self)
+        self.run_thread = QThread(self)
         self.worker = RunWorker()
-        self.worker.moveToThread(self.thread)
+        self.worker.moveToThread(self.run_thread)
         self.request_run.connect(self.worker.start_run)
         self.worker.progress.connect(self._progress)
         self.worker.finished.connect(self._finished)
         self.worker.failed.connect(self._failed)
         self.worker.cancelled.connect(self._cancelled)
         self.worker.ready.connect(self._engine_ready)
-        self.thread.start()
+        self.run_thread.start()
         self.statusBar().showMessage("Preparing the engine (the very first start compiles "
                                      "its kernels, about 10 s)…")
         self.request_warm_up.connect(self.worker.warm_up)
@@ -385,6 +389,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("splitter", self.splitter.saveState())
         with contextlib.suppress(ConfigError):  # an invalid configuration is not remembered
             self.settings.setValue("config", self.panel.config().to_toml())
-        self.thread.quit()
-        self.thread.wait(5000)
+        self.run_thread.quit()
+        self.run_thread.wait(5000)
+        shutdown_pool()
         super().closeEvent(event)

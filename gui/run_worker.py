@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from engine.backtest import run_backtest, warm_up
 from engine.config import BacktestConfig
 from engine.errors import BacktestError, Cancelled
+from engine.parallel import prestart_pool
 
 
 class RunWorker(QObject):
@@ -46,9 +47,12 @@ class RunWorker(QObject):
         """Load (or on the very first start, compile) the kernels before the first run.
 
         Loading holds the GIL in long C calls, so it is done once when the window opens
-        rather than during a run; emits ``ready(seconds)``.
+        rather than during a run; then the worker pool is started in the background.
+        Emits ``ready(seconds)``.
         """
-        self.ready.emit(warm_up()["seconds"])
+        seconds = warm_up()["seconds"]
+        prestart_pool()  # a warm worker pool: sweeps and big runs pay no start-up
+        self.ready.emit(seconds)
 
     @Slot(object)
     def start_run(self, config: BacktestConfig) -> None:

@@ -29,7 +29,8 @@ class FrameTable(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.filter = QLineEdit(placeholderText=f"Filter by {filter_column}…",
-                                clearButtonEnabled=True, visible=filter_column is not None)
+                                clearButtonEnabled=True)
+        self.filter.setVisible(filter_column is not None)
         self.filter.textChanged.connect(self._filter_changed)
         layout.addWidget(self.filter)
         layout.addWidget(self.view, 1)

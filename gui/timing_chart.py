@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.backtest import STAGES
+from engine.results import TIMING_COUNTS
 from gui.plot_style import AXIS_WIDTH, GUIDE_COLOR, TEXT_COLOR, placeholder_stack, style_plot
 
 #: Stage colours (Tableau 10); stages the engine may add later take the spare ones in order.
@@ -26,7 +27,6 @@ STAGE_COLORS.update({"startup": "#cfd4da", "attach": "#b07aa1", "return": "#9c75
                      "pool_startup": "#adb5bd"})
 SPARE_COLORS = ("#edc948", "#ff9da7", "#8cd17d", "#86bcb6", "#d4a6c8")
 #: ``timings`` entries that are counts, not seconds (engine.parallel.pool_timings).
-COUNTERS = ("workers", "bytes_to_workers", "bytes_from_workers")
 IN_PROCESS = "in-process"
 BAR_HEIGHT = 0.62
 LANE_HEIGHT = 0.7
@@ -36,8 +36,8 @@ PLOT_CHROME_PX = 76  # a plot's title and labelled x axis
 def stage_order(timings: dict[str, float]) -> list[str]:
     """Keys of ``timings`` to show as bars, top to bottom: the run's stages in pipeline
     order, each followed by its sub-stages (``load.read``), then any other duration;
-    never ``total`` or the ``COUNTERS``."""
-    keys = [k for k in timings if k != "total" and k not in COUNTERS]
+    never ``total`` or the ``TIMING_COUNTS``."""
+    keys = [k for k in timings if k != "total" and k not in TIMING_COUNTS]
     order: list[str] = []
     for stage in STAGES:
         if stage in timings:

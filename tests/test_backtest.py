@@ -56,7 +56,7 @@ def test_equity_table_is_consistent(shared: BacktestResult) -> None:
 def test_every_displayed_and_documented_metric_exists(shared: BacktestResult) -> None:
     for key, _, _ in METRICS:
         assert key in shared.metrics
-    for key in re.findall(r"`metrics\.(\w+)`", README):
+    for key in re.findall(r'metrics\["(\w+)"\]', README):
         assert key in shared.metrics
 
 

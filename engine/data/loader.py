@@ -46,7 +46,8 @@ class MarketData:
     The calendar runs from the earliest bar of any selected stock to ``end``, so rows
     before ``start_index`` are warm-up history for indicators; ``run_dates`` is the
     run's own calendar. Columns follow ``codes`` (sorted). Arrays may be read-only
-    memory maps of the aligned cache.
+    memory maps of the aligned cache; ``cache_path`` is then the cache entry folder
+    (``prices.npy``, ``tradable.npy``, ...) that worker processes map too, else None.
     """
 
     codes: tuple[str, ...]
@@ -60,6 +61,7 @@ class MarketData:
     fingerprint: str
     from_cache: bool
     timings: dict[str, float] = field(default_factory=dict)
+    cache_path: Path | None = None
 
     def plane(self, name: str) -> np.ndarray:
         """One (n_days, n_stocks) price plane: open, high, low, close, volume or prev_close."""
@@ -157,14 +159,16 @@ def load_market_data(
     key = cache.cache_key(files, missing, params)
     hit = cache.load(root, key) if use_cache else None
     timings = {"scan": time.perf_counter() - t0}
+    entry: Path | None = None
     if hit is not None:
         arrays, meta = hit
+        entry = root / key
     else:
         arrays, meta = _build(files, missing, end_day, adjust, on_bad_stock, progress, cancel,
                               timings)
         if use_cache:
-            cache.store(root, key, arrays, meta)
-    data = _assemble(arrays, meta, start_day, scan.warnings, hit is not None, timings)
+            entry = cache.store(root, key, arrays, meta)
+    data = _assemble(arrays, meta, start_day, scan.warnings, hit is not None, timings, entry)
     timings["total"] = time.perf_counter() - t0
     return data
 
@@ -182,7 +186,9 @@ def _read_all(files: dict[str, Path], progress: ProgressCallback | None,
     """Read every file on a thread pool (Arrow's readers release the GIL)."""
     codes = list(files)
     results: list[FileTable | DataError] = []
-    workers = min(8, 2 * (os.cpu_count() or 1))
+    # Two threads: reads of small files barely scale past that (Python overhead holds the
+    # GIL), and more threads starve the GUI thread of the GIL during a load.
+    workers = min(2, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="load") as pool:
         futures = [pool.submit(_read_one, c, files[c]) for c in codes]
         for done, future in enumerate(futures, start=1):
@@ -246,7 +252,7 @@ def _build(files: dict[str, Path], missing: list[str], end_day: int, adjust: str
 
 def _assemble(arrays: AlignedArrays, meta: dict[str, Any], start_day: int,
               scan_warnings: tuple[str, ...], from_cache: bool,
-              timings: dict[str, float]) -> MarketData:
+              timings: dict[str, float], entry: Path | None = None) -> MarketData:
     codes = tuple(meta["codes"])
     for array in (arrays.prices, arrays.tradable):
         array.flags.writeable = False  # market data is shared and never modified
@@ -274,4 +280,5 @@ def _assemble(arrays: AlignedArrays, meta: dict[str, Any], start_day: int,
         fingerprint=meta["fingerprint"],
         from_cache=from_cache,
         timings=timings,
+        cache_path=entry,
     )

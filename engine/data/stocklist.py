@@ -127,7 +127,8 @@ def resolve_codes(scan: FolderScan, wanted: Sequence[str] | None) -> tuple[list[
     by_digits: dict[str, list[str]] = {}
     for code in scan.files:
         by_digits.setdefault(code[:6], []).append(code)
-    found, missing = set(), set()
+    found: set[str] = set()
+    missing: set[str] = set()
     for item in wanted:
         code = normalize_code(item)
         if len(code) == 6:

@@ -104,11 +104,12 @@ def _column(table: pa.Table | None, name: str) -> np.ndarray:
 
 
 def _check_prices(checker: _Checker, traded: np.ndarray, cols: dict[str, np.ndarray]) -> None:
+    def not_positive(name: str) -> Callable[[int, str], str]:
+        return lambda r, d: (f"column `{name}` is {cols[name][r]} on {d}, a traded day "
+                             "(volume > 0); prices must be positive numbers")
+
     for name in PRICE_COLUMNS:
-        values = cols[name]
-        checker.check(traded & ~(values > 0), "price <= 0 or NaN", name,
-                      lambda r, d, v=values, n=name: f"column `{n}` is {v[r]} on {d}, a traded "
-                      "day (volume > 0); prices must be positive numbers")
+        checker.check(traded & ~(cols[name] > 0), "price <= 0 or NaN", name, not_positive(name))
     top = np.maximum(cols["open"], cols["close"])
     bottom = np.minimum(cols["open"], cols["close"])
     high, low = cols["high"], cols["low"]

@@ -1,0 +1,264 @@
+"""Parameter sweeps: every combination of a grid of numeric config values, as one table.
+
+``run_sweep(base, {"period": range(6, 31), "oversold": [20, 25, 30, 35], ...})`` loads
+the data once, computes RSI once per distinct period (per worker, at most), runs each
+combination's signals, portfolio simulation and metrics without building any tables,
+and spreads the combinations over the warm worker pool (``base.workers``; "auto" uses
+the pool when it repays its start-up). A row's metrics equal ``run_backtest``'s metrics
+of the same configuration exactly: both go through ``engine.backtest.run_metrics``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine import parallel
+from engine.backtest import compute_rsi, load, run_metrics, simulate
+from engine.config import BacktestConfig
+from engine.data import MarketData
+from engine.data.loader import CancelToken
+from engine.errors import ConfigError
+from engine.pool import Task
+from engine.progress import Progress, ProgressSink, TaskContext
+from engine.shared_data import DataRef, attach_market_data, share_market_data
+from engine.signals_nb import signals_nb
+from engine.valuation_nb import benchmark_equity_nb
+
+#: Config fields a grid may vary: every int/float field except the worker count.
+GRID_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in fields(BacktestConfig) if str(f.type) in ("int", "float"))
+#: Always in the table, swept or not.
+RSI_FIELDS = ("period", "oversold", "overbought")
+#: Fewest combinations worth a task of their own; tasks per worker aimed for.
+MIN_TASK_COMBOS = 8
+TASKS_PER_WORKER = 4
+
+_rsi_cache: list[tuple[np.ndarray, str, int, np.ndarray]] = []
+
+
+def parse_values(text: str) -> list[float]:
+    """Values of a CLI grid argument: ``start:stop:step`` (inclusive) or ``a,b,c``.
+
+    Decimal arithmetic keeps ``0.1:0.3:0.1`` at exactly 0.1, 0.2, 0.3.
+    """
+    try:
+        if ":" in text:
+            start, stop, step = (Decimal(part) for part in text.split(":"))
+            if step <= 0 or stop < start:
+                raise ValueError
+            count = int((stop - start) / step) + 1
+            values = [start + i * step for i in range(count)]
+        else:
+            values = [Decimal(part) for part in text.split(",") if part.strip()]
+    except (InvalidOperation, ValueError) as exc:
+        raise ConfigError(f"{text!r} is not a range start:stop:step (step > 0, stop >= start) "
+                          "or a comma-separated list of numbers") from exc
+    if not values:
+        raise ConfigError(f"{text!r} gives no values")
+    return [int(v) if v == v.to_integral_value() else float(v) for v in values]
+
+
+def check_field(name: str) -> None:
+    """Raise ``ConfigError`` unless ``name`` is a config field a grid may vary."""
+    if name not in GRID_FIELDS:
+        raise ConfigError(f"cannot sweep {name!r}; sweepable fields: {', '.join(GRID_FIELDS)}",
+                          field=name)
+
+
+def expand_grid(grid: Mapping[str, Iterable[float]]) -> tuple[dict[str, tuple[float, ...]],
+                                                               list[dict[str, float]]]:
+    """The checked grid and its combinations (the first field varies slowest)."""
+    checked: dict[str, tuple[float, ...]] = {}
+    for name, values in grid.items():
+        check_field(name)
+        checked[name] = tuple(dict.fromkeys(values))
+        if not checked[name]:
+            raise ConfigError(f"no values to sweep for {name}", field=name)
+    combos = [dict(zip(checked, values, strict=True))
+              for values in itertools.product(*checked.values())]
+    return checked, combos
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """A sweep's outcome: one ``table`` row per valid combination (parameters, then every
+    metric of SPEC §7), the combinations the config rules reject in ``skipped`` (with
+    the reason), ``timings`` (seconds; plus pool statistics) and the workers' spans."""
+
+    config: BacktestConfig
+    grid: dict[str, tuple[float, ...]]
+    table: pd.DataFrame
+    skipped: pd.DataFrame
+    timings: dict[str, float]
+    codes: tuple[str, ...]
+    fingerprint: str
+    worker_spans: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def parameters(self) -> list[str]:
+        """The parameter columns of ``table``."""
+        return _parameter_columns(self.grid)
+
+    def top(self, metric: str, n: int = 10, ascending: bool = False) -> pd.DataFrame:
+        """The ``n`` best rows by ``metric`` (largest first unless ``ascending``; NaN last)."""
+        if metric not in self.table.columns:
+            raise ConfigError(f"no metric {metric!r}; choose one of "
+                              f"{', '.join(c for c in self.table.columns if c not in self.grid)}")
+        order = self.table.sort_values(metric, ascending=ascending, kind="stable",
+                                       na_position="last")
+        return order.head(n)
+
+
+def _parameter_columns(grid: Mapping[str, Any]) -> list[str]:
+    return [*grid, *(name for name in RSI_FIELDS if name not in grid)]
+
+
+def _cached_rsi(data: MarketData, config: BacktestConfig) -> tuple[np.ndarray, bool]:
+    """RSI of ``config.period`` on ``data``; reuses the last one computed (True if new)."""
+    prices = data.arrays.prices
+    for held, method, period, rsi in _rsi_cache:
+        if held is prices and method == config.rsi_method and period == config.period:
+            return rsi, False
+    rsi = compute_rsi(data, config)
+    _rsi_cache[:] = [(prices, config.rsi_method, config.period, rsi)]
+    return rsi, True
+
+
+def evaluate(data: MarketData, config: BacktestConfig, rsi: np.ndarray,
+             benchmark_final: float) -> dict[str, object]:
+    """One combination's metrics: signals, simulation, metrics, no tables."""
+    buy, sell = signals_nb(rsi, data.tradable, data.start_index, config.oversold,
+                           config.overbought)
+    equity, _, value, fills, _ = simulate(data, config, rsi, buy, sell)
+    return run_metrics(config, data, equity, value, fills, benchmark_final)
+
+
+def _sweep_task(payload: tuple[DataRef | MarketData, BacktestConfig,
+                               list[tuple[int, dict[str, float]]], dict[float, float]],
+                ctx: TaskContext) -> tuple[list[tuple[int, dict[str, object]]], int]:
+    """Evaluate combinations that share one period; returns (rows, RSI computations)."""
+    source, base, combos, bench = payload
+    with ctx.span("attach"):
+        data = source if isinstance(source, MarketData) else attach_market_data(source)
+    rows, computed = [], 0
+    with ctx.span("sweep"):
+        for i, (index, params) in enumerate(combos, start=1):
+            config = base.replace(**params)
+            rsi, new = _cached_rsi(data, config)
+            computed += new
+            rows.append((index, evaluate(data, config, rsi, bench[config.initial_capital])))
+            ctx.report("sweep", i, len(combos), force=i == len(combos))
+            ctx.check_cancel()
+    return rows, computed
+
+
+def _tasks(source: DataRef | MarketData, base: BacktestConfig,
+           valid: list[tuple[int, dict[str, float]]], bench: dict[float, float],
+           n_workers: int) -> list[Task]:
+    """Combinations grouped by period, each group cut so every worker gets several tasks."""
+    groups: dict[int, list[tuple[int, dict[str, float]]]] = {}
+    for index, params in valid:
+        groups.setdefault(int(params.get("period", base.period)), []).append((index, params))
+    target = TASKS_PER_WORKER * n_workers if n_workers > 1 else len(groups)
+    per_group = max(1, math.ceil(target / len(groups)))
+    tasks = []
+    for period, combos in groups.items():
+        size = max(MIN_TASK_COMBOS, math.ceil(len(combos) / per_group))
+        for k in range(0, len(combos), size):
+            piece = combos[k:k + size]
+            label = f"period {period}, combinations {piece[0][0]}..{piece[-1][0]}"
+            tasks.append(Task(_sweep_task, (source, base, piece, bench), label, len(piece)))
+    return tasks
+
+
+def estimate_sweep_seconds(data: MarketData, n_periods: int, n_combos: int) -> float:
+    """Single-core seconds of a sweep (RSI per period, then each combination)."""
+    cells = data.tradable.size
+    run_cells = (data.tradable.shape[0] - data.start_index) * data.n_stocks
+    per_combo = (cells * parallel.COST_SIGNALS + run_cells * parallel.COST_SIMULATE_SHARED
+                 + parallel.COST_COMBO_METRICS)
+    return n_periods * cells * parallel.COST_INDICATORS + n_combos * per_combo
+
+
+def _validate(base: BacktestConfig, combos: list[dict[str, float]]
+              ) -> tuple[list[tuple[int, dict[str, float]]], list[dict[str, Any]]]:
+    valid, skipped = [], []
+    for index, params in enumerate(combos):
+        try:
+            base.replace(**params)
+        except ConfigError as exc:
+            skipped.append({**params, "reason": str(exc)})
+        else:
+            valid.append((index, params))
+    if not valid:
+        raise ConfigError("no valid combination in the grid"
+                          + (f"; e.g. {skipped[0]['reason']}" if skipped else ""))
+    return valid, skipped
+
+
+def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
+              progress: Progress | None = None,
+              cancel: CancelToken | None = None) -> SweepResult:
+    """Run every combination of ``grid`` (config field -> values) on ``base_config``.
+
+    Combinations the config rules reject (e.g. oversold >= overbought) are listed in
+    ``skipped``, not run. ``progress`` gets ``("load", ...)``, ``("startup", ...)`` when
+    workers start, ``("sweep", combinations done, combinations, worker)`` and a final
+    ``("done", n, n)`` (see ``engine.progress``). ``cancel`` stops the sweep within about
+    a second with ``Cancelled``; a failing or killed worker raises ``WorkerError`` /
+    ``WorkerCrashError`` naming its combinations.
+    """
+    t0, wall0 = time.perf_counter(), time.time()
+    sink = ProgressSink(progress)
+    checked, combos = expand_grid(grid)
+    valid, skipped = _validate(base_config, combos)
+    data = load(base_config, sink, cancel)
+    timings = {"load": time.perf_counter() - t0}
+    capitals = {float(base_config.replace(**p).initial_capital) for _, p in valid}
+    bench = {c: float(benchmark_equity_nb(data.open, data.close, data.tradable,
+                                          data.start_index, c)[-1]) for c in capitals}
+    periods = {p.get("period", base_config.period) for _, p in valid}
+    n_workers = parallel.choose_workers(
+        base_config.workers, estimate_sweep_seconds(data, len(periods), len(valid)), len(valid))
+    t1 = time.perf_counter()
+    ref, block = share_market_data(data) if n_workers > 1 else (data, None)
+    try:
+        tasks = _tasks(ref, base_config, valid, bench, n_workers)
+        outcomes, stats = parallel.run_tasks(tasks, n_workers, sink, cancel)
+    finally:
+        _rsi_cache.clear()
+        if block is not None:
+            block.unlink()
+    timings["sweep"] = time.perf_counter() - t1 - stats.startup_seconds
+    timings.update(parallel.pool_timings(stats))
+    timings["rsi_computations"] = float(sum(n for _, n in outcomes))
+    table = _table(checked, base_config, valid, outcomes)
+    timings["total"] = time.perf_counter() - t0
+    sink("done", len(valid), len(valid))
+    return SweepResult(
+        config=base_config, grid=checked, table=table,
+        skipped=pd.DataFrame(skipped, columns=[*checked, "reason"]), timings=timings,
+        codes=data.codes, fingerprint=data.fingerprint,
+        worker_spans=parallel.spans_frame(stats, wall0) if n_workers > 1 else pd.DataFrame())
+
+
+def _table(grid: Mapping[str, Sequence[float]], base: BacktestConfig,
+           valid: list[tuple[int, dict[str, float]]],
+           outcomes: list[tuple[list[tuple[int, dict[str, object]]], int]]) -> pd.DataFrame:
+    """Parameters then metrics, one row per valid combination in grid order."""
+    metrics = dict(row for rows, _ in outcomes for row in rows)
+    columns = _parameter_columns(grid)
+    records = []
+    for index, params in valid:
+        config = base.replace(**params)
+        records.append({**{name: getattr(config, name) for name in columns}, **metrics[index]})
+    return pd.DataFrame.from_records(records)

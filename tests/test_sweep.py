@@ -1,0 +1,145 @@
+"""Parameter sweeps: grid parsing, exact agreement with single runs, skipped combinations,
+the pool path and the ``backtest sweep`` command."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from engine import parallel
+from engine.backtest import run_backtest
+from engine.cli import main
+from engine.config import BacktestConfig
+from engine.errors import ConfigError
+from engine.sweep import GRID_FIELDS, expand_grid, parse_values, run_sweep
+from tests.conftest import SAMPLE
+
+METRIC_KEYS = list(run_backtest(BacktestConfig(data_dir=SAMPLE)).metrics)
+
+
+def _config(**changes: object) -> BacktestConfig:
+    return BacktestConfig(**{"data_dir": SAMPLE, "workers": 1, **changes})
+
+
+@pytest.fixture(scope="module", autouse=True)
+def stop_pool_afterwards() -> Iterator[None]:
+    yield
+    parallel.shutdown_pool()
+
+
+def _same(a: object, b: object) -> bool:
+    return a == b or (isinstance(a, float) and isinstance(b, float)
+                      and math.isnan(a) and math.isnan(b))
+
+
+@pytest.mark.parametrize(("text", "values"), [
+    ("6:30:1", list(range(6, 31))),
+    ("20:35:5", [20, 25, 30, 35]),
+    ("62:80:2", list(range(62, 81, 2))),
+    ("0.1:0.3:0.1", [0.1, 0.2, 0.3]),
+    ("30:35:10", [30]),
+    ("25,30, 32.5", [25, 30, 32.5]),
+    ("14", [14]),
+])
+def test_ranges_are_inclusive_and_exact(text: str, values: list[float]) -> None:
+    assert parse_values(text) == values
+
+
+@pytest.mark.parametrize("text", ["a:b:c", "10:5:1", "1:5:0", "1:5", "", "x,y"])
+def test_bad_ranges_are_explained(text: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_values(text)
+
+
+def test_grid_fields_are_the_numeric_config_fields() -> None:
+    assert {"period", "oversold", "overbought", "position_pct", "max_positions", "slippage",
+            "commission_rate", "lot_size", "initial_capital"} <= set(GRID_FIELDS)
+    assert "workers" not in GRID_FIELDS and "fill" not in GRID_FIELDS
+    with pytest.raises(ConfigError, match="cannot sweep 'fill'"):
+        expand_grid({"fill": ["close"]})
+    grid, combos = expand_grid({"period": [6, 8], "oversold": [20, 25, 20]})
+    assert grid == {"period": (6, 8), "oversold": (20, 25)}
+    assert combos[:2] == [{"period": 6, "oversold": 20}, {"period": 6, "oversold": 25}]
+
+
+@pytest.mark.parametrize("mode", ["shared", "per_stock"])
+@pytest.mark.parametrize("fill", ["next_open", "close"])
+def test_sweep_rows_equal_single_runs_exactly(mode: str, fill: str) -> None:
+    base = _config(capital_mode=mode, fill=fill)
+    grid = {"period": [9, 14], "oversold": [25, 30], "position_pct": [0.1, 0.25]}
+    result = run_sweep(base, grid)
+    assert len(result.table) == 8 and result.skipped.empty
+    assert list(result.table.columns) == [*grid, "overbought", *METRIC_KEYS]
+    assert result.timings["rsi_computations"] == 2  # once per period
+    for _, row in result.table.iloc[[0, 3, 5, 7]].iterrows():
+        params = {name: row[name] for name in result.parameters}
+        metrics = run_backtest(base.replace(**params)).metrics
+        for key, value in metrics.items():
+            assert _same(value, row[key]), (params, key, value, row[key])
+
+
+def test_impossible_combinations_are_skipped_with_the_reason() -> None:
+    result = run_sweep(_config(), {"oversold": [30, 60], "overbought": [50, 70]})
+    assert len(result.table) == 3
+    assert result.skipped[["oversold", "overbought"]].values.tolist() == [[60, 50]]
+    assert "must be above oversold" in result.skipped["reason"].iloc[0]
+    with pytest.raises(ConfigError, match="no valid combination"):
+        run_sweep(_config(), {"oversold": [80], "overbought": [60]})
+
+
+def test_top_sorts_by_a_metric_with_undefined_values_last() -> None:
+    result = run_sweep(_config(), {"period": [10, 20], "max_positions": [1, 5]})
+    best = result.top("sharpe", 4)
+    assert best["sharpe"].is_monotonic_decreasing
+    assert result.top("max_drawdown", 1, ascending=True)["max_drawdown"].iloc[0] == \
+        result.table["max_drawdown"].min()
+    with pytest.raises(ConfigError, match="no metric 'shrape'"):
+        result.top("shrape")
+
+
+@pytest.mark.slow
+def test_pool_sweep_equals_in_process_sweep() -> None:
+    grid = {"period": [8, 12, 16], "oversold": [25, 30], "overbought": [65, 75]}
+    local = run_sweep(_config(), grid)
+    pooled = run_sweep(_config(workers=2), grid)
+    pd.testing.assert_frame_equal(local.table, pooled.table, check_exact=True)
+    assert pooled.timings["workers"] == 2 and not pooled.worker_spans.empty
+    assert pooled.timings["bytes_to_workers"] < 50_000
+    assert pooled.timings["rsi_computations"] <= 3 * 2
+
+
+def test_cli_sweep_writes_the_table_and_prints_the_best(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    out = tmp_path / "sweep"
+    code = main(["sweep", "--data", str(SAMPLE), "--workers", "1", "--period", "10:14:2",
+                 "--oversold", "25,30", "--overbought", "70", "--grid", "slippage=0:0.001:0.001",
+                 "--out", str(out), "--sort", "sharpe", "--top", "3", "--no-progress"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "12 combinations on 50 stocks" in printed and "top 3 by sharpe" in printed
+    table = pd.read_csv(out / "sweep.csv", encoding="utf-8-sig")
+    assert len(table) == 12
+    assert {"period", "oversold", "overbought", "slippage", *METRIC_KEYS} <= set(table.columns)
+    assert {p.name for p in out.iterdir()} == {"sweep.csv", "skipped.csv", "sweep.json"}
+    best = table.sort_values("sharpe", ascending=False).iloc[0]
+    first_row = printed.split("top 3 by sharpe:")[1].splitlines()[2].split()
+    assert [float(first_row[0]), float(first_row[1])] == [best["period"], best["oversold"]]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--period", "30:6:1"], "is not a range start:stop:step"),
+    (["--grid", "fill=close"], "cannot sweep 'fill'"),
+    (["--grid", "slippage"], "use FIELD=VALUES"),
+    ([], "nothing to sweep"),
+    (["--period", "10", "--sort", "sharp"], "no metric 'sharp'"),
+])
+def test_cli_sweep_errors_are_one_line(args: list[str], message: str,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sweep", "--data", str(SAMPLE), "--workers", "1", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
