@@ -56,11 +56,16 @@ def start() -> int:
 
 
 def test(pytest_args: list[str]) -> int:
-    """Install the test extras and run the whole test suite (offscreen Qt)."""
+    """Install the test extras, lint (ruff) and type-check (mypy), then run the whole test
+    suite with Qt offscreen. Arguments given go to pytest, and skip the checks."""
     _ensure_venv("test")
+    python = str(_bin("python"))
+    if not pytest_args:
+        for check in (["-m", "ruff", "check", "."], ["-m", "mypy"]):
+            if subprocess.run([python, *check], cwd=ROOT).returncode != 0:
+                return 1
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    return subprocess.run([str(_bin("python")), "-m", "pytest", *pytest_args],
-                          cwd=ROOT, env=env).returncode
+    return subprocess.run([python, "-m", "pytest", *pytest_args], cwd=ROOT, env=env).returncode
 
 
 def main() -> int:
