@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import ctypes.util
 import multiprocessing
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gui.main_window import MainWindow
 
 NO_DISPLAY = ("no display found (DISPLAY/WAYLAND_DISPLAY unset): the workbench needs a desktop; "
-              "use the CLI instead, e.g. `.venv/bin/backtest check data/demo`")
+              "use the CLI instead, e.g. `.venv/bin/backtest run --data data/demo`")
 
 
 def has_display() -> bool:
@@ -20,27 +25,51 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+NO_XCB_CURSOR = ("Qt needs the system library libxcb-cursor0 to open windows on X11; install "
+                 "it (Debian/Ubuntu: sudo apt-get install libxcb-cursor0) and start again")
+
+
+def missing_system_library() -> str | None:
+    """A one-line reason when Qt's X11 plugin would abort for want of a system library.
+
+    Qt >= 6.5 needs libxcb-cursor on X11 and kills the process (no exception) without it.
+    """
+    on_x11 = (sys.platform.startswith("linux") and os.environ.get("DISPLAY")
+              and not os.environ.get("WAYLAND_DISPLAY")
+              and os.environ.get("QT_QPA_PLATFORM", "xcb") == "xcb")
+    if on_x11 and ctypes.util.find_library("xcb-cursor") is None:
+        return NO_XCB_CURSOR
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Open the workbench window, optionally on ``--data FOLDER``."""
     multiprocessing.freeze_support()  # worker processes of a frozen (bundled) app
     parser = argparse.ArgumentParser(prog="backtest-workbench")
     parser.add_argument("--data", type=Path, default=None, help="data folder to open")
     args = parser.parse_args(argv)
-    if not has_display():
-        print(NO_DISPLAY, file=sys.stderr)
+    problem = NO_DISPLAY if not has_display() else missing_system_library()
+    if problem is not None:
+        print(problem, file=sys.stderr)
         return 1
     from PySide6.QtWidgets import QApplication
-
-    from gui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Backtest Workbench")
     app.setOrganizationName("backtest-workbench")
-    window = MainWindow()
+    window = build_window(args.data)
     window.show()
-    if args.data is not None:
-        window.open_folder(args.data)
     return app.exec()
+
+
+def build_window(data: Path | None = None) -> MainWindow:
+    """The main window, on the data folder ``data`` when given (else the last one used)."""
+    from gui.main_window import MainWindow
+
+    window = MainWindow()
+    if data is not None:
+        window.panel.set_folder(data.resolve())
+    return window
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from gui.plot_style import (
     DRAWDOWN,
     PORTFOLIO,
     make_plot_widget,
+    placeholder_stack,
     posix_seconds,
     style_plot,
 )
@@ -50,9 +51,11 @@ class EquityChart(QWidget):
         self.equity_plot.addItem(self._cursor_lines[0], ignoreBounds=True)
         self.drawdown_plot.addItem(self._cursor_lines[1], ignoreBounds=True)
         self.readout = QLabel(" ")
+        self.placeholder, self._stack = placeholder_stack(
+            self.canvas, "Run a backtest to see its equity curve and drawdown.")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.canvas, 1)
+        layout.addWidget(self._stack, 1)
         layout.addWidget(self.readout)
         self._frame = pd.DataFrame()
         self._x = np.empty(0)
@@ -69,6 +72,7 @@ class EquityChart(QWidget):
         self.equity_plot.enableAutoRange()
         self.drawdown_plot.enableAutoRange()
         self.readout.setText("move the mouse over the chart for values")
+        self._stack.setCurrentWidget(self.canvas)
 
     def clear_data(self) -> None:
         """Empty the chart."""
@@ -77,6 +81,7 @@ class EquityChart(QWidget):
         for item in (self.portfolio, self.benchmark, self.drawdown):
             item.setData([], [])
         self.readout.setText(" ")
+        self._stack.setCurrentWidget(self.placeholder)
 
     def point_count(self) -> int:
         """Number of days plotted."""

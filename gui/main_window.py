@@ -124,6 +124,7 @@ class MainWindow(QMainWindow):
         self.cancel_button.clicked.connect(self.cancel)
         self.progress = QProgressBar(textVisible=True)
         self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
         self.progress.setFormat("idle")
         self.reason = QLabel(wordWrap=True)
         self.reason.setStyleSheet("color: #c0392b;")
@@ -382,6 +383,9 @@ class MainWindow(QMainWindow):
             # An old or hand-edited setting that no longer validates keeps the defaults.
             with contextlib.suppress(ConfigError):
                 self.panel.set_config(BacktestConfig.from_toml(str(text)))
+        folder = Path(self.panel.folder.text())
+        if folder.is_dir():
+            self.open_folder(folder.resolve())
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.worker.cancel()

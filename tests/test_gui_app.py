@@ -44,3 +44,14 @@ def test_pyside_repaints_do_not_leak_none_references(qtbot: QtBot) -> None:
         repaint()
     gc.collect()
     assert sys.getrefcount(None) - before > -50
+
+
+def test_missing_xcb_cursor_library_is_explained(monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("sys.platform", "linux")
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.setattr("ctypes.util.find_library", lambda name: None)
+    assert main([]) == 1
+    assert "libxcb-cursor0" in capsys.readouterr().err

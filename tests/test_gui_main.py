@@ -166,3 +166,14 @@ def test_event_loop_never_blocks_during_a_500_stock_run(window: MainWindow, qtbo
     gaps = np.diff(ticks)
     assert len(ticks) > 20
     assert gaps.max() < 0.1, f"event loop blocked for {gaps.max() * 1000:.0f} ms"
+
+
+def test_data_argument_sets_the_folder_that_runs_use(qtbot: QtBot) -> None:
+    from gui.app import build_window
+
+    win = build_window(SAMPLE)
+    qtbot.addWidget(win)
+    qtbot.waitUntil(lambda: len(win.panel.stocks.codes()) == 50, timeout=15_000)
+    assert win.panel.config().data_dir == SAMPLE.resolve()
+    assert win.panel.folder_info.text().startswith("50 stock files")
+    win.close()
