@@ -11,10 +11,11 @@ from engine.errors import BacktestError
 
 
 class LoadSignals(QObject):
-    """Signals of a folder load: ``finished(data, coverage)`` or ``failed(message)``."""
+    """Signals of a folder load: ``finished(folder, data, coverage)`` or
+    ``failed(folder, message)``; the folder tells a stale load from the current one."""
 
-    finished = Signal(object, object)
-    failed = Signal(str)
+    finished = Signal(object, object, object)
+    failed = Signal(object, str)
 
 
 class FolderLoad(QRunnable):
@@ -31,9 +32,10 @@ class FolderLoad(QRunnable):
             data = load_market_data(self.folder, on_bad_stock="skip")
             table = coverage(data)
         except BacktestError as exc:
-            self.signals.failed.emit(str(exc))
+            self.signals.failed.emit(self.folder, str(exc))
             return
-        except Exception as exc:
-            self.signals.failed.emit(f"unexpected error while loading {self.folder}: {exc!r}")
+        except Exception as exc:  # shown in the error panel, never as a traceback dialog
+            self.signals.failed.emit(self.folder,
+                                     f"unexpected error while loading {self.folder}: {exc!r}")
             return
-        self.signals.finished.emit(data, table)
+        self.signals.finished.emit(self.folder, data, table)

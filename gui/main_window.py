@@ -59,6 +59,7 @@ class MainWindow(QMainWindow):
         self.result: BacktestResult | None = None
         self.data: MarketData | None = None
         self._steps: list[Callable[[], object]] = []
+        self._folder: Path | None = None
         self.running = False
         self._run_started = 0.0
         self._build()
@@ -310,12 +311,15 @@ class MainWindow(QMainWindow):
     def open_folder(self, folder: Path) -> None:
         """Scan ``folder`` in the background and list its stocks in the panel."""
         self.settings.setValue("data_folder", str(folder))
+        self._folder = folder
         job = FolderLoad(folder)
         job.signals.finished.connect(self._folder_loaded)
         job.signals.failed.connect(self._folder_failed)
         QThreadPool.globalInstance().start(job)
 
-    def _folder_loaded(self, data: MarketData, coverage: pd.DataFrame) -> None:
+    def _folder_loaded(self, folder: Path, data: MarketData, coverage: pd.DataFrame) -> None:
+        if folder != self._folder:
+            return  # a slower load of a folder the user has since left
         self.data = data
         self.data_table.set_data(coverage)
         dates = data.dates
@@ -326,7 +330,9 @@ class MainWindow(QMainWindow):
             self.errors.show_error(f"{len(data.excluded)} file(s) in the folder are unusable",
                                    "\n".join(data.excluded["reason"]))
 
-    def _folder_failed(self, message: str) -> None:
+    def _folder_failed(self, folder: Path, message: str) -> None:
+        if folder != self._folder:
+            return
         self.data = None
         self.panel.show_folder([], "could not read the folder")
         self.errors.show_error(message)

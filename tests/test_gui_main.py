@@ -177,3 +177,20 @@ def test_data_argument_sets_the_folder_that_runs_use(qtbot: QtBot) -> None:
     assert win.panel.config().data_dir == SAMPLE.resolve()
     assert win.panel.folder_info.text().startswith("50 stock files")
     win.close()
+
+
+def test_a_slow_load_of_an_old_folder_does_not_overwrite_the_new_one(qtbot: QtBot,
+                                                                     tmp_path: Path) -> None:
+    from engine.datagen import generate_universe
+
+    big = tmp_path / "big"
+    generate_universe(big, 120, "2022-01-01", "2026-02-04", seed=3)
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.panel.set_folder(big)  # slower to load ...
+    win.panel.set_folder(SAMPLE)  # ... than the folder the user switched to
+    qtbot.waitUntil(lambda: len(win.panel.stocks.codes()) == 50, timeout=15_000)
+    qtbot.wait(1500)  # the big folder's load has finished by now, and must be ignored
+    assert len(win.panel.stocks.codes()) == 50
+    assert win.panel.config().data_dir == SAMPLE
+    win.close()
