@@ -10,6 +10,7 @@ import pandas as pd
 
 from engine.config import BacktestConfig
 from engine.enums import REASON_NAMES, SIDE_NAMES, Reason, Side
+from engine.metrics import drawdown
 from engine.valuation_nb import bars_between_nb, last_close_nb
 
 FILL_COLUMNS = ("date", "code", "side", "shares", "price", "commission", "tax", "cash_after")
@@ -138,3 +139,11 @@ class BacktestResult:
     fingerprint: str
     warnings: tuple[str, ...] = ()
     worker_spans: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def benchmark(self) -> pd.DataFrame:
+        """The equal-weight buy-and-hold benchmark per day (date, equity, drawdown), with
+        its total and excess return in ``metrics``."""
+        equity = self.equity["benchmark"].to_numpy()
+        return pd.DataFrame({"date": self.equity["date"], "equity": equity,
+                             "drawdown": drawdown(equity)})

@@ -57,7 +57,7 @@ class FrameModel(QAbstractTableModel):
                                       na_position="last")
         self._frame = frame.reset_index(drop=True)
         # Plain arrays per column: cell access must be cheap for views of 100k rows.
-        self._columns = [self._frame[c].to_numpy(dtype=object) for c in self._frame.columns]
+        self._columns = [self._frame[c].to_numpy() for c in self._frame.columns]
         self.endResetModel()
 
     def frame(self) -> pd.DataFrame:

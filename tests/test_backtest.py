@@ -119,3 +119,11 @@ def test_bad_stock_fails_or_is_excluded(tmp_path: Path) -> None:
     result = run_backtest(_config(data_dir=folder, on_bad_stock="skip"))
     assert result.excluded["code"].tolist() == ["600999.SH"]
     assert "600999.SH" not in result.codes
+
+
+def test_benchmark_table_matches_its_metrics(shared: BacktestResult) -> None:
+    bench = shared.benchmark
+    assert list(bench.columns) == ["date", "equity", "drawdown"]
+    initial = shared.config.initial_capital
+    assert bench["equity"].iloc[-1] / initial - 1 == shared.metrics["benchmark_total_return"]
+    assert (bench["drawdown"] <= 0).all()
