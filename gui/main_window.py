@@ -156,6 +156,7 @@ class MainWindow(QMainWindow):
         action(file_menu, "Load configuration…", None, self.load_config)
         action(file_menu, "Save configuration…", QKeySequence.StandardKey.Save, self.save_config)
         self.export_action = action(file_menu, "Export result…", "Ctrl+E", self.export)
+        action(file_menu, "Save current chart as PNG…", "Ctrl+Shift+S", self.save_png)
         file_menu.addSeparator()
         action(file_menu, "Quit", QKeySequence.StandardKey.Quit, self.close)
         run_menu = self.menuBar().addMenu("&Run")
@@ -373,6 +374,21 @@ class MainWindow(QMainWindow):
         if folder:
             written = export_result(self.result, Path(folder))
             self.statusBar().showMessage(f"Wrote {len(written)} files to {folder}", 10000)
+
+    def save_png(self, path: Path | None = None) -> Path | None:
+        """Save the current tab (chart or table) as a PNG image."""
+        if path is None:
+            title = self.tabs.tabText(self.tabs.currentIndex()).lower()
+            name, _ = QFileDialog.getSaveFileName(self, "Save as PNG", f"{title}.png",
+                                                  "PNG (*.png)")
+            if not name:
+                return None
+            path = Path(name)
+        if not self.tabs.currentWidget().grab().save(str(path), "PNG"):
+            self.errors.show_error(f"Could not write {path}; choose another folder")
+            return None
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return path
 
     # ------------------------------------------------------------- lifecycle
     def _restore(self) -> None:

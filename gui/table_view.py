@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-import pandas as pd
-from PySide6.QtCore import QModelIndex, Signal
-from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QTableView, QVBoxLayout, QWidget
+from pathlib import Path
 
+import pandas as pd
+from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QFileDialog,
+    QLineEdit,
+    QMenu,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.export import write_csv
 from gui.frame_model import FrameModel
 
 
@@ -26,6 +38,8 @@ class FrameTable(QWidget):
         header.setStretchLastSection(True)
         header.setResizeContentsPrecision(64)  # size columns from a sample of rows, not 100k
         self.view.doubleClicked.connect(self._double_clicked)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._context_menu)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.filter = QLineEdit(placeholderText=f"Filter by {filter_column}…",
@@ -50,3 +64,27 @@ class FrameTable(QWidget):
 
     def _double_clicked(self, index: QModelIndex) -> None:
         self.row_activated.emit(self.model.frame().iloc[index.row()].to_dict())
+
+    def _context_menu(self, pos: QPoint) -> None:
+        menu = QMenu(self)
+        menu.addAction("Export table as CSV…", self.export_csv)
+        menu.addAction("Copy selected rows", self.copy_rows)
+        menu.exec(self.view.viewport().mapToGlobal(pos))
+
+    def export_csv(self, path: Path | None = None) -> Path | None:
+        """Write the rows as shown (filtered and sorted) to a CSV file (asks where)."""
+        if path is None:
+            name, _ = QFileDialog.getSaveFileName(self, "Export table", "table.csv",
+                                                  "CSV (*.csv)")
+            if not name:
+                return None
+            path = Path(name)
+        write_csv(self.model.frame(), path)
+        return path
+
+    def copy_rows(self) -> None:
+        """Copy the selected rows (all shown rows when none) as tab-separated text."""
+        frame = self.model.frame()
+        rows = sorted({i.row() for i in self.view.selectionModel().selectedRows()})
+        chosen = frame.iloc[rows] if rows else frame
+        QApplication.clipboard().setText(chosen.to_csv(sep="\t", index=False))

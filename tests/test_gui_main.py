@@ -194,3 +194,23 @@ def test_a_slow_load_of_an_old_folder_does_not_overwrite_the_new_one(qtbot: QtBo
     assert len(win.panel.stocks.codes()) == 50
     assert win.panel.config().data_dir == SAMPLE
     win.close()
+
+
+def test_tables_and_charts_export(window: MainWindow, qtbot: QtBot, tmp_path: Path) -> None:
+    import pandas as pd
+
+    _open(window, qtbot, BacktestConfig(data_dir=SAMPLE))
+    _run(window, qtbot)
+    code = window.result.fills["code"].iloc[0]
+    window.fills_table.filter.setText(code)
+    path = window.fills_table.export_csv(tmp_path / "fills.csv")
+    back = pd.read_csv(path, encoding="utf-8-sig")
+    shown = window.fills_table.model.frame()
+    assert len(back) == len(shown) and (back["code"] == code).all()
+    np.testing.assert_array_equal(back["price"], shown["price"])
+    window.fills_table.copy_rows()
+    from PySide6.QtWidgets import QApplication
+
+    assert QApplication.clipboard().text().startswith("date\tcode\tside")
+    png = window.save_png(tmp_path / "equity.png")
+    assert png is not None and png.stat().st_size > 1000
