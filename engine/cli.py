@@ -1,18 +1,24 @@
-"""Headless command line: ``backtest run``, ``sweep``, ``check`` and ``datagen``."""
+"""Headless command line: ``backtest run``, ``sweep``, ``runs``, ``check`` and ``datagen``."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import multiprocessing
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.config import BacktestConfig
 from engine.errors import BacktestError
+
+if TYPE_CHECKING:
+    from engine.results import BacktestResult
+    from engine.store import RunStore
+    from engine.sweep import SweepResult
 
 log = logging.getLogger("backtest")
 
@@ -164,23 +170,68 @@ class ProgressBar:
         self.bar.update(0)
 
 
+def add_store_flag(parser: argparse.ArgumentParser) -> None:
+    """``--store PATH``: the run store file (default ``$BACKTEST_STORE`` or the user's
+    data folder)."""
+    parser.add_argument("--store", type=Path, default=None,
+                        help="run-history database (default: $BACKTEST_STORE, else "
+                             "runs.sqlite in the user data folder)")
+
+
+def _add_save_flags(parser: argparse.ArgumentParser) -> None:
+    add_store_flag(parser)
+    parser.add_argument("--no-store", action="store_true",
+                        help="do not save the run in the run history")
+
+
+@contextlib.contextmanager
+def _saving_store(args: argparse.Namespace) -> Iterator[RunStore | None]:
+    """The run store to save into (opened before the run, so a bad path fails fast), or
+    None with ``--no-store``."""
+    if args.no_store:
+        yield None
+        return
+    from engine.store import RunStore
+
+    with RunStore(args.store) as store:
+        yield store
+
+
 def _add_run(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run one backtest and print its metrics and timings")
     add_run_flags(p)
     p.add_argument("--out", type=Path, help="write equity/fills/trades/rejections CSV, "
-                   "metrics.json, timings.json and config.toml into this folder")
+                   "metrics.csv, metrics.json, timings.json and config.toml into this folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    _add_save_flags(p)
     p.set_defaults(func=_cmd_run)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from engine.backtest import STAGES, run_backtest
+
+    config = config_from_args(args)
+    with _saving_store(args) as store:
+        with ProgressBar(STAGES, enabled=not args.no_progress) as bar:
+            result = run_backtest(config, progress=bar)
+        _print_run(result)
+        if args.out is not None:
+            from engine.export import export_result, writing
+
+            with writing(args.out):
+                written = export_result(result, args.out)
+            print(f"wrote {len(written)} files to {args.out}")
+        if store is not None:
+            print(f"saved as run {store.save(result)} in {store.path}")
+    return 0
+
+
+def _print_run(result: BacktestResult) -> None:
+    """A run's headline, metrics table, counts, timings and warnings."""
     from engine.report import metric_rows, text_table
     from engine.results import TIMING_COUNTS
 
-    config = config_from_args(args)
-    with ProgressBar(STAGES, enabled=not args.no_progress) as bar:
-        result = run_backtest(config, progress=bar)
+    config = result.config
     print(f"{len(result.codes)} stocks, {config.start} .. {config.end}, RSI {config.period} "
           f"{config.oversold:g}/{config.overbought:g}, {config.capital_mode} mode, "
           f"fill {config.fill}")
@@ -192,12 +243,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
         for k, v in result.timings.items()))
     for message in result.warnings:
         print(f"warning: {message}")
-    if args.out is not None:
-        from engine.export import export_result
-
-        written = export_result(result, args.out)
-        print(f"wrote {len(written)} files to {args.out}")
-    return 0
 
 
 # Grid flags of ``backtest sweep``: (flag, config field, help).
@@ -225,6 +270,7 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ascending", action="store_true", help="smallest first")
     p.add_argument("--top", type=int, default=10, help="rows to print (default 10)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    _add_save_flags(p)
     p.set_defaults(func=_cmd_sweep)
 
 
@@ -256,31 +302,57 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     grid = _grid_from_args(args)
-    t0 = time.perf_counter()
-    with ProgressBar(unit_stage="sweep", enabled=not args.no_progress) as bar:
-        result = run_sweep(config, grid, progress=bar)
-    wall = time.perf_counter() - t0
-    n = len(result.table)
-    print(f"{n} combinations on {len(result.codes)} stocks, {config.start} .. {config.end}, "
-          f"{config.capital_mode} mode: {wall:.2f} s ({n / wall:,.0f} per second, "
-          f"{int(result.timings['workers'])} worker(s)); {len(result.skipped)} skipped")
-    top = result.top(args.sort, args.top, ascending=args.ascending)
-    shown = [*result.parameters, *dict.fromkeys((args.sort, *SWEEP_SHOWN))]
-    kinds = {key: kind for key, _, kind in METRICS}
-    table = top[shown].copy()
-    for column in shown[len(result.parameters):]:
-        table[column] = [format_value(v, kinds.get(column, "ratio")) for v in table[column]]
-    print(f"top {len(top)} by {args.sort}{' (ascending)' if args.ascending else ''}:")
-    print(table.to_string(index=False))
-    if args.out is not None:
-        from engine.export import write_csv, write_json
-
-        write_csv(result.table, args.out / "sweep.csv")
-        write_csv(result.skipped, args.out / "skipped.csv")
-        write_json({"config": config.to_dict(), "grid": {k: list(v) for k, v in grid.items()},
-                    "timings": result.timings}, args.out / "sweep.json")
-        print(f"wrote sweep.csv, skipped.csv and sweep.json to {args.out}")
+    with _saving_store(args) as store:
+        t0 = time.perf_counter()
+        with ProgressBar(unit_stage="sweep", enabled=not args.no_progress) as bar:
+            result = run_sweep(config, grid, progress=bar)
+        wall = time.perf_counter() - t0
+        n = len(result.table)
+        print(f"{n} combinations on {len(result.codes)} stocks, {config.start} .. {config.end}, "
+              f"{config.capital_mode} mode: {wall:.2f} s ({n / wall:,.0f} per second, "
+              f"{int(result.timings['workers'])} worker(s)); {len(result.skipped)} skipped")
+        top = result.top(args.sort, args.top, ascending=args.ascending)
+        shown = [*result.parameters, *dict.fromkeys((args.sort, *SWEEP_SHOWN))]
+        kinds = {key: kind for key, _, kind in METRICS}
+        table = top[shown].copy()
+        for column in shown[len(result.parameters):]:
+            table[column] = [format_value(v, kinds.get(column, "ratio")) for v in table[column]]
+        print(f"top {len(top)} by {args.sort}{' (ascending)' if args.ascending else ''}:")
+        print(table.to_string(index=False))
+        if args.out is not None:
+            _write_sweep(args.out, result, grid)
+        if store is not None:
+            _save_sweep_best(store, result, args.sort, args.ascending)
     return 0
+
+
+def _write_sweep(out: Path, result: SweepResult, grid: dict[str, list[float]]) -> None:
+    from engine.export import export_sweep, write_csv, write_json, writing
+
+    with writing(out):
+        export_sweep(result, out / "sweep.csv")
+        write_csv(result.skipped, out / "skipped.csv")
+        write_json({"config": result.config.to_dict(),
+                    "grid": {k: list(v) for k, v in grid.items()},
+                    "timings": result.timings}, out / "sweep.json")
+    print(f"wrote sweep.csv, skipped.csv and sweep.json to {out}")
+
+
+def _save_sweep_best(store: RunStore, result: SweepResult, sort: str, ascending: bool) -> None:
+    """Run the sweep's best combination in full and save it, the sweep table attached."""
+    from engine.backtest import run_backtest
+
+    top = result.top(sort, 1, ascending=ascending)
+    params = {name: top[name].iloc[0].item() for name in result.parameters}
+    best = run_backtest(result.config.replace(**params))
+    grid = "; ".join(f"{name} {', '.join(f'{v:g}' for v in values)}"
+                     for name, values in result.grid.items())
+    notes = (f"best of {len(result.table)} sweep combinations by {sort}"
+             f"{' (ascending)' if ascending else ''}; grid: {grid}")
+    run_id = store.save(best, notes=notes, tags=("sweep",),
+                        attachments={"sweep": result.table, "skipped": result.skipped})
+    chosen = ", ".join(f"{name} {getattr(best.config, name):g}" for name in result.parameters)
+    print(f"saved the best combination ({chosen}) as run {run_id} in {store.path}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -292,6 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sweep(sub)
     _add_check(sub)
     _add_datagen(sub)
+    from engine.runs_cli import add_runs
+
+    add_runs(sub)
     return parser
 
 

@@ -1,18 +1,25 @@
-"""Writes results to files atomically: CSV (UTF-8 with BOM for spreadsheets), JSON, TOML."""
+"""Writes results, comparisons and sweeps to files atomically: CSV (UTF-8 with BOM for
+spreadsheets), JSON, TOML."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import pandas as pd
 
+from engine.errors import BacktestError
+from engine.report import METRICS
 from engine.results import BacktestResult
+
+if TYPE_CHECKING:
+    from engine.sweep import SweepResult
 
 
 def write_atomic(path: Path, write: Callable[[IO[str]], Any], encoding: str = "utf-8") -> None:
@@ -26,6 +33,16 @@ def write_atomic(path: Path, write: Callable[[IO[str]], Any], encoding: str = "u
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Report a failure to write under ``path`` (a file in the way of a folder, no
+    permission, disk full) as a one-line ``BacktestError`` naming the path."""
+    try:
+        yield
+    except OSError as exc:
+        raise BacktestError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -49,13 +66,45 @@ def write_json(payload: dict[str, Any], path: Path) -> None:
     write_atomic(path, lambda h: json.dump(_jsonable(payload), h, indent=2, default=str))
 
 
-def export_result(result: BacktestResult, folder: Path) -> list[Path]:
-    """Every table of a run into ``folder``; returns the written paths."""
+def metrics_frame(metrics: dict[str, Any]) -> pd.DataFrame:
+    """Metrics as rows (metric key, label, value): ``engine.report.METRICS`` order, then
+    any others labelled by their key. Undefined values (None/NaN) are empty cells."""
+    labels = {key: label for key, label, _ in METRICS}
+    keys = [*(k for k in labels if k in metrics), *(k for k in metrics if k not in labels)]
+    values = [None if isinstance(metrics[k], float) and math.isnan(metrics[k]) else metrics[k]
+              for k in keys]
+    return pd.DataFrame({"metric": keys, "label": [labels.get(k, k) for k in keys],
+                         "value": pd.Series(values, dtype=object)})
+
+
+def export_comparison(table: pd.DataFrame, path: Path) -> Path:
+    """A comparison table (``engine.compare.compare_table``) as one CSV; returns the path."""
+    path = Path(path)
+    write_csv(table, path)
+    return path
+
+
+def export_sweep(sweep: SweepResult, path: Path) -> Path:
+    """A sweep's table (every parameter, then every metric, one row per combination) as
+    one CSV; returns the path."""
+    path = Path(path)
+    write_csv(sweep.table, path)
+    return path
+
+
+def export_result(result: BacktestResult, folder: Path,
+                  extra: dict[str, pd.DataFrame] | None = None) -> list[Path]:
+    """Every table of a run into ``folder``: equity, fills, trades, rejections (and
+    excluded stocks, if any) as CSV, ``metrics.csv`` and ``metrics.json``,
+    ``timings.json`` and ``config.toml``; ``extra`` tables are written as ``NAME.csv``.
+    Returns the written paths."""
     folder = Path(folder)
     tables = {"equity.csv": result.equity, "fills.csv": result.fills,
               "trades.csv": result.trades, "rejections.csv": result.rejections}
     if len(result.excluded):
         tables["excluded.csv"] = result.excluded
+    tables["metrics.csv"] = metrics_frame(result.metrics)
+    tables.update({f"{name}.csv": frame for name, frame in (extra or {}).items()})
     written = []
     for name, frame in tables.items():
         write_csv(frame, folder / name)

@@ -34,12 +34,15 @@ from engine.export import export_result
 from engine.parallel import shutdown_pool
 from engine.report import metric_rows
 from engine.results import BacktestResult
+from gui.compare_view import CompareView
 from gui.config_panel import ConfigPanel
 from gui.data_loader import FolderLoad
 from gui.equity_chart import EquityChart
 from gui.error_panel import ErrorPanel
 from gui.run_worker import RunWorker
+from gui.runs_panel import RunsPanel
 from gui.stock_chart import StockChart
+from gui.sweep_view import SweepView
 from gui.table_view import FrameTable
 from gui.timing_chart import TimingChart
 
@@ -92,12 +95,20 @@ class MainWindow(QMainWindow):
         self.timing_chart = TimingChart()
         self.stock_chart = StockChart()
         self.data_table = FrameTable()
+        self.runs_panel = RunsPanel()
+        self.compare_view = CompareView()
+        self.sweep_view = SweepView()
         for widget, title in ((self.equity_chart, "Equity"), (self.metrics_table, "Metrics"),
                               (self.trades_table, "Trades"), (self.fills_table, "Fills"),
                               (self.rejections_table, "Rejections"),
                               (self.timing_chart, "Timing"), (self.stock_chart, "Stock"),
-                              (self.data_table, "Data")):
+                              (self.data_table, "Data"), (self.runs_panel, "Runs"),
+                              (self.compare_view, "Compare"), (self.sweep_view, "Sweep")):
             self.tabs.addTab(widget, title)
+        self.runs_panel.open_run.connect(self.open_stored_run)
+        self.runs_panel.compare_requested.connect(self.compare_runs)
+        self.sweep_view.run_requested.connect(self._run_sweep_cell)
+        self.panel.changed.connect(self._sweep_base_changed)
         for table in (self.trades_table, self.fills_table, self.rejections_table,
                       self.data_table):
             table.row_activated.connect(lambda row: self.show_stock(str(row.get("code", ""))))
@@ -229,6 +240,44 @@ class MainWindow(QMainWindow):
     def _shown(self) -> None:
         self._set_running(False)
         self.progress.setFormat("done")
+        self._store(self.result)
+
+    def _store(self, result: BacktestResult | None) -> None:
+        """Keep a completed run in the run history (a failure costs history, not the run)."""
+        store = self.runs_panel.store
+        if result is None or store is None:
+            return
+        try:
+            run_id = store.save(result)
+        except BacktestError as exc:
+            self.statusBar().showMessage(f"Run not saved to the history: {exc}", 10000)
+            return
+        self.runs_panel.refresh()
+        self.total_label.setText(f"{self.total_label.text()} · saved as run {run_id}")
+
+    def open_stored_run(self, run_id: int) -> None:
+        """Show a run from the history as if it had just finished."""
+        results, _ = self.runs_panel.load_runs([run_id])
+        self.apply_config(results[run_id].config)
+        self.show_result(results[run_id])
+        self.tabs.setCurrentWidget(self.equity_chart)
+
+    def compare_runs(self, run_ids: list[int]) -> None:
+        """Overlay and tabulate the chosen stored runs."""
+        results, names = self.runs_panel.load_runs(run_ids)
+        self.compare_view.set_data(results, names)
+        self.tabs.setCurrentWidget(self.compare_view)
+
+    def _sweep_base_changed(self) -> None:
+        try:
+            self.sweep_view.set_base_config(self.panel.config())
+        except ConfigError as exc:
+            self.sweep_view.set_base_config(None, str(exc))
+
+    def _run_sweep_cell(self, config: BacktestConfig) -> None:
+        self.panel.set_config(config)
+        self.tabs.setCurrentWidget(self.equity_chart)
+        self.run()
 
     def _failed(self, message: str, details: str) -> None:
         self._set_running(False)
@@ -415,6 +464,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("splitter", self.splitter.saveState())
         with contextlib.suppress(ConfigError):  # an invalid configuration is not remembered
             self.settings.setValue("config", self.panel.config().to_toml())
+        self.sweep_view.shutdown()
         self.run_thread.quit()
         self.run_thread.wait(5000)
         shutdown_pool()

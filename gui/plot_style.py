@@ -50,3 +50,25 @@ def placeholder_stack(plots: QWidget, text: str) -> tuple[QLabel, QStackedWidget
     stack.addWidget(placeholder)
     stack.addWidget(plots)
     return placeholder, stack
+
+
+#: Distinct colours for overlaid series (Tableau 10), used in order.
+SERIES = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+          "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+#: Table cell backgrounds: the best value of a row; a field that differs between runs.
+BEST_BACKGROUND = "#d3f9d8"
+DIFFERENCE_BACKGROUND = "#fff3bf"
+ERROR_COLOR = "#c0392b"
+HEATMAP_COLORMAP = "viridis"
+
+
+def series_color(index: int) -> str:
+    """The ``index``-th series colour (the palette repeats after ten)."""
+    return SERIES[index % len(SERIES)]
+
+
+def error_label() -> QLabel:
+    """A word-wrapped red label for inline error text."""
+    label = QLabel(wordWrap=True)
+    label.setStyleSheet(f"color: {ERROR_COLOR};")
+    return label

@@ -1,4 +1,4 @@
-"""Shared fixtures: small hand-made stock files and an isolated aligned cache."""
+"""Shared fixtures: small hand-made stock files, an isolated aligned cache and run store."""
 
 from __future__ import annotations
 
@@ -56,7 +56,8 @@ def write_stock(tmp_path: Path) -> WriteStock:
 
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own aligned cache folder (never the user's)."""
+    """Every test gets its own aligned cache folder and run store (never the user's)."""
     cache = tmp_path / "cache"
     monkeypatch.setenv("BACKTEST_CACHE_DIR", str(cache))
+    monkeypatch.setenv("BACKTEST_STORE", str(tmp_path / "store" / "runs.sqlite"))
     return cache

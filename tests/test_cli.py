@@ -54,7 +54,7 @@ def test_run_prints_metrics_and_writes_every_file(tmp_path: Path,
     assert "Total return" in printed and "timings: load" in printed
     names = {p.name for p in out.iterdir()}
     assert names == {"equity.csv", "fills.csv", "trades.csv", "rejections.csv",
-                     "metrics.json", "timings.json", "config.toml"}
+                     "metrics.csv", "metrics.json", "timings.json", "config.toml"}
     config = BacktestConfig.load(out / "config.toml")
     assert config.period == 10 and config.capital_mode == "per_stock"
     result = run_backtest(config)

@@ -214,3 +214,26 @@ def test_tables_and_charts_export(window: MainWindow, qtbot: QtBot, tmp_path: Pa
     assert QApplication.clipboard().text().startswith("date\tcode\tside")
     png = window.save_png(tmp_path / "equity.png")
     assert png is not None and png.stat().st_size > 1000
+
+
+def test_runs_are_saved_reopened_and_compared(window: MainWindow, qtbot: QtBot) -> None:
+    _open(window, qtbot, BacktestConfig(data_dir=SAMPLE))
+    _run(window, qtbot)
+    first = window.result
+    window.panel.fields["period"].widget.setValue(10)
+    _run(window, qtbot)
+    ids = window.runs_panel.run_ids()
+    assert len(ids) == 2 and "saved as run" in window.total_label.text()
+    window.open_stored_run(min(ids))
+    np.testing.assert_array_equal(window.result.equity["equity"], first.equity["equity"])
+    assert window.panel.config().period == 14
+    window.compare_runs(ids)
+    assert window.tabs.currentWidget() is window.compare_view
+
+
+def test_sweep_cell_click_runs_that_configuration(window: MainWindow, qtbot: QtBot) -> None:
+    _open(window, qtbot, BacktestConfig(data_dir=SAMPLE))
+    config = BacktestConfig(data_dir=SAMPLE, period=9, oversold=25.0)
+    window.sweep_view.run_requested.emit(config)
+    _idle(window, qtbot)
+    assert window.result.config.period == 9 and window.result.config.oversold == 25.0

@@ -1,0 +1,224 @@
+"""The run history panel and the comparison view, driven as a user would, on a real store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QInputDialog, QMessageBox
+from pytestqt.qtbot import QtBot
+
+from engine.backtest import run_backtest
+from engine.compare import best_per_metric, compare_table, config_differences, normalised_equity
+from engine.config import BacktestConfig
+from engine.report import METRICS, format_value
+from engine.results import BacktestResult
+from engine.store import RunStore
+from gui.compare_view import CompareView
+from gui.runs_panel import RunsPanel
+from tests.conftest import SAMPLE
+
+CHANGES: tuple[dict[str, object], ...] = (
+    {}, {"period": 10, "oversold": 25.0}, {"period": 20, "overbought": 75.0, "fill": "close"})
+
+
+@pytest.fixture(scope="module")
+def results() -> list[BacktestResult]:
+    base = BacktestConfig(data_dir=SAMPLE, workers=1)
+    return [run_backtest(base.replace(**change)) for change in CHANGES]
+
+
+@pytest.fixture
+def store(tmp_path: Path, results: list[BacktestResult]) -> Iterator[RunStore]:
+    with RunStore(tmp_path / "runs.sqlite") as opened:
+        opened.save(results[0], name="baseline", notes="the spec's defaults")
+        opened.save(results[1], tags=["fast"])
+        opened.save(results[2], name="slow exit", tags=["slow", "close fill"])
+        yield opened
+
+
+@pytest.fixture
+def panel(qtbot: QtBot, store: RunStore) -> RunsPanel:
+    widget = RunsPanel(store)
+    qtbot.addWidget(widget)
+    widget.resize(1100, 400)
+    return widget
+
+
+def _column(panel: RunsPanel, name: str) -> list[str]:
+    model = panel.table.model
+    column = list(model.frame().columns).index(name)
+    return [model.data(model.index(row, column)) for row in range(model.rowCount())]
+
+
+def test_the_panel_lists_the_stored_runs_newest_first(panel: RunsPanel,
+                                                     results: list[BacktestResult]) -> None:
+    assert panel.run_ids() == [3, 2, 1]
+    assert _column(panel, "name")[0] == "slow exit" and _column(panel, "name")[2] == "baseline"
+    assert _column(panel, "total_return") == [format_value(r.metrics["total_return"], "pct")
+                                              for r in reversed(results)]
+    assert _column(panel, "sharpe")[2] == format_value(results[0].metrics["sharpe"], "ratio")
+    assert _column(panel, "tags") == ["slow, close fill", "fast", ""]
+    assert _column(panel, "period") == ["20", "10", "14"]
+    assert not panel.errors.isVisible()
+
+
+def test_rename_tags_and_notes_reach_the_store_and_the_list(panel: RunsPanel,
+                                                            store: RunStore) -> None:
+    assert panel.rename_run(2, "oversold 25")
+    assert panel.set_tags([1, 2], ["keep", "report"])
+    assert panel.set_notes(1, "compare with run 3")
+    assert _column(panel, "name")[1] == "oversold 25"
+    assert _column(panel, "tags")[1:] == ["keep, report", "keep, report"]
+    info = store.run_info(1)
+    assert info["tags"] == ["keep", "report"] and info["notes"] == "compare with run 3"
+    assert panel.status.text() == "Saved the notes of run 1"
+
+
+def test_the_dialogs_drive_the_same_changes(panel: RunsPanel, store: RunStore,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    panel.select([1])
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("renamed", True))
+    panel.actions_by_name["rename"].trigger()
+    assert store.run_info(1)["name"] == "renamed"
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("a, b ,", True))
+    panel.ask_tags()
+    assert store.run_info(1)["tags"] == ["a", "b"]
+    monkeypatch.setattr(QInputDialog, "getMultiLineText", lambda *a, **k: ("line\nline", True))
+    panel.ask_notes()
+    assert store.run_info(1)["notes"] == "line\nline"
+    assert panel.selected_ids() == [1]  # the selection survives the refreshes
+
+
+def test_delete_asks_first(panel: RunsPanel, store: RunStore,
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    panel.select([1, 3])
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: QMessageBox.StandardButton.No)
+    panel.ask_delete()
+    assert panel.run_ids() == [3, 2, 1]
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: QMessageBox.StandardButton.Yes)
+    panel.actions_by_name["delete"].trigger()
+    assert panel.run_ids() == [2]
+    assert list(store.list_runs()["id"]) == [2]
+
+
+def test_store_errors_show_inline_and_the_list_stays(panel: RunsPanel) -> None:
+    assert not panel.rename_run(1, "   ")
+    assert panel.errors.isVisibleTo(panel)
+    assert panel.errors.message.text().startswith("Could not rename run 1: ")
+    assert "cannot be empty" in panel.errors.message.text()
+    assert _column(panel, "name")[2] == "baseline"
+    assert not panel.delete_runs([99])
+    assert "99" in panel.errors.message.text()
+    assert panel.run_ids() == [3, 2, 1]
+
+
+def test_a_store_that_cannot_open_is_explained(qtbot: QtBot, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BACKTEST_STORE", str(tmp_path))  # a folder, not a database file
+    failing = RunsPanel()
+    qtbot.addWidget(failing)
+    assert failing.store is None
+    assert "is a folder" in failing.errors.message.text()
+    assert not failing.actions_by_name["delete"].isEnabled()
+    assert not failing.rename_run(1, "x")
+
+
+def test_actions_follow_the_selection(panel: RunsPanel, qtbot: QtBot) -> None:
+    enabled = {name: act.isEnabled for name, act in panel.actions_by_name.items()}
+    assert not enabled["open"]() and not enabled["compare"]() and not enabled["delete"]()
+    panel.select([2])
+    assert enabled["open"]() and enabled["rename"]() and not enabled["compare"]()
+    with qtbot.waitSignal(panel.open_run) as opened:
+        panel.open_selected()
+    assert opened.args == [2]
+    panel.select([1, 3])
+    assert enabled["compare"]() and not enabled["rename"]() and enabled["tags"]()
+    with qtbot.waitSignal(panel.compare_requested) as compared:
+        panel.actions_by_name["compare"].trigger()
+    assert compared.args == [[3, 1]]
+
+
+def test_double_click_opens_the_run(panel: RunsPanel, qtbot: QtBot) -> None:
+    panel.show()
+    view = panel.table.view
+    rect = view.visualRect(panel.table.model.index(1, 1))
+    with qtbot.waitSignal(panel.open_run) as opened:
+        # a view reports a double-click only on the index the first click pressed
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert opened.args == [2]
+
+
+def test_export_writes_each_selected_run(panel: RunsPanel, tmp_path: Path,
+                                         results: list[BacktestResult]) -> None:
+    assert panel.export_runs([1], tmp_path / "one")
+    assert (tmp_path / "one" / "equity.csv").is_file()
+    assert panel.export_runs([1, 3], tmp_path / "two")
+    for run_id in (1, 3):
+        trades = pd.read_csv(tmp_path / "two" / f"run_{run_id}" / "trades.csv")
+        assert len(trades) == len(results[run_id - 1].trades)
+
+
+# ---------------------------------------------------------------- comparison
+@pytest.fixture
+def compare(qtbot: QtBot, panel: RunsPanel) -> CompareView:
+    view = CompareView()
+    qtbot.addWidget(view)
+    view.resize(1300, 850)
+    view.set_data(*panel.load_runs([1, 2, 3]))
+    return view
+
+
+def test_compare_overlays_growth_of_one_curves(compare: CompareView,
+                                               results: list[BacktestResult]) -> None:
+    assert list(compare.curves) == [1, 2, 3]
+    assert len(compare.legend.items) == 3
+    for run_id, result in zip((1, 2, 3), results, strict=True):
+        np.testing.assert_allclose(compare.curves[run_id].yData,
+                                   normalised_equity(result)["value"])
+    pens = {compare.curves[i].opts["pen"].color().name() for i in (1, 2, 3)}
+    assert len(pens) == 3  # distinct colours
+    assert compare.legend.items[0][1].text == "#1 baseline"
+
+
+def test_compare_tables_mark_the_best_and_the_differences(
+        compare: CompareView, results: list[BacktestResult]) -> None:
+    by_id = dict(zip((1, 2, 3), results, strict=True))
+    table = compare_table(by_id)
+    labels = {key: label for key, label, _ in METRICS}
+    assert compare.highlighted_cells() == {labels[k]: v for k, v in best_per_metric(table).items()}
+    row = [key for key, _, _ in METRICS].index("total_return")
+    assert compare.metrics_table.item(row, 1).text() == format_value(
+        results[1].metrics["total_return"], "pct")
+    differing = config_differences(by_id)
+    assert set(differing) == {"period", "oversold", "overbought", "fill"}
+    shown = {compare.config_table.verticalHeaderItem(r).text(): r
+             for r in range(compare.config_table.rowCount())}
+    assert compare.config_table.item(shown["period"], 2).font().bold()
+    assert not compare.config_table.item(shown["data_dir"], 0).font().bold()
+    compare.only_differences.setChecked(True)
+    visible = [name for name, r in shown.items() if not compare.config_table.isRowHidden(r)]
+    assert visible == differing
+
+
+def test_compare_exports_its_table(compare: CompareView, tmp_path: Path) -> None:
+    written = compare.export_csv(tmp_path / "comparison.csv")
+    assert written is not None
+    frame = pd.read_csv(written)
+    assert list(frame["id"]) == [1, 2, 3]
+    assert frame["name"].iloc[0] == "baseline"
+    assert {"period", "total_return", "sharpe"} <= set(frame.columns)
+
+
+def test_compare_clears(compare: CompareView) -> None:
+    compare.clear_data()
+    assert not compare.curves and compare.metrics_table.rowCount() == 0
+    assert not compare.export_button.isEnabled()
+    assert compare.export_csv() is None

@@ -1,0 +1,216 @@
+"""The sweep view as a user drives it: ranges, run, cancel, heatmap, click-to-run, export."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from pytestqt.qtbot import QtBot
+
+from engine.config import BacktestConfig
+from engine.report import format_value
+from engine.sweep import run_sweep
+from engine.sweep_grid import cell_parameters, heatmap_grid
+from gui.heatmap import Heatmap
+from gui.sweep_view import SweepView
+from tests.conftest import SAMPLE
+
+BASE = BacktestConfig(data_dir=SAMPLE, workers=1)
+RANGES = {"period": "10:14:2", "oversold": "25,30", "overbought": "70,75"}
+GRID = {"period": [10, 12, 14], "oversold": [25, 30], "overbought": [70, 75]}
+
+
+@pytest.fixture(scope="module")
+def expected() -> pd.DataFrame:
+    return run_sweep(BASE, GRID).table
+
+
+@pytest.fixture
+def view(qtbot: QtBot) -> Iterator[SweepView]:
+    widget = SweepView()
+    qtbot.addWidget(widget)
+    widget.resize(1400, 880)
+    widget.show()
+    widget.set_base_config(BASE)
+    for name, text in RANGES.items():
+        widget.range_edits[name].setText(text)
+    yield widget
+    widget.shutdown()
+
+
+def _run(view: SweepView, qtbot: QtBot) -> None:
+    qtbot.mouseClick(view.run_button, Qt.MouseButton.LeftButton)
+    assert view.running and view.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: not view.running, timeout=60_000)  # slots run queued
+    assert view.progress.format().startswith("done"), view.errors.message.text()
+
+
+def test_sweep_table_and_heatmap_are_the_engines(view: SweepView, qtbot: QtBot,
+                                                  expected: pd.DataFrame) -> None:
+    assert view.count.text() == "12 combinations"
+    _run(view, qtbot)
+    assert view.result is not None
+    pd.testing.assert_frame_equal(view.result.table, expected)
+    assert view.table.model.rowCount() == 12
+    assert view.x_combo.currentText() == "period" and view.y_combo.currentText() == "oversold"
+    assert view.metric_combo.currentData() == "sharpe"
+    assert list(view.slice_combos) == ["overbought"]
+    grid = heatmap_grid(expected, "period", "oversold", "sharpe", None, "mean")
+    assert view.heatmap.z.shape == (2, 3)
+    np.testing.assert_array_equal(view.heatmap.x_values, grid.x_values)
+    np.testing.assert_array_equal(view.heatmap.y_values, grid.y_values)
+    np.testing.assert_array_equal(view.heatmap.z, grid.z)
+    assert view.heatmap.label_count() == 6
+
+
+@pytest.mark.parametrize(("x", "y", "metric", "agg", "fixed"), [
+    ("period", "oversold", "total_return", "max", None),
+    ("overbought", "period", "max_drawdown", "min", {"oversold": 30.0}),
+    ("oversold", "overbought", "volatility", "mean", {"period": 12}),
+])
+def test_heatmap_choices_follow_the_engine(view: SweepView, qtbot: QtBot,
+                                           expected: pd.DataFrame, x: str, y: str,
+                                           metric: str, agg: str,
+                                           fixed: dict[str, float] | None) -> None:
+    _run(view, qtbot)
+    view.set_heatmap(x, y, metric, agg, fixed)
+    grid = heatmap_grid(expected, x, y, metric, fixed, agg)
+    np.testing.assert_array_equal(view.heatmap.z, grid.z)
+    assert view.heatmap.kind == "pct"  # all three are percentages
+    row, column = 1, 0
+    text = view.heatmap.cell_text(row, column)
+    assert f"{x} = {grid.x_values[column]:g}" in text
+    assert format_value(grid.z[row, column], "pct") in text
+
+
+def test_choosing_the_same_axis_twice_swaps(view: SweepView, qtbot: QtBot) -> None:
+    _run(view, qtbot)
+    view.y_combo.setCurrentText("period")
+    view._axis_chosen(view.y_combo, view.x_combo)
+    assert view.x_combo.currentText() != view.y_combo.currentText()
+    assert view.heatmap.z.shape[0] == 3  # period is on the y axis now
+
+
+def test_clicking_a_cell_requests_that_configuration(view: SweepView, qtbot: QtBot,
+                                                     expected: pd.DataFrame) -> None:
+    _run(view, qtbot)
+    heatmap = view.heatmap
+    view.set_heatmap("period", "oversold", "sharpe", fixed={"overbought": 75.0})
+    with qtbot.waitSignal(view.run_requested) as requested:
+        heatmap.cell_clicked.emit(1, 2)  # oversold 30, period 14
+    config = requested.args[0]
+    assert (config.period, config.oversold, config.overbought) == (14, 30.0, 75.0)
+    assert config.replace(period=14, oversold=30.0, overbought=75.0) == config
+    assert config.data_dir == BASE.data_dir
+    # aggregated over overbought: the cell's best combination for the metric
+    view.set_heatmap("period", "oversold", "sharpe", agg="mean")
+    best = cell_parameters(expected, ["period", "oversold", "overbought"], "period",
+                           "oversold", 10, 25.0, "sharpe")
+    assert best is not None
+    scene = heatmap.plot.vb.mapViewToScene(QPointF(0, 0))  # the cell at period 10, oversold 25
+    point = heatmap.canvas.mapFromScene(scene)
+    with qtbot.waitSignal(view.run_requested) as requested:
+        qtbot.mouseClick(heatmap.canvas.viewport(), Qt.MouseButton.LeftButton, pos=point)
+    config = requested.args[0]
+    assert (config.period, config.oversold, config.overbought) == (
+        best["period"], best["oversold"], best["overbought"])
+
+
+def test_hover_reads_out_the_cell(view: SweepView, qtbot: QtBot) -> None:
+    _run(view, qtbot)
+    heatmap = view.heatmap
+    scene = heatmap.plot.vb.mapViewToScene(QPointF(2, 1))
+    qtbot.mouseMove(heatmap.canvas.viewport(), heatmap.canvas.mapFromScene(scene))
+    expected = heatmap.cell_text(1, 2)
+    assert "period = 14" in expected and "oversold = 30" in expected
+    qtbot.waitUntil(lambda: heatmap.readout.text() == expected, timeout=3000)
+    assert heatmap.hover_box.isVisible()
+    qtbot.mouseMove(heatmap.canvas.viewport(), QPoint(2, 2))  # off the cells
+    qtbot.waitUntil(lambda: not heatmap.hover_box.isVisible(), timeout=3000)
+
+
+def test_cancel_stops_the_sweep(view: SweepView, qtbot: QtBot) -> None:
+    for name, text in {"period": "5:60:1", "oversold": "10:40:1", "overbought": "60:90:1"}.items():
+        view.range_edits[name].setText(text)
+    view.run()
+    assert view.running
+    qtbot.mouseClick(view.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not view.running, timeout=20_000)
+    assert view.progress.format() == "cancelled"
+    assert view.result is None and view.run_button.isEnabled()
+    assert not view.cancel_button.isEnabled()
+    for name, text in RANGES.items():  # the view is usable again
+        view.range_edits[name].setText(text)
+    _run(view, qtbot)
+
+
+@pytest.mark.parametrize(("field", "text", "reason"), [
+    ("oversold", "30:20:5", "oversold range is not valid"),
+    ("period", "a,b", "period range is not valid"),
+    ("overbought", "60:70:0", "overbought range is not valid"),
+])
+def test_invalid_range_disables_run_with_the_reason(view: SweepView, field: str, text: str,
+                                                    reason: str) -> None:
+    assert view.run_button.isEnabled()
+    view.range_edits[field].setText(text)
+    assert not view.run_button.isEnabled()
+    assert reason in view.reason.text()
+    assert view.range_errors[field].isVisible()
+    assert "is not a range" in view.range_errors[field].text()
+    view.range_edits[field].setText(RANGES[field])
+    assert view.run_button.isEnabled() and not view.reason.isVisible()
+
+
+def test_other_reasons_run_is_disabled(view: SweepView) -> None:
+    view.extra_field.setCurrentText("position_pct")
+    assert not view.run_button.isEnabled() and "extra field" in view.reason.text()
+    assert "enter the values of position_pct" in view.range_errors["extra"].text()
+    view.range_edits["extra"].setText("0.1,0.2")
+    assert view.run_button.isEnabled() and view.count.text() == "24 combinations"
+    assert view.grid()["position_pct"] == [0.1, 0.2]
+    view.extra_field.setCurrentIndex(0)
+    for edit in view.range_edits.values():
+        edit.clear()
+    assert "at least one range" in view.reason.text()
+    view.range_edits["period"].setText("14")
+    view.set_base_config(None, "fix the configuration: period must be between 2 and 500")
+    assert not view.run_button.isEnabled() and "period must be" in view.reason.text()
+
+
+def test_a_failing_sweep_is_explained_inline(view: SweepView, qtbot: QtBot,
+                                             tmp_path: Path) -> None:
+    view.set_base_config(BASE.replace(data_dir=tmp_path / "missing"))
+    view.run()
+    qtbot.waitUntil(lambda: not view.running, timeout=20_000)
+    assert view.progress.format() == "failed"
+    assert view.errors.isVisible() and "does not exist" in view.errors.message.text()
+    assert view.run_button.isEnabled()
+
+
+def test_export_writes_the_sweep_table(view: SweepView, qtbot: QtBot, tmp_path: Path,
+                                       expected: pd.DataFrame) -> None:
+    assert not view.export_button.isEnabled()
+    _run(view, qtbot)
+    written = view.export_csv(tmp_path / "sweep.csv")
+    assert written is not None
+    frame = pd.read_csv(written, encoding="utf-8-sig")
+    assert len(frame) == 12
+    np.testing.assert_allclose(frame["sharpe"], expected["sharpe"])
+
+
+def test_heatmap_leaves_cells_that_never_ran_blank(qtbot: QtBot) -> None:
+    heatmap = Heatmap()
+    qtbot.addWidget(heatmap)
+    z = np.array([[0.1, np.nan], [0.2, 0.3]])
+    heatmap.set_data(np.array([20, 30]), np.array([25, 70]), z, x_label="oversold",
+                     y_label="overbought", value_label="Total return", kind="pct", best=(1, 1))
+    assert heatmap.label_count() == 3
+    assert heatmap.value_text(0, 1) == "—"
+    assert heatmap.cell_text(1, 1) == "oversold = 30   overbought = 70   Total return: 30.00%"
+    assert heatmap.best_box.isVisible()
+    heatmap.clear_data()
+    assert heatmap.label_count() == 0
