@@ -3,13 +3,11 @@ every combination; clicking a cell asks the window to run that configuration."""
 
 from __future__ import annotations
 
-import threading
 import time
-import traceback
 from collections.abc import Mapping
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -27,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.config import BacktestConfig
-from engine.errors import BacktestError, Cancelled, ConfigError
+from engine.errors import BacktestError, ConfigError
 from engine.export import export_sweep
 from engine.report import METRICS
 from engine.sweep import GRID_FIELDS, RSI_FIELDS, SweepResult, expand_grid, parse_values, run_sweep
@@ -37,6 +35,7 @@ from gui.error_panel import ErrorPanel
 from gui.heatmap import Heatmap
 from gui.metric_table import MetricTable
 from gui.plot_style import GUIDE_COLOR, error_label
+from gui.run_worker import EngineWorker
 
 NO_EXTRA = "(none)"
 AGGREGATE_ITEM = "all values (aggregate)"
@@ -46,51 +45,15 @@ LABELS = {key: label for key, label, _ in METRICS}
 KINDS = {key: kind for key, _, kind in METRICS}
 
 
-class SweepWorker(QObject):
-    """Lives in a QThread; ``start_sweep(config, grid)`` runs ``engine.sweep.run_sweep``.
-
-    Signals: ``started()``, ``progress(stage, done, total)``, ``finished(SweepResult)``,
-    ``failed(message, details)``, ``cancelled()``. ``cancel`` sets an event the engine
-    checks between combinations (thread-safe); ``prepare`` clears it before a request.
-    """
-
-    started = Signal()
-    progress = Signal(str, int, int)
-    finished = Signal(object)
-    failed = Signal(str, str)
-    cancelled = Signal()
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._cancel = threading.Event()
-
-    def cancel(self) -> None:
-        """Ask the running (or about to start) sweep to stop."""
-        self._cancel.set()
-
-    def prepare(self) -> None:
-        """Reset the cancel flag (GUI thread, before the request is emitted)."""
-        self._cancel.clear()
+class SweepWorker(EngineWorker):
+    """Runs ``engine.sweep.run_sweep`` in a QThread (``start_sweep``); signals and
+    cancellation as ``EngineWorker``, ``finished`` carries the SweepResult."""
 
     @Slot(object, object)
     def start_sweep(self, config: BacktestConfig, grid: dict[str, list[float]]) -> None:
         """Run the sweep to completion, failure or cancellation (in the worker thread)."""
-        self.started.emit()
-        try:
-            if self._cancel.is_set():
-                raise Cancelled("sweep cancelled before it started")
-            result = run_sweep(config, grid, progress=self._report, cancel=self._cancel)
-        except Cancelled:
-            self.cancelled.emit()
-        except BacktestError as exc:
-            self.failed.emit(str(exc), "")
-        except Exception as exc:  # shown in the error panel, never as a crash
-            self.failed.emit(f"unexpected error: {exc}", traceback.format_exc())
-        else:
-            self.finished.emit(result)
-
-    def _report(self, stage: str, done: int, total: int) -> None:
-        self.progress.emit(stage, done, total)
+        self.execute(lambda progress, cancel: run_sweep(config, grid, progress=progress,
+                                                        cancel=cancel))
 
 
 class SweepView(QWidget):
