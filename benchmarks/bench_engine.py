@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import DEMO, ROOT, ensure_demo, summary, write_result
+from benchmarks.common import DEMO, ROOT, ensure_demo, isolate_run_store, summary, write_result
 
 LARGE = ROOT / "data" / "bench_5000x10"
 HEADLINE = {"start": "2023-02-04", "end": "2026-02-04"}
@@ -90,6 +90,7 @@ def ensure_large() -> Path:
 
 def main() -> int:
     """Run the benchmarks, print a summary, write benchmarks/results/bench_engine.json."""
+    isolate_run_store()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--skip-large", action="store_true")

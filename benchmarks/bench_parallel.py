@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import ROOT, ensure_demo, summary, write_result
+from benchmarks.common import ROOT, ensure_demo, isolate_run_store, summary, write_result
 
 START, END = "2023-02-04", "2026-02-04"
 GRID_TEXT = {"period": "6:30:1", "oversold": "20:35:5", "overbought": "62:80:2"}
@@ -98,6 +98,7 @@ def cli_sweep(folder: Path) -> dict[str, Any]:
 
 def main() -> int:
     """Run the cases, print a summary, write benchmarks/results/bench_parallel.json."""
+    isolate_run_store()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workers", default="1,2", help="worker counts, e.g. 1,2,4,8,16")
     parser.add_argument("--runs", type=int, default=7, help="headline runs per case")

@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,14 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo"
 RESULTS = ROOT / "benchmarks" / "results"
 DEMO_STOCKS, DEMO_START, DEMO_END, DEMO_SEED = 500, "2022-08-01", "2026-02-04", 7
+
+
+def isolate_run_store() -> None:
+    """Send the runs that benchmarked CLI processes save to a throwaway store, never to
+    the user's run history (child processes inherit the environment)."""
+    if "BACKTEST_STORE" not in os.environ:
+        folder = tempfile.mkdtemp(prefix="bench-store-")
+        os.environ["BACKTEST_STORE"] = str(Path(folder) / "runs.sqlite")
 
 
 def ensure_demo(folder: Path = DEMO) -> Path:
