@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, Signal
@@ -19,17 +20,22 @@ class LoadSignals(QObject):
 
 
 class FolderLoad(QRunnable):
-    """Loads every stock of a folder (validated, aligned, cached) on the thread pool."""
+    """Loads every stock of a folder (validated, aligned, cached) on the thread pool.
 
-    def __init__(self, folder: Path) -> None:
+    ``end`` and ``adjust`` should be the run's, so the aligned cache entry this load
+    writes is the one the first run of all the folder's stocks reads.
+    """
+
+    def __init__(self, folder: Path, end: dt.date, adjust: str) -> None:
         super().__init__()
-        self.folder = folder
+        self.folder, self.end, self.adjust = folder, end, adjust
         self.signals = LoadSignals()
 
     def run(self) -> None:
         """Load; emit ``finished`` with the MarketData and its coverage, or ``failed``."""
         try:
-            data = load_market_data(self.folder, on_bad_stock="skip")
+            data = load_market_data(self.folder, end=self.end, adjust=self.adjust,
+                                    on_bad_stock="skip")
             table = coverage(data)
         except BacktestError as exc:
             self.signals.failed.emit(self.folder, str(exc))

@@ -362,7 +362,7 @@ class MainWindow(QMainWindow):
         """Scan ``folder`` in the background and list its stocks in the panel."""
         self.settings.setValue("data_folder", str(folder))
         self._folder = folder
-        job = FolderLoad(folder)
+        job = FolderLoad(folder, self.panel.as_date("end"), self.panel.fields["adjust"].get())
         job.signals.finished.connect(self._folder_loaded)
         job.signals.failed.connect(self._folder_failed)
         QThreadPool.globalInstance().start(job)

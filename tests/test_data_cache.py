@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from engine.data import PLANES, default_cache_dir, load_market_data
+from engine.errors import DataError
 from tests.conftest import WriteStock, bars
 
 DATES = ["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"]
@@ -98,3 +99,22 @@ def test_unwritable_cache_only_costs_speed(folder: Path, tmp_path: Path) -> None
     blocker.write_text("x")
     data = load_market_data(folder, cache_dir=blocker / "cache")
     assert data.n_stocks == 2 and not data.from_cache
+
+
+def test_one_entry_serves_skip_and_fail_loads(folder: Path, write_stock: WriteStock,
+                                              isolated_cache: Path) -> None:
+    write_stock("000002_SZ.parquet", bars(DATES, [1.0, 0.0, 1.0, 1.0]))
+    skipped = load_market_data(folder, on_bad_stock="skip")  # the window's folder scan
+    with pytest.raises(DataError) as info:
+        load_market_data(folder)  # a run: the same entry, and the same error as uncached
+    fresh_error = info.value
+    assert len(list(isolated_cache.iterdir())) == 1
+    with pytest.raises(DataError) as uncached:
+        load_market_data(folder, use_cache=False)
+    for name in ("code", "file", "field", "row", "rule"):
+        assert getattr(fresh_error, name) == getattr(uncached.value, name)
+    assert str(fresh_error) == str(uncached.value)
+    assert fresh_error.code == "000002.SZ" and fresh_error.rule == "price <= 0 or NaN"
+    (folder / "000002_SZ.parquet").unlink()
+    good = load_market_data(folder)
+    assert good.codes == skipped.codes  # the bad stock was never part of the arrays

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from pytestqt.qtbot import QtBot
 from engine.backtest import run_backtest
 from engine.config import BacktestConfig
 from engine.report import format_value
+from engine.results import BacktestResult
 from gui.main_window import MainWindow
 from tests.conftest import SAMPLE
 
@@ -114,10 +117,22 @@ def test_bad_folder_is_explained_and_the_window_stays_usable(window: MainWindow,
     assert window.result is not None and not window.errors.isVisible()
 
 
-def test_cancel_keeps_the_previous_result(window: MainWindow, qtbot: QtBot) -> None:
+def test_cancel_keeps_the_previous_result(window: MainWindow, qtbot: QtBot,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import gui.run_worker
+
     _open(window, qtbot, BacktestConfig(data_dir=SAMPLE))
     _run(window, qtbot)
     previous = window.result
+    real_run = gui.run_worker.run_backtest
+
+    def long_run(config: BacktestConfig, progress: Any = None,
+                 cancel: threading.Event | None = None) -> BacktestResult:
+        assert cancel is not None
+        cancel.wait(10)  # a run that lasts until the user cancels (warm runs take ~30 ms)
+        return real_run(config, progress=progress, cancel=cancel)
+
+    monkeypatch.setattr(gui.run_worker, "run_backtest", long_run)
     window.run()
     qtbot.keyClick(window, Qt.Key.Key_Escape)
     _idle(window, qtbot)
@@ -147,12 +162,16 @@ def test_configuration_is_restored_at_start(qtbot: QtBot) -> None:
 
 @pytest.mark.slow
 def test_event_loop_never_blocks_during_a_500_stock_run(window: MainWindow, qtbot: QtBot,
-                                                        tmp_path: Path) -> None:
+                                                        tmp_path: Path,
+                                                        isolated_cache: Path) -> None:
+    import shutil
+
     from engine.datagen import generate_universe
 
     folder = tmp_path / "u500"
     generate_universe(folder, 500, "2022-08-01", "2026-02-04", seed=7)
     _open(window, qtbot, BacktestConfig(data_dir=folder))
+    shutil.rmtree(isolated_cache)  # the worst case: the run reads all 500 files again
     ticks: list[float] = []
     timer = QTimer()
     timer.setInterval(5)
@@ -237,3 +256,10 @@ def test_sweep_cell_click_runs_that_configuration(window: MainWindow, qtbot: QtB
     window.sweep_view.run_requested.emit(config)
     _idle(window, qtbot)
     assert window.result.config.period == 9 and window.result.config.oversold == 25.0
+
+
+def test_first_run_reuses_the_folder_scans_aligned_cache(window: MainWindow,
+                                                          qtbot: QtBot) -> None:
+    _open(window, qtbot, BacktestConfig(data_dir=SAMPLE))
+    _run(window, qtbot)
+    assert "load.read" not in window.result.timings  # no file was read again

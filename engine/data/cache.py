@@ -19,7 +19,7 @@ from engine.data.align import AlignedArrays
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "BACKTEST_CACHE_DIR"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: metadata records every bad stock's error
 KEEP_ENTRIES = 16
 
 

@@ -154,7 +154,9 @@ def load_market_data(
                         f"{missing[0].replace('.', '_')}.parquet/.csv); fix the stock list or "
                         "use on_bad_stock='skip'", code=missing[0], file=scan.folder)
     files = {code: scan.files[code] for code in codes}
-    params = {"end": end_day, "adjust": adjust, "on_bad_stock": on_bad_stock}
+    # on_bad_stock is not in the key: an entry records every bad stock, and the mode is
+    # applied after it, so a "skip" load (the window's folder scan) serves "fail" runs.
+    params = {"end": end_day, "adjust": adjust}
     root = Path(cache_dir) if cache_dir is not None else cache.default_cache_dir()
     key = cache.cache_key(files, missing, params)
     hit = cache.load(root, key) if use_cache else None
@@ -168,6 +170,8 @@ def load_market_data(
                               timings)
         if use_cache:
             entry = cache.store(root, key, arrays, meta)
+    if on_bad_stock == "fail" and meta["errors"]:
+        raise _error(meta["errors"][0])
     data = _assemble(arrays, meta, start_day, scan.warnings, hit is not None, timings, entry)
     timings["total"] = time.perf_counter() - t0
     return data
@@ -205,11 +209,11 @@ def _read_all(files: dict[str, Path], progress: ProgressCallback | None,
 def _build(files: dict[str, Path], missing: list[str], end_day: int, adjust: str,
            on_bad_stock: str, progress: ProgressCallback | None, cancel: CancelToken | None,
            timings: dict[str, float]) -> tuple[AlignedArrays, dict[str, Any]]:
+    """Read, validate and align every file; bad stocks are recorded in ``meta``, not
+    raised, except when none is usable."""
     t0 = time.perf_counter()
     results = _read_all(files, progress, cancel)
     read_errors = {i: r for i, r in enumerate(results) if isinstance(r, DataError)}
-    if read_errors and on_bad_stock == "fail":
-        raise next(iter(read_errors.values()))
     tables = [r for r in results if isinstance(r, FileTable)]
     codes = [c for c, r in zip(files, results, strict=True) if isinstance(r, FileTable)]
     timings["read"] = time.perf_counter() - t0
@@ -217,15 +221,17 @@ def _build(files: dict[str, Path], missing: list[str], end_day: int, adjust: str
     bars = validate(tables, end_day, adjust)
     for i, error in bars.errors.items():
         error.code = codes[i]
-    if bars.errors and on_bad_stock == "fail":
-        raise bars.errors[min(bars.errors)]
     timings["validate"] = time.perf_counter() - t1
+    # In code order, so "fail" reports the first bad stock by code, however it failed.
+    errors = sorted((_error_record(e) for e in [*read_errors.values(), *bars.errors.values()]),
+                    key=lambda record: record["code"] or "")
     excluded = [[code, "", "no file in the data folder"] for code in missing]
-    for error in [*read_errors.values(), *bars.errors.values()]:
-        excluded.append([error.code or "", Path(error.file).name if error.file else "",
-                         str(error)])
+    excluded += [[e["code"] or "", Path(e["file"]).name if e["file"] else "", str(e["message"])]
+                 for e in errors]
     good = [i for i in range(len(tables)) if i not in bars.errors]
     if not good:
+        if on_bad_stock == "fail" and errors:
+            raise _error(errors[0])
         raise DataError("no usable stock in the selection"
                         + (f" ({len(excluded)} excluded; first: {excluded[0][2]})"
                            if excluded else ""))
@@ -244,10 +250,24 @@ def _build(files: dict[str, Path], missing: list[str], end_day: int, adjust: str
         "codes": [codes[i] for i in good],
         "files": [tables[i].path.name for i in good],
         "excluded": sorted(excluded),
+        "errors": errors,
         "warnings": list(bars.warnings),
         "fingerprint": digests.hexdigest(),
     }
     return arrays, meta
+
+
+_ERROR_FIELDS = ("code", "file", "field", "row", "rule")
+
+
+def _error_record(error: DataError) -> dict[str, str | None]:
+    """A DataError as JSON-friendly fields (kept in the cache entry's metadata)."""
+    return {"message": str(error), **{name: getattr(error, name) for name in _ERROR_FIELDS}}
+
+
+def _error(record: dict[str, str | None]) -> DataError:
+    """The DataError of a record made by ``_error_record``."""
+    return DataError(str(record["message"]), **{name: record[name] for name in _ERROR_FIELDS})
 
 
 def _assemble(arrays: AlignedArrays, meta: dict[str, Any], start_day: int,
