@@ -38,7 +38,7 @@ from engine.compare import (
 )
 from engine.errors import BacktestError
 from engine.export import export_comparison
-from engine.report import METRICS, format_value
+from engine.report import METRICS, MISSING, format_value
 from engine.results import BacktestResult
 from gui.error_panel import ErrorPanel
 from gui.plot_style import (
@@ -80,7 +80,8 @@ def _cell(text: str, *, bold: bool = False, background: str | None = None,
 
 
 def _plain(value: Any) -> str:
-    return "—" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+    missing = value is None or (isinstance(value, float) and np.isnan(value))
+    return MISSING if missing else str(value)
 
 
 def _table_widget() -> QTableWidget:

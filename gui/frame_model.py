@@ -8,13 +8,15 @@ import numpy as np
 import pandas as pd
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
+from engine.report import MISSING
+
 Index = QModelIndex | QPersistentModelIndex
 
 
 def format_value(value: Any) -> str:
     """Display text of one cell: "—" for missing, dates as YYYY-MM-DD, floats to 4 digits."""
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
-        return "—"
+        return MISSING
     if isinstance(value, pd.Timestamp | np.datetime64):
         return str(pd.Timestamp(value).date())
     if isinstance(value, float | np.floating):
