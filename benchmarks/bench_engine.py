@@ -3,21 +3,33 @@
 
 Targets: in-process warm (kernels compiled, data cached) <= 100 ms; fresh `backtest run`
 process with warm caches <= 2 s wall; 5,000 x 10 years <= 5 s warm, peak RSS <= 2 GB.
+Also the run store: saving (and loading back) the headline run and a copy with 10,000
+fills; target: a 10,000-fill save <= 0.5 s (tests/test_store.py checks how it is stored).
 Usage: python benchmarks/bench_engine.py [--runs N] [--skip-large]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import DEMO, ROOT, ensure_demo, isolate_run_store, summary, write_result
+from benchmarks.common import (
+    DEMO,
+    ROOT,
+    ensure_demo,
+    isolate_run_store,
+    summary,
+    timed,
+    write_result,
+)
 
 LARGE = ROOT / "data" / "bench_5000x10"
 HEADLINE = {"start": "2023-02-04", "end": "2026-02-04"}
@@ -25,7 +37,8 @@ HEADLINE = {"start": "2023-02-04", "end": "2026-02-04"}
 # Runs in a child process so its peak RSS is the run's alone.
 _CHILD = """
 import json, resource, statistics, sys, time
-from engine.backtest import run_backtest, warm_up
+from engine.backtest import run_backtest
+from engine.warmup import warm_up
 from engine.config import BacktestConfig
 first = time.perf_counter()
 warm_up()
@@ -79,6 +92,29 @@ def fresh_process(folder: Path, runs: int) -> dict:
     return {**summary(samples), "import_engine_backtest_s": int(last[1]) / 1e6}
 
 
+def store_save(folder: Path, runs: int) -> dict:
+    """Seconds to save and to load back the headline run and a copy of it with 10,000
+    fills (drawn from its own) in a fresh run store; median and max of ``runs``."""
+    from engine.backtest import run_backtest
+    from engine.config import BacktestConfig
+    from engine.store import RunStore
+
+    result = run_backtest(BacktestConfig(data_dir=folder, **HEADLINE))
+    fills = result.fills.sample(10_000, replace=True, random_state=0).reset_index(drop=True)
+    cases = {"headline": result, "fills_10000": dataclasses.replace(result, fills=fills)}
+    out: dict = {}
+    with tempfile.TemporaryDirectory(prefix="bench-store-") as folder_name, \
+            RunStore(Path(folder_name) / "runs.sqlite") as store:
+        store.save(result)  # creates the schema: not part of a save
+        for name, case in cases.items():
+            ids: list[int] = []
+            saves = timed(lambda case=case, ids=ids: ids.append(store.save(case)), runs)
+            loads = timed(lambda ids=ids: store.load(ids[-1]), runs)
+            out[name] = {"fills": len(case.fills), "save": summary(saves),
+                         "load": summary(loads)}
+    return out
+
+
 def ensure_large() -> Path:
     """The generated 5,000-stock x 10-year universe (written once, git-ignored)."""
     if not (LARGE / "stock_list.txt").exists():
@@ -114,8 +150,14 @@ def main() -> int:
               "(target 2048 MB)")
         print("  stages (ms): " + ", ".join(f"{k} {v * 1000:.0f}"
                                            for k, v in g["stages"].items()))
+    result["store"] = store_save(demo, args.runs)
+    for name, case in result["store"].items():
+        print(f"run store, {name} ({case['fills']:,} fills): save median "
+              f"{case['save']['median_s'] * 1000:.1f} ms, max {case['save']['max_s'] * 1000:.1f} "
+              f"ms; load median {case['load']['median_s'] * 1000:.1f} ms")
     result["targets"] = {"headline_in_process_s": 0.1, "fresh_process_s": 2.0,
-                         "large_in_process_s": 5.0, "large_peak_rss_mb": 2048}
+                         "large_in_process_s": 5.0, "large_peak_rss_mb": 2048,
+                         "store_save_10000_fills_s": 0.5}
     print(f"wrote {write_result('bench_engine', result)}")
     return 0
 

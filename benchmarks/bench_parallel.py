@@ -8,15 +8,25 @@ second run on the warm pool, whose start-up overhead should be ~0. Workers 1 mea
 this process (no pool). Also: the headline run in-process vs on the warm pool, what
 ``workers="auto"`` picks, and a fresh ``backtest sweep`` process.
 
-Usage: python benchmarks/bench_parallel.py [--workers 1,2,4,8,16] [--runs N] [--skip-cli]
+Responsiveness (what tests/test_parallel.py checks by behaviour, measured here): cancel
+latency, the seconds from ``cancel.set()`` (in another thread, as the GUI does) to
+``Cancelled`` raised, for the sweep and the headline run in-process and on 2 warm workers
+and for a run whose workers ignore the cancel (killed after ``CANCEL_GRACE``); and the
+longest gap between two progress events of the sweep. Target: cancel <= 1 s, gap <= 0.3 s.
+
+Usage: python benchmarks/bench_parallel.py [--workers 1,2,4,8,16] [--runs N] [--tries N]
+       [--skip-cli] [--responsiveness-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
+import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -86,6 +96,141 @@ def headline_case(folder: Path, workers: int | str, mode: str, runs: int) -> dic
             "bytes_to_workers": int(result.timings.get("bytes_to_workers", 0))}
 
 
+def _cancelled_after(job: Any, first: Any, delay: float) -> float | None:
+    """Seconds from ``cancel.set()`` to ``Cancelled`` raised by ``job(progress, cancel)``.
+
+    The cancel is set by a timer thread ``delay`` seconds after the first progress event
+    for which ``first(stage, worker)`` is true; None when the job finished first.
+    """
+    from engine.errors import Cancelled
+
+    cancel = threading.Event()
+    set_at: list[float] = []
+    timers: list[threading.Timer] = []
+
+    def fire() -> None:
+        set_at.append(time.perf_counter())
+        cancel.set()
+
+    def progress(stage: str, done: int, total: int, worker: int | None) -> None:
+        if not timers and first(stage, worker):
+            timers.append(threading.Timer(delay, fire))
+            timers[0].start()
+
+    try:
+        job(progress, cancel)
+    except Cancelled:
+        return time.perf_counter() - set_at[0]
+    finally:
+        for timer in timers:
+            timer.cancel()
+    return None
+
+
+def _nth(stage: str, n: int) -> Any:
+    """A ``first`` for ``_cancelled_after``: true from the ``n``-th ``stage`` event on."""
+    seen = [0]
+
+    def first(event_stage: str, worker: int | None) -> bool:
+        seen[0] += event_stage == stage
+        return seen[0] >= n
+
+    return first
+
+
+def _latency(samples: list[float | None]) -> dict[str, Any]:
+    done = [s for s in samples if s is not None]
+    return {**(summary(done) if done else {"runs": 0}), "samples_s": done,
+            "finished_before_cancel": len(samples) - len(done)}
+
+
+def cancel_cases(folder: Path, tries: int) -> list[dict[str, Any]]:
+    """Cancel latency (median and max of ``tries``) of the sweep and the headline run."""
+    from engine import parallel
+    from engine.backtest import run_backtest
+    from engine.config import BacktestConfig
+    from engine.pool import CANCEL_GRACE, inject_fault
+    from engine.sweep import run_sweep
+
+    grid = _grid()
+    cases = []
+    for workers in (1, 2):
+        config = BacktestConfig(data_dir=folder, start=START, end=END, workers=workers)
+        run_backtest(config)  # warm pool, cached data
+
+        def sweep(progress: Any, cancel: Any, config: BacktestConfig = config) -> None:
+            run_sweep(config, grid, progress=progress, cancel=cancel)
+
+        def run(progress: Any, cancel: Any, config: BacktestConfig = config) -> None:
+            run_backtest(config, progress=progress, cancel=cancel)
+
+        # A sweep: cancelled 0.2 s into its combinations. A run is over in ~0.1 s: it is
+        # cancelled at once when the first piece of its RSI work is reported (the event
+        # after the stage's start marker), so the cancel finds the work under way.
+        samples = [_cancelled_after(sweep, _nth("sweep", 1), 0.2) for _ in range(tries)]
+        cases.append({"job": "sweep", "workers": workers, **_latency(samples)})
+        samples = [_cancelled_after(run, _nth("indicators", 2), 0.0) for _ in range(tries)]
+        cases.append({"job": "run", "workers": workers, **_latency(samples)})
+    # Workers that ignore the cancel (stalled at the start of their indicators): cancelled
+    # 0.3 s after the run's indicators began, they are killed once the grace runs out.
+    config = BacktestConfig(data_dir=folder, start=START, end=END, workers=2)
+
+    def stalled(progress: Any, cancel: Any) -> None:
+        with inject_fault("stall", "indicators"):
+            run_backtest(config, progress=progress, cancel=cancel)
+
+    samples, killed = [], 0
+    for _ in range(max(1, tries // 2)):
+        run_backtest(config)  # respawns the workers killed last time
+        before = set(parallel.shared_pool(2).pids()[:2])
+        samples.append(_cancelled_after(stalled, _nth("indicators", 1), 0.3))
+        killed += len(before - set(parallel.shared_pool(2).pids()))
+    cases.append({"job": "run, workers ignore the cancel", "workers": 2,
+                  "cancel_grace_s": CANCEL_GRACE, "workers_killed": killed,
+                  **_latency(samples)})
+    parallel.shutdown_pool()
+    return cases
+
+
+def progress_gaps(folder: Path, workers: int) -> dict[str, Any]:
+    """Gaps between the sweep's progress events (warm pool, cached data)."""
+    from engine.backtest import run_backtest
+    from engine.config import BacktestConfig
+    from engine.sweep import run_sweep
+
+    config = BacktestConfig(data_dir=folder, start=START, end=END, workers=workers)
+    run_backtest(config)  # warm pool, cached data
+    ticks: list[float] = []
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage == "sweep":
+            ticks.append(time.perf_counter())
+
+    result = run_sweep(config, _grid(), progress=progress)
+    gaps = [b - a for a, b in itertools.pairwise(ticks)]
+    return {"workers": workers, "combinations": len(result.table), "events": len(ticks),
+            "sweep_s": ticks[-1] - ticks[0], "max_gap_s": max(gaps),
+            "median_gap_s": statistics.median(gaps)}
+
+
+def responsiveness(folder: Path, tries: int) -> dict[str, Any]:
+    """Cancel latency and progress gaps, printed and returned."""
+    out: dict[str, Any] = {"cancel": cancel_cases(folder, tries),
+                           "progress_gaps": [progress_gaps(folder, w) for w in (1, 2)]}
+    for case in out["cancel"]:
+        if case["runs"]:
+            print(f"cancel {case['job']}, workers={case['workers']}: median "
+                  f"{case['median_s'] * 1000:.0f} ms, max {case['max_s'] * 1000:.0f} ms "
+                  f"({case['runs']} tries; {case['finished_before_cancel']} finished first)")
+        else:
+            print(f"cancel {case['job']}, workers={case['workers']}: every try finished first")
+    for case in out["progress_gaps"]:
+        print(f"sweep progress, workers={case['workers']}: {case['events']} events in "
+              f"{case['sweep_s']:.2f} s, longest gap {case['max_gap_s'] * 1000:.0f} ms, "
+              f"median {case['median_gap_s'] * 1000:.0f} ms")
+    return out
+
+
 def cli_sweep(folder: Path) -> dict[str, Any]:
     """Wall of a whole ``backtest sweep`` process (workers auto, fresh pool)."""
     cli = Path(sys.executable).with_name("backtest")
@@ -102,16 +247,29 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workers", default="1,2", help="worker counts, e.g. 1,2,4,8,16")
     parser.add_argument("--runs", type=int, default=7, help="headline runs per case")
+    parser.add_argument("--tries", type=int, default=5, help="cancels timed per case")
     parser.add_argument("--skip-cli", action="store_true")
+    parser.add_argument("--responsiveness-only", action="store_true",
+                        help="only cancel latency and progress gaps")
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
     folder = ensure_demo()
     from engine import parallel
-    from engine.backtest import warm_up
+    from engine.warmup import warm_up
 
     warm_up()
-    result: dict[str, Any] = {"cores": os.cpu_count(), "grid": GRID_TEXT, "sweep": [],
-                              "headline": []}
+    result: dict[str, Any] = {"cores": os.cpu_count(), "grid": GRID_TEXT}
+    result["responsiveness"] = responsiveness(folder, args.tries)
+    worst_cancel = max((c["max_s"] for c in result["responsiveness"]["cancel"] if c["runs"]),
+                       default=None)
+    worst_gap = max(c["max_gap_s"] for c in result["responsiveness"]["progress_gaps"])
+    targets = {"cancel_latency_s": 1.0, "worst_cancel_latency_s": worst_cancel,
+               "progress_gap_s": 0.3, "worst_progress_gap_s": worst_gap}
+    if args.responsiveness_only:
+        result["targets"] = targets
+        print(f"wrote {write_result('bench_parallel', result)}")
+        return 0
+    result.update(sweep=[], headline=[])
     for workers in [*counts, "auto"]:
         case = sweep_case(folder, workers)
         result["sweep"].append(case)
@@ -133,7 +291,7 @@ def main() -> int:
         print(f"fresh `backtest sweep` process: {result['cli_sweep']['wall_s']:.2f} s "
               f"({result['cli_sweep']['first_line']})")
     best = min(c["cold"]["wall_s"] for c in result["sweep"])
-    result["targets"] = {"sweep_wall_s": 10.0, "best_cold_sweep_wall_s": best}
+    result["targets"] = {"sweep_wall_s": 10.0, "best_cold_sweep_wall_s": best, **targets}
     print(f"wrote {write_result('bench_parallel', result)}")
     return 0
 

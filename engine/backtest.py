@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from engine import parallel, results
-from engine.columns import ChunkRecords, column_pass
+from engine.column_pass import ChunkRecords, column_pass
 from engine.config import BacktestConfig
-from engine.data import PLANES, AlignedArrays, MarketData, load_market_data
-from engine.data.loader import CancelToken
+from engine.data import MarketData, load_market_data
 from engine.errors import Cancelled
 from engine.indicators_nb import rsi_sma_nb, rsi_wilder_nb
 from engine.metrics import closed_trade_stats, drawdown, fill_cost_stats, summary_metrics
-from engine.progress import LocalContext, Progress, ProgressSink
+from engine.progress import CancelToken, LocalContext, Progress, ProgressSink
 from engine.simulate_nb import simulate_per_stock_nb, simulate_shared_nb, sum_sleeves_nb
 from engine.valuation_nb import benchmark_equity_nb
 
@@ -186,6 +183,12 @@ def run_backtest(config: BacktestConfig, progress: Progress | None = None,
     return result
 
 
+def local_simulation(data: MarketData, config: BacktestConfig,
+                     sink: ProgressSink) -> tuple[np.ndarray, ...]:
+    """(equity, cash, positions_value, fills, rejections) of a run done in this process."""
+    return _local_simulation(data, config, _Stages(sink, None), sink)
+
+
 def _local_simulation(data: MarketData, config: BacktestConfig, stages: _Stages,
                       sink: ProgressSink) -> tuple[np.ndarray, ...]:
     """The run's column work and portfolio pass in this process."""
@@ -223,42 +226,3 @@ def _portfolio(data: MarketData, config: BacktestConfig, out: dict[str, np.ndarr
     # The portfolio is the sum of its sleeves (SPEC §5), added in code order.
     return (sum_sleeves_nb(out["equity"]), sum_sleeves_nb(out["cash"]),
             sum_sleeves_nb(out["positions_value"]), records.fills, records.rejections)
-
-
-def _tiny_market(n_days: int = 40, n_stocks: int = 3) -> MarketData:
-    """A small random universe with gaps, read-only like the aligned cache's maps."""
-    rng = np.random.default_rng(0)
-    close = np.round(10 * np.exp(np.cumsum(rng.normal(0, 0.03, (n_days, n_stocks)), 0)), 2)
-    tradable = rng.random((n_days, n_stocks)) > 0.1
-    prices = np.full((len(PLANES), n_days, n_stocks), np.nan)
-    for name in ("open", "high", "low", "close"):
-        prices[PLANES.index(name)] = np.where(tradable, close, np.nan)
-    prices[PLANES.index("prev_close")][1:] = close[:-1]
-    for array in (prices, tradable):
-        array.flags.writeable = False
-    calendar = np.arange(19000, 19000 + n_days, dtype=np.int64)
-    return MarketData(
-        codes=tuple(f"{600000 + i}.SH" for i in range(n_stocks)),
-        dates=calendar.astype("datetime64[D]"), start_index=10,
-        arrays=AlignedArrays(calendar, prices, tradable), limit_pct=np.full(n_stocks, 0.1),
-        files=(), excluded=pd.DataFrame(), warnings=(), fingerprint="", from_cache=False)
-
-
-def warm_up() -> dict[str, Any]:
-    """Compile (or load from numba's on-disk cache) every kernel the engine calls.
-
-    Runs the real pipeline (both RSI methods, capital modes and fills) on a tiny
-    universe, so every signature a run or sweep uses is compiled here. Worker processes
-    then only load kernels, never compile them concurrently. Returns the seconds it
-    took, so callers can report first-run cost.
-    """
-    t0 = time.perf_counter()
-    data = _tiny_market()
-    quiet = ProgressSink(None)
-    for method, mode, fill in itertools.product(("wilder", "sma"), ("shared", "per_stock"),
-                                                ("next_open", "close")):
-        config = BacktestConfig(period=5, rsi_method=method, capital_mode=mode, fill=fill,
-                                initial_capital=1e5, max_positions=2)
-        sim = _local_simulation(data, config, _Stages(quiet, None), quiet)
-        build_result(config, data, sim, {})
-    return {"seconds": time.perf_counter() - t0}

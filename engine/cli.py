@@ -297,7 +297,7 @@ def _grid_from_args(args: argparse.Namespace) -> dict[str, list[float]]:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from engine.report import METRICS, format_value
+    from engine.report import text_frame
     from engine.sweep import run_sweep
 
     config = config_from_args(args)
@@ -313,12 +313,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
               f"{int(result.timings['workers'])} worker(s)); {len(result.skipped)} skipped")
         top = result.top(args.sort, args.top, ascending=args.ascending)
         shown = [*result.parameters, *dict.fromkeys((args.sort, *SWEEP_SHOWN))]
-        kinds = {key: kind for key, _, kind in METRICS}
-        table = top[shown].copy()
-        for column in shown[len(result.parameters):]:
-            table[column] = [format_value(v, kinds.get(column, "ratio")) for v in table[column]]
         print(f"top {len(top)} by {args.sort}{' (ascending)' if args.ascending else ''}:")
-        print(table.to_string(index=False))
+        print(text_frame(top[shown]).to_string(index=False))
         if args.out is not None:
             _write_sweep(args.out, result, grid)
         if store is not None:

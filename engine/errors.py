@@ -5,8 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def _rebuild(cls: type[BacktestError], args: tuple[object, ...],
+             state: dict[str, object]) -> BacktestError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
 class BacktestError(Exception):
-    """Base class of every error the engine reports to a user."""
+    """Base class of every error the engine reports to a user.
+
+    Errors pickle with their attributes (``file``, ``field``, ...), so an error raised
+    in a worker process reaches the caller as itself.
+    """
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return _rebuild, (type(self), self.args, self.__dict__)
 
 
 class DataError(BacktestError):

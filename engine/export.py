@@ -22,17 +22,28 @@ if TYPE_CHECKING:
     from engine.sweep import SweepResult
 
 
-def write_atomic(path: Path, write: Callable[[IO[str]], Any], encoding: str = "utf-8") -> None:
-    """Write through a temporary file in the same folder, then rename: never a half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A new empty temporary file beside ``path`` for the block to write (by any means:
+    text, parquet, an image); renamed onto ``path`` when the block ends, removed if it
+    raises, so ``path`` is never a half file and an existing one survives a failure."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
-            write(handle)
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def write_atomic(path: Path, write: Callable[[IO[str]], Any], encoding: str = "utf-8") -> None:
+    """Write text through a temporary file in the same folder (created if missing), then
+    rename: never a half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp, tmp.open("w", encoding=encoding, newline="") as handle:
+        write(handle)
 
 
 @contextlib.contextmanager

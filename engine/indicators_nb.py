@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rsi_from_averages_nb(avg_gain: float, avg_loss: float) -> float:
     """RSI from the average gain and loss, with the SPEC's edge rules."""
     if avg_loss == 0.0:
@@ -22,7 +22,7 @@ def rsi_from_averages_nb(avg_gain: float, avg_loss: float) -> float:
     return 100.0 - 100.0 / (1.0 + avg_gain / avg_loss)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rsi_wilder_nb(close: np.ndarray, tradable: np.ndarray, period: int) -> np.ndarray:
     """Wilder-smoothed RSI: the first average is the simple mean of the first
     ``period`` gains (losses), then ``avg = (avg_prev * (period - 1) + x) / period``."""
@@ -61,7 +61,7 @@ def rsi_wilder_nb(close: np.ndarray, tradable: np.ndarray, period: int) -> np.nd
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rsi_sma_nb(close: np.ndarray, tradable: np.ndarray, period: int) -> np.ndarray:
     """RSI from simple rolling means of the last ``period`` gains and losses.
 

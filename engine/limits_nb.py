@@ -19,7 +19,7 @@ _VELTKAMP = 134217729.0  # 2**27 + 1: splits a double into two 26-bit halves
 ROUND2_MAX = 4.5e13
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def two_product_nb(a: float, b: float) -> tuple[float, float]:
     """``(p, e)`` with ``p = fl(a * b)`` and ``a * b == p + e`` exactly (Dekker)."""
     p = a * b
@@ -33,7 +33,7 @@ def two_product_nb(a: float, b: float) -> tuple[float, float]:
     return p, e
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def round2_nb(x: float) -> float:
     """Exactly Python's ``round(x, 2)`` for ``|x| < ROUND2_MAX``; NaN/inf pass through.
 
@@ -59,19 +59,19 @@ def round2_nb(x: float) -> float:
     return math.copysign(n / 100.0, x)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def limit_up_nb(prev_close: float, limit_pct: float) -> float:
     """Limit-up price ``round(prev_close * (1 + L), 2)``; NaN when ``prev_close`` is NaN."""
     return round2_nb(prev_close * (1.0 + limit_pct))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def limit_down_nb(prev_close: float, limit_pct: float) -> float:
     """Limit-down price ``round(prev_close * (1 - L), 2)``; NaN when ``prev_close`` is NaN."""
     return round2_nb(prev_close * (1.0 - limit_pct))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def round2_array_nb(x: np.ndarray) -> np.ndarray:
     """``round2_nb`` applied to every element of a 1-D array."""
     out = np.empty_like(x)

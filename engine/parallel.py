@@ -34,12 +34,11 @@ from typing import Any
 
 import pandas as pd
 
-from engine.columns import Chunk, ChunkRecords, balance_chunks, column_pass, merge_records
+from engine.column_pass import Chunk, ChunkRecords, balance_chunks, column_pass, merge_records
 from engine.config import BacktestConfig
 from engine.data import MarketData
-from engine.data.loader import CancelToken
 from engine.pool import MapStats, Task, WorkerPool
-from engine.progress import LocalContext, ProgressSink, TaskContext
+from engine.progress import CancelToken, LocalContext, ProgressSink, TaskContext
 from engine.shared_data import (
     DataRef,
     Layout,
@@ -73,7 +72,9 @@ def shared_pool(n_workers: int) -> WorkerPool:
     global _pool
     with _pool_lock:
         if _pool is None or _pool.closed:
-            _pool = WorkerPool(n_workers)
+            from engine.warmup import start_worker, warm_up  # imports the run pipeline
+
+            _pool = WorkerPool(n_workers, initializer=start_worker, prepare=warm_up)
         elif _pool.size < n_workers:
             _pool.start(n_workers)
         return _pool

@@ -1,8 +1,9 @@
 """A warm pool of spawned worker processes with progress, cancellation and fault reports.
 
-Every worker is started with the ``spawn`` method (on every OS), loads the numba
-kernels from the on-disk cache the parent compiled (``engine.backtest.warm_up``), then
-waits for tasks on its own pipe. A task is a module-level function and a small payload
+Every worker is started with the ``spawn`` method (on every OS), runs the pool's
+``initializer`` (the engine's pools pass ``engine.warmup.warm_up``, which loads the numba
+kernels from the on-disk cache that ``prepare`` filled in the parent), then waits for
+tasks on its own pipe. A task is a module-level function and a small payload
 (see ``engine.shared_data`` for how large arrays are shared instead of sent). Workers
 talk to the parent only through their pipe, so a worker killed by the OS cannot leave a
 shared lock or queue broken for the others.
@@ -31,9 +32,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.data.loader import CancelToken
 from engine.errors import BacktestError, Cancelled
-from engine.progress import MIN_INTERVAL, ProgressSink, Throttle
+from engine.progress import MIN_INTERVAL, CancelToken, ProgressSink, Throttle
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +66,18 @@ class WorkerCrashError(WorkerError):
 
 @dataclass(frozen=True)
 class Task:
-    """One unit of work: ``fn(payload, ctx)`` in a worker, ``units`` of progress."""
+    """One unit of work: ``fn(payload, ctx)`` in a worker, ``units`` of progress.
+
+    A ``relay`` task is a whole job (a run or a sweep with its own progress vocabulary):
+    its progress events reach the caller unchanged, and an engine error it raises is
+    raised again here as itself, not wrapped in ``WorkerError``.
+    """
 
     fn: Callable[[Any, Any], Any]
     payload: Any
     label: str
     units: int
+    relay: bool = False
 
 
 @dataclass
@@ -118,8 +124,12 @@ class _WorkerContext:
         if self._throttle.ready(force):
             self.conn.send(("progress", self.run_id, self.task_id, stage, done, total))
 
+    def is_set(self) -> bool:
+        """Whether the parent cancelled this task's run (so the context is a CancelToken)."""
+        return bool(self.cancel_flag.value == self.run_id)
+
     def check_cancel(self) -> None:
-        if self.cancel_flag.value == self.run_id:
+        if self.is_set():
             raise Cancelled("cancelled")
 
     @contextmanager
@@ -141,14 +151,14 @@ class _WorkerContext:
                 self.check_cancel()
 
 
-def _worker_main(slot: int, conn: Any, cancel_flag: Any) -> None:
-    """Body of a worker process: load the kernels, then serve tasks until told to stop."""
+def _worker_main(slot: int, conn: Any, cancel_flag: Any,
+                 initializer: Callable[[], object] | None) -> None:
+    """Body of a worker process: run the initializer, then serve tasks until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     started = time.time()
     try:
-        from engine.backtest import warm_up
-
-        warm_up()  # loads the kernels the parent compiled into numba's on-disk cache
+        if initializer is not None:
+            initializer()
     except BaseException:
         conn.send(("init_error", slot, traceback.format_exc()))
         return
@@ -175,10 +185,21 @@ def _serve(conn: Any, cancel_flag: Any, run_id: int, task_id: int, fn: Callable[
         conn.send(("cancelled", run_id, task_id, ctx.spans, time.time()))
     except Exception as exc:
         conn.send(("error", run_id, task_id, ctx.spans, time.time(),
-                   f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+                   f"{type(exc).__name__}: {exc}", traceback.format_exc(), _portable(exc)))
     else:
         data = pickle.dumps(("result", run_id, task_id, ctx.spans, time.time(), value), _PICKLE)
         conn.send_bytes(data)
+
+
+def _portable(exc: Exception) -> BacktestError | None:
+    """``exc`` when it is an engine error that survives pickling (it is sent as is)."""
+    if not isinstance(exc, BacktestError):
+        return None
+    try:
+        pickle.loads(pickle.dumps(exc, _PICKLE))
+    except Exception:
+        return None
+    return exc
 
 
 @dataclass
@@ -205,6 +226,9 @@ class _Progress:
         self.done: dict[str, list[int]] = {}
 
     def update(self, task_id: int, stage: str, done: int, total: int, worker: int) -> None:
+        if self.tasks[task_id].relay:
+            self.sink(stage, done, total, None)
+            return
         per_task = self.done.setdefault(stage, [0] * len(self.tasks))
         units = self.tasks[task_id].units
         per_task[task_id] = done * units // total if total else units
@@ -214,14 +238,24 @@ class _Progress:
 class WorkerPool:
     """``size`` spawned worker processes, started lazily and kept warm between runs.
 
+    ``initializer`` (a module-level callable) runs in each worker when it starts;
+    ``prepare`` runs once in this process before the first worker is spawned (the
+    engine compiles its kernels there, so workers only load them). Workers are daemonic
+    unless ``daemon`` is False; a non-daemonic worker may start worker processes of its
+    own (a job host whose jobs use a pool).
+
     One ``map`` runs at a time (others wait). A crashed or killed worker is respawned by
     the next ``map``; ``shutdown`` stops them all (also registered at exit by
     ``engine.parallel`` for its shared pool).
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, initializer: Callable[[], object] | None = None,
+                 prepare: Callable[[], object] | None = None, daemon: bool = True,
+                 name: str = "backtest-worker") -> None:
         if size < 1:
             raise ValueError(f"a worker pool needs at least one worker, not {size}")
+        self._initializer, self._prepare = initializer, prepare
+        self._daemon, self._name = daemon, name
         self._ctx = multiprocessing.get_context("spawn")
         self._cancel_flag = self._ctx.RawValue("q", 0)
         self._workers: list[_Worker | None] = [None] * size
@@ -257,9 +291,7 @@ class WorkerPool:
 
     def start(self, n: int | None = None) -> None:
         """Spawn the first ``n`` workers (default all) that are missing or dead, without
-        waiting for them; the parent compiles the kernels first so workers only load them."""
-        from engine.backtest import warm_up
-
+        waiting for them; ``prepare`` runs here first (once)."""
         with self._lock:
             n = self.size if n is None else n
             if n > self.size:
@@ -267,23 +299,28 @@ class WorkerPool:
             missing = [i for i, w in enumerate(self._workers[:n]) if w is None or not w.alive]
             if not missing:
                 return
-            warm_up()
+            if self._prepare is not None:
+                self._prepare()
+                self._prepare = None
             for slot in missing:
                 self.reap(slot)
                 parent_end, child_end = self._ctx.Pipe(duplex=True)
                 process = self._ctx.Process(
-                    target=_worker_main, name=f"backtest-worker-{slot}",
-                    args=(slot, child_end, self._cancel_flag), daemon=True)
+                    target=_worker_main, name=f"{self._name}-{slot}",
+                    args=(slot, child_end, self._cancel_flag, self._initializer),
+                    daemon=self._daemon)
                 process.start()
                 child_end.close()
                 self._workers[slot] = _Worker(slot, process, parent_end, time.time())
 
     def map(self, tasks: Sequence[Task], n_workers: int, sink: ProgressSink,
-            cancel: CancelToken | None) -> tuple[list[Any], MapStats]:
+            cancel: CancelToken | None,
+            grace: float = CANCEL_GRACE) -> tuple[list[Any], MapStats]:
         """Run ``tasks`` on at most ``n_workers`` workers; results in task order.
 
         Raises ``Cancelled`` (nothing returned), ``WorkerError`` (a task raised) or
-        ``WorkerCrashError`` (a worker died). The pool stays usable after each.
+        ``WorkerCrashError`` (a worker died). The pool stays usable after each. After a
+        cancel, busy workers get ``grace`` seconds to stop before they are killed.
         """
         if self.closed:
             raise RuntimeError("the worker pool was shut down")
@@ -299,7 +336,8 @@ class WorkerPool:
             stats = MapStats(workers=n_workers)
             stats.startup_seconds = time.perf_counter() - t0 if cold else 0.0
             run_id = next(self._run_ids)
-            return _Run(self, run_id, tasks, n_workers, sink, cancel, stats).drive(), stats
+            run = _Run(self, run_id, tasks, n_workers, sink, cancel, stats, grace)
+            return run.drive(), stats
         finally:
             self._lock.release()
 
@@ -350,7 +388,8 @@ class WorkerPool:
         if w.process.is_alive():
             w.process.kill()
         w.process.join(timeout=5)
-        w.conn.close()
+        with suppress(OSError):  # closed already by a concurrent shutdown
+            w.conn.close()
         self._workers[slot] = None
 
     def worker(self, slot: int) -> _Worker:
@@ -394,8 +433,9 @@ class _Run:
     """One ``map``: dispatches tasks to idle workers and collects what comes back."""
 
     def __init__(self, pool: WorkerPool, run_id: int, tasks: Sequence[Task], n_workers: int,
-                 sink: ProgressSink, cancel: CancelToken | None, stats: MapStats) -> None:
-        self.pool, self.run_id, self.tasks = pool, run_id, tasks
+                 sink: ProgressSink, cancel: CancelToken | None, stats: MapStats,
+                 grace: float) -> None:
+        self.pool, self.run_id, self.tasks, self.grace = pool, run_id, tasks, grace
         self.slots = list(range(n_workers))
         self.cancel, self.stats = cancel, stats
         self.progress = _Progress(tasks, sink)
@@ -475,6 +515,8 @@ class _Run:
             self.results[task_id] = message[5]
         elif kind == "error":
             label = self.tasks[task_id].label
+            if self.tasks[task_id].relay and message[7] is not None:
+                raise message[7]
             raise WorkerError(f"worker {slot} failed on {label}: {message[5]}", worker=slot,
                               label=label, remote_traceback=message[6])
         elif kind == "cancelled":
@@ -494,13 +536,13 @@ class _Run:
         if not self.busy:
             return
         self.pool.cancel_run(self.run_id)
-        deadline = time.monotonic() + CANCEL_GRACE
+        deadline = time.monotonic() + self.grace
         while self.busy and time.monotonic() < deadline:
             try:
                 self._poll(timeout=min(_POLL, max(0.0, deadline - time.monotonic())))
             except (WorkerError, Cancelled):
                 continue  # a sibling's outcome after the first failure does not matter
         for slot in list(self.busy):
-            log.warning("worker %d did not stop within %.1f s; killing it", slot, CANCEL_GRACE)
+            log.warning("worker %d did not stop within %.1f s; killing it", slot, self.grace)
             self.busy.pop(slot)
             self.pool.reap(slot)

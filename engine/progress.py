@@ -40,11 +40,16 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import NamedTuple, Protocol
 
-from engine.data.loader import CancelToken
 from engine.errors import Cancelled
 
 #: Three-argument callback (the original form) or four-argument callback (with worker).
 Progress = Callable[..., None]
+
+class CancelToken(Protocol):
+    """Anything with ``is_set()``, such as ``threading.Event`` or a multiprocessing Event."""
+
+    def is_set(self) -> bool: ...
+
 
 #: Seconds between two throttled events of one reporter.
 MIN_INTERVAL = 0.05
@@ -114,6 +119,9 @@ class TaskContext(Protocol):
     def report(self, stage: str, done: int, total: int, force: bool = False) -> None:
         """Report ``done`` of ``total`` units of ``stage`` of this task (throttled)."""
 
+    def is_set(self) -> bool:
+        """Whether the run was cancelled (so a context is a ``CancelToken``)."""
+
     def check_cancel(self) -> None:
         """Raise ``Cancelled`` if the run was cancelled."""
 
@@ -141,9 +149,13 @@ class LocalContext:
             grand = total if self.grand_total is None else self.grand_total
             self.sink(stage, self.offset + done, grand, None)
 
+    def is_set(self) -> bool:
+        """Whether the caller's token is set."""
+        return self.cancel is not None and self.cancel.is_set()
+
     def check_cancel(self) -> None:
         """Raise ``Cancelled`` when the caller's token is set."""
-        if self.cancel is not None and self.cancel.is_set():
+        if self.is_set():
             raise Cancelled("cancelled")
 
     def span(self, stage: str) -> AbstractContextManager[None]:

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING
 
 from engine.cli import add_store_flag
 from engine.errors import BacktestError
-from engine.report import METRICS, format_value, metric_rows, text_table
+from engine.report import METRICS, format_column, metric_rows, text_frame, text_table
 
 if TYPE_CHECKING:
     from engine.store import RunStore
 
-#: Metrics ``runs list`` shows, with their display kind.
-LIST_SHOWN = (("total_return", "pct"), ("sharpe", "ratio"), ("max_drawdown", "pct"))
+#: Columns of ``store.list_runs()`` that ``runs list`` shows.
+LIST_SHOWN = ("id", "created", "name", "stocks", "total_return", "sharpe", "max_drawdown",
+              "trades", "tags")
 
 
 def add_runs(sub: argparse._SubParsersAction) -> None:
@@ -62,19 +63,12 @@ def _open(args: argparse.Namespace) -> RunStore:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     with _open(args) as store:
         runs = store.list_runs()
         if runs.empty:
             print(f"no saved runs in {store.path}")
             return 0
-        shown = pd.DataFrame({
-            "id": runs["id"], "created": runs["created"].str.slice(0, 16).str.replace("T", " "),
-            "name": runs["name"], "stocks": runs["stocks"],
-            **{key: [format_value(v, kind) for v in runs[key]] for key, kind in LIST_SHOWN},
-            "trades": runs["trades"], "tags": runs["tags"]})
-        print(shown.to_string(index=False))
+        print(text_frame(runs[list(LIST_SHOWN)]).to_string(index=False))
         print(f"{len(runs)} run(s) in {store.path}")
     return 0
 
@@ -122,12 +116,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     table = compare_table(results)
     differ = config_differences(results)
     best = best_per_metric(table)
-    kinds = {key: kind for key, _, kind in METRICS}
+    metric_keys = {key for key, _, _ in METRICS}
     rows = {}
-    for column in [*differ, *COVERAGE, *(k for k in table.columns if k in kinds)]:
-        rows[column] = [format_value(v, kinds.get(column, "text"))
-                        + ("*" if best.get(column) == run_id else "")
-                        for run_id, v in table[column].items()]
+    for column in [*differ, *COVERAGE, *(k for k in table.columns if k in metric_keys)]:
+        text = format_column(column, table[column].to_numpy())
+        rows[column] = [cell + ("*" if best.get(column) == run_id else "")
+                        for run_id, cell in zip(table.index, text, strict=True)]
     shown = pd.DataFrame.from_dict(rows, orient="index",
                                    columns=[f"run {run_id}" for run_id in table.index])
     print("settings that differ: " + (", ".join(differ) if differ else "none"))

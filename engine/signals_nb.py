@@ -6,7 +6,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def signals_nb(
     rsi: np.ndarray,
     tradable: np.ndarray,

@@ -66,13 +66,13 @@ class Positions(NamedTuple):
     last_close: np.ndarray  # float64, close of the stock's latest bar
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def commission_nb(notional: float, commission_rate: float, min_commission: float) -> float:
     """Commission of one order: ``max(rate * notional, minimum)``, never rounded."""
     return max(commission_rate * notional, min_commission)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def buy_shares_nb(
     price: float,
     target: float,
@@ -100,7 +100,7 @@ def buy_shares_nb(
     return k * lot_size
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def buy_reason_nb(
     has_bar: bool, bar_price: float, prev_close: float, limit_pct: float, price_limits: bool
 ) -> int:
@@ -112,7 +112,7 @@ def buy_reason_nb(
     return NO_REJECTION
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sell_reason_nb(
     t: int,
     has_bar: bool,
@@ -136,7 +136,7 @@ def sell_reason_nb(
     return NO_REJECTION
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _record_fill_nb(fills, counts, t, s, side, shares, price, commission, tax, cash_after):
     rec = fills[counts[0]]
     rec["day"] = t
@@ -150,7 +150,7 @@ def _record_fill_nb(fills, counts, t, s, side, shares, price, commission, tax, c
     counts[0] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _record_rejection_nb(rejections, counts, t, s, side, reason):
     rec = rejections[counts[1]]
     rec["day"] = t
@@ -160,7 +160,7 @@ def _record_rejection_nb(rejections, counts, t, s, side, reason):
     counts[1] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _allocate_records_nb(buy, sell, tradable, start_index, col_start, col_stop):
     """Record buffers sized by an upper bound, so no growth is needed.
 
@@ -177,12 +177,12 @@ def _allocate_records_nb(buy, sell, tradable, start_index, col_start, col_stop):
     return np.empty(n_signals, dtype=fill_dt), np.empty(n_signals + n_bars, dtype=rejection_dt)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _bar_price_nb(market: Market, t: int, s: int, fill_close: bool) -> float:
     return market.close[t, s] if fill_close else market.open_[t, s]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _queue_sells_nb(t, order_day, sell, pos, col_start, col_stop):
     """Turn row ``t``'s sell signals of held stocks into orders for ``order_day``."""
     for s in range(col_start, col_stop):
@@ -191,7 +191,7 @@ def _queue_sells_nb(t, order_day, sell, pos, col_start, col_stop):
             pos.sell_day[s] = order_day
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _collect_buys_nb(t, buy, rsi, pos, col_start, col_stop, order_stock, order_key):
     """Row ``t``'s buy signals of stocks not held (incl. pending sells), in index order."""
     n = 0
@@ -203,7 +203,7 @@ def _collect_buys_nb(t, buy, rsi, pos, col_start, col_stop, order_stock, order_k
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _sort_orders_nb(order_stock, order_key, n):
     """Stable insertion sort by key: equal keys keep their (index) order."""
     for i in range(1, n):
@@ -218,7 +218,7 @@ def _sort_orders_nb(order_stock, order_key, n):
         order_key[j] = key
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _run_sells_nb(
     t, market, costs, fill_close, price_limits, col_start, col_stop, per_stock,
     pos, cash, fills, rejections, counts,
@@ -251,7 +251,7 @@ def _run_sells_nb(
     return n_closed
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _run_buys_nb(
     t, n_orders, order_stock, order_key, market, costs, lot_size, fill_close, price_limits,
     col_start, per_stock, target, max_positions, n_open, pos, cash, fills, rejections, counts,
@@ -296,7 +296,7 @@ def _run_buys_nb(
     return n_open
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _value_nb(t, d, market, pos, cash, col_start, col_stop, per_stock, cash_hist, pv_hist):
     """Store row ``t``'s cash and positions value (last known close) in run day ``d``."""
     for s in range(col_start, col_stop):
@@ -311,7 +311,7 @@ def _value_nb(t, d, market, pos, cash, col_start, col_stop, per_stock, cash_hist
             pv_hist[d, ci] += pos.shares[s] * pos.last_close[s]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _simulate_nb(
     market, rsi, buy, sell, start_index, col_start, col_stop, per_stock, fill_close,
     cash0, position_pct, max_positions, costs, lot_size, price_limits,
@@ -369,7 +369,7 @@ def _simulate_nb(
     return cash_hist, pv_hist, fills[: counts[0]].copy(), rejections[: counts[1]].copy()
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def simulate_shared_nb(
     open_: np.ndarray,
     close: np.ndarray,
@@ -409,7 +409,7 @@ def simulate_shared_nb(
     return cash + positions_value, cash, positions_value, fills, rejections
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def simulate_per_stock_nb(
     open_: np.ndarray,
     close: np.ndarray,
@@ -451,7 +451,7 @@ def simulate_per_stock_nb(
     return cash_hist + pv_hist, cash_hist, pv_hist, fills, rejections
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sum_sleeves_nb(values: np.ndarray) -> np.ndarray:
     """Row sums of ``(n_run, n_sleeves)`` values, added strictly in column order.
 

@@ -25,10 +25,9 @@ from engine import parallel
 from engine.backtest import compute_rsi, load, run_metrics, simulate
 from engine.config import BacktestConfig
 from engine.data import MarketData
-from engine.data.loader import CancelToken
 from engine.errors import ConfigError
 from engine.pool import Task
-from engine.progress import Progress, ProgressSink, TaskContext
+from engine.progress import CancelToken, Progress, ProgressSink, TaskContext
 from engine.shared_data import DataRef, attach_market_data, share_market_data
 from engine.signals_nb import signals_nb
 from engine.valuation_nb import benchmark_equity_nb

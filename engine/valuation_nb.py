@@ -6,7 +6,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def benchmark_equity_nb(open_: np.ndarray, close: np.ndarray, tradable: np.ndarray,
                         start_index: int, initial_capital: float) -> np.ndarray:
     """Equal-weight buy-and-hold equity per run day (SPEC §7), summed in stock order.
@@ -33,7 +33,7 @@ def benchmark_equity_nb(open_: np.ndarray, close: np.ndarray, tradable: np.ndarr
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def last_close_nb(close: np.ndarray, tradable: np.ndarray) -> np.ndarray:
     """Each stock's close on its last bar (NaN for a stock without bars)."""
     n_days, n_stocks = close.shape
@@ -46,7 +46,7 @@ def last_close_nb(close: np.ndarray, tradable: np.ndarray) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def bars_between_nb(tradable: np.ndarray, stock: np.ndarray, first: np.ndarray,
                     last: np.ndarray) -> np.ndarray:
     """For each i, the bars of ``stock[i]`` in rows ``first[i]+1 .. last[i]``."""

@@ -7,6 +7,7 @@ import ctypes.util
 import multiprocessing
 import os
 import sys
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,10 +64,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_window(data: Path | None = None) -> MainWindow:
-    """The main window, on the data folder ``data`` when given (else the last one used)."""
+    """The main window, on the data folder ``data`` when given (else the last one used).
+    Uncaught exceptions show in its error panel from then on (``gui.excepthook``)."""
+    from gui.excepthook import install_excepthook
     from gui.main_window import MainWindow
 
     window = MainWindow()
+    alive = weakref.ref(window)  # the hook must not keep a closed window alive
+    install_excepthook(lambda: None if (shown := alive()) is None else shown.errors)
     if data is not None:
         window.panel.set_folder(data.resolve())
     return window

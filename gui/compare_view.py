@@ -3,10 +3,8 @@ and the configuration with the fields that differ highlighted."""
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,11 +34,11 @@ from engine.compare import (
     config_differences,
     normalised_equity,
 )
-from engine.errors import BacktestError
 from engine.export import export_comparison
-from engine.report import METRICS, MISSING, format_value
+from engine.report import METRICS, format_column, format_value
 from engine.results import BacktestResult
 from gui.error_panel import ErrorPanel
+from gui.file_writes import write_file
 from gui.plot_style import (
     BEST_BACKGROUND,
     DIFFERENCE_BACKGROUND,
@@ -77,11 +75,6 @@ def _cell(text: str, *, bold: bool = False, background: str | None = None,
     if align_right:
         item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
     return item
-
-
-def _plain(value: Any) -> str:
-    missing = value is None or (isinstance(value, float) and np.isnan(value))
-    return MISSING if missing else str(value)
 
 
 def _table_widget() -> QTableWidget:
@@ -185,7 +178,7 @@ class CompareView(QWidget):
             self._x[run_id] = x
             self.curves[run_id] = self.plot.plot(
                 x, curve["value"].to_numpy(), name=self.label(run_id),
-                pen=pg.mkPen(series_color(i), width=2))
+                pen=pg.mkPen(series_color(i), width=1))
         self.plot.enableAutoRange()
         self._fill_metrics()
         self._fill_config()
@@ -237,7 +230,7 @@ class CompareView(QWidget):
                 value = self.table.at[run_id, key]
                 best = self.best.get(key) == run_id
                 self.metrics_table.setItem(row, column, _cell(
-                    format_value(None if pd.isna(value) else value, kind), bold=best,
+                    format_value(value, kind), bold=best,
                     background=BEST_BACKGROUND if best else None, align_right=True))
         self._fit_columns(self.metrics_table)
 
@@ -250,9 +243,11 @@ class CompareView(QWidget):
             if differs:
                 header.setBackground(QBrush(QColor(DIFFERENCE_BACKGROUND)))
             self.config_table.setVerticalHeaderItem(row, header)
+            texts = dict(zip(self.table.index,
+                             format_column(name, self.table[name].to_numpy()), strict=True))
             for column, run_id in enumerate(self.results):
                 self.config_table.setItem(row, column, _cell(
-                    _plain(self.table.at[run_id, name]), bold=differs,
+                    texts[run_id], bold=differs,
                     background=DIFFERENCE_BACKGROUND if differs else None))
         self._fit_columns(self.config_table)
         self._filter_config_rows(self.only_differences.isChecked())
@@ -303,14 +298,9 @@ class CompareView(QWidget):
             path = Path(chosen)
         table = self.table.copy()
         table.insert(1, "name", [self.names[run_id] for run_id in table["id"]])
-        try:
-            written = export_comparison(table, path)
-        except (BacktestError, OSError) as exc:
-            self.errors.show_error(f"Could not export the comparison: {exc}")
-            return None
-        except Exception as exc:  # shown in the error panel, never as a crash
-            self.errors.show_error(f"unexpected error: {exc}", traceback.format_exc())
+        if not write_file(self.errors, path, lambda tmp: export_comparison(table, tmp),
+                          "the comparison table"):
             return None
         self.errors.clear()
-        self.summary.setText(f"Wrote {written}")
-        return written
+        self.summary.setText(f"Wrote {path}")
+        return path

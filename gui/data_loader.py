@@ -1,47 +1,66 @@
-"""Loads a data folder off the GUI thread and reports back through Qt signals."""
+"""Short engine jobs (folder scans, drill-downs, stored runs) waited for on Qt's thread pool."""
 
 from __future__ import annotations
 
-import datetime as dt
-from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from engine.data import coverage, load_market_data
 from engine.errors import BacktestError
 
 
-class LoadSignals(QObject):
-    """Signals of a folder load: ``finished(folder, data, coverage)`` or
-    ``failed(folder, message)``; the folder tells a stale load from the current one."""
+class JobSignals(QObject):
+    """Signals of a ``JobLoad``: ``finished(key, value)`` or ``failed(key, message)``; the
+    key tells a stale job (a folder the user has left) from the current one."""
 
-    finished = Signal(object, object, object)
+    finished = Signal(object, object)
     failed = Signal(object, str)
 
+    def __init__(self, owner: QObject) -> None:
+        super().__init__(owner)
 
-class FolderLoad(QRunnable):
-    """Loads every stock of a folder (validated, aligned, cached) on the thread pool.
 
-    ``end`` and ``adjust`` should be the run's, so the aligned cache entry this load
-    writes is the one the first run of all the folder's stocks reads.
+class JobLoad(QRunnable):
+    """Calls ``job()`` (an ``engine.jobs`` function, which waits for a job host) on Qt's
+    thread pool and reports its value or its one-line error with ``key``.
+
+    The signals belong to ``owner``, so they outlive the runnable (deleted when ``run``
+    returns) until their queued calls are delivered; ``start`` deletes them after that.
     """
 
-    def __init__(self, folder: Path, end: dt.date, adjust: str) -> None:
+    def __init__(self, key: object, job: Callable[[], object], what: str,
+                 owner: QObject) -> None:
         super().__init__()
-        self.folder, self.end, self.adjust = folder, end, adjust
-        self.signals = LoadSignals()
+        self.key, self.job, self.what = key, job, what
+        self.signals = JobSignals(owner)
+
+    def start(self, done: Callable[[Any, Any], object],
+              failed: Callable[[Any, str], object]) -> None:
+        """Run on Qt's global thread pool; ``done(key, value)`` or ``failed(key, message)``
+        is then called in the owner's thread."""
+        signals = self.signals
+
+        def finish(key: object, value: object) -> None:
+            signals.deleteLater()
+            done(key, value)
+
+        def fail(key: object, message: str) -> None:
+            signals.deleteLater()
+            failed(key, message)
+
+        signals.finished.connect(finish)
+        signals.failed.connect(fail)
+        QThreadPool.globalInstance().start(self)
 
     def run(self) -> None:
-        """Load; emit ``finished`` with the MarketData and its coverage, or ``failed``."""
+        """Run the job; emit ``finished`` with its value, or ``failed``."""
         try:
-            data = load_market_data(self.folder, end=self.end, adjust=self.adjust,
-                                    on_bad_stock="skip")
-            table = coverage(data)
+            value = self.job()
         except BacktestError as exc:
-            self.signals.failed.emit(self.folder, str(exc))
+            self.signals.failed.emit(self.key, str(exc))
             return
         except Exception as exc:  # shown in the error panel, never as a traceback dialog
-            self.signals.failed.emit(self.folder,
-                                     f"unexpected error while loading {self.folder}: {exc!r}")
+            self.signals.failed.emit(self.key, f"unexpected error while {self.what}: {exc!r}")
             return
-        self.signals.finished.emit(self.folder, data, table)
+        self.signals.finished.emit(self.key, value)

@@ -41,8 +41,8 @@ class EquityChart(QWidget):
         self.drawdown_plot.setLabel("left", "drawdown", units="%")
         self.drawdown_plot.getAxis("left").enableAutoSIPrefix(False)
         self.legend = self.equity_plot.addLegend(offset=(10, 10))
-        self.portfolio = self.equity_plot.plot(pen=pg.mkPen(PORTFOLIO, width=2), name="portfolio")
-        self.benchmark = self.equity_plot.plot(pen=pg.mkPen(BENCHMARK, width=1.5),
+        self.portfolio = self.equity_plot.plot(pen=pg.mkPen(PORTFOLIO, width=1), name="portfolio")
+        self.benchmark = self.equity_plot.plot(pen=pg.mkPen(BENCHMARK, width=1),
                                                name="equal-weight buy & hold")
         self.drawdown = self.drawdown_plot.plot(pen=pg.mkPen(DRAWDOWN), fillLevel=0,
                                                 brush=pg.mkBrush(DRAWDOWN + "55"))
@@ -102,6 +102,6 @@ class EquityChart(QWidget):
             line.setPos(self._x[i])
         row = self._frame.iloc[i]
         self.readout.setText(
-            f"{pd.Timestamp(row['date']).date()}   equity {format_value(row['equity'], 'money')}"
+            f"{format_value(row['date'], 'date')}   equity {format_value(row['equity'], 'money')}"
             f"   benchmark {format_value(row['benchmark'], 'money')}"
             f"   drawdown {format_value(row['drawdown'], 'pct')}")

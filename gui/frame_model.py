@@ -1,45 +1,73 @@
-"""A read-only, sortable Qt table model over a pandas DataFrame."""
+"""A read-only, sortable Qt table model over a pandas DataFrame and its display text."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
-from engine.report import MISSING
+from engine.report import format_frame
 
 Index = QModelIndex | QPersistentModelIndex
+#: Display text of one value, for a column shown otherwise than by ``engine.report``.
+Formatter = Callable[[Any], str]
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
-def format_value(value: Any) -> str:
-    """Display text of one cell: "—" for missing, dates as YYYY-MM-DD, floats to 4 digits."""
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
-        return MISSING
-    if isinstance(value, pd.Timestamp | np.datetime64):
-        return str(pd.Timestamp(value).date())
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        return f"{number:,.4g}" if abs(number) < 1e4 else f"{number:,.0f}"
-    return str(value)
+def _is_number(column: pd.Series) -> bool:
+    """Numbers are right-aligned (booleans are not numbers here)."""
+    return is_numeric_dtype(column.dtype) and not is_bool_dtype(column.dtype)
 
+
+#: Rows whose text sets a column's width (the view's own fit measured every row).
+WIDTH_SAMPLE = 2000
 
 class FrameModel(QAbstractTableModel):
-    """Shows a DataFrame; sorting re-orders a copy, the frame itself is never changed."""
+    """Shows a DataFrame through precomputed display text (``engine.report.format_frame``);
+    painting only indexes into it. Sorting and filtering choose the rows shown, in order,
+    and text and values are both read through that choice: no value is formatted again,
+    and the frame itself is never changed.
 
-    def __init__(self, frame: pd.DataFrame | None = None) -> None:
+    ``formats`` maps column names to their own formatters (applied in ``set_frame``).
+    """
+
+    def __init__(self, frame: pd.DataFrame | None = None,
+                 formats: Mapping[str, Formatter] | None = None) -> None:
         super().__init__()
-        self._source = frame if frame is not None else pd.DataFrame()
-        self._frame = self._source
-        self._columns: list[np.ndarray] = []
+        self.formats: dict[str, Formatter] = dict(formats or {})
+        self._source = pd.DataFrame()
+        self._source_text: list[np.ndarray] = []
+        self._rows = np.arange(0)  # positions in the source of the rows shown, in order
+        self._frame: pd.DataFrame | None = None  # the rows shown, made when asked for
+        self._right: list[bool] = []
         self._filter: tuple[str, str] | None = None
         self._sort: tuple[str, bool] | None = None
-        self._refresh()
+        self.set_frame(frame if frame is not None else pd.DataFrame())
 
-    def set_frame(self, frame: pd.DataFrame) -> None:
-        """Replace the data (the current filter and sort are applied to it)."""
-        self._source = frame.reset_index(drop=True)
+    def set_frame(self, frame: pd.DataFrame, text: Sequence[np.ndarray] | None = None) -> None:
+        """Replace the data (the current filter and sort are applied to it).
+
+        ``text`` is the display text of ``frame``, one array per column as
+        ``engine.report.format_frame`` returns it (computed off the GUI thread); it is
+        computed here when None. Columns in ``formats`` are formatted by those instead.
+        """
+        frame = frame.reset_index(drop=True)
+        shown = ([np.asarray(t, dtype=object) for t in text] if text is not None
+                 else format_frame(frame))
+        if len(shown) != frame.shape[1] or any(len(t) != len(frame) for t in shown):
+            raise ValueError(f"display text of {len(shown)} column(s) does not fit a frame "
+                             f"of {frame.shape[1]} column(s) x {len(frame)} row(s)")
+        for i, name in enumerate(frame.columns):
+            formatter = self.formats.get(str(name))
+            if formatter is not None:
+                shown[i] = np.empty(len(frame), dtype=object)
+                shown[i][:] = [formatter(v) for v in frame.iloc[:, i].tolist()]
+        self._source, self._source_text = frame, shown
+        self._right = [_is_number(frame.iloc[:, i]) for i in range(frame.shape[1])]
         self._refresh()
 
     def set_filter(self, column: str, text: str) -> None:
@@ -49,37 +77,51 @@ class FrameModel(QAbstractTableModel):
 
     def _refresh(self) -> None:
         self.beginResetModel()
-        frame = self._source
-        if self._filter is not None and self._filter[0] in frame.columns:
+        source = self._source
+        rows = np.arange(len(source))
+        if self._filter is not None and self._filter[0] in source.columns:
             column, text = self._filter
-            mask = frame[column].astype(str).str.contains(text, case=False, regex=False)
-            frame = frame[mask.to_numpy()]
-        if self._sort is not None and self._sort[0] in frame.columns:
-            frame = frame.sort_values(self._sort[0], ascending=self._sort[1], kind="stable",
-                                      na_position="last")
-        self._frame = frame.reset_index(drop=True)
-        # Plain arrays per column: cell access must be cheap for views of 100k rows.
-        self._columns = [self._frame[c].to_numpy() for c in self._frame.columns]
+            mask = source[column].astype(str).str.contains(text, case=False, regex=False)
+            rows = rows[mask.to_numpy(dtype=bool)]
+        if self._sort is not None and self._sort[0] in source.columns:
+            values = source[self._sort[0]].iloc[rows]
+            ordered = values.sort_values(ascending=self._sort[1], kind="stable",
+                                         na_position="last")
+            rows = ordered.index.to_numpy()  # the source's RangeIndex: row positions
+        self._rows, self._frame = rows, None
         self.endResetModel()
 
     def frame(self) -> pd.DataFrame:
         """The rows as currently shown (filtered and sorted as the view is)."""
+        if self._frame is None:
+            self._frame = self._source.iloc[self._rows].reset_index(drop=True)
         return self._frame
 
+    def text(self) -> list[np.ndarray]:
+        """The display text of the rows as currently shown, one array per column."""
+        return [text[self._rows] for text in self._source_text]
+
+    def widest_text(self, column: int, sample: int = WIDTH_SAMPLE) -> str:
+        """The longest display text of ``column`` among its first ``sample`` rows (all the
+        text a column width needs, found without asking the view to measure each cell)."""
+        text = self._source_text[column][:sample]
+        if not len(text):
+            return ""
+        return str(text[int(np.argmax([len(t) for t in text]))])
+
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._frame)
+        return 0 if parent.isValid() else len(self._rows)
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._frame.columns)
+        return 0 if parent.isValid() else len(self._source.columns)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        value = self._columns[index.column()][index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return format_value(value)
-        if role == Qt.ItemDataRole.TextAlignmentRole and isinstance(value, int | float | np.number):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return self._source_text[index.column()][self._rows[index.row()]]
+        if role == Qt.ItemDataRole.TextAlignmentRole and self._right[index.column()]:
+            return _RIGHT
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation,
@@ -87,7 +129,7 @@ class FrameModel(QAbstractTableModel):
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         if orientation == Qt.Orientation.Horizontal:
-            return str(self._frame.columns[section]).replace("_", " ")
+            return str(self._source.columns[section]).replace("_", " ")
         return str(section + 1)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:

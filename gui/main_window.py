@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-from PySide6.QtCore import QSettings, Qt, QThread, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -25,20 +27,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.backtest import STAGES, load
+from engine import jobs
+from engine.backtest import STAGES
 from engine.config import BacktestConfig
-from engine.data import MarketData
-from engine.detail import stock_detail
-from engine.errors import BacktestError, ConfigError
+from engine.errors import ConfigError
 from engine.export import export_result
-from engine.parallel import shutdown_pool
 from engine.report import metric_rows
 from engine.results import BacktestResult
 from gui.compare_view import CompareView
 from gui.config_panel import ConfigPanel
-from gui.data_loader import FolderLoad
+from gui.data_loader import JobLoad
 from gui.equity_chart import EquityChart
 from gui.error_panel import ErrorPanel
+from gui.file_writes import write_file, write_folder
 from gui.run_worker import RunWorker
 from gui.runs_panel import RunsPanel
 from gui.stock_chart import StockChart
@@ -52,17 +53,23 @@ Shortcut = QKeySequence | QKeySequence.StandardKey | str | Qt.Key
 class MainWindow(QMainWindow):
     """Configure a run, start it (Ctrl+R), cancel it (Esc), inspect and export the result."""
 
-    request_run = Signal(object)
-    request_warm_up = Signal()
+    run_requested = Signal(object, object)
+    warm_up_requested = Signal()
+    #: A folder scan came back (``folder``), whether or not it is still the current folder.
+    folder_scanned = Signal(object)
 
     def __init__(self) -> None:
         super().__init__()
         self.setWindowTitle("Backtest Workbench")
         self.settings = QSettings()
         self.result: BacktestResult | None = None
-        self.data: MarketData | None = None
+        self.outcome: jobs.RunOutcome | None = None  # of the last run started here
+        self.scan: jobs.FolderScan | None = None
+        self._pending: dict[QWidget, Callable[[], object]] = {}
         self._steps: list[Callable[[], object]] = []
         self._folder: Path | None = None
+        self._detail_code = ""
+        self._closed = False
         self.running = False
         self._run_started = 0.0
         self._build()
@@ -105,6 +112,7 @@ class MainWindow(QMainWindow):
                               (self.data_table, "Data"), (self.runs_panel, "Runs"),
                               (self.compare_view, "Compare"), (self.sweep_view, "Sweep")):
             self.tabs.addTab(widget, title)
+        self.tabs.currentChanged.connect(lambda _: self._fill_current_tab())
         self.runs_panel.open_run.connect(self.open_stored_run)
         self.runs_panel.compare_requested.connect(self.compare_runs)
         self.sweep_view.run_requested.connect(self._run_sweep_cell)
@@ -178,20 +186,28 @@ class MainWindow(QMainWindow):
         self.run_thread = QThread(self)
         self.worker = RunWorker()
         self.worker.moveToThread(self.run_thread)
-        self.request_run.connect(self.worker.start_run)
+        self.run_requested.connect(self.worker.start_run)
         self.worker.progress.connect(self._progress)
         self.worker.finished.connect(self._finished)
         self.worker.failed.connect(self._failed)
         self.worker.cancelled.connect(self._cancelled)
-        self.worker.ready.connect(self._engine_ready)
+        self.worker.warmed_up.connect(self._engine_ready)
+        self.worker.warm_up_failed.connect(self.errors.show_error)
         self.run_thread.start()
         self.statusBar().showMessage("Preparing the engine (the very first start compiles "
                                      "its kernels, about 10 s)…")
-        self.request_warm_up.connect(self.worker.warm_up)
-        self.request_warm_up.emit()
+        self.warm_up_requested.connect(self.worker.warm_up)
+        self.warm_up_requested.emit()
 
     def _engine_ready(self, seconds: float) -> None:
+        if self._closed:
+            return  # the window was closed while the engine started
         self.statusBar().showMessage(f"Engine ready ({seconds:.1f} s)", 5000)
+        self.sweep_view.warm_up()  # after the run host, which compiled any missing kernel
+        # Start-up's objects (Qt wrappers, modules) never become garbage: keep them out of
+        # every later collection, so a full collection stays short.
+        gc.collect()
+        gc.freeze()
 
     # ------------------------------------------------------------------- runs
     def run(self) -> None:
@@ -209,7 +225,8 @@ class MainWindow(QMainWindow):
         self.progress.setValue(0)
         self.progress.setFormat("starting…")
         self.worker.prepare()
-        self.request_run.emit(config)
+        store = self.runs_panel.store
+        self.run_requested.emit(config, store.path if store is not None else None)
 
     def cancel(self) -> None:
         """Ask the running backtest to stop."""
@@ -232,41 +249,52 @@ class MainWindow(QMainWindow):
         self.progress.setValue(int(fraction * 1000))
         self.progress.setFormat(f"{stage} ({index + 1}/{len(STAGES)}){eta}")
 
-    def _finished(self, result: BacktestResult) -> None:
+    def _finished(self, outcome: jobs.RunOutcome) -> None:
         self.progress.setValue(1000)
         self.progress.setFormat("showing…")
-        self.show_result(result, then=self._shown)
+        self.show_result(outcome.result, then=lambda: self._shown(outcome), text=outcome.text)
 
-    def _shown(self) -> None:
+    def _shown(self, outcome: jobs.RunOutcome) -> None:
+        self.outcome = outcome
         self._set_running(False)
         self.progress.setFormat("done")
-        self._store(self.result)
+        if outcome.store_error:  # a failure costs history, not the run
+            self.statusBar().showMessage(f"Run not saved to the history: "
+                                         f"{outcome.store_error}", 10000)
+        if outcome.runs is not None:
+            self.runs_panel.show_runs(outcome.runs)
+        if outcome.run_id is not None:
+            self.total_label.setText(f"{self.total_label.text()} · saved as run "
+                                     f"{outcome.run_id}")
 
-    def _store(self, result: BacktestResult | None) -> None:
-        """Keep a completed run in the run history (a failure costs history, not the run)."""
+    def _load_stored(self, run_ids: list[int],
+                     then: Callable[[dict[int, BacktestResult], dict[int, str]], None]) -> None:
+        """Read stored runs on the run host, then call ``then(results, names)`` here."""
         store = self.runs_panel.store
-        if result is None or store is None:
+        if store is None:
+            self.errors.show_error("no run store is open")
             return
-        try:
-            run_id = store.save(result)
-        except BacktestError as exc:
-            self.statusBar().showMessage(f"Run not saved to the history: {exc}", 10000)
-            return
-        self.runs_panel.refresh()
-        self.total_label.setText(f"{self.total_label.text()} · saved as run {run_id}")
+        path = store.path
+        job = JobLoad(tuple(run_ids), lambda: jobs.load_runs(path, run_ids), "reading runs",
+                      self)
+        job.start(lambda _, value: then(*value), self._job_failed)
 
     def open_stored_run(self, run_id: int) -> None:
-        """Show a run from the history as if it had just finished."""
-        results, _ = self.runs_panel.load_runs([run_id])
-        self.apply_config(results[run_id].config)
-        self.show_result(results[run_id])
-        self.tabs.setCurrentWidget(self.equity_chart)
+        """Show a run from the history as if it had just finished (once it is read)."""
+        def show(results: dict[int, BacktestResult], _: dict[int, str]) -> None:
+            self.apply_config(results[run_id].config)
+            self.show_result(results[run_id])
+            self.tabs.setCurrentWidget(self.equity_chart)
+
+        self._load_stored([run_id], show)
 
     def compare_runs(self, run_ids: list[int]) -> None:
-        """Overlay and tabulate the chosen stored runs."""
-        results, names = self.runs_panel.load_runs(run_ids)
-        self.compare_view.set_data(results, names)
-        self.tabs.setCurrentWidget(self.compare_view)
+        """Overlay and tabulate the chosen stored runs (once they are read)."""
+        def show(results: dict[int, BacktestResult], names: dict[int, str]) -> None:
+            self.compare_view.set_data(results, names)
+            self.tabs.setCurrentWidget(self.compare_view)
+
+        self._load_stored(run_ids, show)
 
     def _sweep_base_changed(self) -> None:
         try:
@@ -296,21 +324,29 @@ class MainWindow(QMainWindow):
         self.run_button.setEnabled(ok and not self.running)
 
     # ---------------------------------------------------------------- results
-    def show_result(self, result: BacktestResult,
-                    then: Callable[[], None] | None = None) -> None:
-        """Fill every chart and table from ``result``, one widget per event-loop turn so
-        the window never freezes; ``then`` runs after the last one."""
+    def show_result(self, result: BacktestResult, then: Callable[[], None] | None = None,
+                    text: dict[str, list[np.ndarray]] | None = None) -> None:
+        """Show ``result``: the visible tab now, every other result tab when it is first
+        shown; then the summary and ``then``, each in its own event-loop turn so no
+        single turn does much. ``text`` is the display text of its tables by name
+        (``engine.jobs.RunOutcome.text``); tables without it are formatted here."""
+        text = text or {}
         self.result = result
         metrics = pd.DataFrame(metric_rows(result.metrics), columns=["metric", "value"])
-        steps: list[Callable[[], object]] = [
-            lambda: self.equity_chart.set_data(result.equity),
-            lambda: self.metrics_table.set_data(metrics),
-            lambda: self.trades_table.set_data(result.trades),
-            lambda: self.fills_table.set_data(result.fills),
-            lambda: self.rejections_table.set_data(result.rejections),
-            lambda: self.timing_chart.set_data(result.timings, result.worker_spans),
-            lambda: self._summarise(result),
-        ]
+        fills: dict[QWidget, Callable[[], object]] = {
+            self.equity_chart: lambda: self.equity_chart.set_data(result.equity),
+            self.metrics_table: lambda: self.metrics_table.set_data(metrics),
+            self.trades_table: lambda: self.trades_table.set_data(result.trades,
+                                                                  text.get("trades")),
+            self.fills_table: lambda: self.fills_table.set_data(result.fills, text.get("fills")),
+            self.rejections_table: lambda: self.rejections_table.set_data(
+                result.rejections, text.get("rejections")),
+            self.timing_chart: lambda: self.timing_chart.set_data(result.timings,
+                                                                  result.worker_spans),
+        }
+        self._pending = fills
+        steps: list[Callable[[], object]] = [self._fill_current_tab,
+                                             lambda: self._summarise(result)]
         if then is not None:
             steps.append(then)
         self._steps = steps
@@ -321,6 +357,16 @@ class MainWindow(QMainWindow):
                 QTimer.singleShot(0, next_step)
 
         next_step()
+
+    def _fill_current_tab(self) -> None:
+        """Give the visible tab the shown result, if it has not got it yet."""
+        fill = self._pending.pop(self.tabs.currentWidget(), None)
+        if fill is not None:
+            fill()
+
+    def result_tab_filled(self, widget: QWidget) -> bool:
+        """Whether result tab ``widget`` shows the current result (tabs fill when shown)."""
+        return self.result is not None and widget not in self._pending
 
     def _summarise(self, result: BacktestResult) -> None:
         total = result.timings.get("total", 0.0)
@@ -334,22 +380,33 @@ class MainWindow(QMainWindow):
                                    result.excluded.to_string(index=False))
 
     def show_stock(self, code: str) -> None:
-        """Drill down into ``code``: candles, volume, RSI and the run's fills."""
+        """Drill down into ``code``: candles, volume, RSI and the run's fills, shown in the
+        Stock tab once the run host has loaded them."""
         if not code:
             return
-        config = self.result.config if self.result is not None else None
+        result = self.result
         try:
-            config = config or self.panel.config()
-            data = load(config)
-            detail = stock_detail(data, code, config)
-        except BacktestError as exc:
+            config = result.config if result is not None else self.panel.config()
+        except ConfigError as exc:
             self.errors.show_error(str(exc))
             return
-        fills = (self.result.fills[self.result.fills["code"] == code]
-                 if self.result is not None else pd.DataFrame())
-        self.stock_chart.set_data(detail, fills, config.oversold, config.overbought,
-                                  f"{code}  RSI {config.period}")
+        self._detail_code = code
+        self.stock_chart.show_loading(code)
         self.tabs.setCurrentWidget(self.stock_chart)
+        job = JobLoad(code, lambda: jobs.stock_detail(config, code), f"loading {code}", self)
+
+        def loaded(key: object, detail: pd.DataFrame) -> None:
+            if key != self._detail_code:
+                return  # the user has asked for another stock since
+            fills = (result.fills[result.fills["code"] == code]
+                     if result is not None else pd.DataFrame())
+            self.stock_chart.set_data(detail, fills, config.oversold, config.overbought,
+                                      f"{code}  RSI {config.period}")
+
+        job.start(loaded, self._job_failed)
+
+    def _job_failed(self, _: object, message: str) -> None:
+        self.errors.show_error(message)
 
     # ------------------------------------------------------------ data folder
     def _choose_folder(self) -> None:
@@ -362,28 +419,36 @@ class MainWindow(QMainWindow):
         """Scan ``folder`` in the background and list its stocks in the panel."""
         self.settings.setValue("data_folder", str(folder))
         self._folder = folder
-        job = FolderLoad(folder, self.panel.as_date("end"), self.panel.fields["adjust"].get())
-        job.signals.finished.connect(self._folder_loaded)
-        job.signals.failed.connect(self._folder_failed)
-        QThreadPool.globalInstance().start(job)
+        # The run's end date and adjustment: the aligned cache entry the scan writes is
+        # the one the first run of all the folder's stocks reads.
+        end, adjust = self.panel.as_date("end"), self.panel.fields["adjust"].get()
+        job = JobLoad(folder, lambda: jobs.scan_folder(folder, end, adjust),
+                      f"loading {folder}", self)
+        job.start(self._folder_loaded, self._folder_failed)
 
-    def _folder_loaded(self, folder: Path, data: MarketData, coverage: pd.DataFrame) -> None:
+    def _folder_loaded(self, folder: Path, scan: jobs.FolderScan) -> None:
+        try:
+            self._show_scan(folder, scan)
+        finally:
+            self.folder_scanned.emit(folder)
+
+    def _show_scan(self, folder: Path, scan: jobs.FolderScan) -> None:
         if folder != self._folder:
             return  # a slower load of a folder the user has since left
-        self.data = data
-        self.data_table.set_data(coverage)
-        dates = data.dates
-        excluded = f", {len(data.excluded)} unusable (see Data tab)" if len(data.excluded) else ""
-        self.panel.show_folder(list(data.codes), f"{data.n_stocks} stock files, "
-                               f"{dates[0]} .. {dates[-1]}{excluded}")
-        if len(data.excluded):
-            self.errors.show_error(f"{len(data.excluded)} file(s) in the folder are unusable",
-                                   "\n".join(data.excluded["reason"]))
+        self.scan = scan
+        self.data_table.set_data(scan.coverage)
+        excluded = scan.excluded
+        unusable = f", {len(excluded)} unusable (see Data tab)" if len(excluded) else ""
+        self.panel.show_folder(list(scan.codes), f"{len(scan.codes)} stock files, "
+                               f"{scan.first_date} .. {scan.last_date}{unusable}")
+        if len(excluded):
+            self.errors.show_error(f"{len(excluded)} file(s) in the folder are unusable",
+                                   "\n".join(excluded["reason"]))
 
     def _folder_failed(self, folder: Path, message: str) -> None:
         if folder != self._folder:
             return
-        self.data = None
+        self.scan = None
         self.panel.show_folder([], "could not read the folder")
         self.errors.show_error(message)
 
@@ -395,10 +460,10 @@ class MainWindow(QMainWindow):
         except ConfigError as exc:
             self.errors.show_error(f"Fix the configuration before saving: {exc}")
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Save configuration", "run.toml",
+        name, _ = QFileDialog.getSaveFileName(self, "Save configuration", "run.toml",
                                               "TOML (*.toml)")
-        if path:
-            config.save(path)
+        if name and write_file(self.errors, Path(name), config.save, "the configuration"):
+            self.statusBar().showMessage(f"Saved {name}", 5000)
 
     def load_config(self) -> None:
         """Load a TOML configuration into the panel."""
@@ -420,12 +485,16 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Nothing to export yet: run a backtest first", 5000)
             return
         folder = QFileDialog.getExistingDirectory(self, "Export result into folder")
-        if folder:
-            written = export_result(self.result, Path(folder))
+        result = self.result
+        written: list[Path] = []
+        if folder and write_folder(self.errors, Path(folder),
+                                   lambda into: written.extend(export_result(result, into)),
+                                   "the result's tables"):
             self.statusBar().showMessage(f"Wrote {len(written)} files to {folder}", 10000)
 
     def save_png(self, path: Path | None = None) -> Path | None:
-        """Save the current tab (chart or table) as a PNG image."""
+        """Save the current tab (chart or table) as a PNG image (asks where when ``path``
+        is None). Returns the path, None if nothing was written."""
         if path is None:
             title = self.tabs.tabText(self.tabs.currentIndex()).lower()
             name, _ = QFileDialog.getSaveFileName(self, "Save as PNG", f"{title}.png",
@@ -433,8 +502,12 @@ class MainWindow(QMainWindow):
             if not name:
                 return None
             path = Path(name)
-        if not self.tabs.currentWidget().grab().save(str(path), "PNG"):
-            self.errors.show_error(f"Could not write {path}; choose another folder")
+        image = self.tabs.currentWidget().grab()
+
+        def save(tmp: Path) -> None:
+            if not image.save(str(tmp), "PNG"):
+                raise OSError("Qt could not write the image")
+        if not write_file(self.errors, path, save, "the tab as PNG"):
             return None
         self.statusBar().showMessage(f"Saved {path}", 5000)
         return path
@@ -459,6 +532,7 @@ class MainWindow(QMainWindow):
             self.open_folder(folder.resolve())
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._closed = True
         self.worker.cancel()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("splitter", self.splitter.saveState())
@@ -467,5 +541,4 @@ class MainWindow(QMainWindow):
         self.sweep_view.shutdown()
         self.run_thread.quit()
         self.run_thread.wait(5000)
-        shutdown_pool()
         super().closeEvent(event)

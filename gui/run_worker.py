@@ -1,17 +1,18 @@
-"""Runs backtests off the GUI thread; talks to the window only through Qt signals."""
+"""Worker objects that wait, in a QThread, for engine jobs on the job hosts (``engine.jobs``)
+and talk to the window only through Qt signals."""
 
 from __future__ import annotations
 
 import threading
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from engine.backtest import run_backtest, warm_up
+from engine import jobs
 from engine.config import BacktestConfig
 from engine.errors import BacktestError, Cancelled
-from engine.parallel import prestart_pool
 
 
 class EngineWorker(QObject):
@@ -63,25 +64,25 @@ class EngineWorker(QObject):
 
 
 class RunWorker(EngineWorker):
-    """Runs single backtests (``start_run``) and warms the engine up (``warm_up``,
-    then ``ready(seconds)``)."""
+    """Starts the run host (``warm_up``, then ``warmed_up(seconds)`` or
+    ``warm_up_failed(message)``) and runs single backtests on it (``start_run``);
+    ``finished`` carries an ``engine.jobs.RunOutcome``."""
 
-    ready = Signal(float)
+    warmed_up = Signal(float)
+    warm_up_failed = Signal(str)
 
     @Slot()
     def warm_up(self) -> None:
-        """Load (or on the very first start, compile) the kernels before the first run.
+        """Start the run host, which loads (on the very first start, compiles) the kernels."""
+        try:
+            seconds = jobs.start("run")
+        except BacktestError as exc:
+            self.warm_up_failed.emit(f"the engine could not start: {exc}")
+            return
+        self.warmed_up.emit(seconds)
 
-        Loading holds the GIL in long C calls, so it is done once when the window opens
-        rather than during a run; then the worker pool is started in the background.
-        Emits ``ready(seconds)``.
-        """
-        seconds = warm_up()["seconds"]
-        prestart_pool()  # a warm worker pool: sweeps and big runs pay no start-up
-        self.ready.emit(seconds)
-
-    @Slot(object)
-    def start_run(self, config: BacktestConfig) -> None:
-        """Run ``config`` to completion, failure or cancellation (in the worker thread)."""
-        self.execute(lambda progress, cancel: run_backtest(config, progress=progress,
-                                                           cancel=cancel))
+    @Slot(object, object)
+    def start_run(self, config: BacktestConfig, store_path: Path | None) -> None:
+        """Run ``config`` on the run host, saved to ``store_path``, to completion, failure or
+        cancellation (in the worker thread)."""
+        self.execute(lambda progress, cancel: jobs.run(config, store_path, progress, cancel))

@@ -27,6 +27,7 @@ from engine.export import export_result
 from engine.results import BacktestResult
 from engine.store import RunStore
 from gui.error_panel import ErrorPanel
+from gui.file_writes import write_folder
 from gui.metric_table import MetricTable
 from gui.plot_style import GUIDE_COLOR
 
@@ -34,11 +35,6 @@ from gui.plot_style import GUIDE_COLOR
 COLUMN_ORDER = ("id", "name", "created", "total_return", "sharpe", "max_drawdown", "trades",
                 "tags", "stocks", "start", "end", "period", "oversold", "overbought",
                 "capital_mode", "fill", "notes")
-
-
-def _created(value: Any) -> str:
-    """An ISO time stamp as "YYYY-MM-DD HH:MM" (seconds and zone left out)."""
-    return str(value)[:16].replace("T", " ")
 
 
 def _tags(value: Any) -> str:
@@ -60,8 +56,8 @@ class RunsPanel(QWidget):
     def __init__(self, store: RunStore | None = None) -> None:
         super().__init__()
         self.errors = ErrorPanel()
-        self.table = MetricTable(extra_formats={"created": _created, "tags": _tags},
-                                 filter_column="name")
+        # "created" reads as YYYY-MM-DD HH:MM by its engine.report kind.
+        self.table = MetricTable(extra_formats={"tags": _tags}, filter_column="name")
         self.table.filter.setPlaceholderText("Filter by name…")
         view = self.table.view
         view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -128,12 +124,18 @@ class RunsPanel(QWidget):
     def _reload(self, clear_errors: bool) -> None:
         if self.store is None:
             return
-        keep = self.selected_ids()
         store = self.store
-        if self._attempt(lambda: self.table.set_data(self._ordered(store.list_runs())),
-                         clear_errors, context="Could not read the run history"):
-            self.select(keep)
-            self.status.setText(f"{self.table.model.rowCount()} saved run(s) in {store.path}")
+        self._attempt(lambda: self.show_runs(store.list_runs()), clear_errors,
+                      context="Could not read the run history")
+
+    def show_runs(self, runs: pd.DataFrame) -> None:
+        """Show ``runs`` (the store's ``list_runs()``, read elsewhere), keeping the selection
+        where the runs remain."""
+        keep = self.selected_ids()
+        self.table.set_data(self._ordered(runs))
+        self.select(keep)
+        where = self.store.path if self.store is not None else "the run store"
+        self.status.setText(f"{self.table.model.rowCount()} saved run(s) in {where}")
 
     @staticmethod
     def _ordered(runs: pd.DataFrame) -> pd.DataFrame:
@@ -199,22 +201,32 @@ class RunsPanel(QWidget):
     def export_runs(self, run_ids: Sequence[int], folder: Path) -> bool:
         """Write each run's tables with ``engine.export.export_result``: one run into
         ``folder`` itself, several into one ``run_<id>`` subfolder each."""
-        def apply(store: RunStore) -> None:
-            for run_id in run_ids:
-                target = folder if len(run_ids) == 1 else folder / f"run_{run_id}"
-                export_result(store.load(run_id), target)
-        return self._change(apply, f"Exported {len(run_ids)} run(s) to {folder}",
-                            "Could not export", refresh=False)
-
-    def _change(self, apply: Callable[[RunStore], None], done: str, failed: str,
-                refresh: bool = True) -> bool:
-        store = self.store
+        store = self._store_or_say("Could not export")
         if store is None:
+            return False
+
+        def write(into: Path) -> None:
+            for run_id in run_ids:
+                export_result(store.load(run_id),
+                              into if len(run_ids) == 1 else into / f"run_{run_id}")
+        if not write_folder(self.errors, folder, write, f"{len(run_ids)} run(s)"):
+            return False
+        self.errors.clear()
+        self.status.setText(f"Exported {len(run_ids)} run(s) to {folder}")
+        return True
+
+    def _store_or_say(self, failed: str) -> RunStore | None:
+        """The open store; None, said in the panel after ``failed``, when there is none."""
+        if self.store is None:
             self.errors.show_error(f"{failed}: no run store is open")
+        return self.store
+
+    def _change(self, apply: Callable[[RunStore], None], done: str, failed: str) -> bool:
+        store = self._store_or_say(failed)
+        if store is None:
             return False
         ok = self._attempt(lambda: apply(store), context=failed)
-        if refresh:
-            self._reload(clear_errors=False)  # a failure just shown stays shown
+        self._reload(clear_errors=False)  # a failure just shown stays shown
         if ok:
             self.status.setText(done)
         return ok

@@ -51,6 +51,8 @@ def compact_number(value: float) -> str:
     return f"{value:.4g}"
 
 
+EMPTY_TEXT = "Select a stock to see its bars, RSI and fills."
+
 class _CompactAxis(pg.AxisItem):
     """A y axis labelled 1.2M / 350K instead of 1.2e+06."""
 
@@ -354,7 +356,7 @@ class StockChart(QWidget):
         for line in (self.overbought_line, self.oversold_line):
             line.setZValue(20)  # the labels stay readable above the curve
             self.rsi_plot.addItem(line, ignoreBounds=True)
-        self.rsi_curve = pg.PlotDataItem(pen=pg.mkPen(RSI_COLOR, width=1.5), connect="finite")
+        self.rsi_curve = pg.PlotDataItem(pen=pg.mkPen(RSI_COLOR, width=1), connect="finite")
         self.rsi_plot.addItem(self.rsi_curve)
 
         cross = pg.mkPen("#adb5bd", width=1, style=Qt.PenStyle.DashLine)
@@ -375,8 +377,7 @@ class StockChart(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addLayout(header)
-        self.placeholder, self._stack = placeholder_stack(
-            self.plots, "Select a stock to see its bars, RSI and fills.")
+        self.placeholder, self._stack = placeholder_stack(self.plots, EMPTY_TEXT)
         layout.addWidget(self._stack, 1)
         self.setMinimumSize(420, 320)
 
@@ -431,6 +432,16 @@ class StockChart(QWidget):
         self._stack.setCurrentWidget(self.plots if len(detail) else self.placeholder)
         self._show_hint()
 
+    def candles_count(self) -> int:
+        """Number of bars shown."""
+        return int(self._x.size)
+
+    def show_loading(self, code: str) -> None:
+        """Say that ``code``'s bars are on their way (until ``set_data``)."""
+        self.clear_data()
+        self.title.setText(code)
+        self.placeholder.setText(f"Loading {code}…")
+
     def clear_data(self) -> None:
         """Show nothing: no bars, markers or title."""
         empty = np.empty(0)
@@ -442,6 +453,7 @@ class StockChart(QWidget):
         self.title.setText("No stock selected")
         self._set_thresholds(30.0, 70.0)
         self._show_crosshair(None)
+        self.placeholder.setText(EMPTY_TEXT)
         self._stack.setCurrentWidget(self.placeholder)
         self._show_hint()
 

@@ -3,10 +3,12 @@ every combination; clicking a cell asks the window to run that configuration."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QCoreApplication, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
@@ -24,14 +26,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine import jobs
 from engine.config import BacktestConfig
 from engine.errors import BacktestError, ConfigError
 from engine.export import export_sweep
 from engine.report import METRICS
-from engine.sweep import GRID_FIELDS, RSI_FIELDS, SweepResult, expand_grid, parse_values, run_sweep
+from engine.sweep import GRID_FIELDS, RSI_FIELDS, SweepResult, expand_grid, parse_values
 from engine.sweep_grid import AGGREGATES, HeatmapGrid, best_cell, cell_parameters, heatmap_grid
 from engine.sweep_grid import heatmap_metrics as metric_choices
 from gui.error_panel import ErrorPanel
+from gui.file_writes import write_file
 from gui.heatmap import Heatmap
 from gui.metric_table import MetricTable
 from gui.plot_style import GUIDE_COLOR, error_label
@@ -46,14 +50,22 @@ KINDS = {key: kind for key, _, kind in METRICS}
 
 
 class SweepWorker(EngineWorker):
-    """Runs ``engine.sweep.run_sweep`` in a QThread (``start_sweep``); signals and
-    cancellation as ``EngineWorker``, ``finished`` carries the SweepResult."""
+    """Runs sweeps on the sweep host (``engine.jobs.sweep``) from a QThread
+    (``start_sweep``); signals and cancellation as ``EngineWorker``, ``finished``
+    carries the SweepResult. ``warm_up`` starts the host and its worker pool."""
+
+    @Slot()
+    def warm_up(self) -> None:
+        """Start the sweep host and its worker pool, so the first sweep pays no start-up
+        (a failure here shows when a sweep is run)."""
+        with contextlib.suppress(BacktestError):
+            jobs.start("sweep")
+            jobs.prestart_workers("sweep")
 
     @Slot(object, object)
     def start_sweep(self, config: BacktestConfig, grid: dict[str, list[float]]) -> None:
         """Run the sweep to completion, failure or cancellation (in the worker thread)."""
-        self.execute(lambda progress, cancel: run_sweep(config, grid, progress=progress,
-                                                        cancel=cancel))
+        self.execute(lambda progress, cancel: jobs.sweep(config, grid, progress, cancel))
 
 
 class SweepView(QWidget):
@@ -68,7 +80,8 @@ class SweepView(QWidget):
     """
 
     run_requested = Signal(object)
-    _request = Signal(object, object)
+    _sweep_requested = Signal(object, object)
+    _warm_up_requested = Signal()
 
     def __init__(self) -> None:
         super().__init__()
@@ -88,7 +101,8 @@ class SweepView(QWidget):
         self.sweep_thread = QThread(self)
         self.worker = SweepWorker()
         self.worker.moveToThread(self.sweep_thread)
-        self._request.connect(self.worker.start_sweep)
+        self._sweep_requested.connect(self.worker.start_sweep)
+        self._warm_up_requested.connect(self.worker.warm_up)
         self.worker.progress.connect(self._progress)
         self.worker.finished.connect(self._finished)
         self.worker.failed.connect(self._failed)
@@ -287,7 +301,13 @@ class SweepView(QWidget):
         if not self.sweep_thread.isRunning():
             self.sweep_thread.start()
         self.worker.prepare()
-        self._request.emit(self.base_config, grid)
+        self._sweep_requested.emit(self.base_config, grid)
+
+    def warm_up(self) -> None:
+        """Start the sweep host and its worker pool in the background."""
+        if not self.sweep_thread.isRunning():
+            self.sweep_thread.start()
+        self._warm_up_requested.emit()
 
     def cancel(self) -> None:
         """Ask the running sweep to stop."""
@@ -323,12 +343,13 @@ class SweepView(QWidget):
         elif stage == "startup":
             self.progress.setFormat("starting workers…")
 
-    def _finished(self, result: SweepResult) -> None:
+    def _finished(self, outcome: jobs.SweepOutcome) -> None:
+        result = outcome.result
         self._set_running(False)
         self.progress.setValue(1000)
         seconds = result.timings.get("total", 0.0)
         self.progress.setFormat(f"done: {len(result.table):,} combinations in {seconds:.1f} s")
-        self.set_result(result)
+        self.set_result(result, outcome.text)
 
     def _failed(self, message: str, details: str) -> None:
         self._set_running(False)
@@ -341,10 +362,11 @@ class SweepView(QWidget):
         self.progress.setFormat("cancelled")
 
     # -------------------------------------------------------------- results
-    def set_result(self, result: SweepResult) -> None:
-        """Show a finished sweep: its table, and a heatmap of its first two swept fields."""
+    def set_result(self, result: SweepResult, text: list[np.ndarray] | None = None) -> None:
+        """Show a finished sweep: its table (``text``: its display text, when formatted
+        elsewhere), and a heatmap of its first two swept fields."""
         self.result = result
-        self.table.set_data(result.table)
+        self.table.set_data(result.table, text)
         self.skipped.setText(
             f"{len(result.table):,} combinations run"
             + (f"; {len(result.skipped):,} skipped (e.g. {result.skipped['reason'].iloc[0]})"
@@ -482,11 +504,10 @@ class SweepView(QWidget):
             if not chosen:
                 return None
             path = Path(chosen)
-        try:
-            written = export_sweep(self.result, path)
-        except (BacktestError, OSError) as exc:
-            self.errors.show_error(f"Could not export the sweep: {exc}")
+        result = self.result
+        if not write_file(self.errors, path, lambda tmp: export_sweep(result, tmp),
+                          "the sweep table"):
             return None
         self.errors.clear()
-        self.skipped.setText(f"Wrote {written}")
-        return written
+        self.skipped.setText(f"Wrote {path}")
+        return path

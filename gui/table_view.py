@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
 from PySide6.QtWidgets import (
@@ -18,8 +20,11 @@ from PySide6.QtWidgets import (
 )
 
 from engine.export import write_csv
+from gui.file_writes import error_panel_of, write_file
 from gui.frame_model import FrameModel
 
+#: Pixels around a cell's text, for the header's sort arrow, and the widest column.
+CELL_PADDING, SORT_ARROW, MAX_COLUMN_WIDTH = 16, 14, 480
 
 class FrameTable(QWidget):
     """Sortable, filterable view of a DataFrame; ``row_activated(dict)`` on double-click."""
@@ -49,10 +54,22 @@ class FrameTable(QWidget):
         layout.addWidget(self.filter)
         layout.addWidget(self.view, 1)
 
-    def set_data(self, frame: pd.DataFrame) -> None:
-        """Show ``frame``."""
-        self.model.set_frame(frame)
-        self.view.resizeColumnsToContents()
+    def set_data(self, frame: pd.DataFrame, text: Sequence[np.ndarray] | None = None) -> None:
+        """Show ``frame``; ``text`` is its display text (``engine.report.format_frame``,
+        computed off the GUI thread), formatted here when None."""
+        self.model.set_frame(frame, text)
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """Size each column to its header and widest text, measured once per column."""
+        cells = self.view.fontMetrics()
+        header = self.view.horizontalHeader()
+        heads = header.fontMetrics()
+        for column in range(self.model.columnCount()):
+            title = str(self.model.headerData(column, Qt.Orientation.Horizontal))
+            width = max(cells.horizontalAdvance(self.model.widest_text(column)),
+                        heads.horizontalAdvance(title) + SORT_ARROW) + CELL_PADDING
+            self.view.setColumnWidth(column, min(width, MAX_COLUMN_WIDTH))
 
     def clear_data(self) -> None:
         """Show nothing."""
@@ -72,14 +89,19 @@ class FrameTable(QWidget):
         menu.exec(self.view.viewport().mapToGlobal(pos))
 
     def export_csv(self, path: Path | None = None) -> Path | None:
-        """Write the rows as shown (filtered and sorted) to a CSV file (asks where)."""
+        """Write the rows as shown (filtered and sorted) to a CSV file (asks where when
+        ``path`` is None). Returns the path, None if nothing was written; a failure shows
+        in the error panel of the nearest enclosing widget that has one."""
         if path is None:
             name, _ = QFileDialog.getSaveFileName(self, "Export table", "table.csv",
                                                   "CSV (*.csv)")
             if not name:
                 return None
             path = Path(name)
-        write_csv(self.model.frame(), path)
+        frame = self.model.frame()
+        if not write_file(error_panel_of(self), path, lambda tmp: write_csv(frame, tmp),
+                          "the table"):
+            return None
         return path
 
     def copy_rows(self) -> None:

@@ -1,8 +1,8 @@
-"""StockChart and TimingChart show exactly the engine's numbers, stay fast, and render."""
+"""StockChart and TimingChart show exactly the engine's numbers, draw no more than the view
+needs, and render. (How fast they draw is measured by benchmarks/bench_gui.py.)"""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,8 @@ from gui.stock_chart import BUY_SYMBOL, StockChart, posix_seconds
 from gui.timing_chart import IN_PROCESS, TimingChart, format_ms
 from tests.conftest import SAMPLE
 
-SHOTS = Path("/tmp")
+# Hover read-outs arrive through a rate-limited signal proxy: the wait is a hang guard only.
+HANG_GUARD_MS = 10_000
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +56,13 @@ def _ten_years() -> pd.DataFrame:
 
 
 def test_stock_chart_shows_the_engines_bars_rsi_and_fills(
-        qtbot: QtBot, run: tuple[BacktestResult, pd.DataFrame, str]) -> None:
+        qtbot: QtBot, run: tuple[BacktestResult, pd.DataFrame, str], tmp_path: Path) -> None:
     result, detail, code = run
     fills = result.fills[result.fills["code"] == code]
     chart = _stock_chart(qtbot)
     chart.set_data(detail, fills, 30.0, 70.0, code)
     image = chart.grab()
-    assert image.save(str(SHOTS / "stock_chart.png"))
+    assert image.save(str(tmp_path / "stock_chart.png"))
     assert chart.candles.bar_count == chart.volume.bar_count == len(detail)
     np.testing.assert_array_equal(chart.rsi_curve.yData, detail["rsi"].to_numpy())
     np.testing.assert_array_equal(chart.rsi_curve.xData, posix_seconds(detail["date"]))
@@ -76,13 +77,13 @@ def test_stock_chart_shows_the_engines_bars_rsi_and_fills(
 
 
 def test_stock_chart_draws_only_the_bars_in_view(
-        qtbot: QtBot, run: tuple[BacktestResult, pd.DataFrame, str]) -> None:
+        qtbot: QtBot, run: tuple[BacktestResult, pd.DataFrame, str], tmp_path: Path) -> None:
     result, detail, code = run
     chart = _stock_chart(qtbot)
     chart.set_data(detail, result.fills.iloc[:0], 30.0, 70.0, code)
     x = posix_seconds(detail["date"])
     chart.price_plot.setXRange(x[-60], x[-1], padding=0)
-    chart.grab().save(str(SHOTS / "stock_chart_zoomed.png"))
+    assert chart.grab().save(str(tmp_path / "stock_chart_zoomed.png"))
     assert chart.candles.drawn_count < 80 and chart.volume.drawn_count < 80
     chart.reset_view()
     chart.grab()
@@ -104,7 +105,7 @@ def test_crosshair_reads_out_the_bar_under_the_mouse(
     scene_pos = chart.price_plot.vb.mapViewToScene(QPointF(x, bar["close"]))
     chart.plots.scene().sigMouseMoved.emit(scene_pos)
     day = str(bar["date"].date())
-    qtbot.waitUntil(lambda: day in chart.readout.text(), timeout=2_000)
+    qtbot.waitUntil(lambda: day in chart.readout.text(), timeout=HANG_GUARD_MS)
     text = chart.readout.text()
     for name in ("open", "high", "low", "close"):
         assert f"{bar[name]:.2f}" in text
@@ -125,37 +126,42 @@ def test_clicking_a_marker_reports_its_fill(
     chart.grab()
     view = chart.plots.mapFromScene(
         chart.price_plot.vb.mapViewToScene(QPointF(x, fills["price"][k])))
-    with qtbot.waitSignal(chart.fill_clicked, timeout=2_000) as signal:
+    with qtbot.waitSignal(chart.fill_clicked, timeout=HANG_GUARD_MS) as signal:
         qtbot.mouseClick(chart.plots.viewport(), Qt.MouseButton.LeftButton, pos=view)
     assert signal.args == [k]
 
 
 def test_stock_chart_clear_data_empties(
-        qtbot: QtBot, run: tuple[BacktestResult, pd.DataFrame, str]) -> None:
+        qtbot: QtBot, run: tuple[BacktestResult, pd.DataFrame, str], tmp_path: Path) -> None:
     result, detail, code = run
     chart = _stock_chart(qtbot)
     chart.set_data(detail, result.fills[result.fills["code"] == code], 25.0, 75.0, code)
     chart.clear_data()
-    chart.grab().save(str(SHOTS / "stock_chart_empty.png"))
+    assert chart.grab().save(str(tmp_path / "stock_chart_empty.png"))
     assert chart.candles.bar_count == chart.volume.bar_count == 0
     assert len(chart.markers.data) == 0 and not len(chart.rsi_curve.getData()[1] or [])
     assert chart.title.text() == "No stock selected" and chart.placeholder.isVisible()
 
 
-def test_ten_years_of_bars_set_and_paint_well_under_a_second(qtbot: QtBot) -> None:
+def test_ten_years_of_bars_paint_binned_to_the_pixels(qtbot: QtBot, tmp_path: Path) -> None:
+    # What keeps 10 years fast: bars binned to at most one mark per pixel, the RSI line
+    # clipped to the view and peak-downsampled. The time itself: benchmarks/bench_gui.py.
     detail = _ten_years()
     fills = pd.DataFrame({"date": detail["date"].iloc[[100, 400]].to_numpy(),
                           "code": "000001.SZ", "side": ["buy", "sell"], "shares": [100, 100],
                           "price": detail["close"].iloc[[100, 400]].to_numpy()})
     chart = _stock_chart(qtbot)
-    t0 = time.perf_counter()
     chart.set_data(detail, fills, 30.0, 70.0, "000001.SZ · 10 years")
-    image = chart.grab()
-    elapsed = time.perf_counter() - t0
-    image.save(str(SHOTS / "stock_chart_10y.png"))
-    assert elapsed < 0.5, f"set_data + first paint took {elapsed:.3f}s"
-    assert chart.candles.bar_count == 2_500
-    assert chart.candles.drawn_count <= chart.price_plot.vb.width()
+    image = chart.grab()  # the first paint
+    assert not image.isNull() and image.save(str(tmp_path / "stock_chart_10y.png"))
+    assert chart.candles.bar_count == chart.volume.bar_count == 2_500
+    pixels = chart.price_plot.vb.width()
+    assert pixels < 2_500  # more bars than pixels: they must be binned
+    for item in (chart.candles, chart.volume):
+        assert 0 < item.drawn_count <= pixels  # painted, never a mark per bar
+    opts = chart.rsi_curve.opts
+    assert opts["clipToView"] and opts["autoDownsample"] and opts["downsampleMethod"] == "peak"
+    assert len(chart.rsi_curve.yData) == 2_500 and len(chart.markers.data) == 2
 
 
 def _timing_chart(qtbot: QtBot) -> TimingChart:
@@ -168,12 +174,12 @@ def _timing_chart(qtbot: QtBot) -> TimingChart:
 
 
 def test_stage_bars_are_the_runs_timings_and_in_process_lane(
-        qtbot: QtBot, run: tuple[BacktestResult, pd.DataFrame, str]) -> None:
+        qtbot: QtBot, run: tuple[BacktestResult, pd.DataFrame, str], tmp_path: Path) -> None:
     result = run[0]
     timings = {**result.timings, "spawn": 0.002}  # a key the chart does not know yet
     chart = _timing_chart(qtbot)
     chart.set_data(timings, result.worker_spans)
-    chart.grab().save(str(SHOTS / "timing_chart_in_process.png"))
+    assert chart.grab().save(str(tmp_path / "timing_chart_in_process.png"))
     subs = [k for k in timings if k.startswith("load.")]
     assert subs and chart.stage_names[:len(subs) + 1] == ["load", *subs]
     assert [s for s in chart.stage_names if "." not in s] == [*STAGES, "spawn"]
@@ -187,7 +193,8 @@ def test_stage_bars_are_the_runs_timings_and_in_process_lane(
 
 
 def test_one_lane_per_worker_with_its_spans(qtbot: QtBot,
-                                            run: tuple[BacktestResult, pd.DataFrame, str]) -> None:
+                                            run: tuple[BacktestResult, pd.DataFrame, str],
+                                            tmp_path: Path) -> None:
     rows = [(w, stage, 0.01 * k + 0.001 * w, 0.01 * (k + 1) + 0.001 * w)
             for w in (3, 0, 2, 1) for k, stage in enumerate(STAGES[:4])]
     rows.append((0, "metrics", 0.05, 0.06))
@@ -196,7 +203,7 @@ def test_one_lane_per_worker_with_its_spans(qtbot: QtBot,
     counters = {"pool_startup": 0.8, "workers": 4.0, "bytes_to_workers": 3.5 * 2**20,
                 "bytes_from_workers": 900.0}  # what a pooled run adds (engine.parallel)
     chart.set_data({**run[0].timings, **counters}, spans)
-    chart.grab().save(str(SHOTS / "timing_chart_workers.png"))
+    assert chart.grab().save(str(tmp_path / "timing_chart_workers.png"))
     assert "workers" not in chart.stage_names and chart.stage_names[-1] == "pool_startup"
     assert chart.facts.text().endswith("4 workers · 3.5 MiB to workers · 900 B back")
     assert chart.lane_names == ["worker 0", "worker 1", "worker 2", "worker 3"]
@@ -209,7 +216,8 @@ def test_one_lane_per_worker_with_its_spans(qtbot: QtBot,
     block = spans[(spans["worker"] == 2) & (spans["stage"] == "signals")].iloc[0]
     middle = QPointF((block["start"] + block["end"]) * 500.0, 2.0)
     chart.plots.scene().sigMouseMoved.emit(chart.lane_plot.vb.mapViewToScene(middle))
-    qtbot.waitUntil(lambda: chart.hover.text().startswith("worker 2 · signals"), timeout=2_000)
+    qtbot.waitUntil(lambda: chart.hover.text().startswith("worker 2 · signals"),
+                    timeout=HANG_GUARD_MS)
 
 
 def test_timing_chart_clear_data_empties(qtbot: QtBot,

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import threading
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from engine.backtest import run_backtest
 from engine.config import BacktestConfig
+from engine.pool import inject_fault
 from engine.report import format_value
-from engine.results import BacktestResult
 from gui.main_window import MainWindow
 from tests.conftest import SAMPLE
 
@@ -52,6 +54,12 @@ def _run(window: MainWindow, qtbot: QtBot) -> None:
     assert window.progress.format() == "done", window.errors.message.text()
 
 
+def _show(window: MainWindow, widget: QWidget) -> None:
+    """Click a result tab, as a user does to look at it (tabs fill when shown)."""
+    window.tabs.setCurrentWidget(widget)
+    assert window.result_tab_filled(widget)
+
+
 def test_run_shows_the_engines_numbers(window: MainWindow, qtbot: QtBot) -> None:
     config = BacktestConfig(data_dir=SAMPLE)
     _open(window, qtbot, config)
@@ -62,9 +70,12 @@ def test_run_shows_the_engines_numbers(window: MainWindow, qtbot: QtBot) -> None
     assert result is not None
     np.testing.assert_array_equal(result.equity["equity"], expected.equity["equity"])
     assert window.equity_chart.point_count() == len(expected.equity)
-    assert window.trades_table.model.rowCount() == len(expected.trades)
-    assert window.fills_table.model.rowCount() == len(expected.fills)
-    assert window.rejections_table.model.rowCount() == len(expected.rejections)
+    for table, frame in ((window.trades_table, expected.trades),
+                         (window.fills_table, expected.fills),
+                         (window.rejections_table, expected.rejections)):
+        _show(window, table)
+        assert table.model.rowCount() == len(frame)
+    _show(window, window.metrics_table)
     metrics = window.metrics_table.model.frame().set_index("metric")["value"]
     assert metrics["Total return"] == format_value(expected.metrics["total_return"], "pct")
     assert metrics["Sharpe"] == format_value(expected.metrics["sharpe"], "ratio")
@@ -75,6 +86,7 @@ def test_run_shows_the_engines_numbers(window: MainWindow, qtbot: QtBot) -> None
 def test_filter_fills_by_code(window: MainWindow, qtbot: QtBot) -> None:
     _open(window, qtbot, BacktestConfig(data_dir=SAMPLE))
     _run(window, qtbot)
+    _show(window, window.fills_table)
     code = window.result.fills["code"].iloc[0]
     window.fills_table.filter.setText(code)
     shown = window.fills_table.model.frame()
@@ -117,27 +129,18 @@ def test_bad_folder_is_explained_and_the_window_stays_usable(window: MainWindow,
     assert window.result is not None and not window.errors.isVisible()
 
 
-def test_cancel_keeps_the_previous_result(window: MainWindow, qtbot: QtBot,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    import gui.run_worker
-
+def test_cancel_keeps_the_previous_result(window: MainWindow, qtbot: QtBot) -> None:
     _open(window, qtbot, BacktestConfig(data_dir=SAMPLE))
     _run(window, qtbot)
     previous = window.result
-    real_run = gui.run_worker.run_backtest
-
-    def long_run(config: BacktestConfig, progress: Any = None,
-                 cancel: threading.Event | None = None) -> BacktestResult:
-        assert cancel is not None
-        cancel.wait(10)  # a run that lasts until the user cancels (warm runs take ~30 ms)
-        return real_run(config, progress=progress, cancel=cancel)
-
-    monkeypatch.setattr(gui.run_worker, "run_backtest", long_run)
-    window.run()
+    with inject_fault("hang", "job"):  # a run that lasts until the user cancels
+        window.run()
     qtbot.keyClick(window, Qt.Key.Key_Escape)
     _idle(window, qtbot)
     assert window.result is previous and window.progress.format() == "cancelled"
     assert window.run_button.isEnabled() and not window.cancel_button.isEnabled()
+    _run(window, qtbot)  # the run host was not lost
+    np.testing.assert_array_equal(window.result.equity["equity"], previous.equity["equity"])
 
 
 def test_drill_down_from_a_trade(window: MainWindow, qtbot: QtBot) -> None:
@@ -146,6 +149,11 @@ def test_drill_down_from_a_trade(window: MainWindow, qtbot: QtBot) -> None:
     code = window.result.trades["code"].iloc[0]
     window.show_stock(code)
     assert window.tabs.currentWidget() is window.stock_chart
+    qtbot.waitUntil(lambda: window.stock_chart.candles_count() > 0, timeout=30_000)
+    assert window.stock_chart.title.text().startswith(code)
+    window.show_stock("999999.SH")  # not in the universe: said in the panel, no crash
+    qtbot.waitUntil(lambda: window.errors.isVisible(), timeout=30_000)
+    assert "999999.SH" in window.errors.message.text()
 
 
 def test_configuration_is_restored_at_start(qtbot: QtBot) -> None:
@@ -160,31 +168,65 @@ def test_configuration_is_restored_at_start(qtbot: QtBot) -> None:
     second.close()
 
 
-@pytest.mark.slow
-def test_event_loop_never_blocks_during_a_500_stock_run(window: MainWindow, qtbot: QtBot,
-                                                        tmp_path: Path,
-                                                        isolated_cache: Path) -> None:
-    import shutil
+#: Engine entry points that must never run on the GUI thread (they run on job hosts).
+ENGINE_CALLS = ("engine.backtest.run_backtest", "engine.sweep.run_sweep",
+                "engine.data.loader.load_market_data", "engine.detail.stock_detail",
+                "engine.store.RunStore.save", "engine.store.RunStore.load")
 
-    from engine.datagen import generate_universe
 
-    folder = tmp_path / "u500"
-    generate_universe(folder, 500, "2022-08-01", "2026-02-04", seed=7)
-    _open(window, qtbot, BacktestConfig(data_dir=folder))
-    shutil.rmtree(isolated_cache)  # the worst case: the run reads all 500 files again
-    ticks: list[float] = []
-    timer = QTimer()
-    timer.setInterval(5)
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
-    timer.start()
-    window.run()
-    _idle(window, qtbot)
-    assert window.progress.format() == "done"
-    qtbot.wait(50)
-    timer.stop()
-    gaps = np.diff(ticks)
-    assert len(ticks) > 20
-    assert gaps.max() < 0.1, f"event loop blocked for {gaps.max() * 1000:.0f} ms"
+def _record_threads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Wrap every ``ENGINE_CALLS`` entry so each call in this process records its thread."""
+    import importlib
+
+    calls: list[tuple[str, str]] = []
+    for dotted in ENGINE_CALLS:
+        module_name, _, attr = dotted.rpartition(".")
+        owner: Any
+        try:
+            owner = importlib.import_module(module_name)
+        except ModuleNotFoundError:  # a method: module.Class.name
+            module_name, _, cls = module_name.rpartition(".")
+            owner = getattr(importlib.import_module(module_name), cls)
+        real = getattr(owner, attr)
+
+        def wrapper(*args: Any, _real: Callable[..., Any] = real, _name: str = dotted,
+                    **kwargs: Any) -> Any:
+            calls.append((_name, threading.current_thread().name))
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(owner, attr, wrapper)
+    return calls
+
+
+def test_engine_store_and_loader_never_run_on_the_gui_thread(
+        window: MainWindow, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _record_threads(monkeypatch)
+    main = threading.current_thread().name
+    _open(window, qtbot, BacktestConfig(data_dir=SAMPLE))
+    _run(window, qtbot)
+    assert window.outcome is not None and window.outcome.host_pid != os.getpid()
+    assert window.outcome.run_id is not None  # saved before the window heard of it
+    window.show_stock(window.result.trades["code"].iloc[0])
+    qtbot.waitUntil(lambda: window.stock_chart.candles_count() > 0, timeout=30_000)
+    window.open_stored_run(window.outcome.run_id)
+    qtbot.waitUntil(lambda: window.tabs.currentWidget() is window.equity_chart,
+                    timeout=30_000)
+    sweep = window.sweep_view
+    sweep.range_edits["period"].setText("10,14")
+    sweep.run()
+    qtbot.waitUntil(lambda: not sweep.running, timeout=60_000)
+    assert sweep.result is not None and len(sweep.result.table) > 0
+    assert [call for call in calls if call[1] == main] == []
+
+
+def test_result_tabs_are_filled_when_first_shown(window: MainWindow, qtbot: QtBot) -> None:
+    _open(window, qtbot, BacktestConfig(data_dir=SAMPLE))
+    _run(window, qtbot)
+    assert window.result_tab_filled(window.equity_chart)  # the visible tab
+    assert not window.result_tab_filled(window.trades_table)
+    assert window.trades_table.model.rowCount() == 0
+    _show(window, window.trades_table)
+    assert window.trades_table.model.rowCount() == len(window.result.trades)
 
 
 def test_data_argument_sets_the_folder_that_runs_use(qtbot: QtBot) -> None:
@@ -198,18 +240,31 @@ def test_data_argument_sets_the_folder_that_runs_use(qtbot: QtBot) -> None:
     win.close()
 
 
-def test_a_slow_load_of_an_old_folder_does_not_overwrite_the_new_one(qtbot: QtBot,
-                                                                     tmp_path: Path) -> None:
+def test_a_slow_load_of_an_old_folder_does_not_overwrite_the_new_one(
+        qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine import jobs
     from engine.datagen import generate_universe
 
     big = tmp_path / "big"
-    generate_universe(big, 120, "2022-01-01", "2026-02-04", seed=3)
+    generate_universe(big, 20, "2022-01-01", "2026-02-04", seed=3)
+    release = threading.Event()
+    real_scan = jobs.scan_folder
+
+    def scan(folder: Path, *args: Any, **kwargs: Any) -> jobs.FolderScan:
+        value = real_scan(folder, *args, **kwargs)
+        if folder == big:  # the old folder's load ends only after the new one is shown
+            assert release.wait(30)
+        return value
+
+    monkeypatch.setattr(jobs, "scan_folder", scan)
     win = MainWindow()
     qtbot.addWidget(win)
-    win.panel.set_folder(big)  # slower to load ...
-    win.panel.set_folder(SAMPLE)  # ... than the folder the user switched to
-    qtbot.waitUntil(lambda: len(win.panel.stocks.codes()) == 50, timeout=15_000)
-    qtbot.wait(1500)  # the big folder's load has finished by now, and must be ignored
+    win.panel.set_folder(big)
+    win.panel.set_folder(SAMPLE)  # the user switched folders while the first one loads
+    qtbot.waitUntil(lambda: len(win.panel.stocks.codes()) == 50, timeout=30_000)
+    with qtbot.waitSignal(win.folder_scanned, timeout=30_000,
+                          check_params_cb=lambda folder: folder == big):
+        release.set()
     assert len(win.panel.stocks.codes()) == 50
     assert win.panel.config().data_dir == SAMPLE
     win.close()
@@ -220,6 +275,7 @@ def test_tables_and_charts_export(window: MainWindow, qtbot: QtBot, tmp_path: Pa
 
     _open(window, qtbot, BacktestConfig(data_dir=SAMPLE))
     _run(window, qtbot)
+    _show(window, window.fills_table)
     code = window.result.fills["code"].iloc[0]
     window.fills_table.filter.setText(code)
     path = window.fills_table.export_csv(tmp_path / "fills.csv")
@@ -244,10 +300,13 @@ def test_runs_are_saved_reopened_and_compared(window: MainWindow, qtbot: QtBot) 
     ids = window.runs_panel.run_ids()
     assert len(ids) == 2 and "saved as run" in window.total_label.text()
     window.open_stored_run(min(ids))
+    qtbot.waitUntil(lambda: window.result is not None and window.result.config.period == 14,
+                    timeout=30_000)
     np.testing.assert_array_equal(window.result.equity["equity"], first.equity["equity"])
     assert window.panel.config().period == 14
     window.compare_runs(ids)
-    assert window.tabs.currentWidget() is window.compare_view
+    qtbot.waitUntil(lambda: window.tabs.currentWidget() is window.compare_view,
+                    timeout=30_000)
 
 
 def test_sweep_cell_click_runs_that_configuration(window: MainWindow, qtbot: QtBot) -> None:

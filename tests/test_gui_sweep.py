@@ -127,10 +127,10 @@ def test_hover_reads_out_the_cell(view: SweepView, qtbot: QtBot) -> None:
     qtbot.mouseMove(heatmap.canvas.viewport(), heatmap.canvas.mapFromScene(scene))
     expected = heatmap.cell_text(1, 2)
     assert "period = 14" in expected and "oversold = 30" in expected
-    qtbot.waitUntil(lambda: heatmap.readout.text() == expected, timeout=3000)
+    qtbot.waitUntil(lambda: heatmap.readout.text() == expected, timeout=10_000)
     assert heatmap.hover_box.isVisible()
     qtbot.mouseMove(heatmap.canvas.viewport(), QPoint(2, 2))  # off the cells
-    qtbot.waitUntil(lambda: not heatmap.hover_box.isVisible(), timeout=3000)
+    qtbot.waitUntil(lambda: not heatmap.hover_box.isVisible(), timeout=10_000)
 
 
 def test_cancel_stops_the_sweep(view: SweepView, qtbot: QtBot) -> None:

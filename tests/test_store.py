@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from engine import store as store_module
@@ -122,18 +123,25 @@ def test_nan_and_numpy_metrics_round_trip(store: RunStore,
     assert listed.loc[0, "trades"] == 3
 
 
-def test_save_is_fast_for_ten_thousand_fills(store: RunStore,
-                                             runs: dict[str, BacktestResult]) -> None:
+def test_ten_thousand_fills_are_one_compact_insert(store: RunStore,
+                                                   runs: dict[str, BacktestResult]) -> None:
+    # How long the save takes is measured by benchmarks/bench_engine.py (store_save);
+    # here: what makes it cheap, one compressed blob per table instead of a row per fill.
     import dataclasses
 
     base = runs["shared"]
     fills = base.fills.sample(10_000, replace=True, random_state=0).reset_index(drop=True)
     big = dataclasses.replace(base, fills=fills)
-    t0 = time.perf_counter()
     run_id = store.save(big)
-    saved = time.perf_counter() - t0
-    assert saved < 0.5
     pd.testing.assert_frame_equal(store.load(run_id).fills, fills, check_exact=True)
+    with sqlite3.connect(store.path) as raw:
+        frames = dict(raw.execute("SELECT name, n_rows FROM frames WHERE run_id = ?",
+                                  (run_id,)).fetchall())
+        size = raw.execute("SELECT length(data) FROM frames WHERE run_id = ? AND "
+                           "name = 'fills'", (run_id,)).fetchone()[0]
+    assert frames["fills"] == 10_000 and len(frames) == len(RESULT_FRAMES) - 1  # no spans
+    # ~130 kB zstd-compressed (13 bytes a fill; 66 in memory): the database stays small.
+    assert size < (30 if pa.Codec.is_available("zstd") else 100) * 10_000
 
 
 def test_list_update_delete(store: RunStore, runs: dict[str, BacktestResult]) -> None:

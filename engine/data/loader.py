@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ from engine.data.reader import FileTable, read_file
 from engine.data.stocklist import parse_stock_selection, resolve_codes, scan_folder
 from engine.data.validate import validate
 from engine.errors import Cancelled, ConfigError, DataError
+from engine.progress import CancelToken
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +32,6 @@ BAD_STOCK_MODES = ("fail", "skip")
 EXCLUDED_COLUMNS = ("code", "file", "reason")
 
 ProgressCallback = Callable[[int, int], None]
-
-
-class CancelToken(Protocol):
-    """Anything with ``is_set()``, such as ``threading.Event`` or a multiprocessing Event."""
-
-    def is_set(self) -> bool: ...
 
 
 @dataclass(frozen=True)

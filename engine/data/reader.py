@@ -14,7 +14,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pyarrow.types as pat
 
-from engine.data.columns import describe_aliases, map_columns, missing_required
+from engine.data.column_aliases import describe_aliases, map_columns, missing_required
 from engine.errors import DataError
 
 NUMERIC_COLUMNS = ("open", "high", "low", "close", "volume", "adj_factor")

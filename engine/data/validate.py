@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from engine.data.columns import PRICE_COLUMNS
+from engine.data.column_aliases import PRICE_COLUMNS
 from engine.data.reader import FileTable
 from engine.errors import DataError
 

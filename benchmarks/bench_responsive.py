@@ -1,0 +1,159 @@
+"""GUI responsiveness benchmark (issue 9): the longest gap between 5 ms timer ticks on the
+window's thread while it runs jobs, and the equity chart's paint time.
+
+Scenarios, each repeated --runs times in the real window (offscreen Qt): a cold 500-stock
+run (empty aligned cache), a warm run, a 5,000-stock x 10-year run, a 1,000-combination
+sweep, and opening the drill-down. A gap is measured from the request until the result
+is on screen, plus 200 ms. Target: every gap <= 50 ms; the equity chart (750 points with
+benchmark and drawdown) paints in <= 30 ms.
+Usage: QT_QPA_PLATFORM=offscreen python benchmarks/bench_responsive.py [--runs N] [--skip-large]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.bench_engine import HEADLINE, ensure_large
+from benchmarks.common import DEMO, ensure_demo, isolate_run_store, write_result
+
+TICK_MS = 5
+SETTLE_S = 0.2
+TIMEOUT_S = 300.0
+SWEEP_GRID = {"period": "6:30:1", "oversold": "20:35:5", "overbought": "62:80:2"}  # 1,000
+
+
+def _wait(app: object, done: Callable[[], bool], timeout: float = TIMEOUT_S) -> None:
+    deadline = time.perf_counter() + timeout
+    while not done():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the window did not finish in time")
+        app.processEvents()  # type: ignore[attr-defined]
+        time.sleep(0.001)
+
+
+def _max_gap(app: object, start: Callable[[], None], done: Callable[[], bool]) -> float:
+    """Largest gap (s) between timer ticks from ``start()`` until ``done()`` + settle."""
+    from PySide6.QtCore import QTimer
+
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(TICK_MS)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    _wait(app, lambda: len(ticks) > 3)
+    start()
+    _wait(app, done)
+    end = time.perf_counter() + SETTLE_S
+    _wait(app, lambda: time.perf_counter() > end)
+    timer.stop()
+    return max(b - a for a, b in itertools.pairwise(ticks))
+
+
+def main() -> int:
+    """Measure every scenario and write benchmarks/results/bench_responsive.json."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--skip-large", action="store_true")
+    args = parser.parse_args()
+    isolate_run_store()
+    cache = Path(tempfile.mkdtemp(prefix="bench-cache-"))
+    os.environ["BACKTEST_CACHE_DIR"] = str(cache)
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
+                      tempfile.mkdtemp(prefix="bench-settings-"))
+    app = QApplication.instance() or QApplication([])
+    from engine.config import BacktestConfig
+    from gui.main_window import MainWindow
+
+    demo = ensure_demo(DEMO)
+    window = MainWindow()
+    window.resize(1400, 880)
+    window.show()
+    ready: list[float] = []
+    window.worker.warmed_up.connect(ready.append)
+    _wait(app, lambda: bool(ready))
+    time.sleep(2.0)  # the sweep host and its worker pool start after the run host
+
+    def open_folder(folder: Path, start: str, end: str) -> None:
+        window.apply_config(BacktestConfig(data_dir=folder, start=start, end=end))
+        _wait(app, lambda: window.scan is not None and window.scan.folder == folder)
+
+    def run_once() -> None:
+        window.run()
+
+    def idle() -> bool:
+        return not window.running
+
+    gaps: dict[str, list[float]] = {}
+
+    def measure(name: str, start: Callable[[], None], done: Callable[[], bool],
+                before: Callable[[], None] | None = None) -> None:
+        for _ in range(args.runs):
+            if before is not None:
+                before()
+            gaps.setdefault(name, []).append(_max_gap(app, start, done))
+        values = gaps[name]
+        print(f"{name:<28} max tick gap: median {statistics.median(values) * 1000:5.1f} ms, "
+              f"max {max(values) * 1000:5.1f} ms (target 50 ms)")
+
+    open_folder(demo, **HEADLINE)
+    measure("cold 500-stock run", run_once, idle,
+            before=lambda: shutil.rmtree(cache, ignore_errors=True))
+    measure("warm 500-stock run", run_once, idle)
+    code = window.result.trades["code"].iloc[0] if window.result is not None else ""
+    measure("open the drill-down", lambda: window.show_stock(code),
+            lambda: window.stock_chart.candles_count() > 0,
+            before=window.stock_chart.clear_data)
+    sweep = window.sweep_view
+    for name, text in SWEEP_GRID.items():
+        sweep.range_edits[name].setText(text)
+    window.tabs.setCurrentWidget(sweep)
+    measure("1,000-combination sweep", sweep.run, lambda: not sweep.running)
+    assert sweep.result is not None and len(sweep.result.table) == 1000
+    window.tabs.setCurrentWidget(window.equity_chart)
+    if not args.skip_large:
+        open_folder(ensure_large(), "2016-01-01", "2026-02-04")
+        measure("5,000 x 10-year run", run_once, idle)
+
+    window.tabs.setCurrentWidget(window.equity_chart)
+    open_folder(demo, **HEADLINE)
+    window.run()
+    _wait(app, idle)
+    viewport = window.equity_chart.canvas.viewport()
+    paints = []
+    for _ in range(max(10, args.runs)):
+        t0 = time.perf_counter()
+        viewport.repaint()
+        paints.append(time.perf_counter() - t0)
+    points = window.equity_chart.point_count()
+    print(f"equity chart paint ({points} points, benchmark, drawdown): median "
+          f"{statistics.median(paints) * 1000:.1f} ms, max {max(paints) * 1000:.1f} ms "
+          "(target 30 ms)")
+    payload = {"tick_ms": TICK_MS,
+               "max_gap_s": {k: {"median": statistics.median(v), "max": max(v), "runs": len(v)}
+                             for k, v in gaps.items()},
+               "equity_paint_s": {"median": statistics.median(paints), "max": max(paints),
+                                  "points": points},
+               "targets": {"max_gap_s": 0.05, "equity_paint_s": 0.03}}
+    window.close()
+    print(f"wrote {write_result('bench_responsive', payload)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

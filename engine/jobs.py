@@ -1,0 +1,289 @@
+"""Engine jobs (runs, sweeps, folder scans, drill-downs) run on job-host processes.
+
+A job host is a one-worker spawn pool (``engine.pool.WorkerPool``) whose process loads
+the kernels at start and then runs whole jobs: ``run_backtest``, ``run_sweep``, a
+folder scan, a stock's drill-down. The caller's thread only waits on the host's pipe
+(with the GIL released) and receives a finished, picklable outcome, so a window that
+calls these from a worker thread never has engine work in its process. A host is not
+daemonic: a job that wants several workers starts the engine's shared pool
+(``engine.parallel``) inside the host, as a process would that called the engine
+directly.
+
+Two hosts keep long sweeps from delaying runs: ``"run"`` (runs, scans, drill-downs,
+stored runs) and ``"sweep"``. Each runs one job at a time. Jobs see the caller's
+``BACKTEST_*`` environment (cache folder, run store) as it is when they are sent.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from engine.config import BacktestConfig
+from engine.pool import Task, WorkerPool
+from engine.progress import CancelToken, Progress, ProgressSink, TaskContext
+from engine.report import format_frame
+
+if TYPE_CHECKING:
+    from engine.results import BacktestResult
+    from engine.sweep import SweepResult
+
+#: Seconds a cancelled job gets to stop before its host is killed (and restarted later).
+JOB_GRACE = 5.0
+HOSTS = ("run", "sweep")
+ENV_PREFIX = "BACKTEST_"
+
+_hosts: dict[str, WorkerPool] = {}
+_hosts_lock = threading.Lock()
+
+
+def host(name: str) -> WorkerPool:
+    """The job host ``name`` (one of ``HOSTS``), created on first use."""
+    if name not in HOSTS:
+        raise ValueError(f"unknown job host {name!r}; hosts: {', '.join(HOSTS)}")
+    with _hosts_lock:
+        pool = _hosts.get(name)
+        if pool is None or pool.closed:
+            from engine.warmup import start_worker  # imports the whole engine
+
+            pool = WorkerPool(1, initializer=start_worker, daemon=False,
+                              name=f"backtest-{name}-host")
+            _hosts[name] = pool
+        return pool
+
+
+def host_pids() -> set[int]:
+    """Process ids of the job hosts that are running (none is started here)."""
+    with _hosts_lock:
+        return {pid for pool in _hosts.values() for pid in pool.pids()}
+
+
+def shutdown_hosts() -> None:
+    """Stop every job host (and the worker pools their jobs started); registered at exit."""
+    with _hosts_lock:
+        pools = list(_hosts.values())
+        _hosts.clear()
+    for pool in pools:
+        pool.shutdown()
+
+
+atexit.register(shutdown_hosts)
+
+
+def _environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
+
+
+def _in_environment(payload: tuple[Callable[[Any, TaskContext], Any], Any, dict[str, str]],
+                    ctx: TaskContext) -> Any:
+    """Host side of every job: take on the caller's environment, then run the job."""
+    fn, inner, env = payload
+    for key in [k for k in os.environ if k.startswith(ENV_PREFIX) and k not in env]:
+        del os.environ[key]
+    os.environ.update(env)
+    with ctx.span("job"):
+        return fn(inner, ctx)
+
+
+def submit(host_name: str, fn: Callable[[Any, TaskContext], Any], payload: Any, label: str,
+           progress: Progress | None = None, cancel: CancelToken | None = None) -> Any:
+    """Run ``fn(payload, ctx)`` on job host ``host_name`` and return its value.
+
+    Blocks the calling thread until the job ends; ``progress`` gets the job's events as
+    they happen (in this thread). ``cancel`` stops the job (``Cancelled``). An engine
+    error the job raises is raised here as itself; a host that dies raises
+    ``engine.pool.WorkerCrashError`` and is restarted by the next job.
+    """
+    task = Task(_in_environment, (fn, payload, _environment()), label, 1, relay=True)
+    results, _ = host(host_name).map([task], 1, ProgressSink(progress), cancel,
+                                     grace=JOB_GRACE)
+    return results[0]
+
+
+def _relay(ctx: TaskContext) -> Progress:
+    """A progress callback that forwards a job's events to the caller: each stage's first
+    event always, later ones throttled."""
+    last: list[str] = [""]
+
+    def progress(stage: str, done: int, total: int) -> None:
+        ctx.report(stage, done, total, force=stage != last[0] or done == total)
+        last[0] = stage
+
+    return progress
+
+
+# ------------------------------------------------------------------------------ jobs
+def _ping(_: object, ctx: TaskContext) -> dict[str, float]:
+    return {"pid": float(os.getpid()), "time": time.time()}
+
+
+def start(name: str) -> float:
+    """Start job host ``name`` and wait until it is ready; the seconds that took."""
+    t0 = time.perf_counter()
+    submit(name, _ping, None, "start-up")
+    return time.perf_counter() - t0
+
+
+def host_pid(name: str) -> int:
+    """Process id of job host ``name`` (started if needed)."""
+    return int(submit(name, _ping, None, "ping")["pid"])
+
+
+def _prestart(n_workers: int | None, ctx: TaskContext) -> None:
+    from engine.parallel import prestart_pool
+
+    prestart_pool(n_workers)
+
+
+def prestart_workers(name: str, n_workers: int | None = None) -> None:
+    """Start the worker pool of host ``name``'s jobs in the background (one per core by
+    default), so its first sweep pays no start-up."""
+    submit(name, _prestart, n_workers, "start-up")
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """A finished run: the result, where the run store keeps it, and the store's list.
+
+    ``run_id`` is None when it was not saved (no store, or ``store_error`` says why);
+    ``runs`` is the store's ``list_runs()`` after the save (None without a store);
+    ``host_pid`` is the process that computed it.
+    """
+
+    result: BacktestResult
+    run_id: int | None
+    store_error: str
+    runs: pd.DataFrame | None
+    host_pid: int
+    #: Display text (``engine.report.format_frame``) of the result's tables, by name:
+    #: "trades", "fills", "rejections", and of ``runs`` as "runs".
+    text: dict[str, list[np.ndarray]] = field(default_factory=dict)
+
+
+def _save(result: BacktestResult, store_path: Path | None, tags: Sequence[str]
+          ) -> tuple[int | None, str, pd.DataFrame | None]:
+    from engine.errors import BacktestError
+    from engine.store import RunStore
+
+    if store_path is None:
+        return None, "", None
+    try:
+        with RunStore(store_path) as store:
+            run_id = store.save(result, tags=list(tags))
+            return run_id, "", store.list_runs()
+    except BacktestError as exc:
+        return None, str(exc), None
+
+
+def _run(payload: tuple[BacktestConfig, Path | None], ctx: TaskContext) -> RunOutcome:
+    from engine.backtest import run_backtest
+
+    config, store_path = payload
+    result = run_backtest(config, progress=_relay(ctx), cancel=ctx)
+    run_id, error, runs = _save(result, store_path, ())
+    text = {name: format_frame(getattr(result, name))
+            for name in ("trades", "fills", "rejections")}
+    return RunOutcome(result, run_id, error, runs, os.getpid(), text)
+
+
+def run(config: BacktestConfig, store_path: Path | None = None,
+        progress: Progress | None = None, cancel: CancelToken | None = None) -> RunOutcome:
+    """``run_backtest(config)`` on the run host, saved to the run store at ``store_path``
+    (when given) before it returns."""
+    return submit("run", _run, (config, store_path), "the run", progress, cancel)
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    """A finished sweep and the display text of its table (``engine.report.format_frame``)."""
+
+    result: SweepResult
+    text: list[np.ndarray]
+
+
+def _sweep(payload: tuple[BacktestConfig, dict[str, list[float]]],
+           ctx: TaskContext) -> SweepOutcome:
+    from engine.sweep import run_sweep
+
+    config, grid = payload
+    result = run_sweep(config, grid, progress=_relay(ctx), cancel=ctx)
+    return SweepOutcome(result, format_frame(result.table))
+
+
+def sweep(config: BacktestConfig, grid: Mapping[str, Iterable[float]],
+          progress: Progress | None = None, cancel: CancelToken | None = None) -> SweepOutcome:
+    """``run_sweep(config, grid)`` on the sweep host, with its table's display text."""
+    payload = (config, {k: list(v) for k, v in grid.items()})
+    return submit("sweep", _sweep, payload, "the sweep", progress, cancel)
+
+
+@dataclass(frozen=True)
+class FolderScan:
+    """What a window shows of a data folder: its usable stocks, their calendar span,
+    the files it could not use (``excluded``: code, file, reason) and per-stock coverage."""
+
+    folder: Path
+    codes: tuple[str, ...]
+    first_date: str
+    last_date: str
+    excluded: pd.DataFrame
+    coverage: pd.DataFrame
+
+
+def _scan(payload: tuple[Path, Any, str], ctx: TaskContext) -> FolderScan:
+    from engine.data import coverage, load_market_data
+
+    folder, end, adjust = payload
+    data = load_market_data(folder, end=end, adjust=adjust, on_bad_stock="skip",
+                            cancel=ctx)
+    dates = data.dates
+    return FolderScan(folder, data.codes, str(dates[0]), str(dates[-1]), data.excluded,
+                      coverage(data))
+
+
+def scan_folder(folder: Path, end: Any, adjust: str,
+                cancel: CancelToken | None = None) -> FolderScan:
+    """Load every stock of ``folder`` (validated, aligned and cached up to ``end``) on the
+    run host and summarise it. The aligned cache entry it writes is the one the first
+    run of all the folder's stocks reads."""
+    return submit("run", _scan, (folder, end, adjust), f"scan of {folder}",
+                  cancel=cancel)
+
+
+def _detail(payload: tuple[BacktestConfig, str], ctx: TaskContext) -> pd.DataFrame:
+    from engine.backtest import load
+    from engine.detail import stock_detail as detail_of
+
+    config, code = payload
+    return detail_of(load(config, cancel=ctx), code, config)
+
+
+def stock_detail(config: BacktestConfig, code: str,
+                 cancel: CancelToken | None = None) -> pd.DataFrame:
+    """``engine.detail.stock_detail`` of ``code`` in ``config``'s universe, on the run host."""
+    return submit("run", _detail, (config, code), f"stock {code}", cancel=cancel)
+
+
+def _load_runs(payload: tuple[Path, list[int]], ctx: TaskContext
+               ) -> tuple[dict[int, BacktestResult], dict[int, str]]:
+    from engine.store import RunStore
+
+    path, run_ids = payload
+    with RunStore(path) as store:
+        names = {i: str(store.run_info(i)["name"]) for i in run_ids}
+        return {i: store.load(i) for i in run_ids}, names
+
+
+def load_runs(store_path: Path, run_ids: Sequence[int]
+              ) -> tuple[dict[int, BacktestResult], dict[int, str]]:
+    """Stored runs by id, and their names, read on the run host."""
+    return submit("run", _load_runs, (store_path, list(run_ids)), "stored runs")

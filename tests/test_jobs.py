@@ -1,0 +1,132 @@
+"""Engine jobs on job hosts: the same numbers as in-process, errors as themselves, cancel,
+a killed host, the caller's environment, the run store, and the hosts' priority."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine import jobs
+from engine.backtest import run_backtest
+from engine.config import BacktestConfig
+from engine.errors import Cancelled, DataError
+from engine.pool import WorkerCrashError, inject_fault
+from engine.report import format_frame
+from engine.store import RunStore
+from engine.sweep import run_sweep
+from engine.warmup import WORKER_NICENESS
+from tests.conftest import SAMPLE
+
+CONFIG = BacktestConfig(data_dir=SAMPLE)
+
+
+def test_a_run_on_the_host_equals_the_run_in_this_process(tmp_path: Path) -> None:
+    store = tmp_path / "runs.sqlite"
+    outcome = jobs.run(CONFIG, store)
+    expected = run_backtest(CONFIG)
+    assert outcome.host_pid != os.getpid()
+    pd.testing.assert_frame_equal(outcome.result.equity, expected.equity)
+    pd.testing.assert_frame_equal(outcome.result.fills, expected.fills)
+    assert outcome.result.metrics == expected.metrics
+    assert outcome.run_id is not None and outcome.store_error == ""
+    assert outcome.runs is not None and list(outcome.runs["id"]) == [outcome.run_id]
+    with RunStore(store) as saved:
+        np.testing.assert_array_equal(saved.load(outcome.run_id).equity["equity"],
+                                      expected.equity["equity"])
+
+
+def test_progress_reaches_the_caller_with_every_stage() -> None:
+    events: list[tuple[str, int, int]] = []
+    jobs.run(CONFIG, progress=lambda stage, done, total: events.append((stage, done, total)))
+    stages = [stage for stage, _, _ in events]
+    for stage in ("load", "indicators", "signals", "simulate", "metrics", "done"):
+        assert stage in stages
+    assert events[-1] == ("done", 5, 5)
+
+
+def test_an_unsaved_run_says_why(tmp_path: Path) -> None:
+    folder = tmp_path / "a folder"
+    folder.mkdir()
+    outcome = jobs.run(CONFIG, folder)
+    assert outcome.run_id is None and "is a folder" in outcome.store_error
+    assert outcome.result.metrics == run_backtest(CONFIG).metrics
+
+
+def test_engine_errors_arrive_as_themselves(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="does not exist") as caught:
+        jobs.run(BacktestConfig(data_dir=tmp_path / "missing"))
+    assert caught.value.file is None or "missing" in caught.value.file
+    with pytest.raises(DataError, match=r"999999\.SH"):
+        jobs.stock_detail(CONFIG, "999999.SH")
+
+
+def _report_then_wait(_: object, ctx: jobs.TaskContext) -> None:
+    """A job that reports once, then waits in a span that ``inject_fault`` holds up."""
+    ctx.report("load", 0, 1, force=True)
+    with ctx.span("waiting"):
+        pass
+
+
+def test_a_cancelled_job_raises_and_the_host_stays_usable() -> None:
+    cancel = threading.Event()
+    with inject_fault("hang", "waiting"), pytest.raises(Cancelled):
+        jobs.submit("run", _report_then_wait, None, "a job",
+                    progress=lambda *_: cancel.set(), cancel=cancel)
+    assert jobs.run(CONFIG).result.metrics == run_backtest(CONFIG).metrics
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_a_killed_host_fails_the_job_and_the_next_job_restarts_it() -> None:
+    victim = jobs.host_pid("run")
+
+    def kill(*_: object) -> None:
+        os.kill(victim, signal.SIGKILL)
+
+    with inject_fault("stall", "waiting"), pytest.raises(WorkerCrashError, match="died"):
+        jobs.submit("run", _report_then_wait, None, "a job", progress=kill)
+    assert jobs.host_pid("run") != victim
+    assert jobs.run(CONFIG).result.metrics == run_backtest(CONFIG).metrics
+
+
+def test_jobs_see_the_callers_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                          ) -> None:
+    cache = tmp_path / "another cache"
+    monkeypatch.setenv("BACKTEST_CACHE_DIR", str(cache))
+    jobs.scan_folder(SAMPLE, CONFIG.end, CONFIG.adjust)
+    assert any(cache.iterdir())  # the host wrote its aligned cache entry there
+
+
+def test_a_folder_scan_lists_the_usable_stocks() -> None:
+    scan = jobs.scan_folder(SAMPLE, CONFIG.end, CONFIG.adjust)
+    assert len(scan.codes) == 50 and scan.folder == SAMPLE
+    assert list(scan.coverage["code"]) == list(scan.codes)
+    assert scan.first_date <= scan.last_date and len(scan.excluded) == 0
+
+
+def test_a_sweep_on_its_host_equals_the_sweep_here() -> None:
+    grid = {"period": [10, 14], "oversold": [25, 30]}
+    outcome = jobs.sweep(CONFIG, grid)
+    pd.testing.assert_frame_equal(outcome.result.table, run_sweep(CONFIG, grid).table)
+    assert [list(t) for t in outcome.text] == [list(t) for t in format_frame(outcome.result.table)]
+
+
+def test_stored_runs_are_read_on_the_host(tmp_path: Path) -> None:
+    store = tmp_path / "runs.sqlite"
+    run_id = jobs.run(CONFIG, store).run_id
+    assert run_id is not None
+    results, names = jobs.load_runs(store, [run_id])
+    assert names[run_id] and results[run_id].metrics == run_backtest(CONFIG).metrics
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="Unix priorities")
+def test_hosts_compute_at_a_lower_priority_than_the_caller() -> None:
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    host = os.getpriority(os.PRIO_PROCESS, jobs.host_pid("run"))
+    assert host >= min(19, mine + WORKER_NICENESS) or host >= WORKER_NICENESS
