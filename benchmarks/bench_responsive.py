@@ -85,7 +85,7 @@ def main() -> int:
     window.resize(1400, 880)
     window.show()
     ready: list[float] = []
-    window.worker.warmed_up.connect(ready.append)
+    window.worker.host_started.connect(ready.append)
     _wait(app, lambda: bool(ready))
     time.sleep(2.0)  # the sweep host and its worker pool start after the run host
 

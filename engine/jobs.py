@@ -25,13 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from engine.config import BacktestConfig
 from engine.pool import Task, WorkerPool
 from engine.progress import CancelToken, Progress, ProgressSink, TaskContext
-from engine.report import format_frame
+from engine.report import PackedText, format_frame, pack_text
 
 if TYPE_CHECKING:
     from engine.results import BacktestResult
@@ -164,9 +163,9 @@ class RunOutcome:
     store_error: str
     runs: pd.DataFrame | None
     host_pid: int
-    #: Display text (``engine.report.format_frame``) of the result's tables, by name:
-    #: "trades", "fills", "rejections", and of ``runs`` as "runs".
-    text: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    #: Packed display text (``engine.report.format_frame``) of the result's tables, by
+    #: name: "trades", "fills", "rejections".
+    text: dict[str, list[PackedText]] = field(default_factory=dict)
 
 
 def _save(result: BacktestResult, store_path: Path | None, tags: Sequence[str]
@@ -190,7 +189,7 @@ def _run(payload: tuple[BacktestConfig, Path | None], ctx: TaskContext) -> RunOu
     config, store_path = payload
     result = run_backtest(config, progress=_relay(ctx), cancel=ctx)
     run_id, error, runs = _save(result, store_path, ())
-    text = {name: format_frame(getattr(result, name))
+    text = {name: pack_text(format_frame(getattr(result, name)))
             for name in ("trades", "fills", "rejections")}
     return RunOutcome(result, run_id, error, runs, os.getpid(), text)
 
@@ -204,10 +203,11 @@ def run(config: BacktestConfig, store_path: Path | None = None,
 
 @dataclass(frozen=True)
 class SweepOutcome:
-    """A finished sweep and the display text of its table (``engine.report.format_frame``)."""
+    """A finished sweep and the display text of its table (``engine.report.format_frame``,
+    packed)."""
 
     result: SweepResult
-    text: list[np.ndarray]
+    text: list[PackedText]
 
 
 def _sweep(payload: tuple[BacktestConfig, dict[str, list[float]]],
@@ -216,7 +216,7 @@ def _sweep(payload: tuple[BacktestConfig, dict[str, list[float]]],
 
     config, grid = payload
     result = run_sweep(config, grid, progress=_relay(ctx), cancel=ctx)
-    return SweepOutcome(result, format_frame(result.table))
+    return SweepOutcome(result, pack_text(format_frame(result.table)))
 
 
 def sweep(config: BacktestConfig, grid: Mapping[str, Iterable[float]],

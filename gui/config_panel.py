@@ -79,13 +79,13 @@ def _field(widget: QWidget) -> _Field:
 class ConfigPanel(QWidget):
     """Edits a BacktestConfig. ``config()`` returns it or raises ConfigError.
 
-    Signals: ``changed`` (any edit), ``folder_changed(Path)``, ``validity(bool, str)``
+    Signals: ``changed`` (any edit), ``folder_changed(Path)``, ``validity_changed(bool, str)``
     after each edit with the reason when invalid.
     """
 
     changed = Signal()
     folder_changed = Signal(Path)
-    validity = Signal(bool, str)
+    validity_changed = Signal(bool, str)
 
     def __init__(self) -> None:
         super().__init__()
@@ -223,9 +223,9 @@ class ConfigPanel(QWidget):
                 if exc.field not in ("start", "end", "period", "oversold", "overbought",
                                      "workers"):
                     self.rules_toggle.setChecked(True)
-            self.validity.emit(False, str(exc))
+            self.validity_changed.emit(False, str(exc))
         else:
-            self.validity.emit(True, "")
+            self.validity_changed.emit(True, "")
         self.changed.emit()
 
     def _browse(self) -> None:

@@ -10,7 +10,7 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
-from engine.report import format_frame
+from engine.report import PackedText, TextColumn, format_frame
 
 Index = QModelIndex | QPersistentModelIndex
 #: Display text of one value, for a column shown otherwise than by ``engine.report``.
@@ -26,6 +26,11 @@ def _is_number(column: pd.Series) -> bool:
 #: Rows whose text sets a column's width (the view's own fit measured every row).
 WIDTH_SAMPLE = 2000
 
+def _text_column(text: TextColumn) -> TextColumn:
+    """Packed text as it is (indexed per cell); anything else as an object array."""
+    return text if isinstance(text, PackedText) else np.asarray(text, dtype=object)
+
+
 class FrameModel(QAbstractTableModel):
     """Shows a DataFrame through precomputed display text (``engine.report.format_frame``);
     painting only indexes into it. Sorting and filtering choose the rows shown, in order,
@@ -40,7 +45,7 @@ class FrameModel(QAbstractTableModel):
         super().__init__()
         self.formats: dict[str, Formatter] = dict(formats or {})
         self._source = pd.DataFrame()
-        self._source_text: list[np.ndarray] = []
+        self._source_text: list[TextColumn] = []
         self._rows = np.arange(0)  # positions in the source of the rows shown, in order
         self._frame: pd.DataFrame | None = None  # the rows shown, made when asked for
         self._right: list[bool] = []
@@ -48,7 +53,7 @@ class FrameModel(QAbstractTableModel):
         self._sort: tuple[str, bool] | None = None
         self.set_frame(frame if frame is not None else pd.DataFrame())
 
-    def set_frame(self, frame: pd.DataFrame, text: Sequence[np.ndarray] | None = None) -> None:
+    def set_frame(self, frame: pd.DataFrame, text: Sequence[TextColumn] | None = None) -> None:
         """Replace the data (the current filter and sort are applied to it).
 
         ``text`` is the display text of ``frame``, one array per column as
@@ -56,16 +61,17 @@ class FrameModel(QAbstractTableModel):
         computed here when None. Columns in ``formats`` are formatted by those instead.
         """
         frame = frame.reset_index(drop=True)
-        shown = ([np.asarray(t, dtype=object) for t in text] if text is not None
-                 else format_frame(frame))
+        shown: list[TextColumn] = (
+            [_text_column(t) for t in text] if text is not None else list(format_frame(frame)))
         if len(shown) != frame.shape[1] or any(len(t) != len(frame) for t in shown):
             raise ValueError(f"display text of {len(shown)} column(s) does not fit a frame "
                              f"of {frame.shape[1]} column(s) x {len(frame)} row(s)")
         for i, name in enumerate(frame.columns):
             formatter = self.formats.get(str(name))
             if formatter is not None:
-                shown[i] = np.empty(len(frame), dtype=object)
-                shown[i][:] = [formatter(v) for v in frame.iloc[:, i].tolist()]
+                column = np.empty(len(frame), dtype=object)
+                column[:] = [formatter(v) for v in frame.iloc[:, i].tolist()]
+                shown[i] = column
         self._source, self._source_text = frame, shown
         self._right = [_is_number(frame.iloc[:, i]) for i in range(frame.shape[1])]
         self._refresh()

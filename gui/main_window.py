@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from PySide6.QtCore import QSettings, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -32,7 +31,7 @@ from engine.backtest import STAGES
 from engine.config import BacktestConfig
 from engine.errors import ConfigError
 from engine.export import export_result
-from engine.report import metric_rows
+from engine.report import PackedText, metric_rows
 from engine.results import BacktestResult
 from gui.compare_view import CompareView
 from gui.config_panel import ConfigPanel
@@ -79,10 +78,11 @@ class MainWindow(QMainWindow):
     # ----------------------------------------------------------------- layout
     def _build(self) -> None:
         self.panel = ConfigPanel()
-        self.panel.validity.connect(self._validity)
+        self.panel.validity_changed.connect(self._validity)
         self.panel.folder_changed.connect(self.open_folder)
-        self.panel.stocks.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
-        self.panel.stocks.activated.connect(self.show_stock)
+        self.panel.stocks.message_posted.connect(
+            lambda text: self.statusBar().showMessage(text, 10000))
+        self.panel.stocks.stock_activated.connect(self.show_stock)
         scroll = QScrollArea(widgetResizable=True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.panel)
@@ -113,7 +113,7 @@ class MainWindow(QMainWindow):
                               (self.compare_view, "Compare"), (self.sweep_view, "Sweep")):
             self.tabs.addTab(widget, title)
         self.tabs.currentChanged.connect(lambda _: self._fill_current_tab())
-        self.runs_panel.open_run.connect(self.open_stored_run)
+        self.runs_panel.open_requested.connect(self.open_stored_run)
         self.runs_panel.compare_requested.connect(self.compare_runs)
         self.sweep_view.run_requested.connect(self._run_sweep_cell)
         self.panel.changed.connect(self._sweep_base_changed)
@@ -187,12 +187,12 @@ class MainWindow(QMainWindow):
         self.worker = RunWorker()
         self.worker.moveToThread(self.run_thread)
         self.run_requested.connect(self.worker.start_run)
-        self.worker.progress.connect(self._progress)
+        self.worker.progressed.connect(self._progress)
         self.worker.finished.connect(self._finished)
         self.worker.failed.connect(self._failed)
         self.worker.cancelled.connect(self._cancelled)
-        self.worker.warmed_up.connect(self._engine_ready)
-        self.worker.warm_up_failed.connect(self.errors.show_error)
+        self.worker.host_started.connect(self._engine_ready)
+        self.worker.host_failed.connect(self.errors.show_error)
         self.run_thread.start()
         self.statusBar().showMessage("Preparing the engine (the very first start compiles "
                                      "its kernels, about 10 s)…")
@@ -325,7 +325,7 @@ class MainWindow(QMainWindow):
 
     # ---------------------------------------------------------------- results
     def show_result(self, result: BacktestResult, then: Callable[[], None] | None = None,
-                    text: dict[str, list[np.ndarray]] | None = None) -> None:
+                    text: dict[str, list[PackedText]] | None = None) -> None:
         """Show ``result``: the visible tab now, every other result tab when it is first
         shown; then the summary and ``then``, each in its own event-loop turn so no
         single turn does much. ``text`` is the display text of its tables by name

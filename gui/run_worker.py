@@ -18,7 +18,7 @@ from engine.errors import BacktestError, Cancelled
 class EngineWorker(QObject):
     """Base of the objects that run engine jobs in a QThread.
 
-    Signals: ``started()``, ``progress(stage, done, total)``, ``finished(result)``,
+    Signals: ``started()``, ``progressed(stage, done, total)``, ``finished(result)``,
     ``failed(message, details)``, ``cancelled()``. Cancellation is cooperative: ``cancel``
     sets an event the engine checks between stages and work units; ``prepare`` clears it
     from the GUI thread before a request is emitted, so a cancel pressed before the
@@ -26,7 +26,7 @@ class EngineWorker(QObject):
     """
 
     started = Signal()
-    progress = Signal(str, int, int)
+    progressed = Signal(str, int, int)
     finished = Signal(object)
     failed = Signal(str, str)
     cancelled = Signal()
@@ -60,16 +60,16 @@ class EngineWorker(QObject):
             self.finished.emit(result)
 
     def _report(self, stage: str, done: int, total: int, *_: object) -> None:
-        self.progress.emit(stage, done, total)
+        self.progressed.emit(stage, done, total)
 
 
 class RunWorker(EngineWorker):
-    """Starts the run host (``warm_up``, then ``warmed_up(seconds)`` or
-    ``warm_up_failed(message)``) and runs single backtests on it (``start_run``);
+    """Starts the run host (``warm_up``, then ``host_started(seconds)`` or
+    ``host_failed(message)``) and runs single backtests on it (``start_run``);
     ``finished`` carries an ``engine.jobs.RunOutcome``."""
 
-    warmed_up = Signal(float)
-    warm_up_failed = Signal(str)
+    host_started = Signal(float)
+    host_failed = Signal(str)
 
     @Slot()
     def warm_up(self) -> None:
@@ -77,9 +77,9 @@ class RunWorker(EngineWorker):
         try:
             seconds = jobs.start("run")
         except BacktestError as exc:
-            self.warm_up_failed.emit(f"the engine could not start: {exc}")
+            self.host_failed.emit(f"the engine could not start: {exc}")
             return
-        self.warmed_up.emit(seconds)
+        self.host_started.emit(seconds)
 
     @Slot(object, object)
     def start_run(self, config: BacktestConfig, store_path: Path | None) -> None:

@@ -46,11 +46,11 @@ class RunsPanel(QWidget):
     """Lists ``store.list_runs()``; every change goes through the store, then the list
     is read again. Problems show in an inline error panel, never as a traceback.
 
-    Signals: ``open_run(int)`` (Open, Enter or double-click: show that run's result),
+    Signals: ``open_requested(int)`` (Open, Enter or double-click: show that run's result),
     ``compare_requested(list)`` (the selected run ids, two or more).
     """
 
-    open_run = Signal(int)
+    open_requested = Signal(int)
     compare_requested = Signal(list)
 
     def __init__(self, store: RunStore | None = None) -> None:
@@ -64,7 +64,7 @@ class RunsPanel(QWidget):
         view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         view.verticalHeader().hide()  # the id column names the rows
-        self.table.row_activated.connect(lambda row: self.open_run.emit(int(row["id"])))
+        self.table.row_activated.connect(lambda row: self.open_requested.emit(int(row["id"])))
         self.status = QLabel(" ")
         self.status.setStyleSheet(f"color: {GUIDE_COLOR};")
         buttons = self._build_actions()
@@ -256,10 +256,10 @@ class RunsPanel(QWidget):
         return dict(frame[frame["id"] == ids[0]].iloc[0])
 
     def open_selected(self) -> None:
-        """Emit ``open_run`` for the one selected run."""
+        """Emit ``open_requested`` for the one selected run."""
         ids = self.selected_ids()
         if len(ids) == 1:
-            self.open_run.emit(ids[0])
+            self.open_requested.emit(ids[0])
 
     def compare_selected(self) -> None:
         """Emit ``compare_requested`` with the selected runs (two or more)."""

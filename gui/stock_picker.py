@@ -27,13 +27,13 @@ from engine.errors import DataError
 class StockPicker(QWidget):
     """Pick stocks from the data folder; ``selection()`` is None when all are picked.
 
-    Emits ``changed`` when the selection changes and ``message(str)`` to report codes
+    Emits ``changed`` when the selection changes and ``message_posted(str)`` to report codes
     from a list that the folder does not have (they are named, never silently dropped).
     """
 
     changed = Signal()
-    message = Signal(str)
-    activated = Signal(str)
+    message_posted = Signal(str)
+    stock_activated = Signal(str)
 
     def __init__(self) -> None:
         super().__init__()
@@ -46,7 +46,7 @@ class StockPicker(QWidget):
         self.view = QListView()
         self.view.setModel(self.proxy)
         self.view.setUniformItemSizes(True)
-        self.view.doubleClicked.connect(lambda index: self.activated.emit(index.data()))
+        self.view.doubleClicked.connect(lambda index: self.stock_activated.emit(index.data()))
         self.count = QLabel()
         buttons = QHBoxLayout()
         for text, slot in (("All", lambda: self._check_all(True)),
@@ -101,7 +101,7 @@ class StockPicker(QWidget):
         self.set_codes(self.codes(), wanted & listed)
         missing = sorted(wanted - listed)
         if missing:
-            self.message.emit(f"{len(missing)} code(s) of the list have no file in the data "
+            self.message_posted.emit(f"{len(missing)} code(s) of the list have no file in the data "
                               f"folder: {', '.join(missing[:8])}" + (" …" if len(missing) > 8
                                                                      else ""))
 
@@ -113,7 +113,7 @@ class StockPicker(QWidget):
             try:
                 self.select(read_stock_list(Path(path)))
             except DataError as exc:
-                self.message.emit(str(exc))
+                self.message_posted.emit(str(exc))
 
     def paste_list(self) -> None:
         """Check codes pasted as text (newlines, commas or spaces between them)."""

@@ -8,7 +8,6 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QCoreApplication, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
@@ -30,7 +29,7 @@ from engine import jobs
 from engine.config import BacktestConfig
 from engine.errors import BacktestError, ConfigError
 from engine.export import export_sweep
-from engine.report import METRICS
+from engine.report import METRICS, PackedText
 from engine.sweep import GRID_FIELDS, RSI_FIELDS, SweepResult, expand_grid, parse_values
 from engine.sweep_grid import AGGREGATES, HeatmapGrid, best_cell, cell_parameters, heatmap_grid
 from engine.sweep_grid import heatmap_metrics as metric_choices
@@ -103,7 +102,7 @@ class SweepView(QWidget):
         self.worker.moveToThread(self.sweep_thread)
         self._sweep_requested.connect(self.worker.start_sweep)
         self._warm_up_requested.connect(self.worker.warm_up)
-        self.worker.progress.connect(self._progress)
+        self.worker.progressed.connect(self._progress)
         self.worker.finished.connect(self._finished)
         self.worker.failed.connect(self._failed)
         self.worker.cancelled.connect(self._cancelled)
@@ -362,7 +361,7 @@ class SweepView(QWidget):
         self.progress.setFormat("cancelled")
 
     # -------------------------------------------------------------- results
-    def set_result(self, result: SweepResult, text: list[np.ndarray] | None = None) -> None:
+    def set_result(self, result: SweepResult, text: list[PackedText] | None = None) -> None:
         """Show a finished sweep: its table (``text``: its display text, when formatted
         elsewhere), and a heatmap of its first two swept fields."""
         self.result = result

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
 from PySide6.QtWidgets import (
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.export import write_csv
+from engine.report import TextColumn
 from gui.file_writes import error_panel_of, write_file
 from gui.frame_model import FrameModel
 
@@ -54,7 +54,7 @@ class FrameTable(QWidget):
         layout.addWidget(self.filter)
         layout.addWidget(self.view, 1)
 
-    def set_data(self, frame: pd.DataFrame, text: Sequence[np.ndarray] | None = None) -> None:
+    def set_data(self, frame: pd.DataFrame, text: Sequence[TextColumn] | None = None) -> None:
         """Show ``frame``; ``text`` is its display text (``engine.report.format_frame``,
         computed off the GUI thread), formatted here when None."""
         self.model.set_frame(frame, text)

@@ -135,7 +135,7 @@ def test_actions_follow_the_selection(panel: RunsPanel, qtbot: QtBot) -> None:
     assert not enabled["open"]() and not enabled["compare"]() and not enabled["delete"]()
     panel.select([2])
     assert enabled["open"]() and enabled["rename"]() and not enabled["compare"]()
-    with qtbot.waitSignal(panel.open_run) as opened:
+    with qtbot.waitSignal(panel.open_requested) as opened:
         panel.open_selected()
     assert opened.args == [2]
     panel.select([1, 3])
@@ -149,7 +149,7 @@ def test_double_click_opens_the_run(panel: RunsPanel, qtbot: QtBot) -> None:
     panel.show()
     view = panel.table.view
     rect = view.visualRect(panel.table.model.index(1, 1))
-    with qtbot.waitSignal(panel.open_run) as opened:
+    with qtbot.waitSignal(panel.open_requested) as opened:
         # a view reports a double-click only on the index the first click pressed
         qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
         qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())

@@ -164,3 +164,20 @@ def test_text_frame_keeps_columns_and_index() -> None:
     text = text_frame(frame)
     assert list(text.columns) == ["period", "sharpe"] and list(text.index) == [5, 9]
     assert text.to_dict("list") == {"period": ["10", "14"], "sharpe": ["1.23", MISSING]}
+
+
+def test_packed_text_gives_back_every_cell_and_pickles_whole() -> None:
+    import pickle
+
+    from engine.report import PackedText, pack_text
+
+    values = ["1,735.12", "", "—", "五粮液", "12.35%"]
+    packed = PackedText(values)
+    assert len(packed) == 5 and [packed[i] for i in range(5)] == values
+    assert list(packed) == values and list(packed[np.array([4, 0])]) == ["12.35%", "1,735.12"]
+    assert list(packed.lengths()) == [len(v) for v in values]
+    again = pickle.loads(pickle.dumps(packed))
+    assert list(again) == values
+    frame = pd.DataFrame({"code": ["510300.SH", "000001.SZ"], "price": [1.2345, 1735.12]})
+    assert [list(c) for c in pack_text(format_frame(frame))] == [
+        list(c) for c in format_frame(frame)]
