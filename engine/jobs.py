@@ -121,8 +121,8 @@ def _relay(ctx: TaskContext) -> Progress:
 
 
 # ------------------------------------------------------------------------------ jobs
-def _ping(_: object, ctx: TaskContext) -> dict[str, float]:
-    return {"pid": float(os.getpid()), "time": time.time()}
+def _ping(_: object, ctx: TaskContext) -> int:
+    return os.getpid()
 
 
 def start(name: str) -> float:
@@ -134,7 +134,7 @@ def start(name: str) -> float:
 
 def host_pid(name: str) -> int:
     """Process id of job host ``name`` (started if needed)."""
-    return int(submit(name, _ping, None, "ping")["pid"])
+    return int(submit(name, _ping, None, "ping"))
 
 
 def _prestart(n_workers: int | None, ctx: TaskContext) -> None:
@@ -168,7 +168,7 @@ class RunOutcome:
     text: dict[str, list[PackedText]] = field(default_factory=dict)
 
 
-def _save(result: BacktestResult, store_path: Path | None, tags: Sequence[str]
+def _save(result: BacktestResult, store_path: Path | None
           ) -> tuple[int | None, str, pd.DataFrame | None]:
     from engine.errors import BacktestError
     from engine.store import RunStore
@@ -177,7 +177,7 @@ def _save(result: BacktestResult, store_path: Path | None, tags: Sequence[str]
         return None, "", None
     try:
         with RunStore(store_path) as store:
-            run_id = store.save(result, tags=list(tags))
+            run_id = store.save(result)
             return run_id, "", store.list_runs()
     except BacktestError as exc:
         return None, str(exc), None
@@ -188,7 +188,7 @@ def _run(payload: tuple[BacktestConfig, Path | None], ctx: TaskContext) -> RunOu
 
     config, store_path = payload
     result = run_backtest(config, progress=_relay(ctx), cancel=ctx)
-    run_id, error, runs = _save(result, store_path, ())
+    run_id, error, runs = _save(result, store_path)
     text = {name: pack_text(format_frame(getattr(result, name)))
             for name in ("trades", "fills", "rejections")}
     return RunOutcome(result, run_id, error, runs, os.getpid(), text)
@@ -279,8 +279,7 @@ def _load_runs(payload: tuple[Path, list[int]], ctx: TaskContext
 
     path, run_ids = payload
     with RunStore(path) as store:
-        names = {i: str(store.run_info(i)["name"]) for i in run_ids}
-        return {i: store.load(i) for i in run_ids}, names
+        return store.load_many(run_ids)
 
 
 def load_runs(store_path: Path, run_ids: Sequence[int]

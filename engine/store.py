@@ -411,6 +411,13 @@ class RunStore:
             warnings=tuple(json.loads(warnings)),
             worker_spans=frames.get("worker_spans", pd.DataFrame()))
 
+    def load_many(self, run_ids: Sequence[int]) -> tuple[dict[int, BacktestResult],
+                                                          dict[int, str]]:
+        """The saved results and names of ``run_ids``, by id (for a comparison); raises
+        ``StoreError`` for an id that is not in the store."""
+        names = {run_id: str(self.run_info(run_id)["name"]) for run_id in run_ids}
+        return {run_id: self.load(run_id) for run_id in run_ids}, names
+
     def attachments(self, run_id: int) -> dict[str, pd.DataFrame]:
         """The extra tables saved with a run (see ``save``), by name."""
         with self._transaction(write=False) as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import time
@@ -48,6 +49,7 @@ def _tiny_market(n_days: int = 40, n_stocks: int = 3) -> MarketData:
         files=(), excluded=pd.DataFrame(), warnings=(), fingerprint="", from_cache=False)
 
 
+@functools.cache  # once per process: a loaded kernel stays loaded
 def warm_up() -> dict[str, Any]:
     """Compile (or load from numba's on-disk cache) every kernel the engine calls.
 

@@ -110,10 +110,12 @@ class FrameModel(QAbstractTableModel):
     def widest_text(self, column: int, sample: int = WIDTH_SAMPLE) -> str:
         """The longest display text of ``column`` among its first ``sample`` rows (all the
         text a column width needs, found without asking the view to measure each cell)."""
-        text = self._source_text[column][:sample]
+        text = self._source_text[column]
         if not len(text):
             return ""
-        return str(text[int(np.argmax([len(t) for t in text]))])
+        lengths = (text.lengths()[:sample] if isinstance(text, PackedText)
+                   else [len(t) for t in text[:sample]])
+        return str(text[int(np.argmax(lengths))])
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)

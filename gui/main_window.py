@@ -333,7 +333,7 @@ class MainWindow(QMainWindow):
         text = text or {}
         self.result = result
         metrics = pd.DataFrame(metric_rows(result.metrics), columns=["metric", "value"])
-        fills: dict[QWidget, Callable[[], object]] = {
+        fillers: dict[QWidget, Callable[[], object]] = {
             self.equity_chart: lambda: self.equity_chart.set_data(result.equity),
             self.metrics_table: lambda: self.metrics_table.set_data(metrics),
             self.trades_table: lambda: self.trades_table.set_data(result.trades,
@@ -344,7 +344,7 @@ class MainWindow(QMainWindow):
             self.timing_chart: lambda: self.timing_chart.set_data(result.timings,
                                                                   result.worker_spans),
         }
-        self._pending = fills
+        self._pending = fillers
         steps: list[Callable[[], object]] = [self._fill_current_tab,
                                              lambda: self._summarise(result)]
         if then is not None:

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
 
 from engine.errors import BacktestError
 from engine.export import export_result
-from engine.results import BacktestResult
 from engine.store import RunStore
 from gui.error_panel import ErrorPanel
 from gui.file_writes import write_folder
@@ -162,15 +161,6 @@ class RunsPanel(QWidget):
         for row, run_id in enumerate(self.run_ids()):
             if run_id in run_ids:
                 selection.select(self.table.model.index(row, 0), flags)
-
-    def load_runs(self, run_ids: Sequence[int]) -> tuple[dict[int, BacktestResult],
-                                                          dict[int, str]]:
-        """The saved results and names of ``run_ids`` (for ``CompareView.set_data``);
-        raises ``StoreError`` for an id that is not in the store."""
-        if self.store is None:
-            return {}, {}
-        names = {run_id: str(self.store.run_info(run_id)["name"]) for run_id in run_ids}
-        return {run_id: self.store.load(run_id) for run_id in run_ids}, names
 
     # ------------------------------------------------------------- changes
     def rename_run(self, run_id: int, name: str) -> bool:

@@ -39,9 +39,7 @@ class FrameTable(QWidget):
         self.view.setModel(self.model)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.verticalHeader().setDefaultSectionSize(22)
-        header = self.view.horizontalHeader()
-        header.setStretchLastSection(True)
-        header.setResizeContentsPrecision(64)  # size columns from a sample of rows, not 100k
+        self.view.horizontalHeader().setStretchLastSection(True)
         self.view.doubleClicked.connect(self._double_clicked)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)

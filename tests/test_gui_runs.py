@@ -172,7 +172,7 @@ def compare(qtbot: QtBot, panel: RunsPanel) -> CompareView:
     view = CompareView()
     qtbot.addWidget(view)
     view.resize(1300, 850)
-    view.set_data(*panel.load_runs([1, 2, 3]))
+    view.set_data(*panel.store.load_many([1, 2, 3]))
     return view
 
 
