@@ -105,16 +105,18 @@ def buy_shares_nb(
     ``lot_min``) whose notional ``shares * price`` is <= ``target`` and whose cost
     (``buy_cost_nb``) is <= ``cash``; 0 when not even ``lot_min`` shares fit.
 
-    Every cost is at least ``notional * (1 + rates)``, so no quantity above
-    ``cash / (price * (1 + rates))`` fits; the search starts one step above the smaller
-    of that and ``target / price`` (covering their rounding) and steps down, a few steps
-    at most. Quantities stay below ``MAX_SHARES``, so the count never overflows.
+    The search starts at ``floor(target / price)`` shares rounded down to the step and
+    steps down. Every cost is at least ``notional * (1 + rates)``, so no quantity more
+    than a step above ``cash / (price * (1 + rates))`` fits: the search starts no higher
+    than that either (same answer, a few steps at most). Quantities stay below
+    ``MAX_SHARES``, so the count never overflows.
     """
     rates = 1.0 + commission_rate + stamp_rate + fee_rate
-    bound = min(np.floor(target / price), np.floor(cash / (price * rates)), MAX_SHARES)
+    bound = min(np.floor(target / price), np.floor(cash / (price * rates)) + lot_step,
+                MAX_SHARES)
     if not bound >= 0:  # NaN price or target
         return 0
-    q = (int(bound) // lot_step + 1) * lot_step
+    q = int(bound) // lot_step * lot_step
     while q >= lot_min:
         notional = q * price
         if notional <= target and buy_cost_nb(

@@ -65,7 +65,10 @@ class _Field:
 
 def _rule(word: str, label: str, number: QSpinBox | QDoubleSpinBox,
           default: float) -> RuleField:
-    number.setValue(default)
+    if isinstance(number, QSpinBox):
+        number.setValue(int(default))
+    else:
+        number.setValue(default)
     return RuleField(word, label, number)
 
 
