@@ -284,6 +284,10 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ascending", action="store_true", help="smallest first")
     p.add_argument("--top", type=int, default=10, help="rows to print (default 10)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--cluster", metavar="ADDRESS", default=None,
+                   help="run the combinations on a Dask cluster: a scheduler's "
+                        "tcp://host:8786, or local:N to start N worker processes here "
+                        "(needs the cluster extra: pip install .[cluster])")
     _add_save_flags(p)
     p.set_defaults(func=_cmd_sweep)
 
@@ -319,12 +323,15 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     with _saving_store(args) as store:
         t0 = time.perf_counter()
         with ProgressBar(unit_stage="sweep", enabled=not args.no_progress) as bar:
-            result = run_sweep(config, grid, progress=bar)
+            result = run_sweep(config, grid, progress=bar, cluster=args.cluster)
         wall = time.perf_counter() - t0
         n = len(result.table)
+        workers = int(result.timings["workers"])
+        where = (f"{workers} workers on {result.executor}" if args.cluster
+                 else f"{workers} worker(s)")
         print(f"{n} combinations on {len(result.codes)} stocks, {config.start} .. {config.end}, "
               f"{config.capital_mode} mode: {wall:.2f} s ({n / wall:,.0f} per second, "
-              f"{int(result.timings['workers'])} worker(s)); {len(result.skipped)} skipped")
+              f"{where}); {len(result.skipped)} skipped")
         top = result.top(args.sort, args.top, ascending=args.ascending)
         shown = [*result.parameters, *dict.fromkeys((args.sort, *SWEEP_SHOWN))]
         print(f"top {len(top)} by {args.sort}{' (ascending)' if args.ascending else ''}:")

@@ -59,3 +59,12 @@ class ConfigError(BacktestError, ValueError):
 
 class Cancelled(BacktestError):  # noqa: N818 (a state, not a fault)
     """The caller cancelled the run; no partial result is returned."""
+
+
+class ClusterError(BacktestError):
+    """A Dask cluster cannot be used: a bad address, Dask missing, the scheduler out of
+    reach or lost during a job; ``address`` names the cluster."""
+
+    def __init__(self, message: str, *, address: str) -> None:
+        super().__init__(message)
+        self.address = address

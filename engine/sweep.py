@@ -4,14 +4,14 @@
 the data once, computes RSI once per distinct period (per worker, at most), runs each
 combination's signals, portfolio simulation and metrics without building any tables,
 and spreads the combinations over the warm worker pool (``base.workers``; "auto" uses
-the pool when it repays its start-up). A row's metrics equal ``run_backtest``'s metrics
+the pool when it repays its start-up) or a Dask cluster (``cluster=``; the same tasks,
+see ``engine.executor``). A row's metrics equal ``run_backtest``'s metrics
 of the same configuration exactly: both go through ``engine.backtest.run_metrics``.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -26,9 +26,10 @@ from engine.backtest import compute_rsi, load, run_metrics, simulate
 from engine.config import BacktestConfig
 from engine.data import MarketData
 from engine.errors import ConfigError
+from engine.executor import batch_sizes, executor_for
 from engine.pool import Task
 from engine.progress import CancelToken, Progress, ProgressSink, TaskContext
-from engine.shared_data import DataRef, attach_market_data, share_market_data
+from engine.shared_data import DataRef, attach_market_data
 from engine.signals_nb import signals_nb
 from engine.valuation_nb import benchmark_equity_nb
 
@@ -39,9 +40,8 @@ GRID_FIELDS: tuple[str, ...] = tuple(
     if str(f.type) in ("int", "float", "int | str", "float | str"))
 #: Always in the table, swept or not.
 RSI_FIELDS = ("period", "oversold", "overbought")
-#: Fewest combinations worth a task of their own; tasks per worker aimed for.
+#: Fewest combinations worth a task of their own.
 MIN_TASK_COMBOS = 8
-TASKS_PER_WORKER = 4
 
 _rsi_cache: list[tuple[np.ndarray, str, int, np.ndarray]] = []
 
@@ -103,6 +103,9 @@ class SweepResult:
     codes: tuple[str, ...]
     fingerprint: str
     worker_spans: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Where the combinations ran ("this process", "2 local workers", "the Dask cluster
+    #: at ...").
+    executor: str = "this process"
 
     @property
     def parameters(self) -> list[str]:
@@ -162,32 +165,47 @@ def _sweep_task(payload: tuple[DataRef | MarketData, BacktestConfig,
     return rows, computed
 
 
-def _tasks(source: DataRef | MarketData, base: BacktestConfig,
-           valid: list[tuple[int, dict[str, float]]], bench: dict[float, float],
-           n_workers: int) -> list[Task]:
-    """Combinations grouped by period, each group cut so every worker gets several tasks."""
-    groups: dict[int, list[tuple[int, dict[str, float]]]] = {}
-    for index, params in valid:
-        groups.setdefault(int(params.get("period", base.period)), []).append((index, params))
-    target = TASKS_PER_WORKER * n_workers if n_workers > 1 else len(groups)
-    per_group = max(1, math.ceil(target / len(groups)))
-    tasks = []
-    for period, combos in groups.items():
-        size = max(MIN_TASK_COMBOS, math.ceil(len(combos) / per_group))
-        for k in range(0, len(combos), size):
-            piece = combos[k:k + size]
-            label = f"period {period}, combinations {piece[0][0]}..{piece[-1][0]}"
-            tasks.append(Task(_sweep_task, (source, base, piece, bench), label, len(piece)))
+def _tasks(source: Any, base: BacktestConfig, valid: list[tuple[int, dict[str, float]]],
+           bench: dict[float, float], combo_seconds: float, workers: int) -> list[Task]:
+    """Batches of combinations in period order (a batch computes RSI once per period it
+    holds, and the next batch on the same worker reuses the last one), sized by
+    ``engine.executor.batch_sizes``."""
+    ordered = sorted(valid, key=lambda item: (item[1].get("period", base.period), item[0]))
+    tasks, start = [], 0
+    for size in batch_sizes(len(ordered), combo_seconds, workers, MIN_TASK_COMBOS):
+        piece = ordered[start:start + size]
+        start += size
+        periods = sorted({int(p.get("period", base.period)) for _, p in piece})
+        label = (f"period{'s' if len(periods) > 1 else ''} "
+                 f"{periods[0]}{f'..{periods[-1]}' if len(periods) > 1 else ''}, "
+                 f"{len(piece)} combinations")
+        tasks.append(Task(_sweep_task, (source, base, piece, bench), label, len(piece)))
     return tasks
 
 
-def estimate_sweep_seconds(data: MarketData, n_periods: int, n_combos: int) -> float:
+def estimate_sweep_seconds(data: MarketData, n_periods: int, n_combos: int,
+                           capital_mode: str = "shared") -> float:
     """Single-core seconds of a sweep (RSI per period, then each combination)."""
-    cells = data.tradable.size
+    return n_periods * estimate_rsi_seconds(data) + n_combos * estimate_combo_seconds(
+        data, capital_mode)
+
+
+def estimate_rsi_seconds(data: MarketData) -> float:
+    """Single-core seconds of one RSI computation over ``data``."""
+    return data.tradable.size * parallel.COST_INDICATORS
+
+
+def estimate_combo_seconds(data: MarketData, capital_mode: str) -> float:
+    """Single-core seconds of one combination's signals, simulation and metrics.
+
+    A per-stock simulation keeps a cash and a value history per sleeve (and adds them
+    up), several times the work of the shared pool's single history.
+    """
     run_cells = (data.tradable.shape[0] - data.start_index) * data.n_stocks
-    per_combo = (cells * parallel.COST_SIGNALS + run_cells * parallel.COST_SIMULATE_SHARED
-                 + parallel.COST_COMBO_METRICS)
-    return n_periods * cells * parallel.COST_INDICATORS + n_combos * per_combo
+    simulate = (parallel.COST_SIMULATE_PER_STOCK if capital_mode == "per_stock"
+                else parallel.COST_SIMULATE_SHARED)
+    return (data.tradable.size * parallel.COST_SIGNALS + run_cells * simulate
+            + parallel.COST_COMBO_METRICS)
 
 
 def _validate(base: BacktestConfig, combos: list[dict[str, float]]
@@ -207,8 +225,8 @@ def _validate(base: BacktestConfig, combos: list[dict[str, float]]
 
 
 def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
-              progress: Progress | None = None,
-              cancel: CancelToken | None = None) -> SweepResult:
+              progress: Progress | None = None, cancel: CancelToken | None = None, *,
+              cluster: str | None = None) -> SweepResult:
     """Run every combination of ``grid`` (config field -> values) on ``base_config``.
 
     Combinations the config rules reject (e.g. oversold >= overbought) are listed in
@@ -217,6 +235,11 @@ def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
     ``("done", n, n)`` (see ``engine.progress``). ``cancel`` stops the sweep within about
     a second with ``Cancelled``; a failing or killed worker raises ``WorkerError`` /
     ``WorkerCrashError`` naming its combinations.
+
+    ``cluster`` runs the combinations on a Dask cluster instead of this machine:
+    ``"tcp://host:8786"`` (a running ``dask scheduler``) or ``"local:N"`` (N worker
+    processes started here); see ``engine.cluster``. The table is bit-identical to the
+    local one. A cluster that cannot be reached or goes away raises ``ClusterError``.
     """
     t0, wall0 = time.perf_counter(), time.time()
     sink = ProgressSink(progress)
@@ -228,28 +251,33 @@ def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
     bench = {c: float(benchmark_equity_nb(data.open, data.close, data.tradable,
                                           data.start_index, c)[-1]) for c in capitals}
     periods = {p.get("period", base_config.period) for _, p in valid}
-    n_workers = parallel.choose_workers(
-        base_config.workers, estimate_sweep_seconds(data, len(periods), len(valid)), len(valid))
+    mode = base_config.capital_mode
     t1 = time.perf_counter()
-    ref, block = share_market_data(data) if n_workers > 1 else (data, None)
+    executor = executor_for(base_config.workers,
+                            estimate_sweep_seconds(data, len(periods), len(valid), mode),
+                            len(valid), cluster, sink)
     try:
-        tasks = _tasks(ref, base_config, valid, bench, n_workers)
-        outcomes, stats = parallel.run_tasks(tasks, n_workers, sink, cancel)
+        with executor.share(data) as source:
+            workers = executor.workers
+            tasks = _tasks(source, base_config, valid, bench,
+                           estimate_combo_seconds(data, mode), workers)
+            outcomes, stats = executor.map(tasks, sink, cancel)
     finally:
         _rsi_cache.clear()
-        if block is not None:
-            block.unlink()
     timings["sweep"] = time.perf_counter() - t1 - stats.startup_seconds
     timings.update(parallel.pool_timings(stats))
+    timings["tasks"] = float(len(tasks))
     timings["rsi_computations"] = float(sum(n for _, n in outcomes))
+    t2 = time.perf_counter()
     table = _table(checked, base_config, valid, outcomes)
+    timings["merge"] = time.perf_counter() - t2
     timings["total"] = time.perf_counter() - t0
     sink("done", len(valid), len(valid))
     return SweepResult(
         config=base_config, grid=checked, table=table,
         skipped=pd.DataFrame(skipped, columns=[*checked, "reason"]), timings=timings,
-        codes=data.codes, fingerprint=data.fingerprint,
-        worker_spans=parallel.spans_frame(stats, wall0) if n_workers > 1 else pd.DataFrame())
+        codes=data.codes, fingerprint=data.fingerprint, executor=executor.describe(),
+        worker_spans=parallel.spans_frame(stats, wall0) if stats.spans else pd.DataFrame())
 
 
 def _table(grid: Mapping[str, Sequence[float]], base: BacktestConfig,

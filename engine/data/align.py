@@ -23,6 +23,17 @@ class AlignedArrays:
     prices: np.ndarray
     tradable: np.ndarray
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickled copies (data scattered to cluster workers) stay read-only like the
+        # cache's maps, so workers load the kernels' read-only signatures, never compile.
+        return _read_only, (self.calendar, self.prices, self.tradable)
+
+
+def _read_only(calendar: np.ndarray, prices: np.ndarray, tradable: np.ndarray) -> AlignedArrays:
+    for array in (prices, tradable):
+        array.flags.writeable = False
+    return AlignedArrays(calendar, prices, tradable)
+
 
 def align(dates: np.ndarray, sid: np.ndarray, values: dict[str, np.ndarray],
           n_stocks: int) -> AlignedArrays:
