@@ -14,8 +14,14 @@ latency, the seconds from ``cancel.set()`` (in another thread, as the GUI does) 
 and for a run whose workers ignore the cancel (killed after ``CANCEL_GRACE``); and the
 longest gap between two progress events of the sweep. Target: cancel <= 1 s, gap <= 0.3 s.
 
+Issue 13 (``benchmarks/cluster_cases.py``): the 1,000-combination per-stock sweep on
+1..N local workers with where the time goes, what ``auto`` picks for it, the same sweep
+on ``--cluster local:2`` (target >= 80% of the local pool's throughput) and 20,000
+combinations on it with each worker's memory (target <= 1 GB).
+
 Usage: python benchmarks/bench_parallel.py [--workers 1,2,4,8,16] [--runs N] [--tries N]
-       [--skip-cli] [--responsiveness-only]
+       [--repeats N] [--cluster local:2] [--skip-cli] [--responsiveness-only]
+       [--scaling-only]
 """
 
 from __future__ import annotations
@@ -241,6 +247,18 @@ def cli_sweep(folder: Path) -> dict[str, Any]:
     return {"wall_s": time.perf_counter() - t0, "first_line": done.stdout.splitlines()[0]}
 
 
+def scaling(folder: Path, counts: list[int], repeats: int, address: str) -> dict[str, Any]:
+    """Issue 13's cases (see ``benchmarks/cluster_cases.py``)."""
+    from benchmarks import cluster_cases as cases
+
+    out: dict[str, Any] = {"auto_per_stock": cases.auto_choice(folder)}
+    out["per_stock_scaling"] = cases.per_stock_scaling(folder, counts, repeats)
+    if address != "none":
+        two = next((c for c in out["per_stock_scaling"] if c["workers"] == 2), None)
+        out["cluster"] = cases.cluster_cases(folder, address, repeats, two)
+    return out
+
+
 def main() -> int:
     """Run the cases, print a summary, write benchmarks/results/bench_parallel.json."""
     isolate_run_store()
@@ -251,6 +269,12 @@ def main() -> int:
     parser.add_argument("--skip-cli", action="store_true")
     parser.add_argument("--responsiveness-only", action="store_true",
                         help="only cancel latency and progress gaps")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="per-stock sweeps timed per worker count / on the cluster")
+    parser.add_argument("--cluster", default="local:2",
+                        help="Dask cluster for the cluster cases ('none' skips them)")
+    parser.add_argument("--scaling-only", action="store_true",
+                        help="only the per-stock scaling, auto and cluster cases")
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
     folder = ensure_demo()
@@ -259,6 +283,10 @@ def main() -> int:
 
     warm_up()
     result: dict[str, Any] = {"cores": os.cpu_count(), "grid": GRID_TEXT}
+    result.update(scaling(folder, counts, args.repeats, args.cluster))
+    if args.scaling_only:
+        print(f"wrote {write_result('bench_parallel_scaling', result)}")
+        return 0
     result["responsiveness"] = responsiveness(folder, args.tries)
     worst_cancel = max((c["max_s"] for c in result["responsiveness"]["cancel"] if c["runs"]),
                        default=None)

@@ -100,19 +100,17 @@ def executor_for(workers: str | int, serial_seconds: float, n_units: int,
     return LocalExecutor(parallel.choose_workers(workers, serial_seconds, n_units))
 
 
-def batch_sizes(n_units: int, unit_seconds: float, workers: int,
-                min_units: int = 1) -> list[int]:
+def batch_sizes(n_units: int, unit_seconds: float, workers: int) -> list[int]:
     """Sizes of consecutive tasks covering ``n_units`` units of ``unit_seconds`` each.
 
     Tasks take about ``TARGET_TASK_SECONDS`` (at most twice that), there are a multiple
     of ``workers`` of them (at least ``TASKS_PER_WORKER`` each) and sizes differ by at
-    most one unit, so every worker finishes at about the same time. No task has fewer
-    than ``min_units`` units unless there are fewer units in all.
+    most one unit, so every worker finishes at about the same time.
     """
     if n_units < 1:
         return []
     total = n_units * max(unit_seconds, 0.0)
     rounds = max(TASKS_PER_WORKER, math.ceil(total / (workers * TARGET_TASK_SECONDS)))
-    n_tasks = min(workers * rounds, max(1, n_units // max(1, min_units)))
+    n_tasks = min(workers * rounds, n_units)
     base, extra = divmod(n_units, n_tasks)
     return [base + (i < extra) for i in range(n_tasks)]

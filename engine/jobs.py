@@ -210,19 +210,21 @@ class SweepOutcome:
     text: list[PackedText]
 
 
-def _sweep(payload: tuple[BacktestConfig, dict[str, list[float]]],
+def _sweep(payload: tuple[BacktestConfig, dict[str, list[float]], str | None],
            ctx: TaskContext) -> SweepOutcome:
     from engine.sweep import run_sweep
 
-    config, grid = payload
-    result = run_sweep(config, grid, progress=_relay(ctx), cancel=ctx)
+    config, grid, cluster = payload
+    result = run_sweep(config, grid, progress=_relay(ctx), cancel=ctx, cluster=cluster)
     return SweepOutcome(result, pack_text(format_frame(result.table)))
 
 
 def sweep(config: BacktestConfig, grid: Mapping[str, Iterable[float]],
-          progress: Progress | None = None, cancel: CancelToken | None = None) -> SweepOutcome:
-    """``run_sweep(config, grid)`` on the sweep host, with its table's display text."""
-    payload = (config, {k: list(v) for k, v in grid.items()})
+          progress: Progress | None = None, cancel: CancelToken | None = None, *,
+          cluster: str | None = None) -> SweepOutcome:
+    """``run_sweep(config, grid, cluster=cluster)`` on the sweep host, with its table's
+    display text. A ``local:N`` cluster lives in the sweep host, warm for later sweeps."""
+    payload = (config, {k: list(v) for k, v in grid.items()}, cluster)
     return submit("sweep", _sweep, payload, "the sweep", progress, cancel)
 
 

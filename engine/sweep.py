@@ -40,9 +40,6 @@ GRID_FIELDS: tuple[str, ...] = tuple(
     if str(f.type) in ("int", "float", "int | str", "float | str"))
 #: Always in the table, swept or not.
 RSI_FIELDS = ("period", "oversold", "overbought")
-#: Fewest combinations worth a task of their own.
-MIN_TASK_COMBOS = 8
-
 _rsi_cache: list[tuple[np.ndarray, str, int, np.ndarray]] = []
 
 
@@ -172,13 +169,12 @@ def _tasks(source: Any, base: BacktestConfig, valid: list[tuple[int, dict[str, f
     ``engine.executor.batch_sizes``."""
     ordered = sorted(valid, key=lambda item: (item[1].get("period", base.period), item[0]))
     tasks, start = [], 0
-    for size in batch_sizes(len(ordered), combo_seconds, workers, MIN_TASK_COMBOS):
+    for size in batch_sizes(len(ordered), combo_seconds, workers):
         piece = ordered[start:start + size]
         start += size
         periods = sorted({int(p.get("period", base.period)) for _, p in piece})
-        label = (f"period{'s' if len(periods) > 1 else ''} "
-                 f"{periods[0]}{f'..{periods[-1]}' if len(periods) > 1 else ''}, "
-                 f"{len(piece)} combinations")
+        span = f"{periods[0]}..{periods[-1]}" if len(periods) > 1 else f"{periods[0]}"
+        label = f"period {span}, {len(piece)} combinations"
         tasks.append(Task(_sweep_task, (source, base, piece, bench), label, len(piece)))
     return tasks
 

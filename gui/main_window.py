@@ -104,7 +104,7 @@ class MainWindow(QMainWindow):
         self.data_table = FrameTable()
         self.runs_panel = RunsPanel()
         self.compare_view = CompareView()
-        self.sweep_view = SweepView()
+        self.sweep_view = SweepView(self.settings)
         for widget, title in ((self.equity_chart, "Equity"), (self.metrics_table, "Metrics"),
                               (self.trades_table, "Trades"), (self.fills_table, "Fills"),
                               (self.rejections_table, "Rejections"),

@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QSettings, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -38,6 +38,7 @@ from gui.file_writes import write_file
 from gui.heatmap import Heatmap
 from gui.metric_table import MetricTable
 from gui.plot_style import GUIDE_COLOR, error_label
+from gui.run_on import RunOnBox
 from gui.run_worker import EngineWorker
 
 NO_EXTRA = "(none)"
@@ -61,10 +62,13 @@ class SweepWorker(EngineWorker):
             jobs.start("sweep")
             jobs.prestart_workers("sweep")
 
-    @Slot(object, object)
-    def start_sweep(self, config: BacktestConfig, grid: dict[str, list[float]]) -> None:
-        """Run the sweep to completion, failure or cancellation (in the worker thread)."""
-        self.execute(lambda progress, cancel: jobs.sweep(config, grid, progress, cancel))
+    @Slot(object, object, object)
+    def start_sweep(self, config: BacktestConfig, grid: dict[str, list[float]],
+                    cluster: str | None) -> None:
+        """Run the sweep (on the Dask cluster at ``cluster``, if given) to completion,
+        failure or cancellation (in the worker thread)."""
+        self.execute(lambda progress, cancel: jobs.sweep(config, grid, progress, cancel,
+                                                         cluster=cluster))
 
 
 class SweepView(QWidget):
@@ -76,20 +80,24 @@ class SweepView(QWidget):
     parameters; for a dimension aggregated in the heatmap, the value of the cell's best
     combination for the shown metric (``engine.sweep_grid.cell_parameters``). Call
     ``shutdown()`` before the application quits (it stops the worker thread).
+    ``settings`` remembers where sweeps run ("Run on", ``gui.run_on``) between sessions.
     """
 
     run_requested = Signal(object)
-    _sweep_requested = Signal(object, object)
+    _sweep_requested = Signal(object, object, object)
     _warm_up_requested = Signal()
 
-    def __init__(self) -> None:
+    def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
+        self.run_on = RunOnBox(settings)
+        self.run_on.changed.connect(self.validate)
         self.base_config: BacktestConfig | None = None
         self._base_reason = "no base configuration yet"
         self.result: SweepResult | None = None
         self.current_grid: HeatmapGrid | None = None
         self.running = False
         self._started_at = 0.0
+        self._cluster: str | None = None  # of the running sweep
         self.errors = ErrorPanel()
         self.heatmap = Heatmap()
         self.heatmap.cell_clicked.connect(self._cell_clicked)
@@ -115,6 +123,7 @@ class SweepView(QWidget):
     def _build(self) -> None:
         left = QVBoxLayout()
         left.addWidget(self._grid_group())
+        left.addWidget(self.run_on)
         left.addLayout(self._run_box())
         left.addWidget(self._heatmap_group())
         self.export_button = QPushButton("Export sweep CSV…")
@@ -281,6 +290,8 @@ class SweepView(QWidget):
                 reason = f"the {label} range is not valid (see above)"
         if not reason and self.base_config is None:
             reason = self._base_reason
+        if not reason and self.run_on.problem():
+            reason = "see Run on above"
         self.reason.setText(f"Cannot run: {reason}" if reason else "")
         self.reason.setVisible(bool(reason))
         self.run_button.setEnabled(not reason and not self.running)
@@ -300,7 +311,8 @@ class SweepView(QWidget):
         if not self.sweep_thread.isRunning():
             self.sweep_thread.start()
         self.worker.prepare()
-        self._sweep_requested.emit(self.base_config, grid)
+        self._cluster = self.run_on.cluster()
+        self._sweep_requested.emit(self.base_config, grid, self._cluster)
 
     def warm_up(self) -> None:
         """Start the sweep host and its worker pool in the background."""
@@ -328,6 +340,7 @@ class SweepView(QWidget):
     def _set_running(self, on: bool) -> None:
         self.running = on
         self.cancel_button.setEnabled(on)
+        self.run_on.setEnabled(not on)
         self.validate()
 
     def _progress(self, stage: str, done: int, total: int) -> None:
@@ -340,14 +353,16 @@ class SweepView(QWidget):
         elif stage == "load":
             self.progress.setFormat(f"loading data ({done}/{total})" if total else "loading…")
         elif stage == "startup":
-            self.progress.setFormat("starting workers…")
+            self.progress.setFormat("starting workers…" if self._cluster is None
+                                    else f"connecting to {self._cluster}…")
 
     def _finished(self, outcome: jobs.SweepOutcome) -> None:
         result = outcome.result
         self._set_running(False)
         self.progress.setValue(1000)
         seconds = result.timings.get("total", 0.0)
-        self.progress.setFormat(f"done: {len(result.table):,} combinations in {seconds:.1f} s")
+        self.progress.setFormat(f"done: {len(result.table):,} combinations in {seconds:.1f} s "
+                                f"on {result.executor}")
         self.set_result(result, outcome.text)
 
     def _failed(self, message: str, details: str) -> None:

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
 from pytestqt.qtbot import QtBot
 
+from engine import cluster
 from engine.config import BacktestConfig
 from engine.report import format_value
 from engine.sweep import run_sweep
@@ -214,3 +215,55 @@ def test_heatmap_leaves_cells_that_never_ran_blank(qtbot: QtBot) -> None:
     assert heatmap.best_box.isVisible()
     heatmap.clear_data()
     assert heatmap.label_count() == 0
+
+
+# --- Run on: this machine or a Dask cluster ------------------------------------------------
+
+def test_run_on_is_remembered_between_sessions(qtbot: QtBot, tmp_path: Path) -> None:
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    first = SweepView(settings)
+    qtbot.addWidget(first)
+    assert first.run_on.cluster() is None and not first.run_on.address.isEnabled()
+    first.run_on.set_cluster("tcp://scheduler.lan:8786")
+    first.shutdown()
+    settings.sync()
+    again = SweepView(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(again)
+    assert again.run_on.cluster() == "tcp://scheduler.lan:8786"
+    assert again.run_on.address.isEnabled()
+    again.shutdown()
+
+
+def test_a_bad_cluster_address_disables_run_with_the_reason(view: SweepView) -> None:
+    view.run_on.set_cluster("scheduler without a port")
+    assert not view.run_button.isEnabled() and "Run on" in view.reason.text()
+    assert view.run_on.error.isVisible()
+    assert "is not a cluster address" in view.run_on.error.text()
+    view.run_on.set_cluster(None)
+    assert view.run_button.isEnabled() and not view.run_on.error.isVisible()
+
+
+def test_without_dask_the_cluster_choice_says_how_to_install_it(
+        view: SweepView, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cluster, "available", lambda: False)
+    view.run_on.set_cluster("local:2")
+    assert not view.run_button.isEnabled()
+    assert "Dask is not installed" in view.run_on.error.text()
+    assert "pip install" in view.run_on.error.text()
+    view.run_on.set_cluster(None)  # this machine needs no Dask
+    assert view.run_button.isEnabled()
+
+
+@pytest.mark.slow
+def test_the_view_runs_a_sweep_on_a_local_cluster(view: SweepView, qtbot: QtBot,
+                                                  expected: pd.DataFrame) -> None:
+    pytest.importorskip("distributed")
+    view.run_on.set_cluster("local:2")
+    qtbot.mouseClick(view.run_button, Qt.MouseButton.LeftButton)
+    assert view.running and not view.run_on.isEnabled()
+    qtbot.waitUntil(lambda: not view.running, timeout=180_000)  # starts 2 Dask workers
+    assert view.progress.format().endswith("on the Dask cluster at local:2"), \
+        view.errors.message.text()
+    assert view.result is not None
+    pd.testing.assert_frame_equal(view.result.table, expected, check_exact=True)
+    assert view.run_on.isEnabled()
