@@ -58,7 +58,10 @@ _keys = itertools.count()
 
 def available() -> bool:
     """Whether Dask distributed is installed (nothing is imported)."""
-    return importlib.util.find_spec("distributed") is not None
+    try:
+        return importlib.util.find_spec("distributed") is not None
+    except (ImportError, ValueError):  # hidden by an import hook, or a broken install
+        return False
 
 
 def parse_address(text: str) -> str:
@@ -290,13 +293,15 @@ class DaskExecutor:
 
     def _value(self, future: Any, task: Task) -> Any:
         """A finished future's value, or the error that names what went wrong."""
+        from distributed import KilledWorker
+
         if future.status == "finished":
             return future.result()
-        if future.status == "cancelled":
+        if future.status != "error":  # cancelled by the client losing its scheduler
             raise self._lost(None)
         exc = future.exception()
         remote = "".join(traceback.format_tb(future.traceback()))
-        if type(exc).__name__ == "KilledWorker":
+        if isinstance(exc, KilledWorker):
             raise WorkerCrashError(f"Dask workers kept dying while computing {task.label} "
                                    f"on {self.describe()}: {exc}", worker=-1,
                                    label=task.label, remote_traceback=remote)

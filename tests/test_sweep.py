@@ -4,6 +4,9 @@ the pool path and the ``backtest sweep`` command."""
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -143,3 +146,34 @@ def test_cli_sweep_errors_are_one_line(args: list[str], message: str,
     assert main(["sweep", "--data", str(SAMPLE), "--workers", "1", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+_WITHOUT_DASK = """
+import sys
+class _NoDask:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("dask", "distributed"):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+sys.meta_path.insert(0, _NoDask())
+import gui.sweep_view  # the window's Sweep tab imports without Dask
+from engine.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("cluster", [None, "local:2"])
+def test_without_dask_sweeps_run_here_and_a_cluster_says_how_to_install_it(
+        cluster: str | None) -> None:
+    args = ["sweep", "--data", str(SAMPLE), "--period", "10,12", "--no-progress",
+            *(["--cluster", cluster] if cluster else [])]
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run([sys.executable, "-c", _WITHOUT_DASK, *args], capture_output=True,
+                          text=True, timeout=300, env=env)
+    if cluster is None:
+        assert done.returncode == 0, done.stderr
+        assert "2 combinations" in done.stdout
+    else:
+        assert done.returncode == 2
+        assert done.stderr.startswith("error: cannot use the Dask cluster at local:2: Dask is "
+                                      "not installed; install Dask with: pip install")
+        assert len(done.stderr.strip().splitlines()) == 1
