@@ -205,19 +205,19 @@ def estimate_combo_seconds(data: MarketData, capital_mode: str) -> float:
 
 
 def _validate(base: BacktestConfig, combos: list[dict[str, float]]
-              ) -> tuple[list[tuple[int, dict[str, float]]], list[dict[str, Any]]]:
-    valid, skipped = [], []
+              ) -> tuple[dict[int, BacktestConfig], list[dict[str, Any]]]:
+    """The valid combinations' configs by grid index (checked once: the parent's only
+    per-combination work), and the rejected ones with the reason."""
+    configs, skipped = {}, []
     for index, params in enumerate(combos):
         try:
-            base.replace(**params)
+            configs[index] = base.replace(**params)
         except ConfigError as exc:
             skipped.append({**params, "reason": str(exc)})
-        else:
-            valid.append((index, params))
-    if not valid:
+    if not configs:
         raise ConfigError("no valid combination in the grid"
                           + (f"; e.g. {skipped[0]['reason']}" if skipped else ""))
-    return valid, skipped
+    return configs, skipped
 
 
 def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
@@ -240,10 +240,11 @@ def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
     t0, wall0 = time.perf_counter(), time.time()
     sink = ProgressSink(progress)
     checked, combos = expand_grid(grid)
-    valid, skipped = _validate(base_config, combos)
+    configs, skipped = _validate(base_config, combos)
+    valid = [(index, combos[index]) for index in configs]
     data = load(base_config, sink, cancel)
     timings = {"load": time.perf_counter() - t0}
-    capitals = {float(base_config.replace(**p).initial_capital) for _, p in valid}
+    capitals = {float(c.initial_capital) for c in configs.values()}
     bench = {c: float(benchmark_equity_nb(data.open, data.close, data.tradable,
                                           data.start_index, c)[-1]) for c in capitals}
     periods = {p.get("period", base_config.period) for _, p in valid}
@@ -265,7 +266,7 @@ def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
     timings["tasks"] = float(len(tasks))
     timings["rsi_computations"] = float(sum(n for _, n in outcomes))
     t2 = time.perf_counter()
-    table = _table(checked, base_config, valid, outcomes)
+    table = _table(checked, configs, outcomes)
     timings["merge"] = time.perf_counter() - t2
     timings["total"] = time.perf_counter() - t0
     sink("done", len(valid), len(valid))
@@ -276,14 +277,11 @@ def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
         worker_spans=parallel.spans_frame(stats, wall0) if stats.spans else pd.DataFrame())
 
 
-def _table(grid: Mapping[str, Sequence[float]], base: BacktestConfig,
-           valid: list[tuple[int, dict[str, float]]],
+def _table(grid: Mapping[str, Sequence[float]], configs: Mapping[int, BacktestConfig],
            outcomes: list[tuple[list[tuple[int, dict[str, object]]], int]]) -> pd.DataFrame:
     """Parameters then metrics, one row per valid combination in grid order."""
     metrics = dict(row for rows, _ in outcomes for row in rows)
     columns = _parameter_columns(grid)
-    records = []
-    for index, params in valid:
-        config = base.replace(**params)
-        records.append({**{name: getattr(config, name) for name in columns}, **metrics[index]})
+    records = [{**{name: getattr(config, name) for name in columns}, **metrics[index]}
+               for index, config in configs.items()]
     return pd.DataFrame.from_records(records)
