@@ -203,7 +203,9 @@ class ConfigPanel(QWidget):
 
     def widest_row(self) -> int:
         """Width the panel needs with every group open (the rules group may be folded)."""
-        margins = self.layout().contentsMargins()
+        layout = self.layout()
+        assert layout is not None
+        margins = layout.contentsMargins()
         return max(self.minimumSizeHint().width(),
                    self.rules_body.minimumSizeHint().width() + margins.left() + margins.right())
 
