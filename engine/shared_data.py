@@ -11,7 +11,6 @@ the price arrays. Workers write large outputs (RSI, signals, sleeve equity) into
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import logging
 from collections import OrderedDict

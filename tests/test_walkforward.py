@@ -4,6 +4,7 @@ the choice rule and determinism across worker counts."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import shutil
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def test_trading_day_folds_count_bars() -> None:
 def test_test_windows_are_consecutive_and_never_overlap_their_train_window() -> None:
     for spec in (FoldSpec("6m", "60d"), FoldSpec("120d", "2m"), FoldSpec("12m", "3m", True)):
         folds = split_folds(DAYS, spec, END)
-        for a, b in zip(folds, folds[1:], strict=False):
+        for a, b in itertools.pairwise(folds):
             assert b.test_start == (DAYS[DAYS.get_loc(pd.Timestamp(a.test_end)) + 1]).date()
         for f in folds:
             assert f.train_start <= f.train_end < f.test_start <= f.test_end
