@@ -269,15 +269,29 @@ GRID_FLAGS: tuple[tuple[str, str, str], ...] = (
 SWEEP_SHOWN = ("total_return", "cagr", "sharpe", "max_drawdown", "trades", "win_rate")
 
 
+def add_grid_flags(parser: argparse.ArgumentParser) -> None:
+    """The run flags, with the RSI fields taking value ranges, plus ``--grid``."""
+    add_run_flags(parser, skip=tuple(name for _, name, _ in GRID_FLAGS))
+    for flag, name, help_text in GRID_FLAGS:
+        parser.add_argument(flag, dest=f"grid_{name}", default=None, help=help_text)
+    parser.add_argument("--grid", action="append", default=[], metavar="FIELD=VALUES",
+                        help="sweep any other numeric config field, e.g. "
+                             "position_pct=0.05:0.2:0.05 (repeatable)")
+
+
+def check_metric(metric: str, flag: str) -> None:
+    """A BacktestError unless ``metric`` is a metric of SPEC §7."""
+    from engine.report import METRICS
+
+    if metric not in {key for key, _, _ in METRICS}:
+        raise BacktestError(f"{flag} {metric!r}: no metric {metric!r}; choose one of "
+                            + ", ".join(key for key, _, _ in METRICS))
+
+
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sweep", help="run a grid of parameter combinations, write sweep.csv "
                        "and print the best rows")
-    add_run_flags(p, skip=tuple(name for _, name, _ in GRID_FLAGS))
-    for flag, name, help_text in GRID_FLAGS:
-        p.add_argument(flag, dest=f"grid_{name}", default=None, help=help_text)
-    p.add_argument("--grid", action="append", default=[], metavar="FIELD=VALUES",
-                   help="sweep any other numeric config field, e.g. position_pct=0.05:0.2:0.05 "
-                        "(repeatable)")
+    add_grid_flags(p)
     p.add_argument("--out", type=Path, help="write sweep.csv (every parameter and metric), "
                    "skipped.csv and sweep.json (config, grid, timings) into this folder")
     p.add_argument("--sort", default="sharpe", help="metric to rank by (default sharpe)")
@@ -288,13 +302,9 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_sweep)
 
 
-def _grid_from_args(args: argparse.Namespace) -> dict[str, list[float]]:
-    from engine.report import METRICS
+def grid_from_args(args: argparse.Namespace) -> dict[str, list[float]]:
+    """The grid of the flags made by ``add_grid_flags``; a BacktestError names a bad one."""
     from engine.sweep import check_field, parse_values
-
-    if args.sort not in {key for key, _, _ in METRICS}:
-        raise BacktestError(f"--sort {args.sort!r}: no metric {args.sort!r}; choose one of "
-                            + ", ".join(key for key, _, _ in METRICS))
 
     grid = {name: parse_values(getattr(args, f"grid_{name}")) for _, name, _ in GRID_FLAGS
             if getattr(args, f"grid_{name}") is not None}
@@ -314,8 +324,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from engine.report import text_frame
     from engine.sweep import run_sweep
 
+    check_metric(args.sort, "--sort")
     config = config_from_args(args)
-    grid = _grid_from_args(args)
+    grid = grid_from_args(args)
     with _saving_store(args) as store:
         t0 = time.perf_counter()
         with ProgressBar(unit_stage="sweep", enabled=not args.no_progress) as bar:
@@ -375,7 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_check(sub)
     _add_datagen(sub)
     from engine.runs_cli import add_runs
+    from engine.walkforward_cli import add_walkforward
 
+    add_walkforward(sub)
     add_runs(sub)
     return parser
 

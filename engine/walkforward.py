@@ -159,20 +159,45 @@ def best_row(sweep: SweepResult, metric: str) -> pd.Series:
     return table.sort_values(keys, ascending=ascending, kind="stable").iloc[0]
 
 
-def _exit_costs(result: BacktestResult) -> float:
-    """What selling the positions still open at the end would cost at the last close."""
-    config = result.config
-    open_ = result.trades[result.trades["open"]]
-    if open_.empty:
-        return 0.0
-    last = np.array([np.datetime64(result.equity["date"].iloc[-1], "D").astype(np.int64)])
-    rates = cost_rates(last, config.stamp_tax_rate, config.transfer_fee_rate)
-    total = 0.0
-    for notional in (open_["shares"] * open_["exit_price"]).tolist():
-        total += (commission_nb(notional, config.commission_rate, config.min_commission)
-                  + float(rates.stamp_sell[0]) * notional
-                  + float(rates.transfer_fee[0]) * notional)
-    return total
+def _liquidate(result: BacktestResult) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """Close the positions still open at the end of a test run at the last close.
+
+    Returns the closing sells (as fills: commission, stamp tax and transfer fee of the
+    last day), the trades with those round trips closed (pnl net of both sides' costs),
+    and the total of the closing costs.
+    """
+    config, trades = result.config, result.trades.copy()
+    open_ = trades.index[trades["open"]]
+    if len(open_) == 0:
+        return result.fills.iloc[:0], trades, 0.0
+    last_day = result.equity["date"].iloc[-1]
+    day = np.array([np.datetime64(last_day, "D").astype(np.int64)])
+    rates = cost_rates(day, config.stamp_tax_rate, config.transfer_fee_rate)
+    buys = result.fills[result.fills["side"].astype(str) == "buy"].set_index(["code", "date"])
+    rows, total = [], 0.0
+    cash = float(result.equity["cash"].iloc[-1])
+    for i in open_:
+        t = trades.loc[i]
+        entry = buys.loc[(t["code"], t["entry_date"])]
+        shares, price = int(t["shares"]), float(t["exit_price"])
+        notional = shares * price
+        commission = commission_nb(notional, config.commission_rate, config.min_commission)
+        tax = float(rates.stamp_sell[0]) * notional
+        fee = float(rates.transfer_fee[0]) * notional
+        cost = (shares * float(t["entry_price"]) + float(entry["commission"])
+                + float(entry["tax"]) + float(entry["transfer_fee"]))
+        pnl = notional - commission - tax - fee - cost
+        trades.loc[i, ["exit_date", "pnl", "return", "open"]] = [last_day, pnl, pnl / cost,
+                                                                 False]
+        cash += notional - commission - tax - fee
+        total += commission + tax + fee
+        rows.append({"date": last_day, "code": t["code"], "side": "sell", "shares": shares,
+                     "price": price, "commission": commission, "tax": tax,
+                     "transfer_fee": fee, "cash_after": cash})
+    closing = pd.DataFrame(rows, columns=result.fills.columns)
+    sides = result.fills["side"].cat.categories
+    closing["side"] = pd.Categorical(closing["side"], categories=sides)
+    return closing, trades, total
 
 
 @dataclass(frozen=True)
@@ -180,9 +205,11 @@ class WalkForwardResult:
     """Per-fold choices and results, and the stitched out-of-sample run.
 
     ``folds``: train_start, train_end, test_start, test_end, each chosen parameter,
-    ``is_<metric>``, ``oos_<metric>``, trades. ``equity``: the stitched out-of-sample
-    curve (date, equity, cash, positions_value, drawdown, benchmark, fold), with every
-    test window's positions closed at its end. ``metrics``: SPEC §7 on that curve.
+    ``is_<metric>``, ``oos_<metric>`` (the test run's own metric, positions marked at the
+    last close), trades (round trips in the test window, those closed at its end too).
+    ``equity``: the stitched out-of-sample curve (date, equity, cash, positions_value,
+    drawdown, benchmark, fold), with every test window's positions closed at its end.
+    ``metrics``: SPEC §7 on that curve.
     """
 
     config: BacktestConfig
@@ -207,11 +234,11 @@ class WalkForwardResult:
 
 
 def _fold_row(fold: Fold, params: Mapping[str, float], metric: str, in_sample: float,
-              result: BacktestResult) -> dict[str, object]:
+              result: BacktestResult, trades: int) -> dict[str, object]:
     return {"train_start": fold.train_start, "train_end": fold.train_end,
             "test_start": fold.test_start, "test_end": fold.test_end, **params,
             f"is_{metric}": in_sample, f"oos_{metric}": result.metrics[metric],
-            "trades": result.metrics["trades"]}
+            "trades": trades}
 
 
 def run_walk_forward(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
@@ -251,9 +278,10 @@ def run_walk_forward(base_config: BacktestConfig, grid: Mapping[str, Iterable[fl
         test = run_backtest(base_config.replace(start=fold.test_start, end=fold.test_end,
                                                 initial_capital=capital, **params),
                             cancel=cancel)
-        rows.append(_fold_row(fold, params, metric, float(best[metric]), test))
         segment = test.equity.copy()
-        exit_costs = _exit_costs(test)
+        closing, fold_trades, exit_costs = _liquidate(test)
+        rows.append(_fold_row(fold, params, metric, float(best[metric]), test,
+                              len(fold_trades)))
         last = segment.index[-1]
         segment.loc[last, "cash"] += segment.loc[last, "positions_value"] - exit_costs
         segment.loc[last, "positions_value"] = 0.0
@@ -263,13 +291,14 @@ def run_walk_forward(base_config: BacktestConfig, grid: Mapping[str, Iterable[fl
         capital = float(segment.loc[last, "equity"])
         bench_capital = float(segment["benchmark"].iloc[-1])
         segments.append(segment)
-        fills.append(test.fills)
-        trades.append(test.trades)
+        fills.append(pd.concat([test.fills, closing], ignore_index=True))
+        trades.append(fold_trades)
     equity = pd.concat(segments, ignore_index=True)
     equity["drawdown"] = drawdown(equity["equity"].to_numpy())
     all_fills = pd.concat(fills, ignore_index=True)
     all_trades = pd.concat(trades, ignore_index=True)
-    metrics = compute_metrics(equity["date"].to_numpy(), equity["equity"].to_numpy(),
+    metrics = compute_metrics(equity["date"].to_numpy().astype("datetime64[D]"),
+                              equity["equity"].to_numpy(),
                               equity["positions_value"].to_numpy(),
                               base_config.initial_capital, all_trades, all_fills,
                               equity["benchmark"].to_numpy(), base_config.risk_free_rate)

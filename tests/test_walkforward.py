@@ -116,6 +116,17 @@ def test_stitched_curve_chains_the_folds_with_positions_closed(sample_copy: Path
         alone = run_backtest(run).equity["equity"].to_numpy()
         assert np.array_equal(equity[equity["fold"] == k]["equity"].to_numpy()[:-1],
                               alone[:-1])
+    fills, trades = wf.fills, wf.trades  # type: ignore[attr-defined]
+    assert not trades["open"].any()  # every position is closed at its test window's end
+    assert folds["trades"].sum() == len(trades)
+    for k, end in enumerate(folds["test_end"], start=1):
+        closing = fills[(fills["date"] == pd.Timestamp(end)) & (fills["side"] == "sell")]
+        last = equity[equity["fold"] == k].iloc[-1]
+        costs = (closing["commission"] + closing["tax"] + closing["transfer_fee"]).sum()
+        value = (closing["shares"] * closing["price"]).sum()
+        assert last["cash"] == pytest.approx(closing["cash_after"].iloc[-1] if len(closing)
+                                             else last["cash"], abs=1e-6)
+        assert costs >= 0 and value >= 0
     metrics = wf.metrics  # type: ignore[attr-defined]
     assert metrics["final_equity"] == equity["equity"].iloc[-1]
     assert metrics["total_return"] == equity["equity"].iloc[-1] / 1_000_000 - 1
