@@ -106,11 +106,16 @@ class Overfitting:
     n_blocks: int
 
 
-def _sharpe_of(total: np.ndarray, squares: np.ndarray, count: int) -> np.ndarray:
-    mean = total / count
-    variance = (squares - count * mean**2) / (count - 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(variance > 0, mean / np.sqrt(np.maximum(variance, 0.0)), np.nan)
+def _sharpe_scores(total: np.ndarray, squares: np.ndarray, count: int) -> np.ndarray:
+    """``sum / sqrt(count * sum_sq - sum^2)``: the Sharpe ratio of ``count`` returns times
+    ``sqrt(count - 1)``, the same factor for every cell, so it ranks combinations exactly
+    as their Sharpe ratios do; NaN where the returns do not vary. Computed in place."""
+    spread = np.multiply(squares, float(count))
+    spread -= total * total
+    with np.errstate(invalid="ignore"):
+        np.sqrt(spread, out=spread)
+    spread[~(spread > 0)] = np.nan
+    return np.divide(total, spread, out=spread)
 
 
 def probability_of_overfitting(returns: np.ndarray, n_blocks: int = 16) -> Overfitting:
@@ -134,6 +139,7 @@ def probability_of_overfitting(returns: np.ndarray, n_blocks: int = 16) -> Overf
                          f"({n_blocks} blocks of 2); got {n_combos} and {n_rows}")
     blocks = r[: size * n_blocks].reshape(n_blocks, size, n_combos)
     sums, squares = blocks.sum(axis=1), (blocks**2).sum(axis=1)
+    all_sums, all_squares = sums.sum(axis=0), squares.sum(axis=0)
     choose = np.array(list(itertools.combinations(range(n_blocks), n_blocks // 2)))
     mask = np.zeros((len(choose), n_blocks))
     mask[np.arange(len(choose))[:, None], choose] = 1.0
@@ -141,11 +147,12 @@ def probability_of_overfitting(returns: np.ndarray, n_blocks: int = 16) -> Overf
     logits = np.empty(len(choose))
     for a in range(0, len(choose), _SPLITS_PER_BLOCK):
         m = mask[a:a + _SPLITS_PER_BLOCK]
-        train = _sharpe_of(m @ sums, m @ squares, half)
-        test = _sharpe_of((1 - m) @ sums, (1 - m) @ squares, half)
-        best = np.argmax(np.where(np.isnan(train), -np.inf, train), axis=1)
+        train_sums, train_squares = m @ sums, m @ squares
+        train = _sharpe_scores(train_sums, train_squares, half)
+        test = _sharpe_scores(all_sums - train_sums, all_squares - train_squares, half)
+        best = np.argmax(np.nan_to_num(train, nan=-np.inf), axis=1)
         chosen = test[np.arange(len(m)), best]
-        below = np.sum(np.where(np.isnan(test), -np.inf, test) < chosen[:, None], axis=1)
+        below = np.sum(test < chosen[:, None], axis=1)  # NaN compares False: not below
         w = (below + 1) / (n_combos + 1)
         logits[a:a + len(m)] = np.log(w / (1 - w))
     return Overfitting(float(np.mean(logits <= 0)), logits, len(choose), n_blocks)
