@@ -209,7 +209,10 @@ class WalkForwardResult:
     last close), trades (round trips in the test window, those closed at its end too).
     ``equity``: the stitched out-of-sample curve (date, equity, cash, positions_value,
     drawdown, benchmark, fold), with every test window's positions closed at its end.
-    ``metrics``: SPEC §7 on that curve.
+    ``metrics``: SPEC §7 on that curve. ``in_sample_best`` is the combination the whole
+    window's sweep would have picked and ``in_sample_equity`` its run over the whole
+    window (hindsight, to compare against); ``diagnostics`` that sweep's deflated Sharpe
+    ratio and PBO (``engine.sweep.sweep_diagnostics``).
     """
 
     config: BacktestConfig
@@ -224,12 +227,16 @@ class WalkForwardResult:
     wf_efficiency: float
     timings: dict[str, float] = field(default_factory=dict)
     diagnostics: dict[str, float] = field(default_factory=dict)
+    in_sample_best: dict[str, float] = field(default_factory=dict)
+    in_sample_equity: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def summary(self) -> dict[str, object]:
         """What ``summary.json`` holds: the OOS metrics, efficiency and diagnostics."""
         return {"oos_metrics": self.metrics, "wf_efficiency": self.wf_efficiency,
-                **self.diagnostics, "metric": self.metric, "train": self.spec.train,
-                "test": self.spec.test, "anchored": self.spec.anchored,
+                "deflated_sharpe": self.diagnostics.get("deflated_sharpe"),
+                "pbo": self.diagnostics.get("pbo"), "diagnostics": self.diagnostics,
+                "in_sample_best": self.in_sample_best, "metric": self.metric,
+                "train": self.spec.train, "test": self.spec.test, "anchored": self.spec.anchored,
                 "folds": len(self.folds)}
 
 
@@ -305,9 +312,15 @@ def run_walk_forward(base_config: BacktestConfig, grid: Mapping[str, Iterable[fl
     in_sample = float(np.mean(is_cagr))
     oos = float(metrics["cagr"])  # type: ignore[arg-type]
     efficiency = oos / in_sample if in_sample > 0 and math.isfinite(oos) else math.nan
+    sink("train", len(plan), len(plan))
+    whole = run_sweep(base_config, checked, cancel=cancel)
+    hindsight = best_row(whole, metric)
+    hindsight_params = {name: hindsight[name].item() for name in whole.parameters}
+    hindsight_run = run_backtest(base_config.replace(**hindsight_params), cancel=cancel)
     sink("done", len(plan), len(plan))
     return WalkForwardResult(
         config=base_config, grid=checked, spec=spec, metric=metric,
         folds=pd.DataFrame(rows), equity=equity, fills=all_fills, trades=all_trades,
         metrics=metrics, wf_efficiency=efficiency,
-        timings={"total": time.perf_counter() - t0})
+        timings={"total": time.perf_counter() - t0}, diagnostics=whole.diagnostics,
+        in_sample_best=hindsight_params, in_sample_equity=hindsight_run.equity)
