@@ -29,7 +29,7 @@ from engine.errors import Cancelled, ConfigError
 from engine.market_rules import cost_rates
 from engine.metrics import compute_metrics, drawdown
 from engine.progress import CancelToken, Progress, ProgressSink
-from engine.results import BacktestResult
+from engine.results import REJECTION_COLUMNS, BacktestResult
 from engine.simulate_nb import commission_nb
 from engine.sweep import SweepResult, expand_grid, run_sweep
 
@@ -229,6 +229,22 @@ class WalkForwardResult:
     diagnostics: dict[str, float] = field(default_factory=dict)
     in_sample_best: dict[str, float] = field(default_factory=dict)
     in_sample_equity: pd.DataFrame = field(default_factory=pd.DataFrame)
+    codes: tuple[str, ...] = ()
+    fingerprint: str = ""
+
+    def as_result(self) -> BacktestResult:
+        """The stitched out-of-sample run as a ``BacktestResult`` (for the run history,
+        export and comparison), its metrics joined by the walk-forward efficiency, the
+        deflated Sharpe ratio and the PBO."""
+        metrics = {**self.metrics, "wf_efficiency": self.wf_efficiency,
+                   "deflated_sharpe": self.diagnostics.get("deflated_sharpe", math.nan),
+                   "pbo": self.diagnostics.get("pbo", math.nan)}
+        return BacktestResult(
+            config=self.config, codes=self.codes,
+            equity=self.equity.drop(columns="fold"), fills=self.fills, trades=self.trades,
+            rejections=pd.DataFrame(columns=list(REJECTION_COLUMNS)),
+            excluded=pd.DataFrame(columns=["code", "file", "reason"]), metrics=metrics,
+            timings=self.timings, fingerprint=self.fingerprint)
 
     def summary(self) -> dict[str, object]:
         """What ``summary.json`` holds: the OOS metrics, efficiency and diagnostics."""
@@ -238,6 +254,12 @@ class WalkForwardResult:
                 "in_sample_best": self.in_sample_best, "metric": self.metric,
                 "train": self.spec.train, "test": self.spec.test, "anchored": self.spec.anchored,
                 "folds": len(self.folds)}
+
+
+def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The folds' tables as one, codes as objects: concatenated Arrow-backed strings are
+    chunked, which the run store's one-batch encoding cannot take."""
+    return pd.concat(frames, ignore_index=True).astype({"code": object})
 
 
 def _fold_row(fold: Fold, params: Mapping[str, float], metric: str, in_sample: float,
@@ -302,8 +324,7 @@ def run_walk_forward(base_config: BacktestConfig, grid: Mapping[str, Iterable[fl
         trades.append(fold_trades)
     equity = pd.concat(segments, ignore_index=True)
     equity["drawdown"] = drawdown(equity["equity"].to_numpy())
-    all_fills = pd.concat(fills, ignore_index=True)
-    all_trades = pd.concat(trades, ignore_index=True)
+    all_fills, all_trades = _stack(fills), _stack(trades)
     metrics = compute_metrics(equity["date"].to_numpy().astype("datetime64[D]"),
                               equity["equity"].to_numpy(),
                               equity["positions_value"].to_numpy(),
@@ -323,4 +344,5 @@ def run_walk_forward(base_config: BacktestConfig, grid: Mapping[str, Iterable[fl
         folds=pd.DataFrame(rows), equity=equity, fills=all_fills, trades=all_trades,
         metrics=metrics, wf_efficiency=efficiency,
         timings={"total": time.perf_counter() - t0}, diagnostics=whole.diagnostics,
-        in_sample_best=hindsight_params, in_sample_equity=hindsight_run.equity)
+        in_sample_best=hindsight_params, in_sample_equity=hindsight_run.equity,
+        codes=data.codes, fingerprint=data.fingerprint)
