@@ -210,8 +210,9 @@ class WalkForwardResult:
     ``equity``: the stitched out-of-sample curve (date, equity, cash, positions_value,
     drawdown, benchmark, fold), with every test window's positions closed at its end.
     ``metrics``: SPEC §7 on that curve. ``in_sample_best`` is the combination the whole
-    window's sweep would have picked and ``in_sample_equity`` its run over the whole
-    window (hindsight, to compare against); ``diagnostics`` that sweep's deflated Sharpe
+    window's sweep would have picked and ``in_sample_equity`` (date, equity) its run over
+    the out-of-sample dates, scaled to start from the same capital (hindsight, to compare
+    against); ``diagnostics`` that sweep's deflated Sharpe
     ratio and PBO (``engine.sweep.sweep_diagnostics``).
     """
 
@@ -254,6 +255,16 @@ class WalkForwardResult:
                 "in_sample_best": self.in_sample_best, "metric": self.metric,
                 "train": self.spec.train, "test": self.spec.test, "anchored": self.spec.anchored,
                 "folds": len(self.folds)}
+
+
+def _rebased(equity: pd.DataFrame, start: dt.date, capital: float) -> pd.DataFrame:
+    """``equity`` from ``start`` on, scaled as if it held ``capital`` the day before."""
+    dates = equity["date"]
+    before = equity["equity"][dates < pd.Timestamp(start)]
+    level = float(before.iloc[-1]) if len(before) else capital
+    after = equity[dates >= pd.Timestamp(start)]
+    return pd.DataFrame({"date": after["date"].to_numpy(),
+                         "equity": after["equity"].to_numpy() * (capital / level)})
 
 
 def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -344,5 +355,7 @@ def run_walk_forward(base_config: BacktestConfig, grid: Mapping[str, Iterable[fl
         folds=pd.DataFrame(rows), equity=equity, fills=all_fills, trades=all_trades,
         metrics=metrics, wf_efficiency=efficiency,
         timings={"total": time.perf_counter() - t0}, diagnostics=whole.diagnostics,
-        in_sample_best=hindsight_params, in_sample_equity=hindsight_run.equity,
+        in_sample_best=hindsight_params,
+        in_sample_equity=_rebased(hindsight_run.equity, plan[0].test_start,
+                                  base_config.initial_capital),
         codes=data.codes, fingerprint=data.fingerprint)
