@@ -257,12 +257,14 @@ class WalkForwardResult:
                 "folds": len(self.folds)}
 
 
-def _rebased(equity: pd.DataFrame, start: dt.date, capital: float) -> pd.DataFrame:
-    """``equity`` from ``start`` on, scaled as if it held ``capital`` the day before."""
+def _rebased(equity: pd.DataFrame, start: dt.date, end: dt.date,
+             capital: float) -> pd.DataFrame:
+    """``equity`` from ``start`` to ``end``, scaled as if it held ``capital`` the day
+    before ``start``."""
     dates = equity["date"]
     before = equity["equity"][dates < pd.Timestamp(start)]
     level = float(before.iloc[-1]) if len(before) else capital
-    after = equity[dates >= pd.Timestamp(start)]
+    after = equity[(dates >= pd.Timestamp(start)) & (dates <= pd.Timestamp(end))]
     return pd.DataFrame({"date": after["date"].to_numpy(),
                          "equity": after["equity"].to_numpy() * (capital / level)})
 
@@ -357,5 +359,5 @@ def run_walk_forward(base_config: BacktestConfig, grid: Mapping[str, Iterable[fl
         timings={"total": time.perf_counter() - t0}, diagnostics=whole.diagnostics,
         in_sample_best=hindsight_params,
         in_sample_equity=_rebased(hindsight_run.equity, plan[0].test_start,
-                                  base_config.initial_capital),
+                                  plan[-1].test_end, base_config.initial_capital),
         codes=data.codes, fingerprint=data.fingerprint)

@@ -31,7 +31,7 @@ from engine import jobs
 from engine.compare import metric_goal
 from engine.config import BacktestConfig
 from engine.errors import BacktestError, ConfigError
-from engine.export import export_sweep
+from engine.export import export_sweep, export_walk_forward
 from engine.report import METRICS, PackedText, diagnostics_text
 from engine.sweep import GRID_FIELDS, RSI_FIELDS, SweepResult, expand_grid, parse_values
 from engine.sweep_grid import (
@@ -45,7 +45,7 @@ from engine.sweep_grid import (
 from engine.sweep_grid import heatmap_metrics as metric_choices
 from engine.walkforward import FoldSpec, Window
 from gui.error_panel import ErrorPanel
-from gui.file_writes import write_file
+from gui.file_writes import write_file, write_folder
 from gui.heatmap import Heatmap
 from gui.metric_table import MetricTable
 from gui.plot_style import GUIDE_COLOR, error_label
@@ -159,7 +159,7 @@ class SweepView(QWidget):
         left.addWidget(self._heatmap_group())
         self.export_button = QPushButton("Export sweep CSV…")
         self.export_button.setEnabled(False)
-        self.export_button.clicked.connect(lambda: self.export_csv())
+        self.export_button.clicked.connect(self._export)
         left.addWidget(self.export_button)
         left.addStretch(1)
         controls = QWidget()
@@ -223,7 +223,9 @@ class SweepView(QWidget):
                            "(250d)"), (self.test_edit, "test window: 3m or 60d")):
             edit.setToolTip(tip)
             edit.textChanged.connect(self.validate)
-        self.anchored = QCheckBox("anchored (every train window starts at the run's start)")
+        self.anchored = QCheckBox("anchored (train from the start)")
+        self.anchored.setToolTip("every train window starts at the run's start; otherwise "
+                                 "each trains on the window just before its test window")
         self.walk_metric = QComboBox()
         for key, label, kind in METRICS:
             if kind != "text" and metric_goal(key) is not None:
@@ -252,6 +254,9 @@ class SweepView(QWidget):
         self.heatmap_group.setVisible(not walking)
         self.results.setCurrentIndex(1 if walking else 0)
         self.run_button.setText("Run walk-forward" if walking else "Run sweep")
+        self.export_button.setText("Export walk-forward…" if walking else "Export sweep CSV…")
+        self.export_button.setEnabled((self.walk_view.outcome if walking else self.result)
+                                      is not None)
         self.validate()
 
     def _add_range(self, form: QFormLayout, key: str, label: str, edit: QLineEdit) -> None:
@@ -463,6 +468,7 @@ class SweepView(QWidget):
 
     def _walked(self, outcome: jobs.WalkForwardOutcome) -> None:
         self._set_running(False)
+        self.export_button.setEnabled(True)
         self.progress.setValue(1000)
         seconds = outcome.result.timings.get("total", 0.0)
         self.progress.setFormat(f"done: {len(outcome.result.folds)} folds in {seconds:.1f} s")
@@ -618,6 +624,32 @@ class SweepView(QWidget):
         self.run_requested.emit(config)
 
     # --------------------------------------------------------------- export
+    def _export(self) -> None:
+        if self.mode.currentText() == WALK_MODE:
+            self.export_walk_forward()
+        else:
+            self.export_csv()
+
+    def export_walk_forward(self, folder: Path | None = None) -> Path | None:
+        """Write the shown walk-forward's files into ``folder``
+        (``engine.export.export_walk_forward``); asks where when None."""
+        outcome = self.walk_view.outcome
+        if outcome is None:
+            return None
+        if folder is None:
+            chosen = QFileDialog.getExistingDirectory(self, "Export walk-forward into")
+            if not chosen:
+                return None
+            folder = Path(chosen)
+        result = outcome.result
+        if not write_folder(self.errors, folder,
+                            lambda target: export_walk_forward(result, target),
+                            "the walk-forward"):
+            return None
+        self.errors.clear()
+        self.progress.setFormat(f"wrote the walk-forward to {folder}")
+        return folder
+
     def export_csv(self, path: Path | None = None) -> Path | None:
         """Write the sweep table as CSV (``engine.export.export_sweep``); asks where when
         ``path`` is None. Returns the written path, None if nothing was written."""

@@ -48,7 +48,7 @@ class WalkForwardView(QWidget):
         self.hindsight = self.equity_plot.plot(
             pen=pg.mkPen(BENCHMARK, width=1, style=Qt.PenStyle.DashLine),
             name="hindsight: the whole window's best")
-        self.folds_plot.addLegend(offset=(10, 10))
+        self.folds_plot.addLegend(offset=(-10, 5), colCount=2)
         self.is_bars = pg.BarGraphItem(x=[], height=[], width=0.38, brush=series_color(1),
                                        name="in sample (train)")
         self.oos_bars = pg.BarGraphItem(x=[], height=[], width=0.38, brush=series_color(0),

@@ -255,5 +255,10 @@ def test_walk_forward_mode_runs_shows_and_saves_the_folds(view: SweepView, qtbot
     assert "rolling folds" in view.walk_view.summary.text()
     assert f"saved as run {outcome.run_id}" in view.walk_view.summary.text()
     assert len(saved) == 1
+    assert view.export_button.isEnabled() and view.export_button.text().startswith(
+        "Export walk-forward")
+    folder = view.export_walk_forward(tmp_path / "wf")
+    assert folder is not None and (folder / "folds.csv").exists()
+    assert (folder / "summary.json").exists() and (folder / "equity.csv").exists()
     with RunStore(view.store_path) as store:
         assert store.attachments(outcome.run_id)["folds"].shape[0] == len(expected.folds)  # type: ignore[arg-type]
