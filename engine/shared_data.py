@@ -10,7 +10,6 @@ the price arrays. Workers write large outputs (RSI, signals, sleeve equity) into
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import OrderedDict
 from contextlib import suppress
@@ -22,8 +21,10 @@ import numpy as np
 import pandas as pd
 
 from engine.data.align import PLANES, AlignedArrays
+from engine.data.cache import DamagedEntryError, open_entry
 from engine.data.loader import EXCLUDED_COLUMNS, MarketData
 from engine.data.naming import limit_pct
+from engine.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -130,11 +131,14 @@ def share_market_data(data: MarketData) -> tuple[DataRef, SharedArrays | None]:
 def _open(ref: DataRef) -> tuple[dict[str, np.ndarray], tuple[str, ...], SharedArrays | None]:
     """The arrays (prices, tradable, calendar, limit_pct), the codes and the block."""
     if ref.kind == "cache":
-        entry = Path(ref.location)
-        codes = tuple(json.loads((entry / "meta.json").read_text(encoding="utf-8"))["codes"])
-        arrays = {"prices": np.load(entry / "prices.npy", mmap_mode="r"),
-                  "tradable": np.load(entry / "tradable.npy", mmap_mode="r"),
-                  "calendar": np.load(entry / "calendar.npy"),
+        try:
+            aligned, meta = open_entry(Path(ref.location))
+        except DamagedEntryError as exc:
+            raise DataError(f"aligned cache entry {ref.location} changed after the run loaded "
+                            f"it ({exc}); run again to rebuild it") from exc
+        codes = tuple(meta["codes"])
+        arrays = {"prices": aligned.prices, "tradable": aligned.tradable,
+                  "calendar": aligned.calendar,
                   "limit_pct": np.array([limit_pct(c) for c in codes])}
         return arrays, codes, None
     assert ref.shm_layout is not None

@@ -14,7 +14,12 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pyarrow.types as pat
 
-from engine.data.column_aliases import describe_aliases, map_columns, missing_required
+from engine.data.column_aliases import (
+    describe_aliases,
+    duplicated_columns,
+    map_columns,
+    missing_required,
+)
 from engine.errors import DataError
 
 NUMERIC_COLUMNS = ("open", "high", "low", "close", "volume", "adj_factor")
@@ -42,6 +47,9 @@ def read_file(path: Path) -> FileTable:
     except OSError as exc:
         raise DataError(f"{path.name}: cannot be read ({exc.strerror or exc}); check the file "
                         "permissions", file=path, rule="unreadable") from exc
+    if not data.strip():
+        raise DataError(f"{path.name}: the file is empty; re-export it or remove it from the "
+                        "data folder", file=path, rule="no traded row")
     table, mapping = _parse(path, data)
     missing = missing_required(mapping)
     if missing:
@@ -71,6 +79,7 @@ def _parse(path: Path, data: bytes) -> tuple[pa.Table, dict[str, str]]:
     try:
         if path.suffix.lower() == ".parquet":
             parquet = pq.ParquetFile(pa.BufferReader(data))
+            _check_unique(path, parquet.schema_arrow.names)
             mapping = map_columns(parquet.schema_arrow.names)
             if missing_required(mapping):
                 return parquet.schema_arrow.empty_table(), mapping
@@ -81,6 +90,7 @@ def _parse(path: Path, data: bytes) -> tuple[pa.Table, dict[str, str]]:
         except UnicodeDecodeError:
             encoding = "gbk"
         table = _read_csv(data, encoding)
+        _check_unique(path, table.column_names)
         return table, map_columns(table.column_names)
     except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError) as exc:
         raise DataError(
@@ -88,6 +98,15 @@ def _parse(path: Path, data: bytes) -> tuple[pa.Table, dict[str, str]]:
             "re-export it or remove it from the data folder",
             file=path, rule="corrupt",
         ) from exc
+
+
+def _check_unique(path: Path, names: list[str]) -> None:
+    """A column named twice is ambiguous (which `close` is the close?), so an error."""
+    repeated = duplicated_columns(names)
+    if repeated:
+        raise DataError(f"{path.name}: column `{repeated[0]}` appears more than once in the "
+                        "header; keep one column of each name", file=path, field=repeated[0],
+                        rule="duplicate column")
 
 
 def _read_csv(data: bytes, encoding: str) -> pa.Table:
