@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,16 +60,30 @@ def read_file(path: Path) -> FileTable:
             f"{', '.join(table.column_names)}. Accepted names: {describe_aliases(missing)}",
             file=path, field=missing[0], rule="missing column",
         )
-    dates = _dates(path, table.column(mapping["date"]), mapping["date"])
+    with _unconvertible(path, mapping["date"], "dates"):
+        dates = _dates(path, table.column(mapping["date"]), mapping["date"])
     columns: list[pa.ChunkedArray | pa.Array] = [dates]
     for name in NUMERIC_COLUMNS:
         if name in mapping:
-            columns.append(_numeric(path, table.column(mapping[name]), mapping[name], dates))
+            with _unconvertible(path, mapping[name], "numbers"):
+                columns.append(_numeric(path, table.column(mapping[name]), mapping[name], dates))
         else:
             columns.append(pa.nulls(len(table), pa.float64()))
     return FileTable(path, hashlib.blake2b(data, digest_size=16).hexdigest(),
                      pa.Table.from_arrays(columns, schema=CANONICAL_SCHEMA),
                      "adj_factor" in mapping)
+
+
+@contextmanager
+def _unconvertible(path: Path, column: str, what: str) -> Iterator[None]:
+    """A column whose type cannot become ``what`` at all (lists, structs, bytes that
+    are not text) is reported as a DataError naming the file and column."""
+    try:
+        yield
+    except (pa.ArrowException, ValueError, TypeError, OverflowError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path.name}: column `{column}` cannot be read as {what} ({exc}); "
+                        "re-export it with plain values", file=path, field=column,
+                        rule="unreadable column") from exc
 
 
 def _parse(path: Path, data: bytes) -> tuple[pa.Table, dict[str, str]]:
