@@ -199,3 +199,19 @@ def test_truncated_entry_is_repaired_so_worker_runs_do_not_fail_on_mmap(
     again = run_backtest(config)
     assert_same(reference, again)
     parallel.shutdown_pool()
+
+
+def test_retargeted_symlinked_file_invalidates(write_stock: WriteStock, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    bars(DATES, [1.0, 1.1, 1.2, 1.3]).to_parquet(elsewhere / "a.parquet", index=False)
+    bars(DATES, [2.0, 2.1, 2.2, 2.3]).to_parquet(elsewhere / "b.parquet", index=False)
+    folder = write_stock("600000_SH.csv", bars(DATES)).parent
+    link = folder / "000001_SZ.parquet"
+    link.symlink_to(elsewhere / "a.parquet")
+    assert load_market_data(folder).close[0, 0] == 1.0
+    assert load_market_data(folder).from_cache
+    link.unlink()
+    link.symlink_to(elsewhere / "b.parquet")
+    again = load_market_data(folder)
+    assert not again.from_cache and again.close[0, 0] == 2.0

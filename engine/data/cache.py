@@ -18,6 +18,7 @@ import logging
 import mmap
 import os
 import shutil
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -60,13 +61,28 @@ def cache_key(files: dict[str, Path], missing: list[str], params: dict[str, Any]
     Touching or replacing any file changes its stat, so a changed file is never served
     from the cache.
     """
-    stats = []
-    for code, path in sorted(files.items()):
-        st = path.stat()
-        stats.append([code, str(path.resolve()), st.st_size, st.st_mtime_ns])
+    folders: dict[str, str] = {}
+    stats = [[code, *_identity(path, folders)] for code, path in sorted(files.items())]
     blob = json.dumps({"v": FORMAT_VERSION, "files": stats, "missing": missing, **params},
                       sort_keys=True)
     return hashlib.blake2b(blob.encode(), digest_size=20).hexdigest()
+
+
+def _identity(path: Path, folders: dict[str, str]) -> list[str | int]:
+    """A file's real path, size and mtime. The folder's real path is resolved once
+    (``folders`` remembers it), a symlinked file on its own: a warm load stats 500 files
+    in a few milliseconds instead of resolving every path component of each."""
+    text = os.fspath(path)
+    st = os.lstat(text)
+    if stat.S_ISLNK(st.st_mode):
+        real = os.path.realpath(text)
+        st = os.stat(real)
+    else:
+        parent, name = os.path.split(text)
+        if parent not in folders:
+            folders[parent] = os.path.realpath(parent or ".")
+        real = os.path.join(folders[parent], name)
+    return [real, st.st_size, st.st_mtime_ns]
 
 
 def file_digest(path: Path) -> str:
@@ -78,7 +94,7 @@ def file_digest(path: Path) -> str:
             return xxhash.xxh3_64_hexdigest(view)
 
 
-def _verify(entry: Path) -> None:
+def verify_entry(entry: Path) -> None:
     """Raise ``DamagedEntryError`` unless every file of ``entry`` matches its checksum."""
     try:
         expected = json.loads((entry / CHECKSUM_FILE).read_text(encoding="utf-8"))
@@ -97,7 +113,7 @@ def open_entry(entry: Path) -> tuple[AlignedArrays, dict[str, Any]]:
     Worker processes open the entry their parent loaded through this too, so no process
     computes on bytes that were not verified.
     """
-    _verify(entry)
+    verify_entry(entry)
     try:
         meta = json.loads((entry / META_FILE).read_text(encoding="utf-8"))
         arrays = AlignedArrays(
@@ -166,7 +182,7 @@ def _publish(tmp: Path, entry: Path) -> None:
         if not entry.exists():
             raise
     try:
-        _verify(entry)
+        verify_entry(entry)
         return
     except DamagedEntryError:
         _discard(entry)
