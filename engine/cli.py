@@ -92,6 +92,14 @@ def _workers(text: str) -> str | int:
     return text if text == "auto" else int(text)
 
 
+def _word_or(word: str, kind: type) -> Any:
+    """An argparse type: ``word`` itself, or a number of ``kind``."""
+    def parse(text: str) -> Any:
+        return word if text.strip().lower() == word else kind(text)
+    parse.__name__ = f"{word} or {kind.__name__}"  # argparse names it in its errors
+    return parse
+
+
 # (flag, config field, type, help); None type = a switch that sets False.
 RUN_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
     ("--data", "data_dir", Path, "data folder (one parquet/CSV file per stock)"),
@@ -109,10 +117,16 @@ RUN_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
     ("--max-positions", "max_positions", int, "most open positions, shared mode (default 10)"),
     ("--commission", "commission_rate", float, "commission rate (default 0.0003)"),
     ("--min-commission", "min_commission", float, "minimum commission per order (default 5)"),
-    ("--stamp-tax", "stamp_tax_rate", float, "stamp tax rate on sells (default 0.0005)"),
+    ("--stamp-tax", "stamp_tax_rate", _word_or("schedule", float),
+     "RATE|schedule: stamp tax; a RATE applies to sells (default: the dated schedule)"),
+    ("--transfer-fee", "transfer_fee_rate", _word_or("schedule", float),
+     "RATE|schedule: transfer fee on both sides (default: the dated schedule)"),
     ("--slippage", "slippage", float, "slippage as a fraction of price (default 0)"),
-    ("--lot-size", "lot_size", int, "shares per lot (default 100)"),
+    ("--lot-size", "lot_size", _word_or("board", int),
+     "N|board: buys in multiples of N shares, or each board's lot rule (default board)"),
     ("--no-price-limits", "price_limits", None, "ignore daily price limits"),
+    ("--listing", "listing", str, "list_date (default: the file's list_date column) or "
+     "first_bar (a file's first bar is its listing day)"),
     ("--adjust", "adjust", str, "forward (default) or none"),
     ("--on-bad-stock", "on_bad_stock", str, "fail (default) or skip"),
     ("--workers", "workers", _workers, "auto (default) or a number of processes"),

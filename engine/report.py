@@ -29,6 +29,7 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("avg_bars_held", "Avg bars held", "ratio"),
     ("total_commission", "Total commission", "money"),
     ("total_tax", "Total stamp tax", "money"),
+    ("total_transfer_fee", "Total transfer fee", "money"),
     ("turnover", "Turnover (× mean equity)", "ratio"),
     ("exposure", "Exposure", "pct"),
     ("benchmark_total_return", "Benchmark return (EW B&H)", "pct"),
@@ -70,12 +71,13 @@ COLUMN_KINDS: dict[str, str] = {
     **{key: kind for key, _, kind in METRICS},
     **dict.fromkeys(("price", "entry_price", "exit_price", "open", "high", "low", "close"),
                     "price"),
-    **dict.fromkeys(("commission", "tax", "pnl", "cash_after", "equity", "cash",
+    **dict.fromkeys(("commission", "tax", "transfer_fee", "pnl", "cash_after", "equity", "cash",
                      "positions_value", "benchmark", "notional", "initial_capital",
                      "min_commission"), "money"),
     **dict.fromkeys(("shares", "volume"), "shares"),
     **dict.fromkeys(("return", "drawdown", "limit", "position_pct", "risk_free_rate"), "pct"),
-    **dict.fromkeys(("commission_rate", "stamp_tax_rate", "slippage"), "rate"),
+    **dict.fromkeys(("commission_rate", "stamp_tax_rate", "transfer_fee_rate", "slippage"),
+                    "rate"),
     "created": "time",
     "id": "text",  # a run id names a run; it is not a count
 }

@@ -23,7 +23,6 @@ import pandas as pd
 from engine.data.align import PLANES, AlignedArrays
 from engine.data.cache import DamagedEntryError, open_entry
 from engine.data.loader import EXCLUDED_COLUMNS, MarketData
-from engine.data.naming import limit_pct
 from engine.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -119,7 +118,7 @@ def share_market_data(data: MarketData) -> tuple[DataRef, SharedArrays | None]:
                        location=location, start_index=data.start_index,
                        fingerprint=data.fingerprint), None
     arrays = {"prices": data.arrays.prices, "tradable": data.arrays.tradable,
-              "calendar": data.arrays.calendar, "limit_pct": data.limit_pct}
+              "calendar": data.arrays.calendar}
     block = SharedArrays({k: (v.shape, v.dtype.str) for k, v in arrays.items()})
     for name, array in arrays.items():
         block.arrays[name][...] = array
@@ -129,7 +128,7 @@ def share_market_data(data: MarketData) -> tuple[DataRef, SharedArrays | None]:
 
 
 def _open(ref: DataRef) -> tuple[dict[str, np.ndarray], tuple[str, ...], SharedArrays | None]:
-    """The arrays (prices, tradable, calendar, limit_pct), the codes and the block."""
+    """The arrays (prices, tradable, calendar), the codes and the block."""
     if ref.kind == "cache":
         try:
             aligned, meta = open_entry(Path(ref.location))
@@ -138,8 +137,7 @@ def _open(ref: DataRef) -> tuple[dict[str, np.ndarray], tuple[str, ...], SharedA
                             f"it ({exc}); run again to rebuild it") from exc
         codes = tuple(meta["codes"])
         arrays = {"prices": aligned.prices, "tradable": aligned.tradable,
-                  "calendar": aligned.calendar,
-                  "limit_pct": np.array([limit_pct(c) for c in codes])}
+                  "calendar": aligned.calendar}
         return arrays, codes, None
     assert ref.shm_layout is not None
     block = SharedArrays.attach((ref.location, ref.shm_layout))
@@ -165,7 +163,7 @@ def attach_market_data(ref: DataRef) -> MarketData:
                            f"expected {expected}; was the cache entry replaced?")
     data = MarketData(
         codes=codes, dates=calendar.astype("datetime64[D]"), start_index=ref.start_index,
-        arrays=AlignedArrays(calendar, prices, tradable), limit_pct=arrays["limit_pct"],
+        arrays=AlignedArrays(calendar, prices, tradable),
         files=(), excluded=pd.DataFrame(columns=list(EXCLUDED_COLUMNS)), warnings=(),
         fingerprint=ref.fingerprint, from_cache=ref.kind == "cache",
         cache_path=Path(ref.location) if ref.kind == "cache" else None,

@@ -32,9 +32,11 @@ from engine.shared_data import DataRef, attach_market_data, share_market_data
 from engine.signals_nb import signals_nb
 from engine.valuation_nb import benchmark_equity_nb
 
-#: Config fields a grid may vary: every int/float field except the worker count.
+#: Config fields a grid may vary: every numeric field (also those that take a rule word
+#: instead, such as ``lot_size``), except the worker count.
 GRID_FIELDS: tuple[str, ...] = tuple(
-    f.name for f in fields(BacktestConfig) if str(f.type) in ("int", "float"))
+    f.name for f in fields(BacktestConfig)
+    if str(f.type) in ("int", "float", "int | str", "float | str"))
 #: Always in the table, swept or not.
 RSI_FIELDS = ("period", "oversold", "overbought")
 #: Fewest combinations worth a task of their own; tasks per worker aimed for.

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from engine.config import CHOICES, BacktestConfig
 from engine.errors import ConfigError
+from gui.rule_field import RuleField
 from gui.stock_picker import StockPicker
 
 
@@ -62,7 +63,18 @@ class _Field:
         self.error.setStyleSheet("color: #c0392b;")
 
 
+def _rule(word: str, label: str, number: QSpinBox | QDoubleSpinBox,
+          default: float) -> RuleField:
+    if isinstance(number, QSpinBox):
+        number.setValue(int(default))
+    else:
+        number.setValue(default)
+    return RuleField(word, label, number)
+
+
 def _field(widget: QWidget) -> _Field:
+    if isinstance(widget, RuleField):
+        return _Field(widget, widget.value, widget.set_value, widget.edited)
     if isinstance(widget, QSpinBox | QDoubleSpinBox):
         return _Field(widget, widget.value, widget.setValue, widget.valueChanged)
     if isinstance(widget, QComboBox):
@@ -161,7 +173,7 @@ class ConfigPanel(QWidget):
         form = QFormLayout(body)
         for name, label in (("rsi_method", "RSI method"), ("fill", "Fill"),
                             ("capital_mode", "Capital mode"), ("adjust", "Price adjustment"),
-                            ("on_bad_stock", "Bad stock")):
+                            ("on_bad_stock", "Bad stock"), ("listing", "Listing day")):
             self._add(form, name, label, _combo(name))
         rows = (
             ("initial_capital", "Initial capital", _spin(0, 1e12, 2, 100_000)),
@@ -169,9 +181,13 @@ class ConfigPanel(QWidget):
             ("max_positions", "Max positions", _spin(0, 10_000)),
             ("commission_rate", "Commission rate", _spin(0, 1, 6, 0.0001)),
             ("min_commission", "Min commission", _spin(0, 1e6, 2, 1)),
-            ("stamp_tax_rate", "Stamp tax (sells)", _spin(0, 1, 6, 0.0001)),
+            ("stamp_tax_rate", "Stamp tax",
+             _rule("schedule", "schedule (by date)", _spin(0, 1, 6, 0.0001), 0.0005)),
+            ("transfer_fee_rate", "Transfer fee",
+             _rule("schedule", "schedule (by date)", _spin(0, 1, 6, 0.00001), 0.00001)),
             ("slippage", "Slippage", _spin(0, 1, 6, 0.0005)),
-            ("lot_size", "Lot size (shares)", _spin(0, 1_000_000, 0, 100)),
+            ("lot_size", "Lot size (shares)",
+             _rule("board", "by board", _spin(1, 1_000_000, 0, 100), 100)),
         )
         for name, label, widget in rows:
             self._add(form, name, label, widget)

@@ -199,13 +199,15 @@ def _odd_columns(n: int) -> dict[str, pa.Array]:
 
 @FUZZ
 @given(frame=stock_frames(), column=st.sampled_from(["date", "open", "high", "low", "close",
-                                                     "volume"]),
+                                                     "volume", "name", "list_date",
+                                                     "pre_close", "is_st", "adj_factor"]),
        kind=st.sampled_from(sorted(_odd_columns(1))))
 def test_a_parquet_column_of_any_type_loads_lawful_bars_or_fails_naming_the_file(
         frame: pd.DataFrame, column: str, kind: str) -> None:
     table = pa.Table.from_pandas(frame, preserve_index=False)
     odd = _odd_columns(len(frame))[kind]
-    table = table.set_column(table.schema.get_field_index(column), column, odd)
+    at = table.schema.get_field_index(column)
+    table = table.set_column(at, column, odd) if at >= 0 else table.append_column(column, odd)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "000001_SZ.parquet"
         pq.write_table(table, path)

@@ -33,7 +33,7 @@ from engine.data.align import AlignedArrays
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "BACKTEST_CACHE_DIR"
-FORMAT_VERSION = 3  # 3: checksums.json, and meta records the last traded day
+FORMAT_VERSION = 4  # 2: every bad stock's error; 3: limit planes; 4: checksums.json
 KEEP_ENTRIES = 16
 ARRAY_FILES = ("calendar.npy", "prices.npy", "tradable.npy")
 META_FILE = "meta.json"

@@ -18,7 +18,7 @@ import pandas as pd
 
 from engine.data import cache
 from engine.data.align import PLANES, AlignedArrays, align
-from engine.data.naming import limit_pct
+from engine.data.limits import LISTING_MODES, bar_limits
 from engine.data.reader import FileTable, read_file
 from engine.data.stocklist import parse_stock_selection, resolve_codes, scan_folder
 from engine.data.validate import validate
@@ -49,7 +49,6 @@ class MarketData:
     dates: np.ndarray
     start_index: int
     arrays: AlignedArrays
-    limit_pct: np.ndarray
     files: tuple[str, ...]
     excluded: pd.DataFrame
     warnings: tuple[str, ...]
@@ -59,7 +58,8 @@ class MarketData:
     cache_path: Path | None = None
 
     def plane(self, name: str) -> np.ndarray:
-        """One (n_days, n_stocks) price plane: open, high, low, close, volume or prev_close."""
+        """One (n_days, n_stocks) plane of ``PLANES``: open, high, low, close, volume,
+        up_limit or down_limit."""
         return self.arrays.prices[PLANES.index(name)]
 
     @property
@@ -88,9 +88,14 @@ class MarketData:
         return self.plane("volume")
 
     @property
-    def prev_close(self) -> np.ndarray:
-        """Close of each stock's previous bar, on its bar days (n_days, n_stocks)."""
-        return self.plane("prev_close")
+    def up_limit(self) -> np.ndarray:
+        """Limit-up price of each bar, NaN where the bar has no limit (n_days, n_stocks)."""
+        return self.plane("up_limit")
+
+    @property
+    def down_limit(self) -> np.ndarray:
+        """Limit-down price of each bar, NaN where the bar has no limit (n_days, n_stocks)."""
+        return self.plane("down_limit")
 
     @property
     def tradable(self) -> np.ndarray:
@@ -123,6 +128,7 @@ def load_market_data(
     *,
     adjust: str = "forward",
     on_bad_stock: str = "fail",
+    listing: str = "list_date",
     use_cache: bool = True,
     cache_dir: Path | str | None = None,
     progress: ProgressCallback | None = None,
@@ -131,7 +137,9 @@ def load_market_data(
     """Load, validate and align a universe, from the aligned cache when it is fresh.
 
     ``stocks`` is None/"all" (every stock file in the folder), a stock-list file, a
-    string of codes or a list of codes. Errors name the file, stock or field.
+    string of codes or a list of codes. ``listing`` says which bar is a new listing's
+    first (SPEC §4): the file's ``list_date`` or, with "first_bar", its first bar.
+    Errors name the file, stock or field.
     """
     t0 = time.perf_counter()
     start_day, end_day = _to_day(start, "start"), _to_day(end, "end")
@@ -142,6 +150,9 @@ def load_market_data(
     if on_bad_stock not in BAD_STOCK_MODES:
         raise ConfigError(f"on_bad_stock must be one of {BAD_STOCK_MODES}, not {on_bad_stock!r}",
                           field="on_bad_stock")
+    if listing not in LISTING_MODES:
+        raise ConfigError(f"listing must be one of {LISTING_MODES}, not {listing!r}",
+                          field="listing")
     scan = scan_folder(data_dir)
     codes, missing = resolve_codes(scan, parse_stock_selection(stocks))
     if missing and on_bad_stock == "fail":
@@ -151,7 +162,7 @@ def load_market_data(
     files = {code: scan.files[code] for code in codes}
     # on_bad_stock is not in the key: an entry records every bad stock, and the mode is
     # applied after it, so a "skip" load (the window's folder scan) serves "fail" runs.
-    params = {"end": end_day, "adjust": adjust}
+    params = {"end": end_day, "adjust": adjust, "listing": listing}
     root = Path(cache_dir) if cache_dir is not None else cache.default_cache_dir()
     key = cache.cache_key(files, missing, params)
     hit, damage = cache.load(root, key) if use_cache else (None, None)
@@ -161,8 +172,7 @@ def load_market_data(
         arrays, meta = hit
         entry = root / key
     else:
-        arrays, meta = _build(files, missing, end_day, adjust, on_bad_stock, progress, cancel,
-                              timings)
+        arrays, meta = _build(files, missing, params, on_bad_stock, progress, cancel, timings)
         if use_cache:
             entry = cache.store(root, key, arrays, meta)
     if on_bad_stock == "fail" and meta["errors"]:
@@ -202,11 +212,12 @@ def _read_all(files: dict[str, Path], progress: ProgressCallback | None,
     return results
 
 
-def _build(files: dict[str, Path], missing: list[str], end_day: int, adjust: str,
+def _build(files: dict[str, Path], missing: list[str], params: dict[str, Any],
            on_bad_stock: str, progress: ProgressCallback | None, cancel: CancelToken | None,
            timings: dict[str, float]) -> tuple[AlignedArrays, dict[str, Any]]:
-    """Read, validate and align every file; bad stocks are recorded in ``meta``, not
-    raised, except when none is usable."""
+    """Read, validate, price-limit and align every file (``params``: end, adjust,
+    listing); bad stocks are recorded in ``meta``, not raised, except when none is usable."""
+    end_day = params["end"]
     t0 = time.perf_counter()
     results = _read_all(files, progress, cancel)
     read_errors = {i: r for i, r in enumerate(results) if isinstance(r, DataError)}
@@ -214,9 +225,11 @@ def _build(files: dict[str, Path], missing: list[str], end_day: int, adjust: str
     codes = [c for c, r in zip(files, results, strict=True) if isinstance(r, FileTable)]
     timings["read"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    bars = validate(tables, end_day, adjust)
+    bars = validate(tables, end_day, params["adjust"])
     for i, error in bars.errors.items():
         error.code = codes[i]
+    bars.values["up_limit"], bars.values["down_limit"] = bar_limits(bars, tables, codes,
+                                                                    params["listing"])
     timings["validate"] = time.perf_counter() - t1
     # In code order, so "fail" reports the first bad stock by code, however it failed.
     errors = sorted((_error_record(e) for e in [*read_errors.values(), *bars.errors.values()]),
@@ -300,7 +313,6 @@ def _assemble(arrays: AlignedArrays, meta: dict[str, Any], start_day: int, end_d
         dates=arrays.calendar.astype("datetime64[D]"),
         start_index=start_index,
         arrays=arrays,
-        limit_pct=np.array([limit_pct(c) for c in codes]),
         files=tuple(meta["files"]),
         excluded=pd.DataFrame(meta["excluded"], columns=list(EXCLUDED_COLUMNS)),
         warnings=tuple(warnings),

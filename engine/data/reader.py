@@ -24,7 +24,8 @@ from engine.data.column_aliases import (
 )
 from engine.errors import DataError
 
-NUMERIC_COLUMNS = ("open", "high", "low", "close", "volume", "adj_factor")
+NUMERIC_COLUMNS = ("open", "high", "low", "close", "volume", "adj_factor", "pre_close",
+                   "up_limit", "down_limit", "is_st")
 CANONICAL_SCHEMA = pa.schema([("date", pa.date32())]
                              + [(name, pa.float64()) for name in NUMERIC_COLUMNS])
 
@@ -33,13 +34,18 @@ CANONICAL_SCHEMA = pa.schema([("date", pa.date32())]
 class FileTable:
     """One file's rows in file order with canonical columns (``CANONICAL_SCHEMA``).
 
-    ``adj_factor`` is all-null when the file has none (``has_adj_factor`` False).
+    An optional column the file lacks is all-null: ``adj_factor`` (``has_adj_factor``
+    False), ``pre_close``, ``up_limit``/``down_limit`` (``has_limits`` False) and
+    ``is_st`` (1.0 on ST days, from an ``is_st``/``isST`` flag or a ``name`` containing
+    "ST"). ``list_day`` is the file's ``list_date`` in days since 1970-01-01, if any.
     """
 
     path: Path
     digest: str
     table: pa.Table
     has_adj_factor: bool
+    has_limits: bool = False
+    list_day: int | None = None
 
 
 def read_file(path: Path) -> FileTable:
@@ -62,6 +68,12 @@ def read_file(path: Path) -> FileTable:
         )
     with _unconvertible(path, mapping["date"], "dates"):
         dates = _dates(path, table.column(mapping["date"]), mapping["date"])
+    if ("up_limit" in mapping) != ("down_limit" in mapping):
+        have, lack = (("up_limit", "down_limit") if "up_limit" in mapping
+                      else ("down_limit", "up_limit"))
+        raise DataError(f"{path.name}: has a `{have}` column but no `{lack}`; give both "
+                        "daily limit columns or neither", file=path, field=lack,
+                        rule="missing column")
     columns: list[pa.ChunkedArray | pa.Array] = [dates]
     for name in NUMERIC_COLUMNS:
         if name in mapping:
@@ -69,9 +81,43 @@ def read_file(path: Path) -> FileTable:
                 columns.append(_numeric(path, table.column(mapping[name]), mapping[name], dates))
         else:
             columns.append(pa.nulls(len(table), pa.float64()))
+    if "name" in mapping:
+        st = NUMERIC_COLUMNS.index("is_st") + 1
+        with _unconvertible(path, mapping["name"], "names"):
+            columns[st] = _st_flags(table.column(mapping["name"]), columns[st])
+    list_day = None
+    if "list_date" in mapping:
+        with _unconvertible(path, mapping["list_date"], "dates"):
+            list_day = _list_day(path, table.column(mapping["list_date"]), mapping["list_date"])
     return FileTable(path, hashlib.blake2b(data, digest_size=16).hexdigest(),
                      pa.Table.from_arrays(columns, schema=CANONICAL_SCHEMA),
-                     "adj_factor" in mapping)
+                     "adj_factor" in mapping, "up_limit" in mapping, list_day)
+
+
+def _st_flags(names: pa.ChunkedArray, flags: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """1.0 where the ``is_st`` flag is 1 or the day's ``name`` contains "ST", else 0.0."""
+    by_name = pc.fill_null(pc.match_substring(names.cast(pa.string()), "ST"), False)
+    by_flag = pc.fill_null(pc.equal(flags, 1.0), False)
+    return pc.or_(by_name, by_flag).cast(pa.float64()).combine_chunks()
+
+
+def _list_day(path: Path, column: pa.ChunkedArray, name: str) -> int | None:
+    """The file's one listing date (days since 1970-01-01), None when the column is empty."""
+    values = column.drop_null()
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if pat.is_string(values.type) or pat.is_large_string(values.type):
+        values = pc.filter(values, pc.not_equal(pc.utf8_trim_whitespace(values), ""))
+    if len(values) == 0:
+        return None
+    days = np.unique(_dates(path, pa.chunked_array([values]), name).to_numpy()
+                     .astype("datetime64[D]").astype(np.int64))
+    if days.size > 1:
+        raise DataError(f"{path.name}: column `{name}` holds {days.size} different listing "
+                        f"dates ({np.datetime64(int(days[0]), 'D')}, "
+                        f"{np.datetime64(int(days[1]), 'D')}, ...); a stock has one",
+                        file=path, field="list_date", rule="bad list_date")
+    return int(days[0])
 
 
 @contextmanager
@@ -183,7 +229,7 @@ def _parse_date_text(text: pa.ChunkedArray) -> pa.ChunkedArray:
 def _numeric(path: Path, column: pa.ChunkedArray, name: str,
              dates: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
     """A numeric column as float64; text that is not a number is an error naming the row."""
-    if (pat.is_integer(column.type) or pat.is_floating(column.type)
+    if (pat.is_integer(column.type) or pat.is_floating(column.type) or pat.is_boolean(column.type)
             or pat.is_decimal(column.type) or pat.is_null(column.type)):
         return column.cast(pa.float64())
     text = pd.Series(column.to_numpy(zero_copy_only=False), dtype="string").str.strip()
