@@ -36,11 +36,12 @@ RULE_WORDS: dict[str, str] = {
 }
 
 
-#: Largest ``initial_capital`` (CNY 1 trillion). Share counts are int64 in the kernels:
-#: at this bound a buy at the lowest price (0.01) is at most 1e14 shares, far below
-#: 2**63 (9.2e18), and cash keeps a resolution finer than 0.001 (float64 ulp at 1e12 is
-#: 1.2e-4), so every cent of a fill is exact. Beyond ~1e20 the share count overflows and
-#: every buy would be rejected as ``lot``.
+#: Largest ``initial_capital`` (CNY 1 trillion). Share counts are int64 in the kernels,
+#: clamped at ``simulate_nb.MAX_SHARES`` (2**53, 9.0e15): at this bound a buy at the
+#: lowest price (0.01) is at most 1e14 shares, so sizing is never clamped, and cash
+#: keeps a resolution finer than 0.001 (the float64 ulp at 1e12 is 1.2e-4), so every
+#: cent of a fill is exact. Without a bound, ``--capital 1e30`` used to overflow the
+#: share count and reject every buy as ``lot`` with exit status 0.
 MAX_CAPITAL = 1e12
 
 
