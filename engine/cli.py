@@ -112,7 +112,7 @@ RUN_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
     ("--rsi-method", "rsi_method", str, "wilder (default) or sma"),
     ("--fill", "fill", str, "next_open (default) or close"),
     ("--mode", "capital_mode", str, "shared (default) or per_stock"),
-    ("--capital", "initial_capital", float, "initial capital (default 1,000,000)"),
+    ("--capital", "initial_capital", float, "initial capital (default 1,000,000; at most 1e12)"),
     ("--position-pct", "position_pct", float, "target per buy, share of equity (default 0.10)"),
     ("--max-positions", "max_positions", int, "most open positions, shared mode (default 10)"),
     ("--commission", "commission_rate", float, "commission rate (default 0.0003)"),

@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 
 from engine import parallel
-from engine.backtest import run_backtest
+from engine.backtest import load, run_backtest
 from engine.config import BacktestConfig
 from engine.data import PLANES, default_cache_dir, load_market_data
 from engine.data.cache import STALE_SECONDS
 from engine.errors import DataError
+from engine.pool import WorkerError
+from engine.progress import ProgressSink
 from tests.conftest import SAMPLE, WriteStock, bars
 from tests.test_backtest import assert_same
 
@@ -215,3 +217,21 @@ def test_retargeted_symlinked_file_invalidates(write_stock: WriteStock, tmp_path
     link.symlink_to(elsewhere / "b.parquet")
     again = load_market_data(folder)
     assert not again.from_cache and again.close[0, 0] == 2.0
+
+
+@pytest.mark.slow
+def test_a_worker_never_computes_on_an_entry_damaged_after_the_load(
+        isolated_cache: Path) -> None:
+    config = BacktestConfig(data_dir=SAMPLE, workers=2)
+    load(config)  # fills the run's entry
+    data = load(config)  # verified, memory-mapped
+    assert data.from_cache and data.cache_path is not None
+    _flip_byte(data.cache_path / "prices.npy", -8)
+    with pytest.raises(WorkerError, match=r"aligned cache entry .* changed after the run "
+                       r"loaded it \(prices\.npy fails its checksum\); run again"), \
+            parallel.pooled_columns(data, config, 2, ProgressSink(None), None):
+        pass
+    again = run_backtest(config)  # the rerun rebuilds the entry
+    assert any("aligned cache entry" in w for w in again.warnings)
+    assert_same(again, run_backtest(config.replace(workers=1)))
+    parallel.shutdown_pool()
