@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -235,3 +236,14 @@ def test_a_worker_never_computes_on_an_entry_damaged_after_the_load(
     assert any("aligned cache entry" in w for w in again.warnings)
     assert_same(again, run_backtest(config.replace(workers=1)))
     parallel.shutdown_pool()
+
+
+def test_a_file_where_an_entry_belongs_is_replaced(folder: Path, isolated_cache: Path) -> None:
+    cold = load_market_data(folder)
+    entry = next(isolated_cache.iterdir())
+    shutil.rmtree(entry)
+    entry.write_text("not an entry")
+    again = load_market_data(folder)
+    _same(cold, again)
+    assert entry.is_dir() and load_market_data(folder).from_cache
+    assert [p.name for p in isolated_cache.iterdir()] == [entry.name]

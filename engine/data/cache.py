@@ -196,7 +196,10 @@ def _discard(entry: Path) -> None:
         os.replace(entry, aside)
     except OSError:
         return  # already gone (another process discarded or replaced it)
-    shutil.rmtree(aside, ignore_errors=True)
+    if aside.is_dir():
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        aside.unlink(missing_ok=True)  # a stray file where an entry belongs
 
 
 def _prune(root: Path) -> None:
