@@ -1,13 +1,16 @@
 """Fuzzing the stock-file readers: random and mutated parquet and CSV files.
 
-Every outcome is a correct load or a ``DataError`` naming the file; never another
-exception and never a wrong bar. A valid file must load bar for bar; a mutated one
+Every outcome is a correct load or a ``DataError`` naming the file; never a hang, another
+exception or a wrong bar. A valid file must load bar for bar; a mutated one
 either fails naming the file or loads bars that obey every rule of SPEC §1.
 """
 
 from __future__ import annotations
 
+import signal
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +28,7 @@ from engine.errors import DataError
 FUZZ = settings(max_examples=40, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 FAR_END = int(np.datetime64("2100-01-01", "D").astype(np.int64))
+HANG_GUARD_S = 60.0
 SUFFIXES = (".parquet", ".csv")
 
 
@@ -60,10 +64,31 @@ def _write(frame: pd.DataFrame, folder: Path, suffix: str) -> Path:
     return path
 
 
+@contextmanager
+def _no_hang(seconds: float = HANG_GUARD_S) -> Iterator[None]:
+    """Turn a reader that hangs into a test failure (POSIX; elsewhere a plain block).
+    The limit is generous: it only catches a hang, it never measures speed."""
+    if not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def hung(signum: int, frame: object) -> None:
+        raise AssertionError(f"a reader hung for {seconds:.0f} s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _load(path: Path) -> ValidBars:
     """Read and validate one file; a DataError must name it (and is raised)."""
     try:
-        bars = validate([read_file(path)], FAR_END, "forward")
+        with _no_hang():
+            bars = validate([read_file(path)], FAR_END, "forward")
     except DataError as exc:
         assert exc.file == str(path) and path.name in str(exc), str(exc)
         raise
