@@ -22,6 +22,7 @@ from engine.results import BacktestResult
 
 if TYPE_CHECKING:
     from engine.sweep import SweepResult
+    from engine.walkforward import WalkForwardResult
 
 
 @contextlib.contextmanager
@@ -169,3 +170,21 @@ def export_result(result: BacktestResult, folder: Path,
         write_json(result.timings, stage / "timings.json")
         write_atomic(stage / "config.toml", lambda h: h.write(result.config.to_toml()))
     return [folder / name for name in (*tables, "metrics.json", "timings.json", "config.toml")]
+
+
+def export_walk_forward(result: WalkForwardResult, folder: Path) -> list[Path]:
+    """A walk-forward into ``folder``: ``folds.csv`` (one row per fold: its dates, each
+    chosen parameter, ``is_<metric>``, ``oos_<metric>``, trades), ``equity.csv`` (the
+    stitched out-of-sample curve), the test windows' ``fills.csv`` and ``trades.csv``,
+    ``summary.json`` (OOS metrics, walk-forward efficiency, deflated Sharpe, PBO) and
+    ``config.toml``, through a staging folder (``staged_folder``). Returns the paths."""
+    folder = Path(folder)
+    tables = (("folds.csv", result.folds), ("equity.csv", result.equity),
+              ("fills.csv", result.fills), ("trades.csv", result.trades))
+    with staged_folder(folder) as stage:
+        for name, frame in tables:
+            write_csv(frame, stage / name)
+        write_json({**result.summary(), "grid": {k: list(v) for k, v in result.grid.items()}},
+                   stage / "summary.json")
+        write_atomic(stage / "config.toml", lambda h: h.write(result.config.to_toml()))
+    return [folder / name for name in (*dict(tables), "summary.json", "config.toml")]

@@ -17,6 +17,7 @@ stored runs) and ``"sweep"``. Each runs one job at a time. Jobs see the caller's
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import os
 import threading
 import time
@@ -216,7 +217,9 @@ def _sweep(payload: tuple[BacktestConfig, dict[str, list[float]]],
 
     config, grid = payload
     result = run_sweep(config, grid, progress=_relay(ctx), cancel=ctx)
-    return SweepOutcome(result, pack_text(format_frame(result.table)))
+    # The window shows the diagnostics, never the per-combination returns behind them.
+    light = dataclasses.replace(result, returns=result.returns[:0, :0])
+    return SweepOutcome(light, pack_text(format_frame(result.table)))
 
 
 def sweep(config: BacktestConfig, grid: Mapping[str, Iterable[float]],

@@ -10,6 +10,7 @@ the price arrays. Workers write large outputs (RSI, signals, sleeve equity) into
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import OrderedDict
 from contextlib import suppress
@@ -154,7 +155,7 @@ def attach_market_data(ref: DataRef) -> MarketData:
     """
     if ref.key in _ATTACHED:
         _ATTACHED.move_to_end(ref.key)
-        return _ATTACHED[ref.key][0]
+        return _with_start(_ATTACHED[ref.key][0], ref.start_index)
     arrays, codes, block = _open(ref)
     prices, tradable, calendar = arrays["prices"], arrays["tradable"], arrays["calendar"]
     expected = (len(PLANES), calendar.size, len(codes))
@@ -174,3 +175,10 @@ def attach_market_data(ref: DataRef) -> MarketData:
         if old is not None:
             old.close()
     return data
+
+
+def _with_start(data: MarketData, start_index: int) -> MarketData:
+    """``data`` for a run that starts at row ``start_index``: one cache entry (one end
+    date) serves runs with different starts, so the start always comes from the ref."""
+    return data if data.start_index == start_index else \
+        dataclasses.replace(data, start_index=start_index)

@@ -109,7 +109,7 @@ def test_bad_flag_is_one_line_not_the_usage_block(args: list[str], message: str,
     assert err.strip() == message and "usage:" not in err
 
 
-@pytest.mark.parametrize("command", ["run", "sweep"])
+@pytest.mark.parametrize("command", ["run", "sweep", "walkforward"])
 @pytest.mark.parametrize(("flag", "message"), [
     ("--out", "cannot write --out {file}/out: {file} is a file, not a folder"),
     ("--cache-dir", "cannot write the aligned cache folder (--cache-dir or "
@@ -120,17 +120,20 @@ def test_bad_out_or_cache_folder_fails_before_any_work(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     import engine.backtest
     import engine.sweep
+    import engine.walkforward
 
     def no_work(*args: object, **kwargs: object) -> None:
         raise AssertionError("the run started before its paths were checked")
 
     monkeypatch.setattr(engine.backtest, "run_backtest", no_work)
     monkeypatch.setattr(engine.sweep, "run_sweep", no_work)
+    monkeypatch.setattr(engine.walkforward, "run_walk_forward", no_work)
     a_file = tmp_path / "a_file"
     a_file.write_text("x")
     target = a_file / ("out" if flag == "--out" else "cache")
-    grid = ["--period", "10,14"] if command == "sweep" else []
-    assert main([command, "--data", str(SAMPLE), *grid, flag, str(target), "--no-store"]) == 2
+    extra = {"run": ["--no-store"], "sweep": ["--period", "10,14", "--no-store"],
+             "walkforward": ["--period", "10,14"]}[command]
+    assert main([command, "--data", str(SAMPLE), *extra, flag, str(target)]) == 2
     err = capsys.readouterr().err
     assert err.strip() == "error: " + message.format(file=a_file) + "; choose another folder"
 
