@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from engine.data.align import PLANES, AlignedArrays
-from engine.data.cache import DamagedEntryError, open_entry
+from engine.data.cache import CHECKSUM_FILE, DamagedEntryError, open_entry
 from engine.data.loader import EXCLUDED_COLUMNS, MarketData
 from engine.errors import DataError
 
@@ -113,11 +113,17 @@ class DataRef:
 def share_market_data(data: MarketData) -> tuple[DataRef, SharedArrays | None]:
     """A reference workers can attach to, plus the shared block to unlink after the run
     (None when the data comes from the aligned cache, which needs no copy)."""
+    written = None
     if data.cache_path is not None:
+        # The checksum file's identity names this instance of the entry: a rebuilt entry
+        # (after damage) has a new one, so no warm worker reuses its map of the old files.
+        with suppress(OSError):  # the entry is gone (another process pruned it): copy
+            written = (data.cache_path / CHECKSUM_FILE).stat()
+    if data.cache_path is not None and written is not None:
         location = str(data.cache_path)
-        return DataRef(key=f"cache:{location}:{data.fingerprint}", kind="cache",
-                       location=location, start_index=data.start_index,
-                       fingerprint=data.fingerprint), None
+        key = f"cache:{location}:{data.fingerprint}:{written.st_ino}:{written.st_mtime_ns}"
+        return DataRef(key=key, kind="cache", location=location,
+                       start_index=data.start_index, fingerprint=data.fingerprint), None
     arrays = {"prices": data.arrays.prices, "tradable": data.arrays.tradable,
               "calendar": data.arrays.calendar}
     block = SharedArrays({k: (v.shape, v.dtype.str) for k, v in arrays.items()})

@@ -247,3 +247,22 @@ def test_a_file_where_an_entry_belongs_is_replaced(folder: Path, isolated_cache:
     _same(cold, again)
     assert entry.is_dir() and load_market_data(folder).from_cache
     assert [p.name for p in isolated_cache.iterdir()] == [entry.name]
+
+
+@pytest.mark.slow
+def test_a_warm_worker_drops_its_map_of_an_entry_that_was_damaged_and_rebuilt(
+        isolated_cache: Path) -> None:
+    config = BacktestConfig(data_dir=SAMPLE, workers=2, capital_mode="per_stock")
+    reference = run_backtest(config.replace(workers=1))
+    assert_same(reference, run_backtest(config))  # the workers now map the entry
+    entry = load(config).cache_path
+    assert entry is not None
+    prices = entry / "prices.npy"
+    data = bytearray(prices.read_bytes())
+    data[len(data) // 2] ^= 0x40  # in place: the workers' maps see the flip too
+    with prices.open("r+b") as handle:
+        handle.write(data)
+    rebuilt = run_backtest(config)  # the parent rebuilds the entry at the same path
+    assert any("aligned cache entry" in w for w in rebuilt.warnings)
+    assert_same(reference, rebuilt)
+    parallel.shutdown_pool()
