@@ -374,6 +374,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         shown = [*result.parameters, *dict.fromkeys((args.sort, *SWEEP_SHOWN))]
         print(f"top {len(top)} by {args.sort}{' (ascending)' if args.ascending else ''}:")
         print(text_frame(top[shown]).to_string(index=False))
+        from engine.report import diagnostics_text
+
         print(diagnostics_text(result.diagnostics))
         if args.out is not None:
             _write_sweep(args.out, result, grid)
@@ -393,18 +395,6 @@ def _write_sweep(out: Path, result: SweepResult, grid: dict[str, list[float]]) -
                     "diagnostics": result.diagnostics,
                     "timings": result.timings}, stage / "sweep.json")
     print(f"wrote sweep.csv, skipped.csv and sweep.json to {out}")
-
-
-def diagnostics_text(diagnostics: dict[str, float]) -> str:
-    """Two lines on whether the best combination is luck: deflated Sharpe and PBO."""
-    from engine.report import format_value
-
-    dsr, pbo = diagnostics.get("deflated_sharpe"), diagnostics.get("pbo")
-    trials = int(diagnostics.get("trials", 0))
-    return (f"deflated Sharpe {format_value(dsr, 'ratio')}: the chance the best of {trials} "
-            "combinations beats what luck alone gives that many tries (near 1: not luck)\n"
-            f"PBO {format_value(pbo, 'pct')}: how often the in-sample best lands in the "
-            "bottom half out of sample (near 0: robust, 50% or more: overfit)")
 
 
 def _save_sweep_best(store: RunStore, result: SweepResult, sort: str, ascending: bool) -> None:

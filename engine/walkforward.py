@@ -29,7 +29,7 @@ from engine.errors import Cancelled, ConfigError
 from engine.market_rules import cost_rates
 from engine.metrics import compute_metrics, drawdown
 from engine.progress import CancelToken, Progress, ProgressSink
-from engine.results import BacktestResult
+from engine.results import REJECTION_COLUMNS, BacktestResult
 from engine.simulate_nb import commission_nb
 from engine.sweep import SweepResult, expand_grid, run_sweep
 
@@ -209,7 +209,11 @@ class WalkForwardResult:
     last close), trades (round trips in the test window, those closed at its end too).
     ``equity``: the stitched out-of-sample curve (date, equity, cash, positions_value,
     drawdown, benchmark, fold), with every test window's positions closed at its end.
-    ``metrics``: SPEC §7 on that curve.
+    ``metrics``: SPEC §7 on that curve. ``in_sample_best`` is the combination the whole
+    window's sweep would have picked and ``in_sample_equity`` (date, equity) its run over
+    the out-of-sample dates, scaled to start from the same capital (hindsight, to compare
+    against); ``diagnostics`` that sweep's deflated Sharpe
+    ratio and PBO (``engine.sweep.sweep_diagnostics``).
     """
 
     config: BacktestConfig
@@ -224,13 +228,49 @@ class WalkForwardResult:
     wf_efficiency: float
     timings: dict[str, float] = field(default_factory=dict)
     diagnostics: dict[str, float] = field(default_factory=dict)
+    in_sample_best: dict[str, float] = field(default_factory=dict)
+    in_sample_equity: pd.DataFrame = field(default_factory=pd.DataFrame)
+    codes: tuple[str, ...] = ()
+    fingerprint: str = ""
+
+    def as_result(self) -> BacktestResult:
+        """The stitched out-of-sample run as a ``BacktestResult`` (for the run history,
+        export and comparison), its metrics joined by the walk-forward efficiency, the
+        deflated Sharpe ratio and the PBO."""
+        metrics = {**self.metrics, "wf_efficiency": self.wf_efficiency,
+                   "deflated_sharpe": self.diagnostics.get("deflated_sharpe", math.nan),
+                   "pbo": self.diagnostics.get("pbo", math.nan)}
+        return BacktestResult(
+            config=self.config, codes=self.codes,
+            equity=self.equity.drop(columns="fold"), fills=self.fills, trades=self.trades,
+            rejections=pd.DataFrame(columns=list(REJECTION_COLUMNS)),
+            excluded=pd.DataFrame(columns=["code", "file", "reason"]), metrics=metrics,
+            timings=self.timings, fingerprint=self.fingerprint)
 
     def summary(self) -> dict[str, object]:
         """What ``summary.json`` holds: the OOS metrics, efficiency and diagnostics."""
         return {"oos_metrics": self.metrics, "wf_efficiency": self.wf_efficiency,
-                **self.diagnostics, "metric": self.metric, "train": self.spec.train,
-                "test": self.spec.test, "anchored": self.spec.anchored,
+                "deflated_sharpe": self.diagnostics.get("deflated_sharpe"),
+                "pbo": self.diagnostics.get("pbo"), "diagnostics": self.diagnostics,
+                "in_sample_best": self.in_sample_best, "metric": self.metric,
+                "train": self.spec.train, "test": self.spec.test, "anchored": self.spec.anchored,
                 "folds": len(self.folds)}
+
+
+def _rebased(equity: pd.DataFrame, start: dt.date, capital: float) -> pd.DataFrame:
+    """``equity`` from ``start`` on, scaled as if it held ``capital`` the day before."""
+    dates = equity["date"]
+    before = equity["equity"][dates < pd.Timestamp(start)]
+    level = float(before.iloc[-1]) if len(before) else capital
+    after = equity[dates >= pd.Timestamp(start)]
+    return pd.DataFrame({"date": after["date"].to_numpy(),
+                         "equity": after["equity"].to_numpy() * (capital / level)})
+
+
+def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The folds' tables as one, codes as objects: concatenated Arrow-backed strings are
+    chunked, which the run store's one-batch encoding cannot take."""
+    return pd.concat(frames, ignore_index=True).astype({"code": object})
 
 
 def _fold_row(fold: Fold, params: Mapping[str, float], metric: str, in_sample: float,
@@ -295,8 +335,7 @@ def run_walk_forward(base_config: BacktestConfig, grid: Mapping[str, Iterable[fl
         trades.append(fold_trades)
     equity = pd.concat(segments, ignore_index=True)
     equity["drawdown"] = drawdown(equity["equity"].to_numpy())
-    all_fills = pd.concat(fills, ignore_index=True)
-    all_trades = pd.concat(trades, ignore_index=True)
+    all_fills, all_trades = _stack(fills), _stack(trades)
     metrics = compute_metrics(equity["date"].to_numpy().astype("datetime64[D]"),
                               equity["equity"].to_numpy(),
                               equity["positions_value"].to_numpy(),
@@ -305,9 +344,18 @@ def run_walk_forward(base_config: BacktestConfig, grid: Mapping[str, Iterable[fl
     in_sample = float(np.mean(is_cagr))
     oos = float(metrics["cagr"])  # type: ignore[arg-type]
     efficiency = oos / in_sample if in_sample > 0 and math.isfinite(oos) else math.nan
+    sink("train", len(plan), len(plan))
+    whole = run_sweep(base_config, checked, cancel=cancel)
+    hindsight = best_row(whole, metric)
+    hindsight_params = {name: hindsight[name].item() for name in whole.parameters}
+    hindsight_run = run_backtest(base_config.replace(**hindsight_params), cancel=cancel)
     sink("done", len(plan), len(plan))
     return WalkForwardResult(
         config=base_config, grid=checked, spec=spec, metric=metric,
         folds=pd.DataFrame(rows), equity=equity, fills=all_fills, trades=all_trades,
         metrics=metrics, wf_efficiency=efficiency,
-        timings={"total": time.perf_counter() - t0})
+        timings={"total": time.perf_counter() - t0}, diagnostics=whole.diagnostics,
+        in_sample_best=hindsight_params,
+        in_sample_equity=_rebased(hindsight_run.equity, plan[0].test_start,
+                                  base_config.initial_capital),
+        codes=data.codes, fingerprint=data.fingerprint)

@@ -119,6 +119,7 @@ class MainWindow(QMainWindow):
         self.runs_panel.open_requested.connect(self.open_stored_run)
         self.runs_panel.compare_requested.connect(self.compare_runs)
         self.sweep_view.run_requested.connect(self._run_sweep_cell)
+        self.sweep_view.walk_forward_saved.connect(self.runs_panel.show_runs)
         self.panel.changed.connect(self._sweep_base_changed)
         for table in (self.trades_table, self.fills_table, self.rejections_table,
                       self.data_table):
@@ -300,6 +301,8 @@ class MainWindow(QMainWindow):
         self._load_stored(run_ids, show)
 
     def _sweep_base_changed(self) -> None:
+        store = self.runs_panel.store
+        self.sweep_view.store_path = store.path if store is not None else None
         try:
             self.sweep_view.set_base_config(self.panel.config())
         except ConfigError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import shutil
 from pathlib import Path
 
@@ -158,3 +159,34 @@ def test_results_do_not_depend_on_the_worker_count(sample_copy: Path) -> None:
     pd.testing.assert_frame_equal(one.folds, two.folds)  # type: ignore[attr-defined]
     assert np.array_equal(one.equity["equity"].to_numpy(),  # type: ignore[attr-defined]
                           two.equity["equity"].to_numpy())  # type: ignore[attr-defined]
+
+
+def test_cli_walkforward_writes_folds_equity_and_summary(sample_copy: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    from engine.cli import main
+
+    out = tmp_path / "wf"
+    assert main(["walkforward", "--data", str(sample_copy), "--workers", "1", "--period",
+                 "10,14", "--oversold", "25,30", "--train", "12m", "--test", "6m",
+                 "--metric", "sharpe", "--out", str(out), "--no-progress"]) == 0
+    assert "walk-forward efficiency" in capsys.readouterr().out
+    folds = pd.read_csv(out / "folds.csv", encoding="utf-8-sig")
+    assert list(folds.columns) == ["train_start", "train_end", "test_start", "test_end",
+                                   "period", "oversold", "overbought", "is_sharpe",
+                                   "oos_sharpe", "trades"]
+    assert folds["train_start"].iloc[0] == "2023-02-06"  # ISO dates
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert {"oos_metrics", "wf_efficiency", "deflated_sharpe", "pbo"} <= set(summary)
+    equity = pd.read_csv(out / "equity.csv", encoding="utf-8-sig")
+    assert equity["equity"].iloc[-1] == pytest.approx(summary["oos_metrics"]["final_equity"])
+
+
+def test_cli_walkforward_bad_window_is_one_line(sample_copy: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.cli import main
+
+    assert main(["walkforward", "--data", str(sample_copy), "--period", "10,14",
+                 "--train", "1y", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "250d" in err
