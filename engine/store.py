@@ -286,8 +286,13 @@ class RunStore:
     plus a busy timeout). Use as a context manager or call ``close``.
     """
 
-    def __init__(self, path: Path | str | None = None) -> None:
+    def __init__(self, path: Path | str | None = None,
+                 busy_timeout: float = BUSY_TIMEOUT_S) -> None:
+        """``busy_timeout``: seconds a call waits for another process's write to finish
+        before it fails with ``StoreError`` (a window keeps it short, so an edit never
+        freezes it while a long save runs elsewhere)."""
         self.path = Path(path).expanduser() if path is not None else default_store_path()
+        self.busy_timeout = busy_timeout
         self._lock = threading.RLock()
         self._conn = self._connect()
         try:
@@ -303,8 +308,8 @@ class RunStore:
                              "such as runs.sqlite")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout,
+                                   isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the run store {self.path}: {exc}") from exc
         try:
@@ -339,7 +344,7 @@ class RunStore:
         """Switch to WAL (kept in the file). Two processes creating the store at once can
         get "database is locked" here without SQLite's busy handler being called, so the
         switch is retried until the busy timeout."""
-        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        deadline = time.monotonic() + self.busy_timeout
         while True:
             try:
                 mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -393,6 +398,12 @@ class RunStore:
                         conn.execute("ROLLBACK")
                     raise
                 conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc):
+                    raise StoreError(f"run store {self.path} is busy: another process has "
+                                     f"been writing it for {self.busy_timeout:g} s; try "
+                                     "again in a moment") from exc
+                raise StoreError(f"run store {self.path}: {exc}") from exc
             except sqlite3.Error as exc:
                 raise StoreError(f"run store {self.path}: {exc}") from exc
 

@@ -31,6 +31,10 @@ from gui.metric_table import MetricTable
 from gui.plot_style import GUIDE_COLOR
 
 #: Column order of the list: who and when, then how it did, then how it was set up.
+#: Seconds an edit from the window waits for another process's write to the store; past
+#: that it fails with a message instead of freezing the window (the store's own default
+#: is a minute).
+GUI_BUSY_TIMEOUT_S = 2.0
 COLUMN_ORDER = ("id", "name", "created", "total_return", "sharpe", "max_drawdown", "trades",
                 "tags", "stocks", "start", "end", "period", "oversold", "overbought",
                 "capital_mode", "fill", "notes")
@@ -113,7 +117,7 @@ class RunsPanel(QWidget):
         return buttons
 
     def _open_store(self, store: RunStore | None) -> None:
-        self.store = store if store is not None else RunStore()
+        self.store = store if store is not None else RunStore(busy_timeout=GUI_BUSY_TIMEOUT_S)
 
     # ------------------------------------------------------------- reading
     def refresh(self) -> None:
