@@ -193,8 +193,9 @@ class RunsPanel(QWidget):
         return self._change(apply, f"Deleted {len(run_ids)} run(s)", "Could not delete")
 
     def export_runs(self, run_ids: Sequence[int], folder: Path) -> bool:
-        """Write each run's tables with ``engine.export.export_result``: one run into
-        ``folder`` itself, several into one ``run_<id>`` subfolder each."""
+        """Write each run's tables with ``engine.export.export_result`` (with the tables
+        attached to it: a sweep's table, a walk-forward's folds): one run into ``folder``
+        itself, several into one ``run_<id>`` subfolder each."""
         store = self._store_or_say("Could not export")
         if store is None:
             return False
@@ -202,7 +203,8 @@ class RunsPanel(QWidget):
         def write(into: Path) -> None:
             for run_id in run_ids:
                 export_result(store.load(run_id),
-                              into if len(run_ids) == 1 else into / f"run_{run_id}")
+                              into if len(run_ids) == 1 else into / f"run_{run_id}",
+                              extra=store.attachments(run_id))
         if not write_folder(self.errors, folder, write, f"{len(run_ids)} run(s)"):
             return False
         self.errors.clear()

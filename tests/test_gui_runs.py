@@ -242,3 +242,14 @@ def test_an_edit_while_another_process_writes_fails_fast_instead_of_freezing(
         writer.execute("ROLLBACK")
         writer.close()
     assert panel.rename_run(1, "renamed")
+
+
+def test_exporting_a_run_writes_the_tables_attached_to_it(panel: RunsPanel, store: RunStore,
+                                                         results: list[BacktestResult],
+                                                         tmp_path: Path) -> None:
+    folds = pd.DataFrame({"train_start": ["2023-02-06"], "oos_sharpe": [0.5]})
+    run_id = store.save(results[0], tags=["walkforward"], attachments={"folds": folds})
+    panel.refresh()
+    assert panel.export_runs([run_id], tmp_path / "out")
+    written = pd.read_csv(tmp_path / "out" / "folds.csv", encoding="utf-8-sig")
+    assert written["oos_sharpe"].tolist() == [0.5]
