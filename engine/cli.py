@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from engine.config import BacktestConfig
 from engine.errors import BacktestError
@@ -21,6 +21,16 @@ if TYPE_CHECKING:
     from engine.sweep import SweepResult
 
 log = logging.getLogger("backtest")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line naming the fix, not the usage block
+    (its subcommands' parsers are of this class too)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``error: MESSAGE (try PROG --help)`` on stderr and exit with status 2."""
+        self.exit(2, f"error: {message} (try {self.prog} --help)\n")
+
 
 DEMO_START = "2022-08-01"
 DEMO_END = "2026-02-04"
@@ -63,6 +73,8 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
 def _cmd_check(args: argparse.Namespace) -> int:
     from engine.data import load_market_data
 
+    if not args.no_cache:
+        _check_cache_folder(None)
     data = load_market_data(args.data, args.stocks, args.start, args.end, adjust=args.adjust,
                             on_bad_stock=args.on_bad_stock, use_cache=not args.no_cache)
     run_dates = data.run_dates
@@ -101,7 +113,7 @@ RUN_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
     ("--rsi-method", "rsi_method", str, "wilder (default) or sma"),
     ("--fill", "fill", str, "next_open (default) or close"),
     ("--mode", "capital_mode", str, "shared (default) or per_stock"),
-    ("--capital", "initial_capital", float, "initial capital (default 1,000,000)"),
+    ("--capital", "initial_capital", float, "initial capital (default 1,000,000; at most 1e12)"),
     ("--position-pct", "position_pct", float, "target per buy, share of equity (default 0.10)"),
     ("--max-positions", "max_positions", int, "most open positions, shared mode (default 10)"),
     ("--commission", "commission_rate", float, "commission rate (default 0.0003)"),
@@ -137,6 +149,26 @@ def add_run_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -
                                 help=help_text)
         else:
             parser.add_argument(flag, dest=name, type=kind, default=None, help=help_text)
+
+
+def _check_cache_folder(folder: Path | None) -> None:
+    """Fail before any work when the aligned-cache folder (``folder``, else the default)
+    cannot be written."""
+    from engine.data.cache import default_cache_dir
+    from engine.export import check_writable_folder
+
+    check_writable_folder(folder or default_cache_dir(), "the aligned cache folder "
+                          "(--cache-dir or $BACKTEST_CACHE_DIR)")
+
+
+def check_before_work(config: BacktestConfig, out: Path | None) -> None:
+    """Check the output folder and the cache folder of a run or sweep before it starts,
+    so a bad path fails in a second, not after the whole run."""
+    from engine.export import check_writable_folder
+
+    if out is not None:
+        check_writable_folder(out, "--out")
+    _check_cache_folder(config.cache_dir)
 
 
 def config_from_args(args: argparse.Namespace) -> BacktestConfig:
@@ -225,6 +257,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from engine.backtest import STAGES, run_backtest
 
     config = config_from_args(args)
+    check_before_work(config, args.out)
     with _saving_store(args) as store:
         with ProgressBar(STAGES, enabled=not args.no_progress) as bar:
             result = run_backtest(config, progress=bar)
@@ -269,15 +302,29 @@ GRID_FLAGS: tuple[tuple[str, str, str], ...] = (
 SWEEP_SHOWN = ("total_return", "cagr", "sharpe", "max_drawdown", "trades", "win_rate")
 
 
+def add_grid_flags(parser: argparse.ArgumentParser) -> None:
+    """The run flags, with the RSI fields taking value ranges, plus ``--grid``."""
+    add_run_flags(parser, skip=tuple(name for _, name, _ in GRID_FLAGS))
+    for flag, name, help_text in GRID_FLAGS:
+        parser.add_argument(flag, dest=f"grid_{name}", default=None, help=help_text)
+    parser.add_argument("--grid", action="append", default=[], metavar="FIELD=VALUES",
+                        help="sweep any other numeric config field, e.g. "
+                             "position_pct=0.05:0.2:0.05 (repeatable)")
+
+
+def check_metric(metric: str, flag: str) -> None:
+    """A BacktestError unless ``metric`` is a metric of SPEC §7."""
+    from engine.report import METRICS
+
+    if metric not in {key for key, _, _ in METRICS}:
+        raise BacktestError(f"{flag} {metric!r}: no metric {metric!r}; choose one of "
+                            + ", ".join(key for key, _, _ in METRICS))
+
+
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sweep", help="run a grid of parameter combinations, write sweep.csv "
                        "and print the best rows")
-    add_run_flags(p, skip=tuple(name for _, name, _ in GRID_FLAGS))
-    for flag, name, help_text in GRID_FLAGS:
-        p.add_argument(flag, dest=f"grid_{name}", default=None, help=help_text)
-    p.add_argument("--grid", action="append", default=[], metavar="FIELD=VALUES",
-                   help="sweep any other numeric config field, e.g. position_pct=0.05:0.2:0.05 "
-                        "(repeatable)")
+    add_grid_flags(p)
     p.add_argument("--out", type=Path, help="write sweep.csv (every parameter and metric), "
                    "skipped.csv and sweep.json (config, grid, timings) into this folder")
     p.add_argument("--sort", default="sharpe", help="metric to rank by (default sharpe)")
@@ -292,13 +339,9 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_sweep)
 
 
-def _grid_from_args(args: argparse.Namespace) -> dict[str, list[float]]:
-    from engine.report import METRICS
+def grid_from_args(args: argparse.Namespace) -> dict[str, list[float]]:
+    """The grid of the flags made by ``add_grid_flags``; a BacktestError names a bad one."""
     from engine.sweep import check_field, parse_values
-
-    if args.sort not in {key for key, _, _ in METRICS}:
-        raise BacktestError(f"--sort {args.sort!r}: no metric {args.sort!r}; choose one of "
-                            + ", ".join(key for key, _, _ in METRICS))
 
     grid = {name: parse_values(getattr(args, f"grid_{name}")) for _, name, _ in GRID_FLAGS
             if getattr(args, f"grid_{name}") is not None}
@@ -318,8 +361,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from engine.report import text_frame
     from engine.sweep import run_sweep
 
+    check_metric(args.sort, "--sort")
     config = config_from_args(args)
-    grid = _grid_from_args(args)
+    grid = grid_from_args(args)
+    check_before_work(config, args.out)
     with _saving_store(args) as store:
         t0 = time.perf_counter()
         with ProgressBar(unit_stage="sweep", enabled=not args.no_progress) as bar:
@@ -336,6 +381,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         shown = [*result.parameters, *dict.fromkeys((args.sort, *SWEEP_SHOWN))]
         print(f"top {len(top)} by {args.sort}{' (ascending)' if args.ascending else ''}:")
         print(text_frame(top[shown]).to_string(index=False))
+        from engine.report import diagnostics_text
+
+        print(diagnostics_text(result.diagnostics))
         if args.out is not None:
             _write_sweep(args.out, result, grid)
         if store is not None:
@@ -344,14 +392,15 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _write_sweep(out: Path, result: SweepResult, grid: dict[str, list[float]]) -> None:
-    from engine.export import export_sweep, write_csv, write_json, writing
+    from engine.export import export_sweep, staged_folder, write_csv, write_json, writing
 
-    with writing(out):
-        export_sweep(result, out / "sweep.csv")
-        write_csv(result.skipped, out / "skipped.csv")
+    with writing(out), staged_folder(out) as stage:
+        export_sweep(result, stage / "sweep.csv")
+        write_csv(result.skipped, stage / "skipped.csv")
         write_json({"config": result.config.to_dict(),
                     "grid": {k: list(v) for k, v in grid.items()},
-                    "timings": result.timings}, out / "sweep.json")
+                    "diagnostics": result.diagnostics,
+                    "timings": result.timings}, stage / "sweep.json")
     print(f"wrote sweep.csv, skipped.csv and sweep.json to {out}")
 
 
@@ -374,7 +423,7 @@ def _save_sweep_best(store: RunStore, result: SweepResult, sort: str, ascending:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``backtest`` argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(prog="backtest", description=__doc__)
+    parser = OneLineParser(prog="backtest", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub)
@@ -382,7 +431,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_check(sub)
     _add_datagen(sub)
     from engine.runs_cli import add_runs
+    from engine.walkforward_cli import add_walkforward
 
+    add_walkforward(sub)
     add_runs(sub)
     return parser
 

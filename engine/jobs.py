@@ -17,6 +17,7 @@ stored runs) and ``"sweep"``. Each runs one job at a time. Jobs see the caller's
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import os
 import threading
 import time
@@ -35,6 +36,7 @@ from engine.report import PackedText, format_frame, pack_text
 if TYPE_CHECKING:
     from engine.results import BacktestResult
     from engine.sweep import SweepResult
+    from engine.walkforward import FoldSpec, WalkForwardResult
 
 #: Seconds a cancelled job gets to stop before its host is killed (and restarted later).
 JOB_GRACE = 5.0
@@ -168,8 +170,9 @@ class RunOutcome:
     text: dict[str, list[PackedText]] = field(default_factory=dict)
 
 
-def _save(result: BacktestResult, store_path: Path | None
+def _save(result: BacktestResult, store_path: Path | None, **extra: Any
           ) -> tuple[int | None, str, pd.DataFrame | None]:
+    """Save ``result`` (``extra``: RunStore.save's name, notes, tags, attachments)."""
     from engine.errors import BacktestError
     from engine.store import RunStore
 
@@ -177,7 +180,7 @@ def _save(result: BacktestResult, store_path: Path | None
         return None, "", None
     try:
         with RunStore(store_path) as store:
-            run_id = store.save(result)
+            run_id = store.save(result, **extra)
             return run_id, "", store.list_runs()
     except BacktestError as exc:
         return None, str(exc), None
@@ -189,9 +192,13 @@ def _run(payload: tuple[BacktestConfig, Path | None], ctx: TaskContext) -> RunOu
     config, store_path = payload
     result = run_backtest(config, progress=_relay(ctx), cancel=ctx)
     run_id, error, runs = _save(result, store_path)
-    text = {name: pack_text(format_frame(getattr(result, name)))
+    return RunOutcome(result, run_id, error, runs, os.getpid(), _table_text(result))
+
+
+def _table_text(result: BacktestResult) -> dict[str, list[PackedText]]:
+    """Packed display text of a result's big tables (what a window shows of them)."""
+    return {name: pack_text(format_frame(getattr(result, name)))
             for name in ("trades", "fills", "rejections")}
-    return RunOutcome(result, run_id, error, runs, os.getpid(), text)
 
 
 def run(config: BacktestConfig, store_path: Path | None = None,
@@ -216,7 +223,9 @@ def _sweep(payload: tuple[BacktestConfig, dict[str, list[float]], str | None],
 
     config, grid, cluster = payload
     result = run_sweep(config, grid, progress=_relay(ctx), cancel=ctx, cluster=cluster)
-    return SweepOutcome(result, pack_text(format_frame(result.table)))
+    # The window shows the diagnostics, never the per-combination returns behind them.
+    light = dataclasses.replace(result, returns=result.returns[:0, :0])
+    return SweepOutcome(light, pack_text(format_frame(result.table)))
 
 
 def sweep(config: BacktestConfig, grid: Mapping[str, Iterable[float]],
@@ -226,6 +235,44 @@ def sweep(config: BacktestConfig, grid: Mapping[str, Iterable[float]],
     display text. A ``local:N`` cluster lives in the sweep host, warm for later sweeps."""
     payload = (config, {k: list(v) for k, v in grid.items()}, cluster)
     return submit("sweep", _sweep, payload, "the sweep", progress, cancel)
+
+
+@dataclass(frozen=True)
+class WalkForwardOutcome:
+    """A finished walk-forward, saved like a run (``run_id``, ``store_error``, ``runs`` as
+    in ``RunOutcome``), with the display text of its fold table."""
+
+    result: WalkForwardResult
+    run_id: int | None
+    store_error: str
+    runs: pd.DataFrame | None
+    folds_text: list[PackedText]
+
+
+def _walk_forward(payload: tuple[BacktestConfig, dict[str, list[float]], FoldSpec, str,
+                                 Path | None], ctx: TaskContext) -> WalkForwardOutcome:
+    from engine.walkforward import run_walk_forward
+
+    config, grid, spec, metric, store_path = payload
+    result = run_walk_forward(config, grid, spec, metric, progress=_relay(ctx), cancel=ctx)
+    kind = "anchored" if spec.anchored else "rolling"
+    notes = (f"walk-forward: {len(result.folds)} {kind} folds, train {spec.train}, test "
+             f"{spec.test}, best by {metric}; grid: "
+             + "; ".join(f"{k} {', '.join(f'{v:g}' for v in values)}"
+                         for k, values in result.grid.items()))
+    run_id, error, runs = _save(result.as_result(), store_path, notes=notes,
+                                tags=("walkforward",), attachments={"folds": result.folds})
+    return WalkForwardOutcome(result, run_id, error, runs,
+                              pack_text(format_frame(result.folds)))
+
+
+def walk_forward(config: BacktestConfig, grid: Mapping[str, Iterable[float]], spec: FoldSpec,
+                 metric: str, store_path: Path | None = None, progress: Progress | None = None,
+                 cancel: CancelToken | None = None) -> WalkForwardOutcome:
+    """``run_walk_forward`` on the sweep host, saved to the run store (its stitched
+    out-of-sample run, tagged "walkforward", with the fold table attached)."""
+    payload = (config, {k: list(v) for k, v in grid.items()}, spec, metric, store_path)
+    return submit("sweep", _walk_forward, payload, "the walk-forward", progress, cancel)
 
 
 @dataclass(frozen=True)
@@ -288,3 +335,27 @@ def load_runs(store_path: Path, run_ids: Sequence[int]
               ) -> tuple[dict[int, BacktestResult], dict[int, str]]:
     """Stored runs by id, and their names, read on the run host."""
     return submit("run", _load_runs, (store_path, list(run_ids)), "stored runs")
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A run read from the store, with its name and its tables' display text (as
+    ``RunOutcome.text``), so showing it formats nothing in the caller's process."""
+
+    result: BacktestResult
+    name: str
+    text: dict[str, list[PackedText]]
+
+
+def _open_run(payload: tuple[Path, int], ctx: TaskContext) -> StoredRun:
+    from engine.store import RunStore
+
+    path, run_id = payload
+    with RunStore(path) as store:
+        results, names = store.load_many([run_id])
+    return StoredRun(results[run_id], names[run_id], _table_text(results[run_id]))
+
+
+def open_run(store_path: Path, run_id: int) -> StoredRun:
+    """One stored run and its display text, read and formatted on the run host."""
+    return submit("run", _open_run, (store_path, run_id), f"run {run_id}")

@@ -37,6 +37,12 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("final_equity", "Final equity", "money"),
     ("days", "Trading days", "int"),
 )
+#: Metrics only some results have (a walk-forward's), shown after ``METRICS`` when present.
+EXTRA_METRICS: tuple[tuple[str, str, str], ...] = (
+    ("wf_efficiency", "Walk-forward efficiency", "ratio"),
+    ("deflated_sharpe", "Deflated Sharpe (best of the grid)", "ratio"),
+    ("pbo", "Probability of overfitting (PBO)", "pct"),
+)
 MISSING = "—"
 
 #: Format spec of each numeric kind (Python's ``format``; rounding is that of the exact
@@ -68,7 +74,7 @@ FUND_PREFIXES: dict[str, tuple[str, ...]] = {
 #: fits its kind (the trades' boolean ``open`` is not a price); other columns go by dtype
 #: (``column_kind``).
 COLUMN_KINDS: dict[str, str] = {
-    **{key: kind for key, _, kind in METRICS},
+    **{key: kind for key, _, kind in (*METRICS, *EXTRA_METRICS)},
     **dict.fromkeys(("price", "entry_price", "exit_price", "open", "high", "low", "close"),
                     "price"),
     **dict.fromkeys(("commission", "tax", "transfer_fee", "pnl", "cash_after", "equity", "cash",
@@ -309,8 +315,21 @@ def text_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
-    """(label, formatted value) for every known metric, in display order."""
-    return [(label, format_value(metrics.get(key), kind)) for key, label, kind in METRICS]
+    """(label, formatted value) for every known metric, in display order, then the
+    ``EXTRA_METRICS`` the result has."""
+    return ([(label, format_value(metrics.get(key), kind)) for key, label, kind in METRICS]
+            + [(label, format_value(metrics[key], kind)) for key, label, kind in EXTRA_METRICS
+               if key in metrics])
+
+
+def diagnostics_text(diagnostics: dict[str, float]) -> str:
+    """Two lines on whether the best combination is luck: deflated Sharpe and PBO."""
+    dsr, pbo = diagnostics.get("deflated_sharpe"), diagnostics.get("pbo")
+    trials = int(diagnostics.get("trials", 0))
+    return (f"deflated Sharpe {format_value(dsr, 'ratio')}: the chance the best of {trials} "
+            "combinations beats what luck alone gives that many tries (near 1: not luck)\n"
+            f"PBO {format_value(pbo, 'pct')}: how often the in-sample best lands in the "
+            "bottom half out of sample (near 0: robust, 50% or more: overfit)")
 
 
 def text_table(rows: list[tuple[str, str]]) -> str:

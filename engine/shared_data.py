@@ -10,7 +10,7 @@ the price arrays. Workers write large outputs (RSI, signals, sleeve equity) into
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
 from collections import OrderedDict
 from contextlib import suppress
@@ -22,7 +22,9 @@ import numpy as np
 import pandas as pd
 
 from engine.data.align import PLANES, AlignedArrays
+from engine.data.cache import CHECKSUM_FILE, DamagedEntryError, open_entry
 from engine.data.loader import EXCLUDED_COLUMNS, MarketData
+from engine.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +113,17 @@ class DataRef:
 def share_market_data(data: MarketData) -> tuple[DataRef, SharedArrays | None]:
     """A reference workers can attach to, plus the shared block to unlink after the run
     (None when the data comes from the aligned cache, which needs no copy)."""
+    written = None
     if data.cache_path is not None:
+        # The checksum file's identity names this instance of the entry: a rebuilt entry
+        # (after damage) has a new one, so no warm worker reuses its map of the old files.
+        with suppress(OSError):  # the entry is gone (another process pruned it): copy
+            written = (data.cache_path / CHECKSUM_FILE).stat()
+    if data.cache_path is not None and written is not None:
         location = str(data.cache_path)
-        return DataRef(key=f"cache:{location}:{data.fingerprint}", kind="cache",
-                       location=location, start_index=data.start_index,
-                       fingerprint=data.fingerprint), None
+        key = f"cache:{location}:{data.fingerprint}:{written.st_ino}:{written.st_mtime_ns}"
+        return DataRef(key=key, kind="cache", location=location,
+                       start_index=data.start_index, fingerprint=data.fingerprint), None
     arrays = {"prices": data.arrays.prices, "tradable": data.arrays.tradable,
               "calendar": data.arrays.calendar}
     block = SharedArrays({k: (v.shape, v.dtype.str) for k, v in arrays.items()})
@@ -129,11 +137,14 @@ def share_market_data(data: MarketData) -> tuple[DataRef, SharedArrays | None]:
 def _open(ref: DataRef) -> tuple[dict[str, np.ndarray], tuple[str, ...], SharedArrays | None]:
     """The arrays (prices, tradable, calendar), the codes and the block."""
     if ref.kind == "cache":
-        entry = Path(ref.location)
-        codes = tuple(json.loads((entry / "meta.json").read_text(encoding="utf-8"))["codes"])
-        arrays = {"prices": np.load(entry / "prices.npy", mmap_mode="r"),
-                  "tradable": np.load(entry / "tradable.npy", mmap_mode="r"),
-                  "calendar": np.load(entry / "calendar.npy")}
+        try:
+            aligned, meta = open_entry(Path(ref.location))
+        except DamagedEntryError as exc:
+            raise DataError(f"aligned cache entry {ref.location} changed after the run loaded "
+                            f"it ({exc}); run again to rebuild it") from exc
+        codes = tuple(meta["codes"])
+        arrays = {"prices": aligned.prices, "tradable": aligned.tradable,
+                  "calendar": aligned.calendar}
         return arrays, codes, None
     assert ref.shm_layout is not None
     block = SharedArrays.attach((ref.location, ref.shm_layout))
@@ -150,7 +161,7 @@ def attach_market_data(ref: DataRef) -> MarketData:
     """
     if ref.key in _ATTACHED:
         _ATTACHED.move_to_end(ref.key)
-        return _ATTACHED[ref.key][0]
+        return _with_start(_ATTACHED[ref.key][0], ref.start_index)
     arrays, codes, block = _open(ref)
     prices, tradable, calendar = arrays["prices"], arrays["tradable"], arrays["calendar"]
     expected = (len(PLANES), calendar.size, len(codes))
@@ -170,3 +181,10 @@ def attach_market_data(ref: DataRef) -> MarketData:
         if old is not None:
             old.close()
     return data
+
+
+def _with_start(data: MarketData, start_index: int) -> MarketData:
+    """``data`` for a run that starts at row ``start_index``: one cache entry (one end
+    date) serves runs with different starts, so the start always comes from the ref."""
+    return data if data.start_index == start_index else \
+        dataclasses.replace(data, start_index=start_index)

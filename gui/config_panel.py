@@ -198,7 +198,16 @@ class ConfigPanel(QWidget):
         layout.addWidget(toggle)
         layout.addWidget(body)
         self.rules_toggle = toggle
+        self.rules_body = body
         return wrapper
+
+    def widest_row(self) -> int:
+        """Width the panel needs with every group open (the rules group may be folded)."""
+        layout = self.layout()
+        assert layout is not None
+        margins = layout.contentsMargins()
+        return max(self.minimumSizeHint().width(),
+                   self.rules_body.minimumSizeHint().width() + margins.left() + margins.right())
 
     def set_config(self, config: BacktestConfig) -> None:
         """Show ``config`` in the widgets (without emitting edits for each field)."""

@@ -120,7 +120,10 @@ class StockPicker(QWidget):
         text, ok = QInputDialog.getMultiLineText(self, "Paste stock codes",
                                                  "Codes such as 000001.SZ, 600000_SH:")
         if ok and text.strip():
-            self.select(parse_stock_selection(text) or [])
+            try:
+                self.select(parse_stock_selection(text) or [])
+            except DataError as exc:
+                self.message_posted.emit(str(exc))
 
     def _check_all(self, on: bool) -> None:
         state = Qt.CheckState.Checked if on else Qt.CheckState.Unchecked

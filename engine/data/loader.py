@@ -165,7 +165,7 @@ def load_market_data(
     params = {"end": end_day, "adjust": adjust, "listing": listing}
     root = Path(cache_dir) if cache_dir is not None else cache.default_cache_dir()
     key = cache.cache_key(files, missing, params)
-    hit = cache.load(root, key) if use_cache else None
+    hit, damage = cache.load(root, key) if use_cache else (None, None)
     timings = {"scan": time.perf_counter() - t0}
     entry: Path | None = None
     if hit is not None:
@@ -177,7 +177,8 @@ def load_market_data(
             entry = cache.store(root, key, arrays, meta)
     if on_bad_stock == "fail" and meta["errors"]:
         raise _error(meta["errors"][0])
-    data = _assemble(arrays, meta, start_day, scan.warnings, hit is not None, timings, entry)
+    notices = (*scan.warnings, *([damage] if damage else []))
+    data = _assemble(arrays, meta, start_day, end_day, notices, hit is not None, timings, entry)
     timings["total"] = time.perf_counter() - t0
     return data
 
@@ -261,6 +262,7 @@ def _build(files: dict[str, Path], missing: list[str], params: dict[str, Any],
         "errors": errors,
         "warnings": list(bars.warnings),
         "fingerprint": digests.hexdigest(),
+        "last_day": bars.last_day,
     }
     return arrays, meta
 
@@ -278,7 +280,18 @@ def _error(record: dict[str, str | None]) -> DataError:
     return DataError(str(record["message"]), **{name: record[name] for name in _ERROR_FIELDS})
 
 
-def _assemble(arrays: AlignedArrays, meta: dict[str, Any], start_day: int,
+def _empty_window(start_day: int, end_day: int, last_day: int | None) -> DataError:
+    """The error of a run window without a trading day, naming the date to change."""
+    start, end = np.datetime64(start_day, "D"), np.datetime64(end_day, "D")
+    if last_day is not None and last_day > end_day:
+        return DataError(f"no trading day from {start} to {end} in the selected stocks (a "
+                         "weekend or holiday?); choose a later end date", field="end")
+    last = f"on {np.datetime64(last_day, 'D')}" if last_day is not None else "before it"
+    return DataError(f"the selected stocks have no bars on or after the start date {start} "
+                     f"(their data ends {last}); choose an earlier start", field="start")
+
+
+def _assemble(arrays: AlignedArrays, meta: dict[str, Any], start_day: int, end_day: int,
               scan_warnings: tuple[str, ...], from_cache: bool,
               timings: dict[str, float], entry: Path | None = None) -> MarketData:
     codes = tuple(meta["codes"])
@@ -286,8 +299,7 @@ def _assemble(arrays: AlignedArrays, meta: dict[str, Any], start_day: int,
         array.flags.writeable = False  # market data is shared and never modified
     start_index = int(np.searchsorted(arrays.calendar, start_day))
     if start_index >= arrays.calendar.size:
-        raise DataError(f"the selected stocks have no bars on or after the start date "
-                        f"{np.datetime64(start_day, 'D')}; choose an earlier start")
+        raise _empty_window(start_day, end_day, meta["last_day"])
     in_window = np.asarray(arrays.tradable[start_index:]).any(axis=0)
     idle = [codes[j] for j in np.flatnonzero(~in_window)]
     warnings = [*scan_warnings, *meta["warnings"]]

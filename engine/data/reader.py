@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +16,12 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pyarrow.types as pat
 
-from engine.data.column_aliases import describe_aliases, map_columns, missing_required
+from engine.data.column_aliases import (
+    describe_aliases,
+    duplicated_columns,
+    map_columns,
+    missing_required,
+)
 from engine.errors import DataError
 
 NUMERIC_COLUMNS = ("open", "high", "low", "close", "volume", "adj_factor", "pre_close",
@@ -48,6 +55,9 @@ def read_file(path: Path) -> FileTable:
     except OSError as exc:
         raise DataError(f"{path.name}: cannot be read ({exc.strerror or exc}); check the file "
                         "permissions", file=path, rule="unreadable") from exc
+    if not data.strip():
+        raise DataError(f"{path.name}: the file is empty; re-export it or remove it from the "
+                        "data folder", file=path, rule="no traded row")
     table, mapping = _parse(path, data)
     missing = missing_required(mapping)
     if missing:
@@ -56,7 +66,8 @@ def read_file(path: Path) -> FileTable:
             f"{', '.join(table.column_names)}. Accepted names: {describe_aliases(missing)}",
             file=path, field=missing[0], rule="missing column",
         )
-    dates = _dates(path, table.column(mapping["date"]), mapping["date"])
+    with _unconvertible(path, mapping["date"], "dates"):
+        dates = _dates(path, table.column(mapping["date"]), mapping["date"])
     if ("up_limit" in mapping) != ("down_limit" in mapping):
         have, lack = (("up_limit", "down_limit") if "up_limit" in mapping
                       else ("down_limit", "up_limit"))
@@ -66,14 +77,18 @@ def read_file(path: Path) -> FileTable:
     columns: list[pa.ChunkedArray | pa.Array] = [dates]
     for name in NUMERIC_COLUMNS:
         if name in mapping:
-            columns.append(_numeric(path, table.column(mapping[name]), mapping[name], dates))
+            with _unconvertible(path, mapping[name], "numbers"):
+                columns.append(_numeric(path, table.column(mapping[name]), mapping[name], dates))
         else:
             columns.append(pa.nulls(len(table), pa.float64()))
     if "name" in mapping:
         st = NUMERIC_COLUMNS.index("is_st") + 1
-        columns[st] = _st_flags(table.column(mapping["name"]), columns[st])
-    list_day = (_list_day(path, table.column(mapping["list_date"]), mapping["list_date"])
-                if "list_date" in mapping else None)
+        with _unconvertible(path, mapping["name"], "names"):
+            columns[st] = _st_flags(table.column(mapping["name"]), columns[st])
+    list_day = None
+    if "list_date" in mapping:
+        with _unconvertible(path, mapping["list_date"], "dates"):
+            list_day = _list_day(path, table.column(mapping["list_date"]), mapping["list_date"])
     return FileTable(path, hashlib.blake2b(data, digest_size=16).hexdigest(),
                      pa.Table.from_arrays(columns, schema=CANONICAL_SCHEMA),
                      "adj_factor" in mapping, "up_limit" in mapping, list_day)
@@ -105,6 +120,18 @@ def _list_day(path: Path, column: pa.ChunkedArray, name: str) -> int | None:
     return int(days[0])
 
 
+@contextmanager
+def _unconvertible(path: Path, column: str, what: str) -> Iterator[None]:
+    """A column whose type cannot become ``what`` at all (lists, structs, bytes that
+    are not text) is reported as a DataError naming the file and column."""
+    try:
+        yield
+    except (pa.ArrowException, ValueError, TypeError, OverflowError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path.name}: column `{column}` cannot be read as {what} ({exc}); "
+                        "re-export it with plain values", file=path, field=column,
+                        rule="unreadable column") from exc
+
+
 def _parse(path: Path, data: bytes) -> tuple[pa.Table, dict[str, str]]:
     """Bytes -> (Arrow table, canonical -> file column) for parquet or CSV.
 
@@ -114,6 +141,7 @@ def _parse(path: Path, data: bytes) -> tuple[pa.Table, dict[str, str]]:
     try:
         if path.suffix.lower() == ".parquet":
             parquet = pq.ParquetFile(pa.BufferReader(data))
+            _check_unique(path, parquet.schema_arrow.names)
             mapping = map_columns(parquet.schema_arrow.names)
             if missing_required(mapping):
                 return parquet.schema_arrow.empty_table(), mapping
@@ -124,6 +152,7 @@ def _parse(path: Path, data: bytes) -> tuple[pa.Table, dict[str, str]]:
         except UnicodeDecodeError:
             encoding = "gbk"
         table = _read_csv(data, encoding)
+        _check_unique(path, table.column_names)
         return table, map_columns(table.column_names)
     except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError) as exc:
         raise DataError(
@@ -131,6 +160,15 @@ def _parse(path: Path, data: bytes) -> tuple[pa.Table, dict[str, str]]:
             "re-export it or remove it from the data folder",
             file=path, rule="corrupt",
         ) from exc
+
+
+def _check_unique(path: Path, names: list[str]) -> None:
+    """A column named twice is ambiguous (which `close` is the close?), so an error."""
+    repeated = duplicated_columns(names)
+    if repeated:
+        raise DataError(f"{path.name}: column `{repeated[0]}` appears more than once in the "
+                        "header; keep one column of each name", file=path, field=repeated[0],
+                        rule="duplicate column")
 
 
 def _read_csv(data: bytes, encoding: str) -> pa.Table:
