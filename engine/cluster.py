@@ -191,12 +191,15 @@ class DaskExecutor:
         plugin attaches it), else a future of the data scattered to every worker."""
         from engine import dask_worker
 
-        if data.cache_path is not None:
-            ref, _ = share_market_data(data)
+        ref, block = share_market_data(data) if data.cache_path is not None else (None, None)
+        if block is not None:  # the entry went away: a shared-memory copy is local only
+            block.unlink()
+            ref = None
+        if ref is not None:
             name = f"backtest-data-{next(_keys)}-{os.getpid()}"
             try:
                 self.client.register_plugin(dask_worker.DataPlugin(ref), name=name)
-            except (OSError, RuntimeError, ValueError) as exc:
+            except (OSError, RuntimeError, ValueError, BacktestError) as exc:
                 log.info("workers cannot read %s (%s); sending the data to each worker",
                          ref.location, exc)
                 self._unregister(name)
