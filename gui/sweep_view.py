@@ -479,8 +479,9 @@ class SweepView(QWidget):
         self._set_running(False)
         self.progress.setValue(1000)
         seconds = result.timings.get("total", 0.0)
-        self.progress.setFormat(f"done: {len(result.table):,} combinations in {seconds:.1f} s "
-                                f"on {result.executor}")
+        where = f" on {self._cluster}" if self._cluster else ""
+        self.progress.setFormat(f"done: {len(result.table):,} combinations in {seconds:.1f} s"
+                                + where)
         self.set_result(result, outcome.text)
 
     def _walked(self, outcome: jobs.WalkForwardOutcome) -> None:

@@ -262,9 +262,8 @@ def test_the_view_runs_a_sweep_on_a_local_cluster(view: SweepView, qtbot: QtBot,
     qtbot.mouseClick(view.run_button, Qt.MouseButton.LeftButton)
     assert view.running and not view.run_on.isEnabled()
     qtbot.waitUntil(lambda: not view.running, timeout=180_000)  # starts 2 Dask workers
-    assert view.progress.format().endswith("on the Dask cluster at local:2"), \
-        view.errors.message.text()
-    assert view.result is not None
+    assert view.progress.format().endswith(" s on local:2"), view.errors.message.text()
+    assert view.result is not None and view.result.executor == "the Dask cluster at local:2"
     pd.testing.assert_frame_equal(view.result.table, expected, check_exact=True)
     assert view.run_on.isEnabled()
 
