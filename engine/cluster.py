@@ -256,6 +256,9 @@ class DaskExecutor:
                 except DaskCancelled as exc:  # the client lost the scheduler
                     raise self._lost(None) from exc
                 for future in finished:
+                    if future.status in ("pending", "lost"):  # its value died with a
+                        pending.add(future)                   # worker: Dask reruns it
+                        continue
                     i = index[future.key]
                     value, spans, stage, worker, sent = self._value(future, tasks[i])
                     results[i] = value
