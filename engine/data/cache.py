@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +32,24 @@ def default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("backtest-workbench", appauthor=False))
 
 
-def cache_key(files: dict[str, Path], missing: list[str], params: dict[str, Any]) -> str:
-    """Key of an aligned dataset: each file's path, size and mtime plus the load parameters.
+def cache_key(sources: dict[str, Sequence[Path]], missing: list[str],
+              params: dict[str, Any]) -> str:
+    """Key of an aligned dataset: the path, size and mtime of every file each code's bars
+    are read from (a per-stock file, a ``.day`` file, a qlib calendar and its ``.bin``
+    files, a long file) plus the load parameters.
 
     Touching or replacing any file changes its stat, so a changed file is never served
     from the cache.
     """
-    stats = []
-    for code, path in sorted(files.items()):
-        st = path.stat()
-        stats.append([code, str(path.resolve()), st.st_size, st.st_mtime_ns])
-    blob = json.dumps({"v": FORMAT_VERSION, "files": stats, "missing": missing, **params},
+    stats: dict[Path, list[object]] = {}
+    listing = []
+    for code, paths in sorted(sources.items()):
+        for path in paths:
+            if path not in stats:
+                st = path.stat()
+                stats[path] = [str(path.resolve()), st.st_size, st.st_mtime_ns]
+        listing.append([code, *(stats[path] for path in paths)])
+    blob = json.dumps({"v": FORMAT_VERSION, "files": listing, "missing": missing, **params},
                       sort_keys=True)
     return hashlib.blake2b(blob.encode(), digest_size=20).hexdigest()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 REQUIRED = ("date", "open", "high", "low", "close", "volume")
-OPTIONAL = ("ts_code", "amount", "adj_factor", "pre_close")
+OPTIONAL = ("ts_code", "amount", "adj_factor", "pre_close", "tradestatus")
 PRICE_COLUMNS = ("open", "high", "low", "close")
 
 # Accepted spellings per canonical column, compared case-insensitively after stripping
@@ -17,10 +17,12 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "low": ("low", "$low", "最低", "最低价"),
     "close": ("close", "$close", "收盘", "收盘价"),
     "volume": ("volume", "vol", "$volume", "$vol", "成交量"),
-    "ts_code": ("ts_code", "code", "股票代码"),
+    "ts_code": ("ts_code", "code", "symbol", "股票代码", "证券代码"),
     "amount": ("amount", "$amount", "成交额"),
     "adj_factor": ("adj_factor", "$adj_factor", "复权因子"),
     "pre_close": ("pre_close", "$pre_close", "昨收", "前收盘"),
+    # baostock: 1 = traded, 0 = suspended (the row is not a bar).
+    "tradestatus": ("tradestatus",),
 }
 
 _LOOKUP: dict[str, str] = {

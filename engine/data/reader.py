@@ -1,4 +1,4 @@
-"""Reads one stock file (parquet or CSV) into a table with canonical column names and types."""
+"""Reads one stock file (parquet, CSV or feather) into a table of canonical columns and types."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pyarrow.types as pat
 
-from engine.data.column_aliases import describe_aliases, map_columns, missing_required
+from engine.data.column_aliases import ALIASES, describe_aliases, map_columns, missing_required
 from engine.errors import DataError
 
 NUMERIC_COLUMNS = ("open", "high", "low", "close", "volume", "adj_factor")
@@ -22,59 +22,100 @@ CANONICAL_SCHEMA = pa.schema([("date", pa.date32())]
                              + [(name, pa.float64()) for name in NUMERIC_COLUMNS])
 
 
+EXCHANGE_TZ = "Asia/Shanghai"
+
+
 @dataclass(frozen=True)
 class FileTable:
-    """One file's rows in file order with canonical columns (``CANONICAL_SCHEMA``).
+    """One stock's rows in file order with canonical columns (``CANONICAL_SCHEMA``).
 
     ``adj_factor`` is all-null when the file has none (``has_adj_factor`` False).
+    ``label`` is what errors call the stock's source: the file name, or for layouts
+    with several stocks in one file (or one stock in several) a name that says which.
     """
 
     path: Path
     digest: str
     table: pa.Table
     has_adj_factor: bool
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.path.name)
 
 
 def read_file(path: Path) -> FileTable:
     """Read, map and convert one data file; errors name the file, column and row."""
+    data = read_bytes(path)
+    table, mapping = read_table(path, data)
+    return file_table(path, digest_of(data), table, mapping)
+
+
+def read_bytes(path: Path) -> bytes:
+    """A file's bytes, or a DataError that names it."""
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise DataError(f"{path.name}: cannot be read ({exc.strerror or exc}); check the file "
                         "permissions", file=path, rule="unreadable") from exc
-    table, mapping = _parse(path, data)
+
+
+def digest_of(data: bytes) -> str:
+    """The content digest recorded in a run's input fingerprint."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def file_table(path: Path, digest: str, table: pa.Table, mapping: dict[str, str] | None = None,
+               label: str = "") -> FileTable:
+    """A FileTable from any layout's raw Arrow table (columns under any accepted alias).
+
+    Dates become local exchange dates, numbers float64; a baostock ``tradestatus`` of 0
+    marks a suspended day, which is not a bar (its volume is set to 0).
+    """
+    label = label or path.name
+    mapping = map_columns(table.column_names) if mapping is None else mapping
     missing = missing_required(mapping)
     if missing:
         raise DataError(
-            f"{path.name}: column `{missing[0]}` is missing; found: "
+            f"{label}: column `{missing[0]}` is missing; found: "
             f"{', '.join(table.column_names)}. Accepted names: {describe_aliases(missing)}",
             file=path, field=missing[0], rule="missing column",
         )
-    dates = _dates(path, table.column(mapping["date"]), mapping["date"])
-    columns: list[pa.ChunkedArray | pa.Array] = [dates]
-    for name in NUMERIC_COLUMNS:
-        if name in mapping:
-            columns.append(_numeric(path, table.column(mapping[name]), mapping[name], dates))
-        else:
-            columns.append(pa.nulls(len(table), pa.float64()))
-    return FileTable(path, hashlib.blake2b(data, digest_size=16).hexdigest(),
-                     pa.Table.from_arrays(columns, schema=CANONICAL_SCHEMA),
-                     "adj_factor" in mapping)
+    dates = _dates(path, label, table.column(mapping["date"]), mapping["date"])
+    numbers = {name: _numeric(path, label, table.column(mapping[name]), mapping[name], dates)
+               for name in (*NUMERIC_COLUMNS, "tradestatus") if name in mapping}
+    if "tradestatus" in numbers:
+        suspended = pc.equal(numbers.pop("tradestatus"), 0.0).fill_null(False)
+        numbers["volume"] = pc.if_else(suspended, 0.0, numbers["volume"])
+    columns = [dates, *(numbers.get(name, pa.nulls(len(table), pa.float64()))
+                        for name in NUMERIC_COLUMNS)]
+    return FileTable(path, digest, pa.Table.from_arrays(columns, schema=CANONICAL_SCHEMA),
+                     "adj_factor" in mapping, label)
 
 
-def _parse(path: Path, data: bytes) -> tuple[pa.Table, dict[str, str]]:
-    """Bytes -> (Arrow table, canonical -> file column) for parquet or CSV.
+def read_table(path: Path, data: bytes) -> tuple[pa.Table, dict[str, str]]:
+    """Bytes -> (Arrow table, canonical -> file column) for parquet, feather or CSV.
 
-    Parquet decodes only the mapped columns. CSV is read as UTF-8, else GBK (which
-    Chinese tools often write).
+    Parquet and feather decode only the mapped columns. CSV is read as UTF-8, else GBK
+    (which Chinese tools often write).
     """
+    suffix = path.suffix.lower()
     try:
-        if path.suffix.lower() == ".parquet":
-            parquet = pq.ParquetFile(pa.BufferReader(data))
-            mapping = map_columns(parquet.schema_arrow.names)
+        if suffix in (".parquet", ".feather"):
+            if suffix == ".parquet":
+                parquet = pq.ParquetFile(pa.BufferReader(data))
+                schema = parquet.schema_arrow
+            else:
+                ipc = pa.ipc.open_file(pa.BufferReader(data))
+                schema = ipc.schema
+            mapping = map_columns(schema.names)
             if missing_required(mapping):
-                return parquet.schema_arrow.empty_table(), mapping
-            return parquet.read(columns=sorted(set(mapping.values())), use_threads=False), mapping
+                return schema.empty_table(), mapping
+            columns = sorted(set(mapping.values()))
+            if suffix == ".parquet":
+                return parquet.read(columns=columns, use_threads=False), mapping
+            return ipc.read_all().select(columns), mapping
         try:
             data.decode("utf-8")
             encoding = "utf8"
@@ -84,7 +125,7 @@ def _parse(path: Path, data: bytes) -> tuple[pa.Table, dict[str, str]]:
         return table, map_columns(table.column_names)
     except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError) as exc:
         raise DataError(
-            f"{path.name}: unreadable or corrupt {path.suffix.lstrip('.')} file ({exc}); "
+            f"{path.name}: unreadable or corrupt {suffix.lstrip('.')} file ({exc}); "
             "re-export it or remove it from the data folder",
             file=path, rule="corrupt",
         ) from exc
@@ -97,7 +138,7 @@ def _read_csv(data: bytes, encoding: str) -> pa.Table:
         pa.BufferReader(data),
         read_options=pacsv.ReadOptions(encoding=encoding, use_threads=False),
         convert_options=pacsv.ConvertOptions(
-            column_types={"ts_code": pa.string(), "code": pa.string()}),
+            column_types=dict.fromkeys(ALIASES["ts_code"], pa.string())),
     )
 
 
@@ -107,24 +148,29 @@ def _row_label(dates: pa.ChunkedArray | None, row: int) -> str:
     return f"row {row + 1} ({dates[row].as_py()})"
 
 
-_DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+_DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S",
+                 "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M:%S%z")
 
 
-def _dates(path: Path, column: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
-    """Dates as date32 from datetime, YYYYMMDD integers or date strings."""
-    original, kind = column, column.type
-    if pat.is_timestamp(kind) and kind.tz is not None:
-        column = column.cast(pa.timestamp(kind.unit))
-    elif pat.is_integer(kind):
+def _dates(path: Path, label: str, column: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
+    """Dates as date32 from datetime, YYYYMMDD integers or date strings.
+
+    A time-zone-aware timestamp is first converted to the exchange's local date
+    (Asia/Shanghai), so 2024-01-02 00:00+08:00 (2024-01-01 16:00 UTC) is 2024-01-02.
+    """
+    original = column
+    if pat.is_integer(column.type):
         column = column.cast(pa.string())
     if not (pat.is_timestamp(column.type) or pat.is_date(column.type)):
         column = _parse_date_text(column.cast(pa.string()))
+    if pat.is_timestamp(column.type) and column.type.tz is not None:
+        column = pc.local_timestamp(column.cast(pa.timestamp(column.type.unit, EXCHANGE_TZ)))
     days = column.cast(pa.date32())
     bad = np.flatnonzero(days.is_null().to_numpy(zero_copy_only=False))
     if bad.size:
         row = int(bad[0])
         raise DataError(
-            f"{path.name}: column `{name}` {_row_label(None, row)} has an unreadable date "
+            f"{label}: column `{name}` {_row_label(None, row)} has an unreadable date "
             f"{original[row].as_py()!r}; use YYYY-MM-DD or YYYYMMDD",
             file=path, field="date", row=str(row + 1), rule="bad date",
         )
@@ -145,7 +191,7 @@ def _parse_date_text(text: pa.ChunkedArray) -> pa.ChunkedArray:
     return best
 
 
-def _numeric(path: Path, column: pa.ChunkedArray, name: str,
+def _numeric(path: Path, label: str, column: pa.ChunkedArray, name: str,
              dates: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
     """A numeric column as float64; text that is not a number is an error naming the row."""
     if (pat.is_integer(column.type) or pat.is_floating(column.type)
@@ -158,11 +204,12 @@ def _numeric(path: Path, column: pa.ChunkedArray, name: str,
     if bad.size:
         row = int(bad[0])
         raise DataError(
-            f"{path.name}: column `{name}` {_row_label(dates, row)} is not a number "
+            f"{label}: column `{name}` {_row_label(dates, row)} is not a number "
             f"({text.iloc[row]!r}); fix the value or remove the row",
             file=path, field=name, row=str(row + 1), rule="non-numeric",
         )
     return pa.array(numbers.to_numpy(dtype=np.float64, na_value=np.nan), pa.float64())
 
 
-__all__ = ["CANONICAL_SCHEMA", "NUMERIC_COLUMNS", "FileTable", "read_file"]
+__all__ = ["CANONICAL_SCHEMA", "EXCHANGE_TZ", "NUMERIC_COLUMNS", "FileTable", "digest_of",
+           "file_table", "read_bytes", "read_file", "read_table"]

@@ -51,9 +51,9 @@ class _Checker:
         for stock, row in zip(stocks.tolist(), rows[first].tolist(), strict=True):
             if stock in self.errors:
                 continue
-            path = self.files[stock].path
+            path, label = self.files[stock].path, self.files[stock].label
             day = str(np.datetime64(int(self.dates[row]), "D"))
-            self.errors[stock] = DataError(f"{path.name}: {explain(row, day)}", file=path,
+            self.errors[stock] = DataError(f"{label}: {explain(row, day)}", file=path,
                                            field=field, row=day, rule=rule)
 
 
@@ -73,8 +73,10 @@ def validate(files: Sequence[FileTable], end_day: int, adjust: str) -> ValidBars
     if unsorted.size:
         order = np.lexsort((dates, sid))
         dates, cols = dates[order], {k: v[order] for k, v in cols.items()}
-        for stock in np.unique(sid[unsorted]).tolist():
-            warnings.append(f"{files[stock].path.name}: dates were not sorted; sorted them")
+        names = [files[stock].label for stock in np.unique(sid[unsorted]).tolist()]
+        warnings.append(f"{names[0]}: dates were not sorted; sorted them" if len(names) == 1
+                        else f"dates were not sorted in {len(names)} stocks' files; sorted "
+                        "them: " + ", ".join(names[:10]) + (" ..." if len(names) > 10 else ""))
     checker = _Checker(files, dates, sid)
     dup = np.zeros(dates.size, dtype=bool)
     dup[1:] = (dates[1:] == dates[:-1]) & (sid[1:] == sid[:-1])

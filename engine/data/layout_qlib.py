@@ -1,0 +1,179 @@
+"""qlib provider layout: ``calendars/day.txt``, ``instruments/*.txt`` and float32
+``features/<instrument>/<field>.day.bin`` files (SPEC §1)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from engine.data.folder import (
+    FolderScan,
+    Layout,
+    Listing,
+    ProgressCallback,
+    ReadResult,
+    broken_links_warning,
+    list_folder,
+    split_a_shares,
+)
+from engine.data.layout_files import is_stock_list
+from engine.data.naming import parse_code
+from engine.data.read_pool import read_each
+from engine.data.reader import FileTable, digest_of, file_table, read_bytes
+from engine.errors import DataError
+from engine.progress import CancelToken
+
+BIN_SUFFIX = ".day.bin"
+CALENDAR = Path("calendars") / "day.txt"
+# Fields that are prices: with ``$factor`` the real value is ``$field / $factor``.
+PRICE_FIELDS = ("open", "high", "low", "close", "pre_close", "up_limit", "down_limit", "vwap")
+
+
+def _matches(folder: Path, listing: Listing) -> bool:
+    return (folder / CALENDAR).is_file() and (folder / "features").is_dir()
+
+
+def _scan(folder: Path, listing: Listing) -> FolderScan:
+    features = list_folder(folder / "features")
+    found: dict[str, Path] = {}
+    sources: dict[str, tuple[Path, ...]] = {}
+    ignored: list[str] = []
+    broken = [f"features/{name}" for name in features.broken]
+    for inst in features.dirs:
+        code = parse_code(inst.name)
+        bins = list_folder(inst)
+        broken += [f"features/{inst.name}/{name}" for name in bins.broken]
+        if code is None:
+            ignored.append(inst.name)
+            continue
+        found[code] = inst
+        sources[code] = (folder / CALENDAR, *(p for p in bins.files
+                                               if p.name.lower().endswith(BIN_SUFFIX)))
+    files, others, left_out = split_a_shares(found)
+    warnings = broken_links_warning(broken)
+    if ignored:
+        warnings.append(f"ignored {len(ignored)} features folder(s) not named by a stock "
+                        "code: " + ", ".join(ignored[:10]))
+    lists = tuple(p for p in listing.files if is_stock_list(p))
+    return FolderScan(folder, files, lists, tuple(ignored), (*warnings, *left_out), "qlib",
+                      {code: sources[code] for code in files}, others)
+
+
+@dataclass(frozen=True)
+class _Provider:
+    """The calendar (days since epoch) and each instrument's last listed day, if known."""
+
+    calendar: np.ndarray
+    ends: dict[str, int]
+
+
+def _provider(folder: Path) -> _Provider:
+    path = folder / CALENDAR
+    text = read_bytes(path).decode("utf-8", errors="replace").split()
+    try:
+        calendar = np.array(text, dtype="datetime64[D]").astype(np.int64)
+    except ValueError as exc:
+        raise DataError(f"{CALENDAR}: {exc}; it must hold one YYYY-MM-DD date per line",
+                        file=path, rule="bad calendar") from exc
+    ends: dict[str, int] = {}
+    for listing in sorted((folder / "instruments").glob("*.txt")):
+        for line in listing.read_text(encoding="utf-8", errors="replace").splitlines():
+            parts = line.split()
+            code = parse_code(parts[0]) if len(parts) >= 3 else None
+            if code is not None:
+                try:
+                    end = int(np.datetime64(parts[2], "D").astype(np.int64))
+                except ValueError:
+                    continue
+                ends[code] = max(end, ends.get(code, end))
+    return _Provider(calendar, ends)
+
+
+def read_instrument(provider: _Provider, code: str, inst: Path) -> FileTable:
+    """One instrument's ``.day.bin`` fields as a FileTable on its span of the calendar.
+
+    With ``$factor``, prices are ``$price / $factor`` rounded to the cent (the exchange's
+    tick: float32 holds about 7 digits, so the division alone leaves noise that would
+    break exact limit-price comparisons), volume is ``$volume * $factor`` and
+    ``$factor`` becomes ``adj_factor``.
+    """
+    fields, digests, span = {}, [], None
+    for path in list_folder(inst).files:
+        if not path.name.lower().endswith(BIN_SUFFIX):
+            continue
+        name = path.name[: -len(BIN_SUFFIX)].lower()
+        label = f"features/{inst.name}/{path.name}"
+        data = read_bytes(path)
+        if len(data) % 4 or len(data) < 8:
+            raise DataError(f"{label}: {len(data)} bytes is not a start index plus float32 "
+                            "values; the file is truncated, dump it again", file=path,
+                            code=code, rule="truncated .bin file")
+        values = np.frombuffer(data, dtype="<f4")
+        start, count = values[0], values.size - 1
+        if not (start >= 0 and float(start).is_integer()):
+            raise DataError(f"{label}: start index {start} is not a calendar position",
+                            file=path, code=code, rule="corrupt .bin file")
+        here = (int(start), count)
+        if int(start) + count > provider.calendar.size:
+            raise DataError(f"{label}: {count} values from calendar day {int(start)} run past "
+                            f"the end of {CALENDAR} ({provider.calendar.size} days); the "
+                            "calendar and the features are from different dumps",
+                            file=path, code=code, rule="bin longer than calendar")
+        if span is not None and here != span:
+            raise DataError(f"{label}: covers calendar days {here[0]}..{sum(here) - 1}, other "
+                            f"fields of {inst.name} cover {span[0]}..{sum(span) - 1}; "
+                            "dump the instrument again", file=path, code=code,
+                            rule="bin shorter than calendar")
+        span = here
+        fields[name] = values[1:].astype(np.float64)
+        digests.append(f"{name}:{digest_of(data)}")
+    if span is None:
+        raise DataError(f"features/{inst.name}: no {BIN_SUFFIX} files", file=inst, code=code,
+                        rule="missing column")
+    _check_listed_span(provider, code, inst, span)
+    return file_table(inst, digest_of(";".join(digests).encode()),
+                      _real_values(provider.calendar[span[0]:sum(span)], fields),
+                      label=f"features/{inst.name}")
+
+
+def _check_listed_span(provider: _Provider, code: str, inst: Path, span: tuple[int, int]) -> None:
+    """A .bin that ends before the instrument's listed end date has lost its tail."""
+    end = provider.ends.get(code)
+    if end is None:
+        return
+    last = int(np.searchsorted(provider.calendar, end, side="right")) - 1
+    if sum(span) - 1 < last:
+        day = np.datetime64(int(provider.calendar[max(sum(span) - 1, 0)]), "D")
+        raise DataError(
+            f"features/{inst.name}: its .bin files end on {day} but instruments/ lists "
+            f"{code} until {np.datetime64(end, 'D')}; the files are shorter than the "
+            "calendar says (truncated), dump them again", file=inst, code=code,
+            row=str(day), rule="bin shorter than calendar")
+
+
+def _real_values(days: np.ndarray, fields: dict[str, np.ndarray]) -> pa.Table:
+    factor = fields.pop("factor", None)
+    columns: dict[str, object] = {"date": pa.array(days.astype(np.int32), pa.date32())}
+    for name, values in fields.items():
+        if factor is not None and name in PRICE_FIELDS:
+            values = np.round(values / factor, 2)
+        elif factor is not None and name == "volume":
+            values = values * factor
+        columns[f"${name}"] = values
+    if factor is not None:
+        columns["adj_factor"] = factor
+    return pa.table(columns)
+
+
+def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | None,
+          cancel: CancelToken | None) -> ReadResult:
+    provider = _provider(scan.folder)
+    return read_each(codes, lambda code: read_instrument(provider, code, scan.files[code]),
+                     progress, cancel)
+
+
+LAYOUT = Layout("qlib", "qlib provider folder", _matches, _scan, _read)

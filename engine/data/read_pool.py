@@ -1,0 +1,40 @@
+"""Reads each stock's bars on a small thread pool, reporting progress and honouring cancel."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from engine.data.folder import ProgressCallback, ReadResult
+from engine.data.reader import FileTable
+from engine.errors import Cancelled, DataError
+from engine.progress import CancelToken
+
+
+def read_each(codes: Sequence[str], read_one: Callable[[str], FileTable],
+              progress: ProgressCallback | None, cancel: CancelToken | None) -> ReadResult:
+    """``read_one(code)`` for every code, in code order; a DataError is returned in the
+    stock's place (with its code set), not raised."""
+    def guarded(code: str) -> FileTable | DataError:
+        try:
+            return read_one(code)
+        except DataError as exc:
+            exc.code = exc.code or code
+            return exc
+
+    results: ReadResult = []
+    # Two threads: reads of small files barely scale past that (Python overhead holds the
+    # GIL), and more threads starve the GUI thread of the GIL during a load.
+    workers = min(2, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="load") as pool:
+        futures = [pool.submit(guarded, code) for code in codes]
+        for done, future in enumerate(futures, start=1):
+            if cancel is not None and cancel.is_set():
+                for f in futures:
+                    f.cancel()
+                raise Cancelled("loading was cancelled")
+            results.append(future.result())
+            if progress is not None and (done % 25 == 0 or done == len(codes)):
+                progress(done, len(codes))
+    return results
