@@ -21,6 +21,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 CHOICES: dict[str, tuple[str, ...]] = {
+    "layout": ("auto", "per-stock", "tdx", "qlib", "long"),  # engine.data.LAYOUT_CHOICES
     "rsi_method": ("wilder", "sma"),
     "fill": ("next_open", "close"),
     "capital_mode": ("shared", "per_stock"),
@@ -29,7 +30,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _date(value: Any, name: str) -> dt.date:
+def parse_date(value: Any, name: str = "date") -> dt.date:
+    """A date from a date, a datetime, or text written ``2011-01-04`` or ``20110104``;
+    a ConfigError naming ``name`` otherwise."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -37,7 +40,8 @@ def _date(value: Any, name: str) -> dt.date:
     try:
         return dt.date.fromisoformat(str(value).strip())
     except ValueError as exc:
-        raise ConfigError(f"{name} {value!r} is not a date; use YYYY-MM-DD", field=name) from exc
+        raise ConfigError(f"{name} {value!r} is not a date; use YYYY-MM-DD or YYYYMMDD",
+                          field=name) from exc
 
 
 @dataclass(frozen=True)
@@ -45,11 +49,13 @@ class BacktestConfig:
     """Everything that defines a run; defaults are the spec's (A-share rules on).
 
     ``stocks`` is None (every stock file in ``data_dir``), a stock-list file path, or
-    a tuple of codes. ``workers`` is "auto" or a positive integer.
+    a tuple of codes. ``layout`` is "auto" (detected from the folder's contents) or the
+    folder's layout. ``workers`` is "auto" or a positive integer.
     """
 
     data_dir: Path = Path("data/sample")
     stocks: str | tuple[str, ...] | None = None
+    layout: str = "auto"
     start: dt.date = dt.date(2023, 2, 4)
     end: dt.date = dt.date(2026, 2, 4)
     period: int = 14
@@ -81,8 +87,8 @@ class BacktestConfig:
         set_(self, "data_dir", Path(self.data_dir))
         if self.cache_dir is not None:
             set_(self, "cache_dir", Path(self.cache_dir))
-        set_(self, "start", _date(self.start, "start"))
-        set_(self, "end", _date(self.end, "end"))
+        set_(self, "start", parse_date(self.start, "start"))
+        set_(self, "end", parse_date(self.end, "end"))
         if isinstance(self.stocks, list | tuple):
             set_(self, "stocks", tuple(str(s) for s in self.stocks))
         elif isinstance(self.stocks, Path):

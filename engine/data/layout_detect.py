@@ -24,10 +24,11 @@ from engine.progress import CancelToken
 
 log = logging.getLogger(__name__)
 
-#: Layouts in detection order: the ones with marker folders first.
 LAYOUTS: dict[str, Layout] = {layout.name: layout for layout in (
-    layout_tdx.LAYOUT, layout_qlib.LAYOUT, layout_files.LAYOUT, layout_long.LAYOUT)}
+    layout_files.LAYOUT, layout_tdx.LAYOUT, layout_qlib.LAYOUT, layout_long.LAYOUT)}
 LAYOUT_CHOICES = ("auto", *LAYOUTS)
+# Those with marker folders first; a long file only where no file is named by a code.
+_DETECTION_ORDER = ("tdx", "qlib", "per-stock", "long")
 
 _EXPECTED = {
     "per-stock": "files named by stock code (000001.csv, 000001_SZ.parquet, sz000001.csv)",
@@ -58,7 +59,8 @@ def scan_folder(folder: Path | str, layout: str = "auto") -> FolderScan:
         raise DataError(f"data folder {folder} does not exist or is not a folder; choose the "
                         "folder that holds your stock data", file=folder)
     if layout == "auto":
-        chosen = next((c for c in LAYOUTS.values() if c.matches(base, listing)), None)
+        chosen = next((LAYOUTS[name] for name in _DETECTION_ORDER
+                       if LAYOUTS[name].matches(base, listing)), None)
         if chosen is None:
             raise DataError(describe_unusable(folder, listing), file=folder, rule="no stock")
     else:

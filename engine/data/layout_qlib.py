@@ -101,43 +101,48 @@ def read_instrument(provider: _Provider, code: str, inst: Path) -> FileTable:
     break exact limit-price comparisons), volume is ``$volume * $factor`` and
     ``$factor`` becomes ``adj_factor``.
     """
-    fields, digests, span = {}, [], None
+    fields, digests, spans = {}, [], {}
     for path in list_folder(inst).files:
         if not path.name.lower().endswith(BIN_SUFFIX):
             continue
         name = path.name[: -len(BIN_SUFFIX)].lower()
-        label = f"features/{inst.name}/{path.name}"
         data = read_bytes(path)
-        if len(data) % 4 or len(data) < 8:
-            raise DataError(f"{label}: {len(data)} bytes is not a start index plus float32 "
-                            "values; the file is truncated, dump it again", file=path,
-                            code=code, rule="truncated .bin file")
-        values = np.frombuffer(data, dtype="<f4")
-        start, count = values[0], values.size - 1
-        if not (start >= 0 and float(start).is_integer()):
-            raise DataError(f"{label}: start index {start} is not a calendar position",
-                            file=path, code=code, rule="corrupt .bin file")
-        here = (int(start), count)
-        if int(start) + count > provider.calendar.size:
-            raise DataError(f"{label}: {count} values from calendar day {int(start)} run past "
-                            f"the end of {CALENDAR} ({provider.calendar.size} days); the "
-                            "calendar and the features are from different dumps",
-                            file=path, code=code, rule="bin longer than calendar")
-        if span is not None and here != span:
-            raise DataError(f"{label}: covers calendar days {here[0]}..{sum(here) - 1}, other "
-                            f"fields of {inst.name} cover {span[0]}..{sum(span) - 1}; "
-                            "dump the instrument again", file=path, code=code,
-                            rule="bin shorter than calendar")
-        span = here
-        fields[name] = values[1:].astype(np.float64)
+        spans[path] = _span(provider, code, path, f"features/{inst.name}/{path.name}", data)
+        fields[name] = np.frombuffer(data, dtype="<f4")[1:].astype(np.float64)
         digests.append(f"{name}:{digest_of(data)}")
-    if span is None:
+    if not spans:
         raise DataError(f"features/{inst.name}: no {BIN_SUFFIX} files", file=inst, code=code,
                         rule="missing column")
+    span = max(spans.values(), key=lambda s: (s[1], -s[0]))
+    for path, here in spans.items():
+        if here != span:
+            raise DataError(
+                f"features/{inst.name}/{path.name}: covers calendar days {here[0]}.."
+                f"{sum(here) - 1}, the other fields of {inst.name} cover {span[0]}.."
+                f"{sum(span) - 1}; the file is truncated, dump the instrument again",
+                file=path, code=code, rule="bin shorter than calendar")
     _check_listed_span(provider, code, inst, span)
     return file_table(inst, digest_of(";".join(digests).encode()),
                       _real_values(provider.calendar[span[0]:sum(span)], fields),
                       label=f"features/{inst.name}")
+
+
+def _span(provider: _Provider, code: str, path: Path, label: str, data: bytes) -> tuple[int, int]:
+    """(start index into the calendar, number of values) of one ``.day.bin`` file."""
+    if len(data) % 4 or len(data) < 8:
+        raise DataError(f"{label}: {len(data)} bytes is not a start index plus float32 "
+                        "values; the file is truncated, dump it again", file=path,
+                        code=code, rule="truncated .bin file")
+    start, count = float(np.frombuffer(data, dtype="<f4", count=1)[0]), len(data) // 4 - 1
+    if not (start >= 0 and start.is_integer()):
+        raise DataError(f"{label}: start index {start} is not a calendar position",
+                        file=path, code=code, rule="corrupt .bin file")
+    if int(start) + count > provider.calendar.size:
+        raise DataError(f"{label}: {count} values from calendar day {int(start)} run past "
+                        f"the end of {CALENDAR} ({provider.calendar.size} days); the "
+                        "calendar and the features are from different dumps",
+                        file=path, code=code, rule="bin longer than calendar")
+    return int(start), count
 
 
 def _check_listed_span(provider: _Provider, code: str, inst: Path, span: tuple[int, int]) -> None:
