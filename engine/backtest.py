@@ -67,8 +67,9 @@ def load(config: BacktestConfig, progress: Progress | None = None,
             progress("load", done, total)
 
     return load_market_data(config.data_dir, config.stocks, config.start, config.end,
-                            layout=config.layout, adjust=config.adjust, on_bad_stock=config.on_bad_stock,
-                            cache_dir=config.cache_dir, progress=report, cancel=cancel)
+                            layout=config.layout, adjust=config.adjust,
+                            on_bad_stock=config.on_bad_stock, cache_dir=config.cache_dir,
+                            progress=report, cancel=cancel)
 
 
 def compute_rsi(data: MarketData, config: BacktestConfig) -> np.ndarray:

@@ -69,7 +69,6 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from engine.data import load_market_data
-
     from engine.data.layout_detect import layout_title
 
     data = load_market_data(args.data, args.stocks, args.start, args.end, layout=args.layout,

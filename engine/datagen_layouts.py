@@ -39,7 +39,7 @@ def write_tdx(out_dir: Path, frames: dict[str, pd.DataFrame]) -> list[Path]:
         records["volume"] = frame["volume"].to_numpy()
         records["amount"] = frame["close"].to_numpy() * frame["volume"].to_numpy()
         path = folder / f"{exchange}{code[:6]}.day"
-        write_atomically(path, lambda p, data=records.tobytes(): p.write_bytes(data))
+        write_atomically(path, partial(_write_bytes, records.tobytes()))
         paths.append(path)
     return paths
 
@@ -70,7 +70,7 @@ def write_qlib(out_dir: Path, frames: dict[str, pd.DataFrame]) -> list[Path]:
             dense[index - first] = values
             data = np.concatenate([np.array([first], "<f4"), dense]).tobytes()
             path = folder / f"{field}.day.bin"
-            write_atomically(path, lambda p, data=data: p.write_bytes(data))
+            write_atomically(path, partial(_write_bytes, data))
             paths.append(path)
     write_atomically(out_dir / "instruments" / "all.txt",
                      lambda p: p.write_text("".join(instruments), "utf-8"))
@@ -102,6 +102,10 @@ def write_akshare(out_dir: Path, frames: dict[str, pd.DataFrame]) -> list[Path]:
         write_atomically(path, partial(_to_csv, out))
         paths.append(path)
     return paths
+
+
+def _write_bytes(data: bytes, path: Path) -> None:
+    path.write_bytes(data)
 
 
 def _to_csv(frame: pd.DataFrame, path: Path) -> None:

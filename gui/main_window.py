@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gc
 import time
 from collections.abc import Callable
@@ -102,6 +103,12 @@ class MainWindow(QMainWindow):
         self.timing_chart = TimingChart()
         self.stock_chart = StockChart()
         self.data_table = FrameTable()
+        self.data_info = QLabel("no folder loaded", wordWrap=True)
+        data_tab = QWidget()
+        data_box = QVBoxLayout(data_tab)
+        data_box.setContentsMargins(0, 0, 0, 0)
+        data_box.addWidget(self.data_info)
+        data_box.addWidget(self.data_table, 1)
         self.runs_panel = RunsPanel()
         self.compare_view = CompareView()
         self.sweep_view = SweepView()
@@ -109,7 +116,7 @@ class MainWindow(QMainWindow):
                               (self.trades_table, "Trades"), (self.fills_table, "Fills"),
                               (self.rejections_table, "Rejections"),
                               (self.timing_chart, "Timing"), (self.stock_chart, "Stock"),
-                              (self.data_table, "Data"), (self.runs_panel, "Runs"),
+                              (data_tab, "Data"), (self.runs_panel, "Runs"),
                               (self.compare_view, "Compare"), (self.sweep_view, "Sweep")):
             self.tabs.addTab(widget, title)
         self.tabs.currentChanged.connect(lambda _: self._fill_current_tab())
@@ -422,7 +429,9 @@ class MainWindow(QMainWindow):
         # The run's end date and adjustment: the aligned cache entry the scan writes is
         # the one the first run of all the folder's stocks reads.
         end, adjust = self.panel.as_date("end"), self.panel.fields["adjust"].get()
-        job = JobLoad(folder, lambda: jobs.scan_folder(folder, end, adjust),
+        layout = self.panel.fields["layout"].get()
+        self.data_info.setText(f"loading {folder}…")
+        job = JobLoad(folder, lambda: jobs.scan_folder(folder, end, adjust, layout),
                       f"loading {folder}", self)
         job.start(self._folder_loaded, self._folder_failed)
 
@@ -439,8 +448,13 @@ class MainWindow(QMainWindow):
         self.data_table.set_data(scan.coverage)
         excluded = scan.excluded
         unusable = f", {len(excluded)} unusable (see Data tab)" if len(excluded) else ""
-        self.panel.show_folder(list(scan.codes), f"{len(scan.codes)} stock files, "
+        self.panel.show_folder(list(scan.codes), f"{scan.title}: {len(scan.codes)} stocks, "
                                f"{scan.first_date} .. {scan.last_date}{unusable}")
+        self.data_info.setText(f"{scan.folder} — layout: {scan.title} ({scan.layout}); "
+                               f"{len(scan.codes)} stocks, {scan.first_date} .. "
+                               f"{scan.last_date}{unusable}")
+        self.panel.set_coverage(dt.date.fromisoformat(scan.first_date),
+                                dt.date.fromisoformat(scan.last_date))
         if len(excluded):
             self.errors.show_error(f"{len(excluded)} file(s) in the folder are unusable",
                                    "\n".join(excluded["reason"]))
@@ -450,6 +464,8 @@ class MainWindow(QMainWindow):
             return
         self.scan = None
         self.panel.show_folder([], "could not read the folder")
+        self.panel.set_coverage(None, None)
+        self.data_info.setText(f"{folder}: could not read the folder")
         self.errors.show_error(message)
 
     # --------------------------------------------------------- configuration

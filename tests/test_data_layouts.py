@@ -122,8 +122,8 @@ def test_tdx_record_fields_prices_in_fen(tmp_path: Path) -> None:
 
 def test_truncated_day_file_is_one_line_error(tmp_path: Path) -> None:
     folder = _one_stock_tdx(tmp_path, _records(3).tobytes()[:-5])
-    with pytest.raises(DataError, match=r"^vipdoc/sz/lday/sz000001.day: 91 bytes is not a whole number "
-                       r"of 32-byte records \(the file is truncated\)") as info:
+    with pytest.raises(DataError, match=r"^vipdoc/sz/lday/sz000001.day: 91 bytes is not a "
+                       r"whole number of 32-byte records \(the file is truncated\)") as info:
         load_market_data(folder)
     assert info.value.code == "000001.SZ" and info.value.rule == "truncated .day file"
 

@@ -39,7 +39,8 @@ def test_table_lists(tmp_path: Path, column: str, suffix: str) -> None:
 def test_table_list_without_code_column(tmp_path: Path) -> None:
     path = tmp_path / "list.csv"
     pd.DataFrame({"stock": ["000001.SZ"]}).to_csv(path, index=False)
-    with pytest.raises(DataError, match=r"list.csv.*code column \(ts_code, code, symbol.*found: stock"):
+    with pytest.raises(DataError,
+                       match=r"list.csv.*code column \(ts_code, code, symbol.*found: stock"):
         read_stock_list(path)
 
 

@@ -236,7 +236,7 @@ def test_data_argument_sets_the_folder_that_runs_use(qtbot: QtBot) -> None:
     qtbot.addWidget(win)
     qtbot.waitUntil(lambda: len(win.panel.stocks.codes()) == 50, timeout=15_000)
     assert win.panel.config().data_dir == SAMPLE.resolve()
-    assert win.panel.folder_info.text().startswith("50 stock files")
+    assert win.panel.folder_info.text().startswith("per-stock files: 50 stocks")
     win.close()
 
 

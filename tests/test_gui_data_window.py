@@ -1,0 +1,97 @@
+"""The window follows the data (issue 10): any layout opens by picking its folder, the run
+window moves to the data's coverage, Run says inline why it cannot run, dates take
+2011-01-04 or 20110104."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from pytestqt.qtbot import QtBot
+
+from engine.datagen import generate_universe
+from gui.main_window import MainWindow
+
+FIRST, LAST = "2010-01-04", "2014-08-25"
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path: Path) -> None:
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("gui_layouts")
+    for layout in ("tdx", "qlib", "long", "akshare"):
+        generate_universe(root / layout, 6, FIRST, LAST, seed=5, layout=layout)
+    return {layout: root / layout for layout in ("tdx", "qlib", "long", "akshare")}
+
+
+@pytest.fixture
+def window(qtbot: QtBot) -> MainWindow:
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+
+
+def _pick(window: MainWindow, qtbot: QtBot, folder: Path) -> None:
+    window.panel.set_folder(folder)
+    qtbot.waitUntil(lambda: len(window.panel.stocks.codes()) == 6, timeout=30_000)
+
+
+@pytest.mark.parametrize(("layout", "title"), [
+    ("tdx", "TongDaXin vipdoc"), ("qlib", "qlib provider folder"), ("long", "one long file"),
+    ("akshare", "per-stock files")])
+def test_each_layout_opens_by_folder_picking_and_the_dates_follow_the_data(
+        window: MainWindow, qtbot: QtBot, folders: dict[str, Path], layout: str,
+        title: str) -> None:
+    assert window.panel.as_date("start") == dt.date(2023, 2, 4)  # the default window
+    _pick(window, qtbot, folders[layout])
+    assert window.panel.folder_info.text().startswith(f"{title}: 6 stocks, {FIRST} .. {LAST}")
+    assert f"layout: {title}" in window.data_info.text()
+    assert window.panel.coverage_label.text() == f"data: {FIRST} .. {LAST}"
+    config = window.panel.config()
+    assert (str(config.start), str(config.end)) == (FIRST, LAST)
+    assert window.run_button.isEnabled() and window.reason.text() == ""
+    qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.running, timeout=60_000)
+    assert window.progress.format() == "done", window.errors.message.text()
+    assert window.result is not None and window.result.codes == tuple(window.panel.stocks.codes())
+
+
+def test_run_disabled_inline_when_the_window_misses_the_data_and_one_click_fixes_it(
+        window: MainWindow, qtbot: QtBot, folders: dict[str, Path]) -> None:
+    _pick(window, qtbot, folders["tdx"])
+    start = window.panel.fields["start"].widget
+    start.line.setText("20230204")
+    start.line.editingFinished.emit()
+    window.panel.fields["end"].widget.line.setText("2026-02-04")
+    window.panel.fields["end"].widget.line.editingFinished.emit()
+    assert start.text() == "2023-02-04"  # 20230204 is read and shown as a date
+    assert not window.run_button.isEnabled()
+    assert ("the run window 2023-02-04 .. 2026-02-04 holds none of the data's days "
+            f"({FIRST} .. {LAST})") in window.reason.text()
+    assert window.panel.fields["start"].error.isVisibleTo(window.panel)
+    assert window.panel.use_range.isVisibleTo(window.panel)
+    qtbot.mouseClick(window.panel.use_range, Qt.MouseButton.LeftButton)
+    assert window.run_button.isEnabled()
+    assert str(window.panel.config().start) == FIRST
+
+
+def test_dates_accept_typed_or_pasted_compact_and_iso(window: MainWindow) -> None:
+    field = window.panel.fields["start"].widget
+    for text in ("20110104", "2011-01-04"):
+        field.line.setText(text)
+        field.line.editingFinished.emit()
+        assert window.panel.config().start == dt.date(2011, 1, 4)
+        assert field.text() == "2011-01-04"
+    field.line.setText("2011-13-04")
+    field.line.editingFinished.emit()
+    assert not window.run_button.isEnabled()
+    assert "start '2011-13-04' is not a date" in window.reason.text()
