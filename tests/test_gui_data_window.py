@@ -95,3 +95,15 @@ def test_dates_accept_typed_or_pasted_compact_and_iso(window: MainWindow) -> Non
     field.line.editingFinished.emit()
     assert not window.run_button.isEnabled()
     assert "start '2011-13-04' is not a date" in window.reason.text()
+
+
+def test_paste_box_takes_every_code_spelling(window: MainWindow, qtbot: QtBot,
+                                            folders: dict[str, Path]) -> None:
+    _pick(window, qtbot, folders["tdx"])
+    codes = window.panel.stocks.codes()
+    spelled = [f"{codes[0][7:].lower()}{codes[0][:6]}",           # sz000001
+               f"{codes[1][7:].lower()}.{codes[1][:6]}",          # baostock
+               codes[2][:6],                                      # bare
+               codes[3].replace(".SH", ".XSHG").replace(".SZ", ".XSHE").replace(".BJ", ".BSE")]
+    window.panel.stocks.select(spelled)
+    assert window.panel.stocks.checked() == codes[:4]
