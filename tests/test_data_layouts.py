@@ -3,6 +3,7 @@ the per-stock parquet folder; detection, the ``layout=`` override and bad input 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -214,3 +215,19 @@ def test_long_file_any_format_any_row_order_and_code_spelling(tmp_path: Path,
     assert data.layout == "long" and data.codes == ("000001.SZ", "600000.SH")
     np.testing.assert_array_equal(data.close, [[5.2, 10.4], [5.1, 10.2], [5.0, 10.0]])
     assert sum("dates were not sorted" in w for w in data.warnings) == 1
+
+
+@pytest.mark.parametrize(("layout", "changed"), [
+    ("tdx", "vipdoc/sz/lday/sz000001.day"), ("qlib", "features/sz000001/close.day.bin"),
+    ("qlib", "calendars/day.txt"), ("long", "bars.parquet"), ("akshare", "000001.csv")])
+def test_cache_key_covers_the_layouts_source_files(folders: dict[str, Path], tmp_path: Path,
+                                                   layout: str, changed: str) -> None:
+    folder = _copy_tree(folders[layout], tmp_path / layout)
+    cache = tmp_path / "cache"
+    assert not load_market_data(folder, cache_dir=cache).from_cache
+    assert load_market_data(folder, cache_dir=cache).from_cache
+    path = folder / changed
+    data = path.read_bytes()
+    path.write_bytes(data + (b"\n" if changed.endswith((".txt", ".csv")) else b""))
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    assert not load_market_data(folder, cache_dir=cache).from_cache
