@@ -8,19 +8,14 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from engine.datagen import generate_universe
 from gui.main_window import MainWindow
 
 FIRST, LAST = "2010-01-04", "2014-08-25"
-
-
-@pytest.fixture(autouse=True)
-def isolated_settings(tmp_path: Path) -> None:
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
+pytestmark = pytest.mark.usefixtures("isolated_settings")
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +24,6 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for layout in ("tdx", "qlib", "long", "akshare"):
         generate_universe(root / layout, 6, FIRST, LAST, seed=5, layout=layout)
     return {layout: root / layout for layout in ("tdx", "qlib", "long", "akshare")}
-
-
-@pytest.fixture
-def window(qtbot: QtBot) -> MainWindow:
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
 
 
 def _pick(window: MainWindow, qtbot: QtBot, folder: Path) -> None:

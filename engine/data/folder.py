@@ -15,6 +15,7 @@ from engine.errors import DataError
 from engine.progress import CancelToken
 
 ProgressCallback = Callable[[int, int], None]
+STOCK_LIST_PARQUET = "stock_list.parquet"
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,29 @@ def _loops_back(link: Path, folder: Path) -> bool:
     """True when a directory symlink leads to ``folder`` or one of its parents."""
     target, here = link.resolve(), folder.resolve()
     return target == here or target in here.parents
+
+
+def is_stock_list(path: Path) -> bool:
+    """A stock list the folder may hold beside its data (SPEC §1)."""
+    return path.name == STOCK_LIST_PARQUET or path.suffix.lower() == ".txt"
+
+
+def finish_scan(folder: Path, listing: Listing, layout: str, found: dict[str, Path], *,
+                ignored: Sequence[str] = (), ignored_what: str = "",
+                broken: Sequence[str] = (), warnings: Sequence[str] = (),
+                sources: dict[str, tuple[Path, ...]] | None = None) -> FolderScan:
+    """The FolderScan of a layout's findings: A-shares kept, the others counted in one
+    warning, skipped symlinks and ``ignored`` names (``ignored_what`` says what they are
+    not) warned about, the folder's stock lists listed."""
+    files, others, left_out = split_a_shares(found)
+    notes = [*broken_links_warning(broken), *warnings]
+    if ignored:
+        notes.append(f"ignored {len(ignored)} {ignored_what}: " + ", ".join(ignored[:10])
+                     + (" ..." if len(ignored) > 10 else ""))
+    lists = tuple(p for p in listing.files if is_stock_list(p))
+    kept = {code: sources[code] for code in files} if sources is not None else {}
+    return FolderScan(folder, files, lists, tuple(ignored), (*notes, *left_out), layout,
+                      kept, others)
 
 
 def broken_links_warning(broken: Sequence[str]) -> list[str]:

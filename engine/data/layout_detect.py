@@ -1,5 +1,4 @@
-"""Picks a data folder's layout from its contents (or the one asked for) and reads with it;
-when nothing is usable, says what the folder holds and why each kind of file was not used."""
+"""Picks a data folder's layout from its contents (or as asked), and says why none fits."""
 
 from __future__ import annotations
 
@@ -16,6 +15,7 @@ from engine.data.folder import (
     Listing,
     ProgressCallback,
     ReadResult,
+    is_stock_list,
     list_folder,
 )
 from engine.data.naming import DATA_SUFFIXES, code_from_file_name
@@ -119,7 +119,7 @@ def _why_unused(path: Path) -> str:
     """Why a top-level file yielded no stock, as a plural phrase ("CSV files without ...")."""
     suffix = path.suffix.lower()
     kind = f"{suffix.lstrip('.')} files" if suffix in (".parquet", ".feather") else "CSV files"
-    if layout_files.is_stock_list(path):
+    if is_stock_list(path):
         return "stock lists"
     if suffix not in DATA_SUFFIXES:
         return f"other files ({suffix or 'no extension'}), not data files"

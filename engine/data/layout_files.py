@@ -11,8 +11,8 @@ from engine.data.folder import (
     Listing,
     ProgressCallback,
     ReadResult,
-    broken_links_warning,
-    split_a_shares,
+    finish_scan,
+    is_stock_list,
 )
 from engine.data.naming import code_from_file_name
 from engine.data.read_pool import read_each
@@ -20,14 +20,8 @@ from engine.data.reader import read_file
 from engine.errors import DataError
 from engine.progress import CancelToken
 
-STOCK_LIST_PARQUET = "stock_list.parquet"
 # Which file serves a code that several formats hold (first wins, with a warning).
 _FORMAT_RANK = (".parquet", ".feather", ".csv")
-
-
-def is_stock_list(path: Path) -> bool:
-    """A stock list the folder may hold beside its data (SPEC §1)."""
-    return path.name == STOCK_LIST_PARQUET or path.suffix.lower() == ".txt"
 
 
 def _matches(folder: Path, listing: Listing) -> bool:
@@ -38,15 +32,12 @@ def _scan(folder: Path, listing: Listing) -> FolderScan:
     """Files by canonical code, in every spelling of SPEC §1. Parquet wins over feather and
     CSV for one code (with a warning); two files of one format for one code is an error."""
     found: dict[str, Path] = {}
-    lists: list[Path] = []
     ignored: list[str] = []
-    warnings = broken_links_warning(listing.broken)
+    warnings: list[str] = []
     for path in listing.files:
         code = code_from_file_name(path.name)
         if code is None:
-            if is_stock_list(path):
-                lists.append(path)
-            else:
+            if not is_stock_list(path):
                 ignored.append(path.name)
             continue
         previous = found.get(code)
@@ -61,12 +52,9 @@ def _scan(folder: Path, listing: Listing) -> FolderScan:
             found[code] = chosen
             warnings.append(f"{code}: both {chosen.name} and {other.name} exist; "
                             f"using {chosen.name}")
-    files, others, left_out = split_a_shares(found)
-    if ignored:
-        warnings.append(f"ignored {len(ignored)} file(s) that are not stock files: "
-                        + ", ".join(ignored[:10]) + (" ..." if len(ignored) > 10 else ""))
-    return FolderScan(folder, files, tuple(lists), tuple(ignored), (*warnings, *left_out),
-                      "per-stock", others=others)
+    return finish_scan(folder, listing, "per-stock", found, ignored=ignored,
+                       ignored_what="file(s) that are not stock files",
+                       broken=listing.broken, warnings=warnings)
 
 
 def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | None,

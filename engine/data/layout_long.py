@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +20,11 @@ from engine.data.folder import (
     Listing,
     ProgressCallback,
     ReadResult,
-    broken_links_warning,
-    split_a_shares,
+    finish_scan,
+    is_stock_list,
 )
-from engine.data.layout_files import is_stock_list
 from engine.data.naming import DATA_SUFFIXES, code_from_file_name, parse_code
-from engine.data.reader import FileTable, digest_of, file_table, read_bytes, read_table
+from engine.data.reader import digest_of, file_table, read_bytes, read_table
 from engine.errors import DataError
 from engine.progress import CancelToken
 
@@ -69,7 +69,6 @@ def _scan(folder: Path, listing: Listing) -> FolderScan:
                         "choose the file itself as the data folder",
                         file=folder, rule="several long files")
     path = longs[0]
-    warnings = broken_links_warning(listing.broken)
     found: dict[str, Path] = {}
     unknown = []
     for value in _distinct_codes(path):
@@ -78,14 +77,12 @@ def _scan(folder: Path, listing: Listing) -> FolderScan:
             unknown.append(value)
         else:
             found[code] = path
-    if unknown:
-        warnings.append(f"{path.name}: ignored the rows of {len(unknown)} code value(s) that "
-                        "are not stock codes: " + ", ".join(map(repr, sorted(unknown)[:10])))
-    files, others, left_out = split_a_shares(found)
-    ignored = tuple(p.name for p in listing.files if p != path and not is_stock_list(p))
-    lists = tuple(p for p in listing.files if is_stock_list(p))
-    return FolderScan(folder, files, lists, ignored, (*warnings, *left_out), "long",
-                      others=others)
+    warnings = [f"{path.name}: ignored the rows of {len(unknown)} code value(s) that are not "
+                "stock codes: " + ", ".join(map(repr, sorted(unknown)[:10]))] if unknown else []
+    others = [p.name for p in listing.files if p != path and not is_stock_list(p)]
+    return finish_scan(folder, listing, "long", found, ignored=others,
+                       ignored_what="file(s) beside the long file", broken=listing.broken,
+                       warnings=warnings)
 
 
 def _code_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -147,8 +144,8 @@ def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | N
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     if progress is not None:
         progress(len(codes), len(codes))
-    return [FileTable(path, f"{digest}:{code}", table.slice(int(start), int(count)),
-                      whole.has_adj_factor, f"{path.name} ({code})")
+    return [replace(whole, digest=f"{digest}:{code}", label=f"{path.name} ({code})",
+                    table=table.slice(int(start), int(count)))
             for code, start, count in zip(codes, starts, counts, strict=True)]
 
 

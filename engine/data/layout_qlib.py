@@ -1,5 +1,4 @@
-"""qlib provider layout: ``calendars/day.txt``, ``instruments/*.txt`` and float32
-``features/<instrument>/<field>.day.bin`` files (SPEC §1)."""
+"""qlib provider layout: a calendar, instruments and float32 ``features/*/*.day.bin`` files."""
 
 from __future__ import annotations
 
@@ -16,11 +15,9 @@ from engine.data.folder import (
     Listing,
     ProgressCallback,
     ReadResult,
-    broken_links_warning,
+    finish_scan,
     list_folder,
-    split_a_shares,
 )
-from engine.data.layout_files import is_stock_list
 from engine.data.naming import parse_code
 from engine.data.read_pool import read_each
 from engine.data.reader import FileTable, digest_of, file_table, read_bytes
@@ -53,14 +50,9 @@ def _scan(folder: Path, listing: Listing) -> FolderScan:
         found[code] = inst
         sources[code] = (folder / CALENDAR, *(p for p in bins.files
                                                if p.name.lower().endswith(BIN_SUFFIX)))
-    files, others, left_out = split_a_shares(found)
-    warnings = broken_links_warning(broken)
-    if ignored:
-        warnings.append(f"ignored {len(ignored)} features folder(s) not named by a stock "
-                        "code: " + ", ".join(ignored[:10]))
-    lists = tuple(p for p in listing.files if is_stock_list(p))
-    return FolderScan(folder, files, lists, tuple(ignored), (*warnings, *left_out), "qlib",
-                      {code: sources[code] for code in files}, others)
+    return finish_scan(folder, listing, "qlib", found, ignored=ignored,
+                       ignored_what="features folder(s) not named by a stock code",
+                       broken=broken, sources=sources)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +15,9 @@ from engine.data.folder import (
     Listing,
     ProgressCallback,
     ReadResult,
-    broken_links_warning,
+    finish_scan,
     list_folder,
-    split_a_shares,
 )
-from engine.data.layout_files import is_stock_list
 from engine.data.naming import parse_code
 from engine.data.read_pool import read_each
 from engine.data.reader import FileTable, digest_of, file_table, read_bytes
@@ -62,55 +61,66 @@ def _scan(folder: Path, listing: Listing) -> FolderScan:
                 ignored.append(path.name)
             else:
                 found[code] = path
-    files, others, left_out = split_a_shares(found)
-    warnings = broken_links_warning(broken)
-    if ignored:
-        warnings.append(f"ignored {len(ignored)} file(s) in lday folders that are not "
-                        "exchange-prefixed .day files: " + ", ".join(ignored[:10]))
-    lists = tuple(p for p in listing.files if is_stock_list(p))
-    return FolderScan(folder, files, lists, tuple(ignored), (*warnings, *left_out), "tdx",
-                      others=others)
+    return finish_scan(folder, listing, "tdx", found, ignored=ignored,
+                       ignored_what="file(s) in lday folders that are not exchange-prefixed "
+                       ".day files", broken=broken)
 
 
-def read_day_file(path: Path, label: str) -> FileTable:
-    """One ``.day`` file as a FileTable: prices fen / 100, volume in shares, no adjustment."""
+def read_day_bytes(path: Path, label: str) -> tuple[bytes, str]:
+    """A ``.day`` file's bytes and digest; a length that is no whole number of records is
+    an error (a truncated file)."""
     data = read_bytes(path)
     if len(data) % DAY_RECORD.itemsize:
         raise DataError(
             f"{label}: {len(data)} bytes is not a whole number of {DAY_RECORD.itemsize}-byte "
             "records (the file is truncated); export it again from TongDaXin",
             file=path, rule="truncated .day file")
-    records = np.frombuffer(data, dtype=DAY_RECORD)
-    columns = {"date": pa.array(_days(path, label, records["date"]), pa.date32())}
-    columns |= {name: records[name] / 100.0 for name in _PRICES}
-    columns["volume"] = records["volume"].astype(np.float64)
-    columns["amount"] = records["amount"].astype(np.float64)
-    return file_table(path, digest_of(data), pa.table(columns), label=label)
+    return data, digest_of(data)
 
 
-def _days(path: Path, label: str, yyyymmdd: np.ndarray) -> np.ndarray:
-    """YYYYMMDD integers as days since epoch; a number that is no date is an error."""
+def _yyyymmdd_days(yyyymmdd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """YYYYMMDD integers as days since epoch (int32), and where a number is no date."""
     year, month, day = yyyymmdd // 10000, yyyymmdd // 100 % 100, yyyymmdd % 100
-    months = (year.astype(np.int64) - 1970) * 12 + month.astype(np.int64) - 1
-    days = months.astype("datetime64[M]").astype("datetime64[D]") + (day.astype(np.int64) - 1)
-    back = days.astype("datetime64[M]")
-    bad = ((month < 1) | (month > 12) | (day < 1) | (back != months.astype("datetime64[M]")))
-    rows = np.flatnonzero(bad)
-    if rows.size:
-        row = int(rows[0])
-        raise DataError(f"{label}: record {row + 1} has date {int(yyyymmdd[row])}, which is not "
-                        "a YYYYMMDD date; the file is corrupt, export it again",
-                        file=path, field="date", row=str(row + 1), rule="bad date")
-    return days.astype(np.int64).astype(np.int32)
+    months = ((year.astype(np.int64) - 1970) * 12 + month.astype(np.int64) - 1
+              ).astype("datetime64[M]")
+    days = months.astype("datetime64[D]") + (day.astype(np.int64) - 1)
+    bad = (month < 1) | (month > 12) | (day < 1) | (days.astype("datetime64[M]") != months)
+    return days.astype(np.int64).astype(np.int32), bad
 
 
 def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | None,
           cancel: CancelToken | None) -> ReadResult:
-    def read_one(code: str) -> FileTable:
-        path = scan.files[code]
-        return read_day_file(path, str(path.relative_to(scan.folder)))
-
-    return read_each(codes, read_one, progress, cancel)
+    """Read every file's bytes on the pool, then convert all records at once: one
+    ``frombuffer``, one date conversion, one table, sliced per stock."""
+    labels = {code: str(scan.files[code].relative_to(scan.folder)) for code in codes}
+    blobs = read_each(codes, lambda code: read_day_bytes(scan.files[code], labels[code]),
+                      progress, cancel)
+    read = [(i, blob) for i, blob in enumerate(blobs) if not isinstance(blob, DataError)]
+    records = np.frombuffer(b"".join(blob[0] for _, blob in read), dtype=DAY_RECORD)
+    counts = np.array([len(blob[0]) // DAY_RECORD.itemsize for _, blob in read], np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    days, bad = _yyyymmdd_days(records["date"])
+    columns = {"date": pa.array(days, pa.date32()),
+               **{name: records[name] / 100.0 for name in _PRICES},
+               "volume": records["volume"].astype(np.float64),
+               "amount": records["amount"].astype(np.float64)}
+    whole = file_table(scan.folder, "", pa.table(columns))
+    out: dict[int, FileTable | DataError] = {
+        i: blob for i, blob in enumerate(blobs) if isinstance(blob, DataError)}
+    for k, (i, (_, digest)) in enumerate(read):
+        code, start, count = codes[i], int(starts[k]), int(counts[k])
+        wrong = np.flatnonzero(bad[start:start + count])
+        if wrong.size:
+            row = int(wrong[0])
+            out[i] = DataError(
+                f"{labels[code]}: record {row + 1} has date {int(records['date'][start + row])}, "
+                "which is not a YYYYMMDD date; the file is corrupt, export it again",
+                file=scan.files[code], code=code, field="date", row=str(row + 1),
+                rule="bad date")
+        else:
+            out[i] = replace(whole, path=scan.files[code], digest=digest, label=labels[code],
+                             table=whole.table.slice(start, count))
+    return [out[i] for i in range(len(codes))]
 
 
 LAYOUT = Layout("tdx", "TongDaXin vipdoc", _matches, _scan, _read)

@@ -5,25 +5,28 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
-from engine.data.folder import ProgressCallback, ReadResult
-from engine.data.reader import FileTable
+from engine.data.folder import ProgressCallback
 from engine.errors import Cancelled, DataError
 from engine.progress import CancelToken
 
+T = TypeVar("T")
 
-def read_each(codes: Sequence[str], read_one: Callable[[str], FileTable],
-              progress: ProgressCallback | None, cancel: CancelToken | None) -> ReadResult:
+
+def read_each(codes: Sequence[str], read_one: Callable[[str], T],
+              progress: ProgressCallback | None, cancel: CancelToken | None
+              ) -> list[T | DataError]:
     """``read_one(code)`` for every code, in code order; a DataError is returned in the
     stock's place (with its code set), not raised."""
-    def guarded(code: str) -> FileTable | DataError:
+    def guarded(code: str) -> T | DataError:
         try:
             return read_one(code)
         except DataError as exc:
             exc.code = exc.code or code
             return exc
 
-    results: ReadResult = []
+    results: list[T | DataError] = []
     # Two threads: reads of small files barely scale past that (Python overhead holds the
     # GIL), and more threads starve the GUI thread of the GIL during a load.
     workers = min(2, os.cpu_count() or 1)
