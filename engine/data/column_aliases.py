@@ -25,8 +25,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "tradestatus": ("tradestatus",),
 }
 
-_LOOKUP: dict[str, str] = {
-    alias.casefold(): canonical for canonical, names in ALIASES.items() for alias in names
+# Cleaned alias -> (canonical name, rank among that column's spellings).
+_LOOKUP: dict[str, tuple[str, int]] = {
+    alias.casefold(): (canonical, rank)
+    for canonical, names in ALIASES.items() for rank, alias in enumerate(names)
 }
 
 
@@ -42,10 +44,10 @@ def map_columns(names: Sequence[str]) -> dict[str, str]:
     """
     found: dict[str, tuple[int, str]] = {}
     for name in names:
-        canonical = _LOOKUP.get(_clean(name))
-        if canonical is None:
+        hit = _LOOKUP.get(_clean(name))
+        if hit is None:
             continue
-        rank = [a.casefold() for a in ALIASES[canonical]].index(_clean(name))
+        canonical, rank = hit
         if canonical not in found or rank < found[canonical][0]:
             found[canonical] = (rank, name)
     return {canonical: name for canonical, (_, name) in found.items()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import stat
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -72,26 +73,34 @@ class Listing:
 
 
 def list_folder(folder: Path) -> Listing:
-    """List ``folder`` without following a symlink into a loop or crashing on a dangling one."""
+    """List ``folder`` without following a symlink into a loop or crashing on a dangling one.
+
+    Entry types come from the directory listing itself; only symlinks cost a ``stat``.
+    """
     files: list[Path] = []
     dirs: list[Path] = []
     broken: list[str] = []
     try:
-        entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+        with os.scandir(folder) as scan:
+            entries = sorted((e for e in scan if not e.name.startswith(".")),
+                             key=lambda e: e.name)
     except OSError as exc:
         raise DataError(f"data folder {folder} cannot be listed ({exc.strerror or exc})",
                         file=folder, rule="unreadable") from exc
-    for path in entries:
+    for entry in entries:
+        path = folder / entry.name
         try:
-            mode = path.stat().st_mode
+            mode = path.stat().st_mode if entry.is_symlink() else (
+                stat.S_IFDIR if entry.is_dir(follow_symlinks=False) else
+                stat.S_IFREG if entry.is_file(follow_symlinks=False) else 0)
         except OSError as exc:
             why = "a symlink loop" if exc.errno == errno.ELOOP else (
-                "points to nothing" if path.is_symlink() else exc.strerror or str(exc))
-            broken.append(f"{path.name} ({why})")
+                "points to nothing" if entry.is_symlink() else exc.strerror or str(exc))
+            broken.append(f"{entry.name} ({why})")
             continue
         if stat.S_ISDIR(mode):
-            if path.is_symlink() and _loops_back(path, folder):
-                broken.append(f"{path.name} (a symlink loop)")
+            if entry.is_symlink() and _loops_back(path, folder):
+                broken.append(f"{entry.name} (a symlink loop)")
             else:
                 dirs.append(path)
         elif stat.S_ISREG(mode):

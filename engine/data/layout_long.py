@@ -116,6 +116,17 @@ def _distinct_codes(path: Path) -> list[str]:
             .to_pylist() if v]
 
 
+def _stock_of_rows(column: pa.ChunkedArray, codes: Sequence[str]) -> np.ndarray:
+    """Each row's position in ``codes`` (-1: not asked for, or no stock code), parsing only
+    the distinct values."""
+    encoded = column.dictionary_encode().unify_dictionaries().combine_chunks()
+    position = {code: i for i, code in enumerate(codes)}
+    lookup = np.array([position.get(parse_code(v) or "", -1) if v else -1
+                       for v in _code_text(pa.chunked_array([encoded.dictionary])).to_pylist()]
+                      + [-1], dtype=np.int64)
+    return lookup[encoded.indices.fill_null(len(lookup) - 1).to_numpy()]
+
+
 def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | None,
           cancel: CancelToken | None) -> ReadResult:
     """Read the file once, convert it whole, and split it by code with one stable sort
@@ -124,22 +135,15 @@ def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | N
     data = read_bytes(path)
     raw, mapping = read_table(path, data)
     digest = digest_of(data)
-    whole = file_table(path, digest, raw, mapping)
     del data
-    text = _code_text(raw.column(mapping["ts_code"])).combine_chunks()
-    del raw
-    encoded = text.dictionary_encode()
-    position = {code: i for i, code in enumerate(codes)}
-    lookup = np.array([position.get(parse_code(v) or "", -1) if v else -1
-                       for v in encoded.dictionary.to_pylist()] + [-1], dtype=np.int64)
-    indices = encoded.indices.fill_null(len(lookup) - 1).to_numpy()
-    stock = lookup[indices]
+    whole = file_table(path, digest, raw, mapping)
+    stock = _stock_of_rows(raw.column(mapping["ts_code"]), codes)
+    del raw  # the code column's text; the bars live on in ``whole``
     if stock.size and (stock.min() < 0 or np.any(stock[1:] < stock[:-1])):
         order = np.argsort(stock, kind="stable")
         order = order[np.count_nonzero(stock < 0):]
-        table, stock = whole.table.take(pa.array(order)), stock[order]
-    else:
-        table = whole.table
+        whole, stock = replace(whole, table=whole.table.take(pa.array(order))), stock[order]
+    table = whole.table
     counts = np.bincount(stock, minlength=len(codes))
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     if progress is not None:

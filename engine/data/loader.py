@@ -204,6 +204,9 @@ def _build(scan: FolderScan, wanted: list[str], missing: list[str], end_day: int
     timings["read"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     bars = validate(tables, end_day, adjust)
+    # Only the names and digests are needed from here on: free the files' tables.
+    sources = [(table.label, table.digest) for table in tables]
+    del results, tables
     for i, error in bars.errors.items():
         error.code = codes[i]
     timings["validate"] = time.perf_counter() - t1
@@ -214,28 +217,30 @@ def _build(scan: FolderScan, wanted: list[str], missing: list[str], end_day: int
                  else _missing_reason(scan, code)] for code in missing]
     excluded += [[e["code"] or "", Path(e["file"]).name if e["file"] else "", str(e["message"])]
                  for e in errors]
-    good = [i for i in range(len(tables)) if i not in bars.errors]
+    good = [i for i in range(len(sources)) if i not in bars.errors]
     if not good:
         if on_bad_stock == "fail" and errors:
             raise _error(errors[0])
         raise DataError(_nothing_usable(excluded, errors))
     t2 = time.perf_counter()
-    remap = np.full(len(tables), -1, dtype=np.int64)
+    remap = np.full(len(sources), -1, dtype=np.int64)
     remap[good] = np.arange(len(good))
     arrays = align(bars.dates, remap[bars.sid], bars.values, len(good))
+    warnings = list(bars.warnings)
+    del bars
     timings["align"] = time.perf_counter() - t2
     if arrays.calendar.size == 0:
         raise DataError(f"no bars on or before the end date {np.datetime64(end_day, 'D')} in "
                         "the selected stocks; choose a later end date", rule=WINDOW_RULE)
     digests = hashlib.blake2b(digest_size=16)
     for i in good:
-        digests.update(f"{codes[i]}:{tables[i].digest};".encode())
+        digests.update(f"{codes[i]}:{sources[i][1]};".encode())
     meta = {
         "codes": [codes[i] for i in good],
-        "files": [tables[i].label for i in good],
+        "files": [sources[i][0] for i in good],
         "excluded": sorted(excluded),
         "errors": errors,
-        "warnings": list(bars.warnings),
+        "warnings": warnings,
         "fingerprint": digests.hexdigest(),
     }
     return arrays, meta

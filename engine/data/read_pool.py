@@ -27,9 +27,9 @@ def read_each(codes: Sequence[str], read_one: Callable[[str], T],
             return exc
 
     results: list[T | DataError] = []
-    # Two threads: reads of small files barely scale past that (Python overhead holds the
-    # GIL), and more threads starve the GUI thread of the GIL during a load.
-    workers = min(2, os.cpu_count() or 1)
+    # Arrow's decoders and file reads release the GIL, so threads up to the cores help;
+    # loads run in an engine process, so they take no GIL time from the window.
+    workers = min(8, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="load") as pool:
         futures = [pool.submit(guarded, code) for code in codes]
         for done, future in enumerate(futures, start=1):

@@ -68,6 +68,7 @@ def validate(files: Sequence[FileTable], end_day: int, adjust: str) -> ValidBars
     sid = np.repeat(np.arange(len(files)), counts)
     dates = _column(table, "date").astype("datetime64[D]").astype(np.int64)
     cols = {name: _column(table, name) for name in (*_COLUMNS, "adj_factor")}
+    del table  # the columns are NumPy copies now
     warnings: list[str] = []
     unsorted = np.flatnonzero((dates[1:] < dates[:-1]) & (sid[1:] == sid[:-1]))
     if unsorted.size:
@@ -94,6 +95,9 @@ def validate(files: Sequence[FileTable], end_day: int, adjust: str) -> ValidBars
     good = np.ones(len(files), dtype=bool)
     good[list(checker.errors)] = False
     rows = traded & good[sid]
+    if rows.all():  # clean data up to ``end``: no copy of every column
+        return ValidBars(dates, sid, {k: cols[k] for k in _COLUMNS}, checker.errors,
+                         tuple(warnings))
     return ValidBars(dates[rows], sid[rows], {k: cols[k][rows] for k in _COLUMNS},
                      checker.errors, tuple(warnings))
 
