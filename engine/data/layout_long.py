@@ -133,7 +133,7 @@ def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | N
     (rows of a stock keep their file order; validation sorts dates and reports duplicates)."""
     path = scan.files[codes[0]]
     data = read_bytes(path)
-    raw, mapping = read_table(path, data)
+    raw, mapping = read_table(path, data, extra=("ts_code",))
     digest = digest_of(data)
     del data
     whole = file_table(path, digest, raw, mapping)

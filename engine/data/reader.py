@@ -94,11 +94,17 @@ def file_table(path: Path, digest: str, table: pa.Table, mapping: dict[str, str]
                      "adj_factor" in mapping, label)
 
 
-def read_table(path: Path, data: bytes) -> tuple[pa.Table, dict[str, str]]:
+# Canonical columns ``file_table`` reads (a per-stock file's code column is not needed).
+_READ_COLUMNS = ("date", *NUMERIC_COLUMNS, "tradestatus")
+
+
+def read_table(path: Path, data: bytes, extra: tuple[str, ...] = ()) -> tuple[pa.Table,
+                                                                           dict[str, str]]:
     """Bytes -> (Arrow table, canonical -> file column) for parquet, feather or CSV.
 
-    Parquet and feather decode only the mapped columns. CSV is read as UTF-8, else GBK
-    (which Chinese tools often write).
+    Parquet and feather decode only the columns ``file_table`` reads, plus the canonical
+    ``extra`` ones (a long file's ``ts_code``). CSV is read as UTF-8, else GBK (which
+    Chinese tools often write).
     """
     suffix = path.suffix.lower()
     try:
@@ -112,7 +118,7 @@ def read_table(path: Path, data: bytes) -> tuple[pa.Table, dict[str, str]]:
             mapping = map_columns(schema.names)
             if missing_required(mapping):
                 return schema.empty_table(), mapping
-            columns = sorted(set(mapping.values()))
+            columns = sorted({mapping[c] for c in (*_READ_COLUMNS, *extra) if c in mapping})
             if suffix == ".parquet":
                 return parquet.read(columns=columns, use_threads=False), mapping
             return ipc.read_all().select(columns), mapping
