@@ -16,6 +16,7 @@ from engine.config import BacktestConfig
 from engine.data import MarketData, load_market_data
 from engine.errors import Cancelled
 from engine.indicators_nb import rsi_sma_nb, rsi_wilder_nb
+from engine.kernel_inputs import costs_of, market_of
 from engine.metrics import closed_trade_stats, drawdown, fill_cost_stats, summary_metrics
 from engine.progress import CancelToken, LocalContext, Progress, ProgressSink
 from engine.simulate_nb import simulate_per_stock_nb, simulate_shared_nb, sum_sleeves_nb
@@ -68,8 +69,8 @@ def load(config: BacktestConfig, progress: Progress | None = None,
 
     return load_market_data(config.data_dir, config.stocks, config.start, config.end,
                             layout=config.layout, adjust=config.adjust,
-                            on_bad_stock=config.on_bad_stock, cache_dir=config.cache_dir,
-                            progress=report, cancel=cancel)
+                            on_bad_stock=config.on_bad_stock, listing=config.listing,
+                            cache_dir=config.cache_dir, progress=report, cancel=cancel)
 
 
 def compute_rsi(data: MarketData, config: BacktestConfig) -> np.ndarray:
@@ -83,17 +84,16 @@ def simulate(data: MarketData, config: BacktestConfig, rsi: np.ndarray, buy: np.
                                         np.ndarray]:
     """(equity, cash, positions_value, fills, rejections) of the whole portfolio."""
     fill_close = config.fill == "close"
-    costs = (config.commission_rate, config.min_commission, config.stamp_tax_rate,
-             config.slippage, config.lot_size, config.price_limits)
+    market, costs = market_of(data), costs_of(data, config)
     if config.capital_mode == "shared":
         return simulate_shared_nb(
-            data.open, data.close, data.prev_close, data.tradable, rsi, buy, sell,
-            data.limit_pct, data.start_index, fill_close, config.initial_capital,
-            config.position_pct, config.max_positions, *costs)
+            market, costs, rsi, buy, sell, data.start_index, fill_close,
+            config.initial_capital, config.position_pct, config.max_positions,
+            config.price_limits)
     sleeve = config.initial_capital / data.n_stocks
     equity, cash, value, fills, rejections = simulate_per_stock_nb(
-        data.open, data.close, data.prev_close, data.tradable, buy, sell, data.limit_pct,
-        data.start_index, 0, data.n_stocks, fill_close, sleeve, *costs)
+        market, costs, buy, sell, data.start_index, 0, data.n_stocks, fill_close, sleeve,
+        config.price_limits)
     # The portfolio is the sum of its sleeves (SPEC §5), added in code order.
     return (sum_sleeves_nb(equity), sum_sleeves_nb(cash), sum_sleeves_nb(value), fills,
             rejections)
@@ -116,9 +116,10 @@ def run_metrics(config: BacktestConfig, data: MarketData, equity: np.ndarray,
                                     trades["bars_held"][closed])
     # Contiguous copies, as in the fills table: numpy sums unaligned record fields in
     # buffered blocks, which rounds differently.
-    shares, price, commission, tax = (np.ascontiguousarray(fill_records[name])
-                                      for name in ("shares", "price", "commission", "tax"))
-    cost_part = fill_cost_stats(shares, price, commission, tax, equity, positions_value)
+    shares, price, commission, tax, fee = (
+        np.ascontiguousarray(fill_records[name])
+        for name in ("shares", "price", "commission", "tax", "transfer_fee"))
+    cost_part = fill_cost_stats(shares, price, commission, tax, fee, equity, positions_value)
     return summary_metrics(data.run_dates, equity, config.initial_capital, trade_part,
                            cost_part, benchmark_final, config.risk_free_rate)
 

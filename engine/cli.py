@@ -46,7 +46,7 @@ def _cmd_datagen(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     paths = generate_universe(args.out, args.stocks, args.start, args.end, seed=args.seed,
                               layout=args.layout)
-    print(f"wrote {len(paths)} {args.layout} files to {args.out} in "
+    print(f"wrote {len(paths)} stock files ({args.layout} layout) to {args.out} in "
           f"{time.perf_counter() - t0:.2f} s")
     return 0
 
@@ -91,6 +91,14 @@ def _workers(text: str) -> str | int:
     return text if text == "auto" else int(text)
 
 
+def _word_or(word: str, kind: type) -> Any:
+    """An argparse type: ``word`` itself, or a number of ``kind``."""
+    def parse(text: str) -> Any:
+        return word if text.strip().lower() == word else kind(text)
+    parse.__name__ = f"{word} or {kind.__name__}"  # argparse names it in its errors
+    return parse
+
+
 # (flag, config field, type, help); None type = a switch that sets False.
 RUN_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
     ("--data", "data_dir", Path, "data folder (per-stock files, TongDaXin vipdoc, qlib, or a "
@@ -110,10 +118,16 @@ RUN_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
     ("--max-positions", "max_positions", int, "most open positions, shared mode (default 10)"),
     ("--commission", "commission_rate", float, "commission rate (default 0.0003)"),
     ("--min-commission", "min_commission", float, "minimum commission per order (default 5)"),
-    ("--stamp-tax", "stamp_tax_rate", float, "stamp tax rate on sells (default 0.0005)"),
+    ("--stamp-tax", "stamp_tax_rate", _word_or("schedule", float),
+     "RATE|schedule: stamp tax; a RATE applies to sells (default: the dated schedule)"),
+    ("--transfer-fee", "transfer_fee_rate", _word_or("schedule", float),
+     "RATE|schedule: transfer fee on both sides (default: the dated schedule)"),
     ("--slippage", "slippage", float, "slippage as a fraction of price (default 0)"),
-    ("--lot-size", "lot_size", int, "shares per lot (default 100)"),
+    ("--lot-size", "lot_size", _word_or("board", int),
+     "N|board: buys in multiples of N shares, or each board's lot rule (default board)"),
     ("--no-price-limits", "price_limits", None, "ignore daily price limits"),
+    ("--listing", "listing", str, "list_date (default: the file's list_date column) or "
+     "first_bar (a file's first bar is its listing day)"),
     ("--adjust", "adjust", str, "forward (default) or none"),
     ("--on-bad-stock", "on_bad_stock", str, "fail (default) or skip"),
     ("--workers", "workers", _workers, "auto (default) or a number of processes"),
@@ -267,15 +281,29 @@ GRID_FLAGS: tuple[tuple[str, str, str], ...] = (
 SWEEP_SHOWN = ("total_return", "cagr", "sharpe", "max_drawdown", "trades", "win_rate")
 
 
+def add_grid_flags(parser: argparse.ArgumentParser) -> None:
+    """The run flags, with the RSI fields taking value ranges, plus ``--grid``."""
+    add_run_flags(parser, skip=tuple(name for _, name, _ in GRID_FLAGS))
+    for flag, name, help_text in GRID_FLAGS:
+        parser.add_argument(flag, dest=f"grid_{name}", default=None, help=help_text)
+    parser.add_argument("--grid", action="append", default=[], metavar="FIELD=VALUES",
+                        help="sweep any other numeric config field, e.g. "
+                             "position_pct=0.05:0.2:0.05 (repeatable)")
+
+
+def check_metric(metric: str, flag: str) -> None:
+    """A BacktestError unless ``metric`` is a metric of SPEC §7."""
+    from engine.report import METRICS
+
+    if metric not in {key for key, _, _ in METRICS}:
+        raise BacktestError(f"{flag} {metric!r}: no metric {metric!r}; choose one of "
+                            + ", ".join(key for key, _, _ in METRICS))
+
+
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sweep", help="run a grid of parameter combinations, write sweep.csv "
                        "and print the best rows")
-    add_run_flags(p, skip=tuple(name for _, name, _ in GRID_FLAGS))
-    for flag, name, help_text in GRID_FLAGS:
-        p.add_argument(flag, dest=f"grid_{name}", default=None, help=help_text)
-    p.add_argument("--grid", action="append", default=[], metavar="FIELD=VALUES",
-                   help="sweep any other numeric config field, e.g. position_pct=0.05:0.2:0.05 "
-                        "(repeatable)")
+    add_grid_flags(p)
     p.add_argument("--out", type=Path, help="write sweep.csv (every parameter and metric), "
                    "skipped.csv and sweep.json (config, grid, timings) into this folder")
     p.add_argument("--sort", default="sharpe", help="metric to rank by (default sharpe)")
@@ -286,13 +314,9 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_sweep)
 
 
-def _grid_from_args(args: argparse.Namespace) -> dict[str, list[float]]:
-    from engine.report import METRICS
+def grid_from_args(args: argparse.Namespace) -> dict[str, list[float]]:
+    """The grid of the flags made by ``add_grid_flags``; a BacktestError names a bad one."""
     from engine.sweep import check_field, parse_values
-
-    if args.sort not in {key for key, _, _ in METRICS}:
-        raise BacktestError(f"--sort {args.sort!r}: no metric {args.sort!r}; choose one of "
-                            + ", ".join(key for key, _, _ in METRICS))
 
     grid = {name: parse_values(getattr(args, f"grid_{name}")) for _, name, _ in GRID_FLAGS
             if getattr(args, f"grid_{name}") is not None}
@@ -312,8 +336,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from engine.report import text_frame
     from engine.sweep import run_sweep
 
+    check_metric(args.sort, "--sort")
     config = config_from_args(args)
-    grid = _grid_from_args(args)
+    grid = grid_from_args(args)
     with _saving_store(args) as store:
         t0 = time.perf_counter()
         with ProgressBar(unit_stage="sweep", enabled=not args.no_progress) as bar:
@@ -327,6 +352,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         shown = [*result.parameters, *dict.fromkeys((args.sort, *SWEEP_SHOWN))]
         print(f"top {len(top)} by {args.sort}{' (ascending)' if args.ascending else ''}:")
         print(text_frame(top[shown]).to_string(index=False))
+        print(diagnostics_text(result.diagnostics))
         if args.out is not None:
             _write_sweep(args.out, result, grid)
         if store is not None:
@@ -342,8 +368,21 @@ def _write_sweep(out: Path, result: SweepResult, grid: dict[str, list[float]]) -
         write_csv(result.skipped, out / "skipped.csv")
         write_json({"config": result.config.to_dict(),
                     "grid": {k: list(v) for k, v in grid.items()},
+                    "diagnostics": result.diagnostics,
                     "timings": result.timings}, out / "sweep.json")
     print(f"wrote sweep.csv, skipped.csv and sweep.json to {out}")
+
+
+def diagnostics_text(diagnostics: dict[str, float]) -> str:
+    """Two lines on whether the best combination is luck: deflated Sharpe and PBO."""
+    from engine.report import format_value
+
+    dsr, pbo = diagnostics.get("deflated_sharpe"), diagnostics.get("pbo")
+    trials = int(diagnostics.get("trials", 0))
+    return (f"deflated Sharpe {format_value(dsr, 'ratio')}: the chance the best of {trials} "
+            "combinations beats what luck alone gives that many tries (near 1: not luck)\n"
+            f"PBO {format_value(pbo, 'pct')}: how often the in-sample best lands in the "
+            "bottom half out of sample (near 0: robust, 50% or more: overfit)")
 
 
 def _save_sweep_best(store: RunStore, result: SweepResult, sort: str, ascending: bool) -> None:
@@ -373,7 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_check(sub)
     _add_datagen(sub)
     from engine.runs_cli import add_runs
+    from engine.walkforward_cli import add_walkforward
 
+    add_walkforward(sub)
     add_runs(sub)
     return parser
 

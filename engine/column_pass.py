@@ -20,6 +20,7 @@ from engine.config import BacktestConfig
 from engine.data import MarketData
 from engine.enums import Side, fill_dt, rejection_dt
 from engine.indicators_nb import rsi_sma_nb, rsi_wilder_nb
+from engine.kernel_inputs import costs_of, market_of
 from engine.progress import TaskContext
 from engine.signals_nb import signals_nb
 from engine.simulate_nb import simulate_per_stock_nb
@@ -160,13 +161,12 @@ def _simulate_sleeves(data: MarketData, config: BacktestConfig, parts: list[Chun
                       ctx: TaskContext, total: int) -> ChunkRecords:
     fills, rejections, done = [], [], 0
     sleeve = config.initial_capital / data.n_stocks
+    market, costs = market_of(data), costs_of(data, config)
     with ctx.span("simulate"):
         for a, b in parts:
             equity, cash, value, f, r = simulate_per_stock_nb(
-                data.open, data.close, data.prev_close, data.tradable, signals["buy"],
-                signals["sell"], data.limit_pct, data.start_index, a, b,
-                config.fill == "close", sleeve, config.commission_rate, config.min_commission,
-                config.stamp_tax_rate, config.slippage, config.lot_size, config.price_limits)
+                market, costs, signals["buy"], signals["sell"], data.start_index, a, b,
+                config.fill == "close", sleeve, config.price_limits)
             for name, part in (("equity", equity), ("cash", cash), ("positions_value", value)):
                 _put(out, name, part, a, data.n_stocks)
             fills.append(f)

@@ -29,7 +29,8 @@ METRIC_GOALS: dict[str, str] = {
     "total_return": "max", "cagr": "max", "volatility": "min", "sharpe": "max",
     "sortino": "max", "max_drawdown": "max", "max_drawdown_duration_days": "min",
     "calmar": "max", "win_rate": "max", "profit_factor": "max", "avg_trade_return": "max",
-    "total_commission": "min", "total_tax": "min", "turnover": "min", "excess_return": "max",
+    "total_commission": "min", "total_tax": "min",
+    "total_transfer_fee": "min", "turnover": "min", "excess_return": "max",
     "final_equity": "max",
 }
 ALL_STOCKS = "(all files)"

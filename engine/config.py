@@ -27,6 +27,13 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "capital_mode": ("shared", "per_stock"),
     "adjust": ("forward", "none"),
     "on_bad_stock": ("fail", "skip"),
+    "listing": ("list_date", "first_bar"),
+}
+#: Fields that take a number or a word: the word selects the exchange's rule (SPEC §4).
+RULE_WORDS: dict[str, str] = {
+    "stamp_tax_rate": "schedule",
+    "transfer_fee_rate": "schedule",
+    "lot_size": "board",
 }
 
 
@@ -50,7 +57,11 @@ class BacktestConfig:
 
     ``stocks`` is None (every stock file in ``data_dir``), a stock-list file path, or
     a tuple of codes. ``layout`` is "auto" (detected from the folder's contents) or the
-    folder's layout. ``workers`` is "auto" or a positive integer.
+    folder's layout. ``workers`` is "auto" or a positive integer. ``stamp_tax_rate``
+    and ``transfer_fee_rate`` are "schedule" (the rates in force on each fill's date)
+    or a number; ``lot_size`` is "board" (the lot rule of each stock's board) or a
+    number of shares for every board. ``listing`` says which bar is a new listing's
+    first: the file's ``list_date`` or, with "first_bar", the file's first bar.
     """
 
     data_dir: Path = Path("data/sample")
@@ -69,12 +80,14 @@ class BacktestConfig:
     max_positions: int = 10
     commission_rate: float = 0.0003
     min_commission: float = 5.0
-    stamp_tax_rate: float = 0.0005
+    stamp_tax_rate: float | str = "schedule"
+    transfer_fee_rate: float | str = "schedule"
     slippage: float = 0.0
-    lot_size: int = 100
+    lot_size: int | str = "board"
     price_limits: bool = True
     adjust: str = "forward"
     on_bad_stock: str = "fail"
+    listing: str = "list_date"
     workers: str | int = "auto"
     risk_free_rate: float = 0.0
     cache_dir: Path | None = field(default=None, compare=False)
@@ -96,7 +109,23 @@ class BacktestConfig:
         self._coerce_numbers()
         self._validate()
 
+    def _coerce_rule_words(self) -> None:
+        """``RULE_WORDS`` fields: the word (any case) or a number (whole for lot_size)."""
+        for name, word in RULE_WORDS.items():
+            value = getattr(self, name)
+            whole = name == "lot_size"
+            if isinstance(value, str) and value.strip().lower() == word:
+                object.__setattr__(self, name, word)
+            elif (isinstance(value, bool) or not isinstance(value, int | float)
+                  or (whole and not float(value).is_integer())):
+                wanted = "a whole number" if whole else "a number"
+                raise ConfigError(f"{name} must be {wanted} or {word!r}, not {value!r}",
+                                  field=name)
+            else:
+                object.__setattr__(self, name, int(value) if whole else float(value))
+
     def _coerce_numbers(self) -> None:
+        self._coerce_rule_words()
         for f in fields(self):
             value = getattr(self, f.name)
             kind = {"int": int, "float": float, "bool": bool}.get(str(f.type))
@@ -133,9 +162,14 @@ class BacktestConfig:
         need(self.max_positions >= 1, "max_positions", "must be at least 1")
         need(0 <= self.commission_rate < 0.1, "commission_rate", "must be in [0, 0.1)")
         need(self.min_commission >= 0, "min_commission", "must not be negative")
-        need(0 <= self.stamp_tax_rate < 0.1, "stamp_tax_rate", "must be in [0, 0.1)")
+        for name in ("stamp_tax_rate", "transfer_fee_rate"):
+            value = getattr(self, name)
+            need(value == "schedule" or 0 <= value < 0.1, name,
+                 "must be 'schedule' or a rate in [0, 0.1)")
         need(0 <= self.slippage < 0.1, "slippage", "must be in [0, 0.1)")
-        need(self.lot_size >= 1, "lot_size", "must be at least 1")
+        need(self.lot_size == "board" or (isinstance(self.lot_size, int)
+                                          and self.lot_size >= 1),
+             "lot_size", "must be 'board' or at least 1")
         need(self.workers == "auto" or (isinstance(self.workers, int)
                                         and not isinstance(self.workers, bool)
                                         and self.workers >= 1),

@@ -15,8 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from engine.data.naming import limit_pct
-from engine.limits_nb import round2_array_nb
+from engine.market_rules import board_indices, limit_prices, limit_widths
 
 __all__ = ["MAX_STOCKS", "generate_frames", "generate_universe", "trading_calendar",
            "write_atomically"]
@@ -269,7 +268,8 @@ def _target_log_prices(
 def _simulate_closes(
     target: np.ndarray, traded: np.ndarray, limit: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Closes that track ``target`` but stay within each bar's price limits.
+    """Closes that track ``target`` but stay within each bar's price limits (``limit``:
+    the width L of each day and stock).
 
     Returns closes plus each bar's previous close, limit-down and limit-up (all
     NaN on a stock's first bar). Sequential over days only.
@@ -280,20 +280,23 @@ def _simulate_closes(
     wanted = np.round(target, 2)
     for t in range(target.shape[0]):
         prev[t] = last
-        down[t] = round2_array_nb(last * (1.0 - limit))
-        up[t] = round2_array_nb(last * (1.0 + limit))
+        up[t], down[t] = limit_prices(last, limit[t])
         day = np.where(np.isnan(last), np.maximum(wanted[t], 0.01), wanted[t].clip(down[t], up[t]))
         close[t] = np.where(traded[t], day, np.nan)
         last = np.where(traded[t], day, last)
     return close, prev, down, up
 
 
-def _simulate(codes: list[str], vol: np.ndarray, n_days: int, rng: np.random.Generator) -> _Bars:
-    """All bars of all stocks as dense arrays; ``vol`` scales each stock's volatility."""
-    n = len(codes)
-    limit = np.array([limit_pct(c) for c in codes])
+def _simulate(codes: list[str], vol: np.ndarray, days: np.ndarray,
+              rng: np.random.Generator) -> _Bars:
+    """All bars of all stocks on ``days`` (days since 1970) as dense arrays; ``vol`` scales
+    each stock's volatility. Prices keep to each board's limits of the day (no ST)."""
+    n, n_days = len(codes), days.size
+    boards = np.broadcast_to(board_indices(codes), (n_days, n))
+    limit = limit_widths(boards, np.broadcast_to(days[:, None], (n_days, n)),
+                         np.zeros((n_days, n), dtype=bool))
     traded = _trading_mask(n_days, n, rng)
-    log_target, up_open, down_open = _target_log_prices(n_days, limit, vol, rng)
+    log_target, up_open, down_open = _target_log_prices(n_days, limit[-1], vol, rng)
     # Lift whole paths that would sink too low: keeps every price well above 1 yuan
     low_point = np.where(traded, log_target, np.inf).min(axis=0)
     log_target += np.maximum(np.log(_MIN_PRICE) - low_point, 0.0)
@@ -358,7 +361,8 @@ def generate_frames(
     began = time.perf_counter()
     rng = np.random.default_rng(seed)
     codes, vol = _make_codes(n_stocks, rng)
-    frames = _to_frames(codes, dates, _simulate(codes, vol, len(dates), rng))
+    days = dates.to_numpy().astype("datetime64[D]").astype(np.int64)
+    frames = _to_frames(codes, dates, _simulate(codes, vol, days, rng))
     elapsed = time.perf_counter() - began
     log.info("generated %d stocks x %d days in %.2f s", n_stocks, len(dates), elapsed)
     return frames

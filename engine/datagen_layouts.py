@@ -46,7 +46,8 @@ def write_tdx(out_dir: Path, frames: dict[str, pd.DataFrame]) -> list[Path]:
 
 def write_qlib(out_dir: Path, frames: dict[str, pd.DataFrame]) -> list[Path]:
     """``calendars/day.txt``, ``instruments/all.txt`` and ``features/<inst>/*.day.bin``
-    (float32, the start index first, NaN on days without a bar), prices times ``$factor``."""
+    (float32, the start index first, NaN on days without a bar), prices times ``$factor``.
+    Returns the instruments' features folders."""
     calendar = pd.DatetimeIndex(sorted(set().union(*(f["date"] for f in frames.values()))))
     for sub in ("calendars", "instruments", "features"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -71,7 +72,7 @@ def write_qlib(out_dir: Path, frames: dict[str, pd.DataFrame]) -> list[Path]:
             data = np.concatenate([np.array([first], "<f4"), dense]).tobytes()
             path = folder / f"{field}.day.bin"
             write_atomically(path, partial(_write_bytes, data))
-            paths.append(path)
+        paths.append(folder)
     write_atomically(out_dir / "instruments" / "all.txt",
                      lambda p: p.write_text("".join(instruments), "utf-8"))
     return paths

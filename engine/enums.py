@@ -41,6 +41,7 @@ REASON_NAMES: dict[Reason, str] = {
 
 #: One executed order. ``day`` is the row index into the aligned calendar arrays
 #: (not the run-day index); ``stock`` is the column index (= code order).
+#: ``tax`` is the stamp tax, ``transfer_fee`` the transfer fee (SPEC §4);
 #: ``cash_after`` is the pool's cash (shared mode) or the sleeve's cash (per-stock mode).
 fill_dt = np.dtype(
     [
@@ -51,6 +52,7 @@ fill_dt = np.dtype(
         ("price", np.float64),
         ("commission", np.float64),
         ("tax", np.float64),
+        ("transfer_fee", np.float64),
         ("cash_after", np.float64),
     ]
 )

@@ -20,6 +20,7 @@ from engine.results import BacktestResult
 
 if TYPE_CHECKING:
     from engine.sweep import SweepResult
+    from engine.walkforward import WalkForwardResult
 
 
 @contextlib.contextmanager
@@ -125,3 +126,21 @@ def export_result(result: BacktestResult, folder: Path,
     write_atomic(folder / "config.toml", lambda h: h.write(result.config.to_toml()))
     written += [folder / "metrics.json", folder / "timings.json", folder / "config.toml"]
     return written
+
+
+def export_walk_forward(result: WalkForwardResult, folder: Path) -> list[Path]:
+    """A walk-forward into ``folder``: ``folds.csv`` (one row per fold: its dates, each
+    chosen parameter, ``is_<metric>``, ``oos_<metric>``, trades), ``equity.csv`` (the
+    stitched out-of-sample curve), the test windows' ``fills.csv`` and ``trades.csv``,
+    ``summary.json`` (OOS metrics, walk-forward efficiency, deflated Sharpe, PBO) and
+    ``config.toml``. Returns the written paths."""
+    folder = Path(folder)
+    written = []
+    for name, frame in (("folds.csv", result.folds), ("equity.csv", result.equity),
+                        ("fills.csv", result.fills), ("trades.csv", result.trades)):
+        write_csv(frame, folder / name)
+        written.append(folder / name)
+    write_json({**result.summary(), "grid": {k: list(v) for k, v in result.grid.items()}},
+               folder / "summary.json")
+    write_atomic(folder / "config.toml", lambda h: h.write(result.config.to_toml()))
+    return [*written, folder / "summary.json", folder / "config.toml"]

@@ -17,6 +17,7 @@ stored runs) and ``"sweep"``. Each runs one job at a time. Jobs see the caller's
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import os
 import threading
 import time
@@ -35,6 +36,7 @@ from engine.report import PackedText, format_frame, pack_text
 if TYPE_CHECKING:
     from engine.results import BacktestResult
     from engine.sweep import SweepResult
+    from engine.walkforward import FoldSpec, WalkForwardResult
 
 #: Seconds a cancelled job gets to stop before its host is killed (and restarted later).
 JOB_GRACE = 5.0
@@ -168,8 +170,9 @@ class RunOutcome:
     text: dict[str, list[PackedText]] = field(default_factory=dict)
 
 
-def _save(result: BacktestResult, store_path: Path | None
+def _save(result: BacktestResult, store_path: Path | None, **extra: Any
           ) -> tuple[int | None, str, pd.DataFrame | None]:
+    """Save ``result`` (``extra``: RunStore.save's name, notes, tags, attachments)."""
     from engine.errors import BacktestError
     from engine.store import RunStore
 
@@ -177,7 +180,7 @@ def _save(result: BacktestResult, store_path: Path | None
         return None, "", None
     try:
         with RunStore(store_path) as store:
-            run_id = store.save(result)
+            run_id = store.save(result, **extra)
             return run_id, "", store.list_runs()
     except BacktestError as exc:
         return None, str(exc), None
@@ -216,7 +219,9 @@ def _sweep(payload: tuple[BacktestConfig, dict[str, list[float]]],
 
     config, grid = payload
     result = run_sweep(config, grid, progress=_relay(ctx), cancel=ctx)
-    return SweepOutcome(result, pack_text(format_frame(result.table)))
+    # The window shows the diagnostics, never the per-combination returns behind them.
+    light = dataclasses.replace(result, returns=result.returns[:0, :0])
+    return SweepOutcome(light, pack_text(format_frame(result.table)))
 
 
 def sweep(config: BacktestConfig, grid: Mapping[str, Iterable[float]],
@@ -224,6 +229,43 @@ def sweep(config: BacktestConfig, grid: Mapping[str, Iterable[float]],
     """``run_sweep(config, grid)`` on the sweep host, with its table's display text."""
     payload = (config, {k: list(v) for k, v in grid.items()})
     return submit("sweep", _sweep, payload, "the sweep", progress, cancel)
+
+@dataclass(frozen=True)
+class WalkForwardOutcome:
+    """A finished walk-forward, saved like a run (``run_id``, ``store_error``, ``runs`` as
+    in ``RunOutcome``), with the display text of its fold table."""
+
+    result: WalkForwardResult
+    run_id: int | None
+    store_error: str
+    runs: pd.DataFrame | None
+    folds_text: list[PackedText]
+
+
+def _walk_forward(payload: tuple[BacktestConfig, dict[str, list[float]], FoldSpec, str,
+                                 Path | None], ctx: TaskContext) -> WalkForwardOutcome:
+    from engine.walkforward import run_walk_forward
+
+    config, grid, spec, metric, store_path = payload
+    result = run_walk_forward(config, grid, spec, metric, progress=_relay(ctx), cancel=ctx)
+    kind = "anchored" if spec.anchored else "rolling"
+    notes = (f"walk-forward: {len(result.folds)} {kind} folds, train {spec.train}, test "
+             f"{spec.test}, best by {metric}; grid: "
+             + "; ".join(f"{k} {', '.join(f'{v:g}' for v in values)}"
+                         for k, values in result.grid.items()))
+    run_id, error, runs = _save(result.as_result(), store_path, notes=notes,
+                                tags=("walkforward",), attachments={"folds": result.folds})
+    return WalkForwardOutcome(result, run_id, error, runs,
+                              pack_text(format_frame(result.folds)))
+
+
+def walk_forward(config: BacktestConfig, grid: Mapping[str, Iterable[float]], spec: FoldSpec,
+                 metric: str, store_path: Path | None = None, progress: Progress | None = None,
+                 cancel: CancelToken | None = None) -> WalkForwardOutcome:
+    """``run_walk_forward`` on the sweep host, saved to the run store (its stitched
+    out-of-sample run, tagged "walkforward", with the fold table attached)."""
+    payload = (config, {k: list(v) for k, v in grid.items()}, spec, metric, store_path)
+    return submit("sweep", _walk_forward, payload, "the walk-forward", progress, cancel)
 
 
 @dataclass(frozen=True)

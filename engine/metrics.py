@@ -96,24 +96,26 @@ def closed_trade_stats(pnl: np.ndarray, returns: np.ndarray,
 
 def cost_stats(fills: pd.DataFrame, equity: np.ndarray,
                positions_value: np.ndarray) -> dict[str, float]:
-    """Total commission and tax, turnover and exposure.
+    """Total commission, stamp tax and transfer fee, turnover and exposure.
 
     Turnover is traded notional (both sides) over mean equity; exposure is the mean of
     positions value over equity.
     """
-    shares, price, commission, tax = (fills[name].to_numpy() if len(fills) else np.empty(0)
-                                      for name in ("shares", "price", "commission", "tax"))
-    return fill_cost_stats(shares, price, commission, tax, equity, positions_value)
+    shares, price, commission, tax, fee = (
+        fills[name].to_numpy() if len(fills) else np.empty(0)
+        for name in ("shares", "price", "commission", "tax", "transfer_fee"))
+    return fill_cost_stats(shares, price, commission, tax, fee, equity, positions_value)
 
 
 def fill_cost_stats(shares: np.ndarray, price: np.ndarray, commission: np.ndarray,
-                    tax: np.ndarray, equity: np.ndarray,
+                    tax: np.ndarray, transfer_fee: np.ndarray, equity: np.ndarray,
                     positions_value: np.ndarray) -> dict[str, float]:
     """``cost_stats`` from the fills' columns, in execution order."""
     notional = float(np.sum(shares * price)) if shares.size else 0.0
     return {
         "total_commission": float(np.sum(commission)) if commission.size else 0.0,
         "total_tax": float(np.sum(tax)) if tax.size else 0.0,
+        "total_transfer_fee": float(np.sum(transfer_fee)) if transfer_fee.size else 0.0,
         "turnover": _div(notional, float(np.mean(equity))),
         "exposure": float(np.mean(positions_value / equity)),
     }

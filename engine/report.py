@@ -29,12 +29,19 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("avg_bars_held", "Avg bars held", "ratio"),
     ("total_commission", "Total commission", "money"),
     ("total_tax", "Total stamp tax", "money"),
+    ("total_transfer_fee", "Total transfer fee", "money"),
     ("turnover", "Turnover (× mean equity)", "ratio"),
     ("exposure", "Exposure", "pct"),
     ("benchmark_total_return", "Benchmark return (EW B&H)", "pct"),
     ("excess_return", "Excess return", "pct"),
     ("final_equity", "Final equity", "money"),
     ("days", "Trading days", "int"),
+)
+#: Metrics only some results have (a walk-forward's), shown after ``METRICS`` when present.
+EXTRA_METRICS: tuple[tuple[str, str, str], ...] = (
+    ("wf_efficiency", "Walk-forward efficiency", "ratio"),
+    ("deflated_sharpe", "Deflated Sharpe (best of the grid)", "ratio"),
+    ("pbo", "Probability of overfitting (PBO)", "pct"),
 )
 MISSING = "—"
 
@@ -67,15 +74,16 @@ FUND_PREFIXES: dict[str, tuple[str, ...]] = {
 #: fits its kind (the trades' boolean ``open`` is not a price); other columns go by dtype
 #: (``column_kind``).
 COLUMN_KINDS: dict[str, str] = {
-    **{key: kind for key, _, kind in METRICS},
+    **{key: kind for key, _, kind in (*METRICS, *EXTRA_METRICS)},
     **dict.fromkeys(("price", "entry_price", "exit_price", "open", "high", "low", "close"),
                     "price"),
-    **dict.fromkeys(("commission", "tax", "pnl", "cash_after", "equity", "cash",
+    **dict.fromkeys(("commission", "tax", "transfer_fee", "pnl", "cash_after", "equity", "cash",
                      "positions_value", "benchmark", "notional", "initial_capital",
                      "min_commission"), "money"),
     **dict.fromkeys(("shares", "volume"), "shares"),
     **dict.fromkeys(("return", "drawdown", "limit", "position_pct", "risk_free_rate"), "pct"),
-    **dict.fromkeys(("commission_rate", "stamp_tax_rate", "slippage"), "rate"),
+    **dict.fromkeys(("commission_rate", "stamp_tax_rate", "transfer_fee_rate", "slippage"),
+                    "rate"),
     "created": "time",
     "id": "text",  # a run id names a run; it is not a count
 }
@@ -307,8 +315,11 @@ def text_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
-    """(label, formatted value) for every known metric, in display order."""
-    return [(label, format_value(metrics.get(key), kind)) for key, label, kind in METRICS]
+    """(label, formatted value) for every known metric, in display order, then the
+    ``EXTRA_METRICS`` the result has."""
+    return ([(label, format_value(metrics.get(key), kind)) for key, label, kind in METRICS]
+            + [(label, format_value(metrics[key], kind)) for key, label, kind in EXTRA_METRICS
+               if key in metrics])
 
 
 def text_table(rows: list[tuple[str, str]]) -> str:

@@ -13,7 +13,8 @@ from engine.enums import REASON_NAMES, SIDE_NAMES, Reason, Side
 from engine.metrics import drawdown
 from engine.valuation_nb import bars_between_nb, last_close_nb
 
-FILL_COLUMNS = ("date", "code", "side", "shares", "price", "commission", "tax", "cash_after")
+FILL_COLUMNS = ("date", "code", "side", "shares", "price", "commission", "tax", "transfer_fee",
+                "cash_after")
 TRADE_COLUMNS = ("code", "entry_date", "entry_price", "exit_date", "exit_price", "shares",
                  "pnl", "return", "bars_held", "open")
 REJECTION_COLUMNS = ("date", "code", "side", "reason")
@@ -36,6 +37,7 @@ def fills_frame(records: np.ndarray, dates: np.ndarray, codes: tuple[str, ...]) 
         "price": records["price"],
         "commission": records["commission"],
         "tax": records["tax"],
+        "transfer_fee": records["transfer_fee"],
         "cash_after": records["cash_after"],
     }, columns=list(FILL_COLUMNS))
 
@@ -57,10 +59,10 @@ def trade_arrays(records: np.ndarray, close: np.ndarray,
 
     Columns: stock, entry_day, entry_price, exit_day, exit_price, shares, pnl, return,
     bars_held, open; rows by stock, chronological within a stock. pnl is net of both
-    sides' commission and the stamp tax; return is pnl over the entry cost (notional +
-    commission); bars held counts the stock's own bars from entry to exit. A position
-    still open at the end is marked open and valued at the stock's last close, without
-    exit costs.
+    sides' commission, stamp tax and transfer fee; return is pnl over the entry cost
+    (notional + the buy's costs); bars held counts the stock's own bars from entry to
+    exit. A position still open at the end is marked open and valued at the stock's last
+    close, without exit costs.
     """
     order = np.argsort(records["stock"], kind="stable")  # chronological within a stock
     rec = records[order]
@@ -77,9 +79,10 @@ def trade_arrays(records: np.ndarray, close: np.ndarray,
     exit_idx = np.where(closed, np.minimum(nxt, rec.size - 1), 0)
     exit_day = np.where(closed, rec["day"][exit_idx], last_day)
     exit_price = np.where(closed, rec["price"][exit_idx], last_close[stock])
-    exit_costs = np.where(closed, rec["commission"][exit_idx] + rec["tax"][exit_idx], 0.0)
+    exit_costs = np.where(closed, rec["commission"][exit_idx] + rec["tax"][exit_idx]
+                          + rec["transfer_fee"][exit_idx], 0.0)
     shares = entry["shares"].astype(np.float64)
-    cost = shares * entry["price"] + entry["commission"]
+    cost = shares * entry["price"] + entry["commission"] + entry["tax"] + entry["transfer_fee"]
     pnl = shares * exit_price - exit_costs - cost
     return {
         "stock": stock, "entry_day": entry["day"], "entry_price": entry["price"],

@@ -10,6 +10,7 @@ the price arrays. Workers write large outputs (RSI, signals, sleeve equity) into
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections import OrderedDict
@@ -23,7 +24,6 @@ import pandas as pd
 
 from engine.data.align import PLANES, AlignedArrays
 from engine.data.loader import EXCLUDED_COLUMNS, MarketData
-from engine.data.naming import limit_pct
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def share_market_data(data: MarketData) -> tuple[DataRef, SharedArrays | None]:
                        location=location, start_index=data.start_index,
                        fingerprint=data.fingerprint), None
     arrays = {"prices": data.arrays.prices, "tradable": data.arrays.tradable,
-              "calendar": data.arrays.calendar, "limit_pct": data.limit_pct}
+              "calendar": data.arrays.calendar}
     block = SharedArrays({k: (v.shape, v.dtype.str) for k, v in arrays.items()})
     for name, array in arrays.items():
         block.arrays[name][...] = array
@@ -128,14 +128,13 @@ def share_market_data(data: MarketData) -> tuple[DataRef, SharedArrays | None]:
 
 
 def _open(ref: DataRef) -> tuple[dict[str, np.ndarray], tuple[str, ...], SharedArrays | None]:
-    """The arrays (prices, tradable, calendar, limit_pct), the codes and the block."""
+    """The arrays (prices, tradable, calendar), the codes and the block."""
     if ref.kind == "cache":
         entry = Path(ref.location)
         codes = tuple(json.loads((entry / "meta.json").read_text(encoding="utf-8"))["codes"])
         arrays = {"prices": np.load(entry / "prices.npy", mmap_mode="r"),
                   "tradable": np.load(entry / "tradable.npy", mmap_mode="r"),
-                  "calendar": np.load(entry / "calendar.npy"),
-                  "limit_pct": np.array([limit_pct(c) for c in codes])}
+                  "calendar": np.load(entry / "calendar.npy")}
         return arrays, codes, None
     assert ref.shm_layout is not None
     block = SharedArrays.attach((ref.location, ref.shm_layout))
@@ -152,7 +151,7 @@ def attach_market_data(ref: DataRef) -> MarketData:
     """
     if ref.key in _ATTACHED:
         _ATTACHED.move_to_end(ref.key)
-        return _ATTACHED[ref.key][0]
+        return _with_start(_ATTACHED[ref.key][0], ref.start_index)
     arrays, codes, block = _open(ref)
     prices, tradable, calendar = arrays["prices"], arrays["tradable"], arrays["calendar"]
     expected = (len(PLANES), calendar.size, len(codes))
@@ -161,7 +160,7 @@ def attach_market_data(ref: DataRef) -> MarketData:
                            f"expected {expected}; was the cache entry replaced?")
     data = MarketData(
         codes=codes, dates=calendar.astype("datetime64[D]"), start_index=ref.start_index,
-        arrays=AlignedArrays(calendar, prices, tradable), limit_pct=arrays["limit_pct"],
+        arrays=AlignedArrays(calendar, prices, tradable),
         files=(), excluded=pd.DataFrame(columns=list(EXCLUDED_COLUMNS)), warnings=(),
         fingerprint=ref.fingerprint, from_cache=ref.kind == "cache",
         cache_path=Path(ref.location) if ref.kind == "cache" else None,
@@ -172,3 +171,10 @@ def attach_market_data(ref: DataRef) -> MarketData:
         if old is not None:
             old.close()
     return data
+
+
+def _with_start(data: MarketData, start_index: int) -> MarketData:
+    """``data`` for a run that starts at row ``start_index``: one cache entry (one end
+    date) serves runs with different starts, so the start always comes from the ref."""
+    return data if data.start_index == start_index else \
+        dataclasses.replace(data, start_index=start_index)

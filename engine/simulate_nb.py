@@ -1,10 +1,12 @@
 """Jitted portfolio simulation (SPEC §4-6): one shared cash pool, or one sleeve per stock.
 
 Inputs are the aligned ``(n_days, n_stocks)`` arrays of the data layer (C-contiguous
-float64 prices, bool ``tradable`` = "the stock has a bar that day") plus the signal
-arrays of ``signals_nb``; ``start_index`` is the first row of the run, so the run has
-``n_run = n_days - start_index`` days. Outputs are plain arrays and record arrays
-(``engine.enums.fill_dt`` / ``rejection_dt``, ``day`` = calendar row index).
+float64 prices and per-bar limit prices, NaN = no limit; bool ``tradable`` = "the stock
+has a bar that day"), the per-day cost rates and per-stock lot rules of
+``engine.market_rules``, plus the signal arrays of ``signals_nb``; ``start_index`` is the
+first row of the run, so the run has ``n_run = n_days - start_index`` days. Outputs are
+plain arrays and record arrays (``engine.enums.fill_dt`` / ``rejection_dt``, ``day`` =
+calendar row index).
 
 One day of the run, in order:
 
@@ -27,33 +29,38 @@ Check order of a sell: suspended -> t+1 -> limit_down.
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
 from engine.enums import NO_REJECTION, Reason, Side, fill_dt, rejection_dt
-from engine.limits_nb import limit_down_nb, limit_up_nb
+
+#: Largest share count a buy may reach: every integer up to it is exact in a double.
+MAX_SHARES = 2.0**53
 
 
 class Market(NamedTuple):
-    """Aligned market data, ``(n_days, n_stocks)`` except ``limit_pct`` ``(n_stocks,)``."""
+    """Aligned market data, ``(n_days, n_stocks)``; limits are NaN where a bar has none."""
 
     open_: np.ndarray
     close: np.ndarray
-    prev_close: np.ndarray
+    up_limit: np.ndarray
+    down_limit: np.ndarray
     tradable: np.ndarray
-    limit_pct: np.ndarray
 
 
 class Costs(NamedTuple):
-    """Trading costs; see SPEC §4."""
+    """Trading costs (SPEC §4): rates per calendar row ``(n_days,)``, lots per stock."""
 
     commission_rate: float
     min_commission: float
-    stamp_tax_rate: float
+    stamp_buy: np.ndarray
+    stamp_sell: np.ndarray
+    transfer_fee: np.ndarray
     slippage: float
+    lot_min: np.ndarray
+    lot_step: np.ndarray
 
 
 class Positions(NamedTuple):
@@ -73,41 +80,62 @@ def commission_nb(notional: float, commission_rate: float, min_commission: float
 
 
 @njit(cache=True, nogil=True)
+def buy_cost_nb(
+    notional: float, commission_rate: float, min_commission: float, stamp_rate: float,
+    fee_rate: float,
+) -> float:
+    """Cash a buy of ``notional`` takes: notional + commission + stamp tax + transfer fee."""
+    commission = commission_nb(notional, commission_rate, min_commission)
+    return notional + commission + stamp_rate * notional + fee_rate * notional
+
+
+@njit(cache=True, nogil=True)
 def buy_shares_nb(
     price: float,
     target: float,
     cash: float,
-    lot_size: int,
+    lot_min: int,
+    lot_step: int,
     commission_rate: float,
     min_commission: float,
+    stamp_rate: float,
+    fee_rate: float,
 ) -> int:
-    """Largest multiple of ``lot_size`` whose notional ``shares * price`` is <= ``target``
-    and whose cost ``notional + commission`` is <= ``cash``; 0 when not even one lot fits.
+    """Largest quantity allowed by the lot rule (a multiple of ``lot_step``, at least
+    ``lot_min``) whose notional ``shares * price`` is <= ``target`` and whose cost
+    (``buy_cost_nb``) is <= ``cash``; 0 when not even ``lot_min`` shares fit.
 
-    Starts at ``floor(target / (price * lot_size))`` lots and steps down. Lot counts above
-    ``floor(cash / (price * lot_size)) + 1`` cost more than ``cash`` whatever the rounding,
-    so the search starts no higher than that (same answer, bounded work).
+    The search starts at ``floor(target / price)`` shares rounded down to the step and
+    steps down. Every cost is at least ``notional * (1 + rates)``, so no quantity more
+    than a step above ``cash / (price * (1 + rates))`` fits: the search starts no higher
+    than that either (same answer, a few steps at most). Quantities stay below
+    ``MAX_SHARES``, so the count never overflows.
     """
-    lot_value = price * lot_size
-    k = min(math.floor(target / lot_value), math.floor(cash / lot_value) + 1)
-    while k > 0:
-        notional = (k * lot_size) * price
-        if notional <= target and notional + commission_nb(
-            notional, commission_rate, min_commission
+    rates = 1.0 + commission_rate + stamp_rate + fee_rate
+    bound = min(np.floor(target / price), np.floor(cash / (price * rates)) + lot_step,
+                MAX_SHARES)
+    if not bound >= 0:  # NaN price or target
+        return 0
+    q = int(bound) // lot_step * lot_step
+    while q >= lot_min:
+        notional = q * price
+        if notional <= target and buy_cost_nb(
+            notional, commission_rate, min_commission, stamp_rate, fee_rate
         ) <= cash:
-            break
-        k -= 1
-    return k * lot_size
+            return q
+        q -= lot_step
+    return 0
 
 
 @njit(cache=True, nogil=True)
-def buy_reason_nb(
-    has_bar: bool, bar_price: float, prev_close: float, limit_pct: float, price_limits: bool
-) -> int:
-    """``NO_REJECTION`` or the ``Reason`` a buy at ``bar_price`` (before slippage) fails."""
+def buy_reason_nb(has_bar: bool, bar_price: float, up_limit: float, price_limits: bool) -> int:
+    """``NO_REJECTION`` or the ``Reason`` a buy at ``bar_price`` (before slippage) fails.
+
+    A NaN ``up_limit`` (no limit that day) never rejects.
+    """
     if not has_bar:
         return Reason.SUSPENDED
-    if price_limits and bar_price >= limit_up_nb(prev_close, limit_pct):
+    if price_limits and bar_price >= up_limit:
         return Reason.LIMIT_UP
     return NO_REJECTION
 
@@ -118,8 +146,7 @@ def sell_reason_nb(
     has_bar: bool,
     entry_day: int,
     bar_price: float,
-    prev_close: float,
-    limit_pct: float,
+    down_limit: float,
     price_limits: bool,
 ) -> int:
     """``NO_REJECTION`` or the ``Reason`` a sell on row ``t`` fails.
@@ -131,13 +158,14 @@ def sell_reason_nb(
         return Reason.SUSPENDED
     if t <= entry_day:
         return Reason.T1
-    if price_limits and bar_price <= limit_down_nb(prev_close, limit_pct):
+    if price_limits and bar_price <= down_limit:
         return Reason.LIMIT_DOWN
     return NO_REJECTION
 
 
 @njit(cache=True, nogil=True)
-def _record_fill_nb(fills, counts, t, s, side, shares, price, commission, tax, cash_after):
+def _record_fill_nb(fills, counts, t, s, side, shares, price, commission, tax, fee,
+                    cash_after):
     rec = fills[counts[0]]
     rec["day"] = t
     rec["stock"] = s
@@ -146,6 +174,7 @@ def _record_fill_nb(fills, counts, t, s, side, shares, price, commission, tax, c
     rec["price"] = price
     rec["commission"] = commission
     rec["tax"] = tax
+    rec["transfer_fee"] = fee
     rec["cash_after"] = cash_after
     counts[0] += 1
 
@@ -230,8 +259,8 @@ def _run_sells_nb(
             continue
         bar_price = _bar_price_nb(market, t, s, fill_close)
         reason = sell_reason_nb(
-            t, market.tradable[t, s], pos.entry_day[s], bar_price,
-            market.prev_close[t, s], market.limit_pct[s], price_limits,
+            t, market.tradable[t, s], pos.entry_day[s], bar_price, market.down_limit[t, s],
+            price_limits,
         )
         if reason != NO_REJECTION:
             if reason != Reason.SUSPENDED or t == pos.sell_day[s]:
@@ -241,10 +270,12 @@ def _run_sells_nb(
         price = bar_price * (1.0 - costs.slippage)
         notional = shares * price
         commission = commission_nb(notional, costs.commission_rate, costs.min_commission)
-        tax = costs.stamp_tax_rate * notional
+        tax = costs.stamp_sell[t] * notional
+        fee = costs.transfer_fee[t] * notional
         ci = s - col_start if per_stock else 0
-        cash[ci] += notional - commission - tax
-        _record_fill_nb(fills, counts, t, s, Side.SELL, shares, price, commission, tax, cash[ci])
+        cash[ci] += notional - commission - tax - fee
+        _record_fill_nb(fills, counts, t, s, Side.SELL, shares, price, commission, tax, fee,
+                        cash[ci])
         pos.shares[s] = 0
         pos.sell_pending[s] = False
         n_closed += 1
@@ -253,7 +284,7 @@ def _run_sells_nb(
 
 @njit(cache=True, nogil=True)
 def _run_buys_nb(
-    t, n_orders, order_stock, order_key, market, costs, lot_size, fill_close, price_limits,
+    t, n_orders, order_stock, order_key, market, costs, fill_close, price_limits,
     col_start, per_stock, target, max_positions, n_open, pos, cash, fills, rejections, counts,
 ):
     """Attempt the buy orders of row ``t``; return the number of open positions after.
@@ -270,26 +301,29 @@ def _run_buys_nb(
             _record_rejection_nb(rejections, counts, t, s, Side.BUY, Reason.MAX_POSITIONS)
             continue
         bar_price = _bar_price_nb(market, t, s, fill_close)
-        reason = buy_reason_nb(
-            market.tradable[t, s], bar_price, market.prev_close[t, s],
-            market.limit_pct[s], price_limits,
-        )
+        reason = buy_reason_nb(market.tradable[t, s], bar_price, market.up_limit[t, s],
+                               price_limits)
         if reason != NO_REJECTION:
             _record_rejection_nb(rejections, counts, t, s, Side.BUY, reason)
             continue
         ci = s - col_start if per_stock else 0
         price = bar_price * (1.0 + costs.slippage)
         order_target = cash[ci] if per_stock else target
+        stamp_rate, fee_rate = costs.stamp_buy[t], costs.transfer_fee[t]
         shares = buy_shares_nb(
-            price, order_target, cash[ci], lot_size, costs.commission_rate, costs.min_commission
+            price, order_target, cash[ci], costs.lot_min[s], costs.lot_step[s],
+            costs.commission_rate, costs.min_commission, stamp_rate, fee_rate,
         )
         if shares == 0:
             _record_rejection_nb(rejections, counts, t, s, Side.BUY, Reason.LOT)
             continue
         notional = shares * price
         commission = commission_nb(notional, costs.commission_rate, costs.min_commission)
-        cash[ci] -= notional + commission
-        _record_fill_nb(fills, counts, t, s, Side.BUY, shares, price, commission, 0.0, cash[ci])
+        tax = stamp_rate * notional
+        fee = fee_rate * notional
+        cash[ci] -= notional + commission + tax + fee
+        _record_fill_nb(fills, counts, t, s, Side.BUY, shares, price, commission, tax, fee,
+                        cash[ci])
         pos.shares[s] = shares
         pos.entry_day[s] = t
         n_open += 1
@@ -314,7 +348,7 @@ def _value_nb(t, d, market, pos, cash, col_start, col_stop, per_stock, cash_hist
 @njit(cache=True, nogil=True)
 def _simulate_nb(
     market, rsi, buy, sell, start_index, col_start, col_stop, per_stock, fill_close,
-    cash0, position_pct, max_positions, costs, lot_size, price_limits,
+    cash0, position_pct, max_positions, costs, price_limits,
 ):
     """Day loop shared by both modes (see the module docstring).
 
@@ -355,7 +389,7 @@ def _simulate_nb(
             n_orders = _collect_buys_nb(t, buy, rsi, pos, col_start, col_stop,
                                         order_stock, order_key)
         n_open = _run_buys_nb(
-            t, n_orders, order_stock, order_key, market, costs, lot_size, fill_close,
+            t, n_orders, order_stock, order_key, market, costs, fill_close,
             price_limits, col_start, per_stock, position_pct * prev_equity, max_positions,
             n_open, pos, cash, fills, rejections, counts,
         )
@@ -371,24 +405,16 @@ def _simulate_nb(
 
 @njit(cache=True, nogil=True)
 def simulate_shared_nb(
-    open_: np.ndarray,
-    close: np.ndarray,
-    prev_close: np.ndarray,
-    tradable: np.ndarray,
+    market: Market,
+    costs: Costs,
     rsi: np.ndarray,
     buy: np.ndarray,
     sell: np.ndarray,
-    limit_pct: np.ndarray,
     start_index: int,
     fill_close: bool,
     initial_capital: float,
     position_pct: float,
     max_positions: int,
-    commission_rate: float,
-    min_commission: float,
-    stamp_tax_rate: float,
-    slippage: float,
-    lot_size: int,
     price_limits: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Shared-cash-pool simulation (``capital_mode="shared"``, SPEC §5).
@@ -398,11 +424,9 @@ def simulate_shared_nb(
     the first day). Returns ``(equity, cash, positions_value, fills, rejections)``;
     the first three have length ``n_run``, ``equity = cash + positions_value``.
     """
-    market = Market(open_, close, prev_close, tradable, limit_pct)
-    costs = Costs(commission_rate, min_commission, stamp_tax_rate, slippage)
     cash_hist, pv_hist, fills, rejections = _simulate_nb(
-        market, rsi, buy, sell, start_index, 0, close.shape[1], False, fill_close,
-        initial_capital, position_pct, max_positions, costs, lot_size, price_limits,
+        market, rsi, buy, sell, start_index, 0, market.close.shape[1], False, fill_close,
+        initial_capital, position_pct, max_positions, costs, price_limits,
     )
     cash = cash_hist[:, 0].copy()
     positions_value = pv_hist[:, 0].copy()
@@ -411,23 +435,15 @@ def simulate_shared_nb(
 
 @njit(cache=True, nogil=True)
 def simulate_per_stock_nb(
-    open_: np.ndarray,
-    close: np.ndarray,
-    prev_close: np.ndarray,
-    tradable: np.ndarray,
+    market: Market,
+    costs: Costs,
     buy: np.ndarray,
     sell: np.ndarray,
-    limit_pct: np.ndarray,
     start_index: int,
     col_start: int,
     col_stop: int,
     fill_close: bool,
     sleeve_capital: float,
-    commission_rate: float,
-    min_commission: float,
-    stamp_tax_rate: float,
-    slippage: float,
-    lot_size: int,
     price_limits: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per-stock sleeves (``capital_mode="per_stock"``, SPEC §5) for stock columns
@@ -441,12 +457,10 @@ def simulate_per_stock_nb(
     stock indices; within a row, sells come before buys and each side is in index
     order, so chunk records merge by a stable sort on (day, sells first, stock).
     """
-    market = Market(open_, close, prev_close, tradable, limit_pct)
-    costs = Costs(commission_rate, min_commission, stamp_tax_rate, slippage)
     # Sleeves never compete, so the buy priority key is unused: pass close as a stand-in.
     cash_hist, pv_hist, fills, rejections = _simulate_nb(
-        market, close, buy, sell, start_index, col_start, col_stop, True, fill_close,
-        sleeve_capital, 0.0, 0, costs, lot_size, price_limits,
+        market, market.close, buy, sell, start_index, col_start, col_stop, True, fill_close,
+        sleeve_capital, 0.0, 0, costs, price_limits,
     )
     return cash_hist + pv_hist, cash_hist, pv_hist, fills, rejections
 

@@ -26,20 +26,26 @@ from engine.backtest import compute_rsi, load, run_metrics, simulate
 from engine.config import BacktestConfig
 from engine.data import MarketData
 from engine.errors import ConfigError
+from engine.metrics import TRADING_DAYS, daily_returns
+from engine.overfit import deflated_sharpe, probability_of_overfitting
 from engine.pool import Task
 from engine.progress import CancelToken, Progress, ProgressSink, TaskContext
 from engine.shared_data import DataRef, attach_market_data, share_market_data
 from engine.signals_nb import signals_nb
 from engine.valuation_nb import benchmark_equity_nb
 
-#: Config fields a grid may vary: every int/float field except the worker count.
+#: Config fields a grid may vary: every numeric field (also those that take a rule word
+#: instead, such as ``lot_size``), except the worker count.
 GRID_FIELDS: tuple[str, ...] = tuple(
-    f.name for f in fields(BacktestConfig) if str(f.type) in ("int", "float"))
+    f.name for f in fields(BacktestConfig)
+    if str(f.type) in ("int", "float", "int | str", "float | str"))
 #: Always in the table, swept or not.
 RSI_FIELDS = ("period", "oversold", "overbought")
 #: Fewest combinations worth a task of their own; tasks per worker aimed for.
 MIN_TASK_COMBOS = 8
 TASKS_PER_WORKER = 4
+#: Blocks of the CSCV split behind the PBO (Bailey et al. 2015 use 16).
+PBO_BLOCKS = 16
 
 _rsi_cache: list[tuple[np.ndarray, str, int, np.ndarray]] = []
 
@@ -91,7 +97,10 @@ def expand_grid(grid: Mapping[str, Iterable[float]]) -> tuple[dict[str, tuple[fl
 class SweepResult:
     """A sweep's outcome: one ``table`` row per valid combination (parameters, then every
     metric of SPEC §7), the combinations the config rules reject in ``skipped`` (with
-    the reason), ``timings`` (seconds; plus pool statistics) and the workers' spans."""
+    the reason), ``timings`` (seconds; plus pool statistics) and the workers' spans.
+    ``returns`` holds each valid combination's daily returns (float32, one column per
+    table row); ``diagnostics`` the deflated Sharpe ratio and PBO computed from them
+    (``engine.overfit``; NaN where the sweep is too small)."""
 
     config: BacktestConfig
     grid: dict[str, tuple[float, ...]]
@@ -101,6 +110,8 @@ class SweepResult:
     codes: tuple[str, ...]
     fingerprint: str
     worker_spans: pd.DataFrame = field(default_factory=pd.DataFrame)
+    returns: np.ndarray = field(default_factory=lambda: np.empty((0, 0), np.float32))
+    diagnostics: dict[str, float] = field(default_factory=dict)
 
     @property
     def parameters(self) -> list[str]:
@@ -133,18 +144,22 @@ def _cached_rsi(data: MarketData, config: BacktestConfig) -> tuple[np.ndarray, b
 
 
 def evaluate(data: MarketData, config: BacktestConfig, rsi: np.ndarray,
-             benchmark_final: float) -> dict[str, object]:
-    """One combination's metrics: signals, simulation, metrics, no tables."""
+             benchmark_final: float) -> tuple[dict[str, object], np.ndarray]:
+    """One combination's metrics and daily returns (float32): signals, simulation,
+    metrics, no tables."""
     buy, sell = signals_nb(rsi, data.tradable, data.start_index, config.oversold,
                            config.overbought)
     equity, _, value, fills, _ = simulate(data, config, rsi, buy, sell)
-    return run_metrics(config, data, equity, value, fills, benchmark_final)
+    returns = daily_returns(equity, config.initial_capital).astype(np.float32)
+    return run_metrics(config, data, equity, value, fills, benchmark_final), returns
 
 
 def _sweep_task(payload: tuple[DataRef | MarketData, BacktestConfig,
                                list[tuple[int, dict[str, float]]], dict[float, float]],
-                ctx: TaskContext) -> tuple[list[tuple[int, dict[str, object]]], int]:
-    """Evaluate combinations that share one period; returns (rows, RSI computations)."""
+                ctx: TaskContext) -> tuple[list[tuple[int, tuple[dict[str, object],
+                                                                  np.ndarray]]], int]:
+    """Evaluate combinations that share one period; returns (rows of index and
+    (metrics, daily returns), RSI computations)."""
     source, base, combos, bench = payload
     with ctx.span("attach"):
         data = source if isinstance(source, MarketData) else attach_market_data(source)
@@ -241,23 +256,64 @@ def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
     timings.update(parallel.pool_timings(stats))
     timings["rsi_computations"] = float(sum(n for _, n in outcomes))
     table = _table(checked, base_config, valid, outcomes)
+    returns = _returns(valid, outcomes, data.run_dates.size)
+    t2 = time.perf_counter()
+    diagnostics = sweep_diagnostics(returns, base_config.risk_free_rate)
+    timings["diagnostics"] = time.perf_counter() - t2
     timings["total"] = time.perf_counter() - t0
     sink("done", len(valid), len(valid))
     return SweepResult(
         config=base_config, grid=checked, table=table,
         skipped=pd.DataFrame(skipped, columns=[*checked, "reason"]), timings=timings,
         codes=data.codes, fingerprint=data.fingerprint,
-        worker_spans=parallel.spans_frame(stats, wall0) if n_workers > 1 else pd.DataFrame())
+        worker_spans=parallel.spans_frame(stats, wall0) if n_workers > 1 else pd.DataFrame(),
+        returns=returns, diagnostics=diagnostics)
 
 
 def _table(grid: Mapping[str, Sequence[float]], base: BacktestConfig,
            valid: list[tuple[int, dict[str, float]]],
-           outcomes: list[tuple[list[tuple[int, dict[str, object]]], int]]) -> pd.DataFrame:
+           outcomes: list[tuple[list[tuple[int, tuple[dict[str, object], np.ndarray]]], int]]
+           ) -> pd.DataFrame:
     """Parameters then metrics, one row per valid combination in grid order."""
-    metrics = dict(row for rows, _ in outcomes for row in rows)
+    metrics = {index: row[0] for rows, _ in outcomes for index, row in rows}
     columns = _parameter_columns(grid)
     records = []
     for index, params in valid:
         config = base.replace(**params)
         records.append({**{name: getattr(config, name) for name in columns}, **metrics[index]})
     return pd.DataFrame.from_records(records)
+
+
+def _returns(valid: list[tuple[int, dict[str, float]]],
+             outcomes: list[tuple[list[tuple[int, tuple[dict[str, object], np.ndarray]]], int]],
+             n_days: int) -> np.ndarray:
+    """Daily returns, one column per valid combination in grid order (the table's rows)."""
+    by_index = {index: row[1] for rows, _ in outcomes for index, row in rows}
+    out = np.empty((n_days, len(valid)), dtype=np.float32)
+    for column, (index, _) in enumerate(valid):
+        out[:, column] = by_index[index]
+    return out
+
+
+def sweep_diagnostics(returns: np.ndarray, risk_free_rate: float = 0.0) -> dict[str, float]:
+    """Deflated Sharpe ratio of the best combination (by Sharpe) and the probability of
+    backtest overfitting of a sweep's daily returns (``engine.overfit``); NaN values
+    where the sweep has too few combinations or days."""
+    nan = float("nan")
+    out = {"deflated_sharpe": nan, "expected_max_sharpe": nan, "best_sharpe": nan,
+           "trials": float(returns.shape[1]), "pbo": nan, "pbo_splits": 0.0}
+    if returns.shape[1] < 2 or returns.shape[0] < 3:
+        return out
+    r = returns.astype(np.float64) - risk_free_rate / TRADING_DAYS
+    std = r.std(axis=0, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sharpes = np.where(std > 0, r.mean(axis=0) / std, np.nan)
+    if np.isfinite(sharpes).any():
+        best = int(np.nanargmax(sharpes))
+        dsr = deflated_sharpe(returns[:, best].astype(np.float64), sharpes, risk_free_rate)
+        out.update(deflated_sharpe=dsr.value, expected_max_sharpe=dsr.expected_max,
+                   best_sharpe=dsr.sharpe)
+    if returns.shape[0] >= 2 * PBO_BLOCKS:
+        pbo = probability_of_overfitting(returns, PBO_BLOCKS)
+        out.update(pbo=pbo.pbo, pbo_splits=float(pbo.n_splits))
+    return out

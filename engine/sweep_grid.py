@@ -124,3 +124,18 @@ def cell_parameters(table: pd.DataFrame, parameters: Sequence[str], x: str, y: s
     pick = 0 if np.isnan(ranked).all() else int(np.nanargmax(ranked))
     best = rows.iloc[pick]
     return {name: np.asarray(best[name]).item() for name in parameters}
+
+
+def neighbourhood_mean(grid: HeatmapGrid) -> HeatmapGrid:
+    """Each cell's metric averaged with its neighbours one step away on each axis (a 3 x 3
+    block, fewer at the edges; NaN neighbours ignored). A cell where no combination ran
+    stays NaN. A bright cell amid dark ones drops; a plateau keeps its level."""
+    z = grid.z
+    padded = np.pad(z, 1, constant_values=np.nan)
+    rows, columns = z.shape
+    stack = np.stack([padded[i:i + rows, j:j + columns] for i in range(3) for j in range(3)])
+    with np.errstate(invalid="ignore"):
+        total = np.nansum(stack, axis=0)
+        count = np.sum(~np.isnan(stack), axis=0)
+        mean = np.where(np.isnan(z), np.nan, total / np.maximum(count, 1))
+    return HeatmapGrid(grid.x_values, grid.y_values, mean)

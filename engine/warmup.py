@@ -38,14 +38,15 @@ def _tiny_market(n_days: int = 40, n_stocks: int = 3) -> MarketData:
     prices = np.full((len(PLANES), n_days, n_stocks), np.nan)
     for name in ("open", "high", "low", "close"):
         prices[PLANES.index(name)] = np.where(tradable, close, np.nan)
-    prices[PLANES.index("prev_close")][1:] = close[:-1]
+    prices[PLANES.index("up_limit")][1:] = np.round(close[:-1] * 1.1, 2)
+    prices[PLANES.index("down_limit")][1:] = np.round(close[:-1] * 0.9, 2)
     for array in (prices, tradable):
         array.flags.writeable = False
     calendar = np.arange(19000, 19000 + n_days, dtype=np.int64)
     return MarketData(
         codes=tuple(f"{600000 + i}.SH" for i in range(n_stocks)),
         dates=calendar.astype("datetime64[D]"), start_index=10,
-        arrays=AlignedArrays(calendar, prices, tradable), limit_pct=np.full(n_stocks, 0.1),
+        arrays=AlignedArrays(calendar, prices, tradable),
         files=(), excluded=pd.DataFrame(), warnings=(), fingerprint="", from_cache=False)
 
 

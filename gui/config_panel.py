@@ -29,6 +29,7 @@ from engine.config import CHOICES, BacktestConfig
 from engine.data.summary import window_problem
 from engine.errors import ConfigError
 from gui.date_field import DateField
+from gui.rule_field import RuleField
 from gui.stock_picker import StockPicker
 
 
@@ -63,7 +64,18 @@ class _Field:
         self.error.setStyleSheet("color: #c0392b;")
 
 
+def _rule(word: str, label: str, number: QSpinBox | QDoubleSpinBox,
+          default: float) -> RuleField:
+    if isinstance(number, QSpinBox):
+        number.setValue(int(default))
+    else:
+        number.setValue(default)
+    return RuleField(word, label, number)
+
+
 def _field(widget: QWidget) -> _Field:
+    if isinstance(widget, RuleField):
+        return _Field(widget, widget.value, widget.set_value, widget.edited)
     if isinstance(widget, QSpinBox | QDoubleSpinBox):
         return _Field(widget, widget.value, widget.setValue, widget.valueChanged)
     if isinstance(widget, QComboBox):
@@ -174,7 +186,7 @@ class ConfigPanel(QWidget):
         form = QFormLayout(body)
         for name, label in (("rsi_method", "RSI method"), ("fill", "Fill"),
                             ("capital_mode", "Capital mode"), ("adjust", "Price adjustment"),
-                            ("on_bad_stock", "Bad stock")):
+                            ("on_bad_stock", "Bad stock"), ("listing", "Listing day")):
             self._add(form, name, label, _combo(name))
         rows = (
             ("initial_capital", "Initial capital", _spin(0, 1e12, 2, 100_000)),
@@ -182,9 +194,13 @@ class ConfigPanel(QWidget):
             ("max_positions", "Max positions", _spin(0, 10_000)),
             ("commission_rate", "Commission rate", _spin(0, 1, 6, 0.0001)),
             ("min_commission", "Min commission", _spin(0, 1e6, 2, 1)),
-            ("stamp_tax_rate", "Stamp tax (sells)", _spin(0, 1, 6, 0.0001)),
+            ("stamp_tax_rate", "Stamp tax",
+             _rule("schedule", "schedule (by date)", _spin(0, 1, 6, 0.0001), 0.0005)),
+            ("transfer_fee_rate", "Transfer fee",
+             _rule("schedule", "schedule (by date)", _spin(0, 1, 6, 0.00001), 0.00001)),
             ("slippage", "Slippage", _spin(0, 1, 6, 0.0005)),
-            ("lot_size", "Lot size (shares)", _spin(0, 1_000_000, 0, 100)),
+            ("lot_size", "Lot size (shares)",
+             _rule("board", "by board", _spin(1, 1_000_000, 0, 100), 100)),
         )
         for name, label, widget in rows:
             self._add(form, name, label, widget)
@@ -195,7 +211,16 @@ class ConfigPanel(QWidget):
         layout.addWidget(toggle)
         layout.addWidget(body)
         self.rules_toggle = toggle
+        self.rules_body = body
         return wrapper
+
+    def widest_row(self) -> int:
+        """Width the panel needs with every group open (the rules group may be folded)."""
+        layout = self.layout()
+        assert layout is not None
+        margins = layout.contentsMargins()
+        return max(self.minimumSizeHint().width(),
+                   self.rules_body.minimumSizeHint().width() + margins.left() + margins.right())
 
     def set_config(self, config: BacktestConfig) -> None:
         """Show ``config`` in the widgets (without emitting edits for each field)."""

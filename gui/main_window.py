@@ -87,7 +87,10 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea(widgetResizable=True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.panel)
-        scroll.setMinimumWidth(340)
+        # Never narrower than the panel's widest row plus a vertical scroll bar: without a
+        # horizontal bar, a narrower area would cut the fields off at the right.
+        scroll.setMinimumWidth(max(340, self.panel.widest_row()
+                                   + scroll.verticalScrollBar().sizeHint().width() + 4))
         left = QWidget()
         box = QVBoxLayout(left)
         box.setContentsMargins(0, 0, 0, 0)

@@ -1,8 +1,9 @@
 """Slow, obvious plain-Python versions of SPEC §3-6, and the random universes the
 jitted kernels are checked against them on.
 
-Everything here is written straight from the SPEC with loops, lists and dicts and
-Python's own ``round``; it shares no code with ``engine``. Floating-point operations
+Everything here is written straight from the SPEC with loops, lists and dicts; the
+exchange's rules by date (§4) are restated here from the spec's tables; it shares no
+code with ``engine``. Floating-point operations
 are spelled the way the SPEC states them, so results must match the kernels bit
 for bit. Sums are explicit loops because ``sum()`` of floats is compensated from
 Python 3.12 on.
@@ -10,6 +11,7 @@ Python 3.12 on.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -92,12 +94,133 @@ def signals_reference(
     return buy, sell
 
 
+# ------------------------------------------------------------ the rules by date (§4)
+
+_STAMP = [  # (from, rate, both sides)
+    (dt.date(1, 1, 1), 0.004, True), (dt.date(2001, 11, 16), 0.002, True),
+    (dt.date(2005, 1, 24), 0.001, True), (dt.date(2007, 5, 30), 0.003, True),
+    (dt.date(2008, 4, 24), 0.001, True), (dt.date(2008, 9, 19), 0.001, False),
+    (dt.date(2023, 8, 28), 0.0005, False),
+]
+_TRANSFER = [(dt.date(1, 1, 1), 0.0), (dt.date(2015, 8, 1), 0.00002),
+             (dt.date(2022, 4, 29), 0.00001)]
+
+
+def _in_force(table: list, day: dt.date) -> tuple:
+    row = table[0]
+    for candidate in table:
+        if candidate[0] <= day:
+            row = candidate
+    return row
+
+
+def stamp_rate(setting: float | str, day: dt.date | None, side: str) -> float:
+    """Stamp tax rate of a fill: the schedule's on ``day``, or an explicit rate on sells."""
+    if setting != "schedule":
+        return float(setting) if side == "sell" else 0.0
+    assert day is not None
+    _, rate, both = _in_force(_STAMP, day)
+    return rate if side == "sell" or both else 0.0
+
+
+def transfer_rate(setting: float | str, day: dt.date | None) -> float:
+    """Transfer fee rate of a fill (both sides)."""
+    if setting != "schedule":
+        return float(setting)
+    assert day is not None
+    return _in_force(_TRANSFER, day)[1]
+
+
+def board(code: str) -> str:
+    """main, chinext, star or bj, by code prefix and exchange."""
+    number, exchange = code.split(".")
+    if exchange == "BJ":
+        return "bj"
+    if exchange == "SZ" and number[:3] in ("300", "301", "302"):
+        return "chinext"
+    if exchange == "SH" and number[:3] in ("688", "689"):
+        return "star"
+    return "main"
+
+
+def limit_width(code: str, day: dt.date, st: bool) -> float:
+    """L of SPEC §4's table."""
+    kind = board(code)
+    if kind == "main":
+        return 0.05 if st and day <= dt.date(2026, 7, 5) else 0.10
+    if kind == "chinext":
+        if day <= dt.date(2020, 8, 21):
+            return 0.05 if st else 0.10
+        return 0.20
+    return 0.20 if kind == "star" else 0.30
+
+
+def free_listing_bars(code: str, listing_day: dt.date) -> int:
+    """Bars without limits from a new listing's first bar on."""
+    kind = board(code)
+    since = {"star": dt.date(2019, 7, 22), "chinext": dt.date(2020, 8, 24),
+             "main": dt.date(2023, 4, 10), "bj": dt.date(2021, 11, 15)}[kind]
+    if listing_day < since:
+        return 0
+    return 1 if kind == "bj" else 5
+
+
+def half_up_limit(ref: float, width: float, up: bool) -> float:
+    """``floor(ref * (1 +/- L) * 100 + 0.500001) / 100``, as SPEC §4 spells it."""
+    factor = (1.0 + width) if up else (1.0 - width)
+    return math.floor(ref * factor * 100 + 0.500001) / 100
+
+
+def lot_rule(code: str, lot_size: int | str) -> tuple[int, int]:
+    """(minimum, step) of a buy's shares."""
+    if lot_size != "board":
+        return int(lot_size), int(lot_size)
+    return {"star": (200, 1), "bj": (100, 1)}.get(board(code), (100, 100))
+
+
+@dataclass
+class StockFile:
+    """One stock's bars as a file holds them (rows in date order, traded bars only)."""
+
+    code: str
+    dates: list[dt.date]
+    close: list[float]
+    pre_close: list[float] | None = None
+    st: list[bool] | None = None
+    list_date: dt.date | None = None
+    own_limits: tuple[list[float], list[float]] | None = None
+
+
+def limits_of_stock(f: StockFile, listing: str = "list_date") -> tuple[list[float], list[float]]:
+    """Limit-up and limit-down of each bar of ``f`` (NaN: no limit)."""
+    if f.own_limits is not None:
+        return list(f.own_limits[0]), list(f.own_limits[1])
+    n = len(f.dates)
+    free = set()
+    start = 0 if listing == "first_bar" else (
+        f.dates.index(f.list_date) if f.list_date in f.dates else None)
+    if start is not None:
+        free = set(range(start, start + free_listing_bars(f.code, f.dates[start])))
+    up, down = [NAN] * n, [NAN] * n
+    for i in range(1, n):
+        if i in free:
+            continue
+        ref = f.close[i - 1]
+        if f.pre_close is not None and not math.isnan(f.pre_close[i]):
+            ref = f.pre_close[i]
+        width = limit_width(f.code, f.dates[i], bool(f.st[i]) if f.st is not None else False)
+        up[i], down[i] = half_up_limit(ref, width, True), half_up_limit(ref, width, False)
+    return up, down
+
+
 # -------------------------------------------------------------------- simulation
 
 
 @dataclass
 class Params:
-    """Run settings with the SPEC's defaults."""
+    """Run settings with the SPEC's defaults, except that the hand-computed tests' costs
+    (a flat 0.0005 stamp tax on sells, no transfer fee, 100-share lots) are the default;
+    "schedule" and "board" select the dated rules."""
 
     fill: str = "next_open"
     mode: str = "shared"
@@ -106,9 +229,10 @@ class Params:
     max_positions: int = 10
     commission_rate: float = 0.0003
     min_commission: float = 5.0
-    stamp_tax_rate: float = 0.0005
+    stamp_tax_rate: float | str = 0.0005
+    transfer_fee_rate: float | str = 0.0
     slippage: float = 0.0
-    lot_size: int = 100
+    lot_size: int | str = 100
     price_limits: bool = True
 
 
@@ -133,14 +257,25 @@ def _commission(notional: float, p: Params) -> float:
     return max(p.commission_rate * notional, p.min_commission)
 
 
-def _shares_to_buy(price: float, target: float, cash: float, p: Params) -> int:
-    shares = math.floor(target / (price * p.lot_size)) * p.lot_size
-    while shares > 0:
+def _day(m: dict, t: int) -> dt.date | None:
+    return m["dates"][t] if "dates" in m else None
+
+
+def _code(m: dict, s: int) -> str:
+    return m["codes"][s] if "codes" in m else f"{600000 + s}.SH"
+
+
+def _shares_to_buy(price: float, target: float, cash: float, p: Params, lots: tuple[int, int],
+                   stamp: float, fee: float) -> int:
+    minimum, step = lots
+    shares = math.floor(target / price) // step * step
+    while shares >= minimum:
         notional = shares * price
-        if notional <= target and notional + _commission(notional, p) <= cash:
-            break
-        shares -= p.lot_size
-    return shares
+        cost = notional + _commission(notional, p) + stamp * notional + fee * notional
+        if notional <= target and cost <= cash:
+            return shares
+        shares -= step
+    return 0
 
 
 def _try_sell(book: Book, m: dict, t: int, s: int, order_day: int, p: Params) -> None:
@@ -152,20 +287,18 @@ def _try_sell(book: Book, m: dict, t: int, s: int, order_day: int, p: Params) ->
         book.rejections.append((t, s, SELL, "t+1"))
         return
     bar_price = float(m["close"][t, s] if p.fill == "close" else m["open"][t, s])
-    prev = float(m["prev_close"][t, s])
-    if p.price_limits and not math.isnan(prev):
-        limit_down = round(prev * (1.0 - float(m["limit_pct"][s])), 2)
-        if bar_price <= limit_down:
-            book.rejections.append((t, s, SELL, "limit_down"))
-            return
+    if p.price_limits and bar_price <= float(m["down_limit"][t, s]):
+        book.rejections.append((t, s, SELL, "limit_down"))
+        return
     shares = book.positions.pop(s)["shares"]
     del book.pending_sells[s]
     price = bar_price * (1 - p.slippage)
     notional = shares * price
     commission = _commission(notional, p)
-    tax = p.stamp_tax_rate * notional
-    book.cash += notional - commission - tax
-    book.fills.append((t, s, SELL, shares, price, commission, tax, book.cash))
+    tax = stamp_rate(p.stamp_tax_rate, _day(m, t), SELL) * notional
+    fee = transfer_rate(p.transfer_fee_rate, _day(m, t)) * notional
+    book.cash += notional - commission - tax - fee
+    book.fills.append((t, s, SELL, shares, price, commission, tax, book.cash, fee))
 
 
 def _try_buy(book: Book, m: dict, t: int, s: int, target: float, p: Params) -> None:
@@ -176,24 +309,25 @@ def _try_buy(book: Book, m: dict, t: int, s: int, target: float, p: Params) -> N
         book.rejections.append((t, s, BUY, "suspended"))
         return
     bar_price = float(m["close"][t, s] if p.fill == "close" else m["open"][t, s])
-    prev = float(m["prev_close"][t, s])
-    if p.price_limits and not math.isnan(prev):
-        limit_up = round(prev * (1.0 + float(m["limit_pct"][s])), 2)
-        if bar_price >= limit_up:
-            book.rejections.append((t, s, BUY, "limit_up"))
-            return
+    if p.price_limits and bar_price >= float(m["up_limit"][t, s]):
+        book.rejections.append((t, s, BUY, "limit_up"))
+        return
     price = bar_price * (1 + p.slippage)
     if p.mode == "per_stock":
         target = book.cash
-    shares = _shares_to_buy(price, target, book.cash, p)
+    stamp = stamp_rate(p.stamp_tax_rate, _day(m, t), BUY)
+    fee_rate = transfer_rate(p.transfer_fee_rate, _day(m, t))
+    lots = lot_rule(_code(m, s), p.lot_size)
+    shares = _shares_to_buy(price, target, book.cash, p, lots, stamp, fee_rate)
     if shares == 0:
         book.rejections.append((t, s, BUY, "lot"))
         return
     notional = shares * price
     commission = _commission(notional, p)
-    book.cash -= notional + commission
+    tax, fee = stamp * notional, fee_rate * notional
+    book.cash -= notional + commission + tax + fee
     book.positions[s] = {"shares": shares, "entry": t}
-    book.fills.append((t, s, BUY, shares, price, commission, 0.0, book.cash))
+    book.fills.append((t, s, BUY, shares, price, commission, tax, book.cash, fee))
 
 
 def _take_signals(book: Book, m: dict, t: int, order_day: int, sells: bool, buys: bool) -> None:
@@ -243,9 +377,11 @@ class RefResult:
 
 
 def simulate_reference(m: dict, start_index: int, p: Params) -> RefResult:
-    """Run SPEC §4-6 on market dict ``m`` (open, close, prev_close, tradable,
-    limit_pct, rsi, buy, sell). Records are ``(day, stock, side, ...)`` tuples with
-    the side and reason as names."""
+    """Run SPEC §4-6 on market dict ``m`` (open, close, up_limit, down_limit, tradable,
+    rsi, buy, sell; ``dates`` and ``codes`` where the costs follow the schedule or the
+    lots the board). Records are ``(day, stock, side, ...)`` tuples with the side and
+    reason as names; a fill is (day, stock, side, shares, price, commission, tax,
+    cash_after, transfer_fee)."""
     n_stocks = m["close"].shape[1]
     if p.mode == "shared":
         books = [Book(list(range(n_stocks)), p.initial_capital)]
@@ -333,3 +469,14 @@ def random_universe(seed: int, n_days: int = 120, n_stocks: int = 10) -> Univers
             if tradable[t, s]:
                 prev_close[t, s], last = last, close[t, s]
     return Universe(open_, close, prev_close, tradable, limit_pct)
+
+
+def limits_from_prev_close(prev_close: np.ndarray,
+                           limit_pct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Limit planes of a universe with one width per stock (NaN without a previous close)."""
+    up, down = np.full(prev_close.shape, NAN), np.full(prev_close.shape, NAN)
+    for (t, s), ref in np.ndenumerate(prev_close):
+        if not math.isnan(ref):
+            up[t, s] = half_up_limit(float(ref), float(limit_pct[s]), True)
+            down[t, s] = half_up_limit(float(ref), float(limit_pct[s]), False)
+    return up, down

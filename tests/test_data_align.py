@@ -29,10 +29,10 @@ def test_ipo_delisting_suspension_and_warmup(write_stock: WriteStock) -> None:
     assert t[:, 2].tolist() == [True] * 6 + [False] * 3
     assert t[:, 3].tolist() == [True] * 3 + [False] * 3 + [True] * 3
     assert np.isnan(data.close[3:6, 3]).all()
-    assert data.prev_close[6, 3] == 42.0  # the previous bar, across the suspension
-    assert np.isnan(data.prev_close[4, 1])  # first bar of an IPO has no previous close
-    assert data.prev_close[4, 0] == data.close[3, 0]
-    np.testing.assert_array_equal(data.limit_pct, [0.10, 0.20, 0.10, 0.20])
+    # STAR, 20%, from the previous bar across the suspension: 42 * 1.2, 42 * 0.8.
+    assert (data.up_limit[6, 3], data.down_limit[6, 3]) == (50.4, 33.6)
+    assert np.isnan(data.up_limit[4, 1])  # first bar of an IPO has no limit
+    assert (data.up_limit[4, 0], data.down_limit[4, 0]) == (14.3, 11.7)  # main, 13 * 1.1
 
 
 def test_stock_without_bars_in_window_is_kept_with_a_warning(write_stock: WriteStock) -> None:
@@ -76,6 +76,7 @@ def test_every_bar_lands_once_and_tradable_iff_bar(days: list[np.ndarray]) -> No
     dates = np.concatenate(days)
     close = np.arange(dates.size, dtype=float) + 1.0  # unique value per bar
     values = {k: close for k in ("open", "high", "low", "close", "volume")}
+    values["up_limit"], values["down_limit"] = close + 0.5, close - 0.5
     out = align(dates, sid, values, len(days))
     assert out.calendar.tolist() == sorted(set(dates.tolist()))
     assert int(out.tradable.sum()) == dates.size
@@ -85,4 +86,5 @@ def test_every_bar_lands_once_and_tradable_iff_bar(days: list[np.ndarray]) -> No
     for j, d in enumerate(days):
         rows = np.searchsorted(out.calendar, d)
         assert out.tradable[:, j].sum() == d.size and out.tradable[rows, j].all()
-        np.testing.assert_array_equal(out.prices[5][rows[1:], j], out.prices[3][rows[:-1], j])
+        np.testing.assert_array_equal(out.prices[5][rows, j], out.prices[3][rows, j] + 0.5)
+        np.testing.assert_array_equal(out.prices[6][rows, j], out.prices[3][rows, j] - 0.5)

@@ -109,4 +109,4 @@ def test_volume_zero_rows_are_days_without_a_bar(write_stock: WriteStock) -> Non
     data = load_market_data(other.parent)
     assert data.tradable[:, 0].tolist() == [True, True, False, True]
     assert np.isnan(data.close[2, 0])
-    assert data.prev_close[3, 0] == 10.5
+    assert data.up_limit[3, 0] == 11.55  # from the previous bar's close, 10.5 * 1.1

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.data.naming import (
-    code_from_file_name,
-    limit_pct,
-    normalize_code,
-    parse_code,
-    security_kind,
-)
+from engine.data.naming import code_from_file_name, normalize_code, parse_code, security_kind
 from engine.errors import DataError
 
 
@@ -72,12 +66,3 @@ def test_security_kinds(code: str, kind: str) -> None:
 def test_normalize_code_error_says_how_to_write_it() -> None:
     with pytest.raises(DataError, match=r"'ABC'.*000001\.SZ"):
         normalize_code("ABC")
-
-
-@pytest.mark.parametrize(("code", "pct"), [
-    ("600000.SH", 0.10), ("000001.SZ", 0.10), ("002594.SZ", 0.10), ("300750.SZ", 0.20),
-    ("301001.SZ", 0.20), ("688981.SH", 0.20), ("689009.SH", 0.20), ("430047.BJ", 0.30),
-    ("830799.BJ", 0.30),
-])
-def test_limit_by_board(code: str, pct: float) -> None:
-    assert limit_pct(code) == pct

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -11,7 +12,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from engine.data import load_market_data
-from engine.data.naming import limit_pct
 from engine.datagen import generate_frames, generate_universe, trading_calendar
 from tests.reference import rsi_of_bars
 
@@ -42,10 +42,15 @@ def _board(code: str) -> str:
     return matches[0]
 
 
+#: Limit widths from 2020-08-24 on (the windows of these tests), no ST.
+WIDTHS = {"main": 0.10, "chinext": 0.20, "star": 0.20, "bj": 0.30}
+
+
 def _limits(code: str, prev_close: float) -> tuple[float, float]:
-    """Limit-down and limit-up of a bar, spelled as SPEC section 4 states them."""
-    ratio = limit_pct(code)
-    return round(prev_close * (1 - ratio), 2), round(prev_close * (1 + ratio), 2)
+    """Limit-down and limit-up of a bar, spelled as SPEC section 4 states them (half up)."""
+    ratio = WIDTHS[_board(code)]
+    return (math.floor(prev_close * (1 - ratio) * 100 + 0.500001) / 100,
+            math.floor(prev_close * (1 + ratio) * 100 + 0.500001) / 100)
 
 
 def test_same_seed_gives_identical_frames_and_another_seed_does_not() -> None:

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from engine.indicators_nb import rsi_sma_nb, rsi_wilder_nb
-from engine.limits_nb import limit_down_nb, limit_up_nb, round2_array_nb, round2_nb
 from engine.signals_nb import signals_nb
 from tests.reference import random_universe, rsi_reference, signals_reference
 
@@ -114,59 +113,3 @@ def test_signals_cross_rules() -> None:
     assert not buy_late[:3].any()  # nothing before start_index
 
 
-def _python_round2(x: np.ndarray) -> np.ndarray:
-    return np.array([round(v, 2) for v in x.tolist()])
-
-
-def _assert_same_floats(got: np.ndarray, expected: np.ndarray) -> None:
-    # Identical bits: same value, same sign of zero, NaN where NaN.
-    same = (got == expected) & (np.signbit(got) == np.signbit(expected))
-    same |= np.isnan(got) & np.isnan(expected)
-    assert same.all(), (got[~same][:5], expected[~same][:5])
-
-
-def test_round2_matches_python_round_on_random_values() -> None:
-    rng = np.random.default_rng(7)
-    x = np.concatenate(
-        [
-            rng.uniform(-1000.0, 1000.0, 400_000),
-            np.exp(rng.uniform(-30.0, 31.0, 300_000)),  # 1e-13 .. 3e13
-            rng.integers(1, 100_000, 300_000) / 100.0 * rng.choice([0.7, 0.8, 0.9, 1.1, 1.2, 1.3]),
-        ]
-    )
-    _assert_same_floats(round2_array_nb(x), _python_round2(x))
-
-
-def test_round2_matches_python_round_on_near_ties() -> None:
-    rng = np.random.default_rng(8)
-    ties = (rng.integers(0, 10_000_000, 200_000) + 0.5) / 100.0
-    x = np.concatenate([ties, np.nextafter(ties, np.inf), np.nextafter(ties, -np.inf), -ties])
-    _assert_same_floats(round2_array_nb(x), _python_round2(x))
-
-
-def test_round2_special_values() -> None:
-    x = np.array([0.0, -0.0, math.nan, math.inf, -math.inf, 1e-300, -1e-300, 0.005, 0.015,
-                  0.025, 2.675, 1.005, 0.125, 0.375, 10.05 * 1.1, 5.0e13])  # fmt: skip
-    _assert_same_floats(round2_array_nb(x), _python_round2(x))
-    assert round2_nb(2.675) == 2.67  # the binary value lies below the tie
-    assert round2_nb(0.125) == 0.12  # exact tie: half to even
-    assert round2_nb(0.375) == 0.38
-
-
-@pytest.mark.parametrize(
-    ("prev_close", "pct", "up", "down"),
-    [
-        (10.0, 0.10, 11.0, 9.0),
-        (10.05, 0.10, round(10.05 * 1.1, 2), round(10.05 * 0.9, 2)),
-        (12.35, 0.20, round(12.35 * 1.2, 2), round(12.35 * 0.8, 2)),
-        (7.77, 0.30, round(7.77 * 1.3, 2), round(7.77 * 0.7, 2)),
-    ],
-)
-def test_limit_prices(prev_close: float, pct: float, up: float, down: float) -> None:
-    assert limit_up_nb(prev_close, pct) == up
-    assert limit_down_nb(prev_close, pct) == down
-
-
-def test_limit_prices_are_nan_without_a_previous_close() -> None:
-    assert math.isnan(limit_up_nb(math.nan, 0.1))
-    assert math.isnan(limit_down_nb(math.nan, 0.1))

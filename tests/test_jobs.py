@@ -130,3 +130,23 @@ def test_hosts_compute_at_a_lower_priority_than_the_caller() -> None:
     mine = os.getpriority(os.PRIO_PROCESS, 0)
     host = os.getpriority(os.PRIO_PROCESS, jobs.host_pid("run"))
     assert host >= min(19, mine + WORKER_NICENESS) or host >= WORKER_NICENESS
+
+
+def test_a_walk_forward_on_the_host_is_saved_like_a_run_with_its_folds(tmp_path: Path) -> None:
+    from engine.walkforward import FoldSpec, run_walk_forward
+
+    store = tmp_path / "runs.sqlite"
+    grid = {"period": [10, 14], "oversold": [25, 30]}
+    spec = FoldSpec("12m", "6m")
+    outcome = jobs.walk_forward(CONFIG, grid, spec, "sharpe", store)
+    expected = run_walk_forward(CONFIG, grid, spec, "sharpe")
+    pd.testing.assert_frame_equal(outcome.result.folds, expected.folds)
+    assert outcome.run_id is not None and outcome.store_error == ""
+    with RunStore(store) as saved:
+        run = saved.load(outcome.run_id)
+        np.testing.assert_array_equal(run.equity["equity"], expected.equity["equity"])
+        assert run.metrics["pbo"] == expected.diagnostics["pbo"]
+        assert run.metrics["wf_efficiency"] == expected.wf_efficiency
+        pd.testing.assert_frame_equal(saved.attachments(outcome.run_id)["folds"],
+                                      expected.folds, check_dtype=False)
+    assert "walkforward" in str(outcome.runs["tags"].iloc[0])  # type: ignore[index]

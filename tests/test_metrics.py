@@ -38,9 +38,11 @@ def _trades(rows: list[tuple[float, float, int, bool]]) -> pd.DataFrame:
     return frame
 
 
-def _fills(rows: list[tuple[float, float, float, float]]) -> pd.DataFrame:
-    """A fills table with the columns cost_stats reads: shares, price, commission, tax."""
-    return pd.DataFrame(rows, columns=["shares", "price", "commission", "tax"])
+def _fills(rows: list[tuple[float, ...]]) -> pd.DataFrame:
+    """A fills table with the columns cost_stats reads: shares, price, commission, tax and
+    transfer fee (0 when a row leaves it out)."""
+    return pd.DataFrame([(*row, 0.0)[:5] for row in rows],
+                        columns=["shares", "price", "commission", "tax", "transfer_fee"])
 
 
 # --------------------------------------------------------------- returns
@@ -227,13 +229,15 @@ def test_profit_factor_with_only_losses_is_zero() -> None:
 
 
 def test_cost_stats_by_hand() -> None:
-    # buy 100 @ 10 (commission 5), sell 100 @ 12 (commission 5, tax 1200 * 0.0005 = 0.6)
-    fills = _fills([(100, 10.0, 5.0, 0.0), (100, 12.0, 5.0, 0.6)])
+    # buy 100 @ 10 (commission 5, fee 0.01), sell 100 @ 12 (commission 5,
+    # tax 1200 * 0.0005 = 0.6, fee 1200 * 0.00001 = 0.012)
+    fills = _fills([(100, 10.0, 5.0, 0.0, 0.01), (100, 12.0, 5.0, 0.6, 0.012)])
     equity = np.array([1000.0, 1100.0, 1200.0])
     positions = np.array([0.0, 550.0, 300.0])
     stats = cost_stats(fills, equity, positions)
     assert stats["total_commission"] == pytest.approx(10.0, rel=1e-12)
     assert stats["total_tax"] == pytest.approx(0.6, rel=1e-12)
+    assert stats["total_transfer_fee"] == pytest.approx(0.022, rel=1e-12)
     # traded notional 1000 + 1200 = 2200 over mean equity 1100
     assert stats["turnover"] == pytest.approx(2.0, rel=1e-12)
     # mean of the daily ratios (0, 0.5, 0.25), not mean(positions) / mean(equity)
@@ -243,8 +247,8 @@ def test_cost_stats_by_hand() -> None:
 def test_cost_stats_without_fills() -> None:
     stats = cost_stats(pd.DataFrame(columns=list(FILL_COLUMNS)), np.array([100.0, 100.0]),
                        np.zeros(2))
-    assert stats == {"total_commission": 0.0, "total_tax": 0.0, "turnover": 0.0,
-                     "exposure": 0.0}
+    assert stats == {"total_commission": 0.0, "total_tax": 0.0, "total_transfer_fee": 0.0,
+                     "turnover": 0.0, "exposure": 0.0}
 
 
 # --------------------------------------------------------------- benchmark
@@ -341,6 +345,7 @@ def test_compute_metrics_holds_every_metric_of_the_spec() -> None:
         "avg_bars_held": 3.0,
         "total_commission": 10.0,
         "total_tax": 0.6,
+        "total_transfer_fee": 0.0,
         "turnover": 2200 / (330 / 3),       # mean equity (110 + 99 + 121) / 3 = 110
         "exposure": (0.5 + 0.0 + 0.5) / 3,  # 55/110, 0/99, 60.5/121
         "benchmark_total_return": 0.05,

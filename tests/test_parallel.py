@@ -14,6 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from engine import jobs, parallel
@@ -171,6 +172,20 @@ def test_results_are_bit_identical_for_any_worker_count(mode: str) -> None:
         assert (spans["end"] >= spans["start"]).all()
         for stage in (*STAGES, "total", "pool_startup"):
             assert result.timings[stage] >= 0
+
+
+@pytest.mark.slow
+def test_warm_workers_take_each_runs_start_from_a_shared_cache_entry() -> None:
+    """Regression: runs and sweeps with the same end (one aligned-cache entry) and
+    different starts on a warm pool; the workers kept the first one's start row, so the
+    sleeves and the sweep's combinations of the second ran over the wrong window."""
+    grid = {"period": [10, 14]}
+    for start in ("2023-02-06", "2024-06-03", "2023-02-06"):
+        config = _config(start=start, capital_mode="per_stock")
+        pooled = run_backtest(config.replace(workers=2))
+        assert_same(run_backtest(config.replace(workers=1)), pooled)
+        swept = run_sweep(config.replace(workers=2), grid).table
+        pd.testing.assert_frame_equal(run_sweep(config.replace(workers=1), grid).table, swept)
 
 
 @pytest.mark.slow

@@ -39,13 +39,20 @@ CLOSE = np.array([
 TRADABLE = ~np.isnan(CLOSE)
 
 
+def _fills(rows: list[tuple]) -> np.ndarray:
+    """Fill records from (day, stock, side, shares, price, commission, tax, cash_after)
+    rows, with a transfer fee of 0 unless a row gives it last."""
+    return np.array([(*r[:7], r[8] if len(r) > 8 else 0.0, r[7]) for r in rows],
+                    dtype=fill_dt)
+
+
 def _day(i: int) -> pd.Timestamp:
     return pd.Timestamp(str(DATES[i]))
 
 
 def _fill_records() -> np.ndarray:
     """Execution order, several stocks interleaved; sells before buys within a day."""
-    return np.array([
+    return _fills([
         # day, stock, side, shares, price, commission, tax, cash_after
         (0, 1, BUY, 200, 10.0, 5.0, 0.0, 7995.0),
         (1, 0, BUY, 100, 20.0, 5.0, 0.0, 5990.0),
@@ -55,7 +62,7 @@ def _fill_records() -> np.ndarray:
         (4, 2, BUY, 100, 50.0, 5.0, 0.0, 1368.0),   # recorded before 000001's buy
         (4, 0, BUY, 100, 19.0, 5.0, 0.0, -537.0),
         (5, 1, SELL, 300, 13.0, 5.0, 1.95, 3356.05),
-    ], dtype=fill_dt)
+    ])
 
 
 # --------------------------------------------------------------- fills and rejections
@@ -162,13 +169,13 @@ def test_trades_frame_pairs_round_trips_by_hand() -> None:
 
 def test_trades_frame_several_round_trips_of_one_stock() -> None:
     close = np.array([[10.0], [11.0], [12.0], [13.0], [14.0], [15.0]])
-    records = np.array([
+    records = _fills([
         (0, 0, BUY, 100, 10.0, 5.0, 0.0, 0.0),
         (1, 0, SELL, 100, 11.0, 5.0, 0.55, 0.0),
         (2, 0, BUY, 200, 12.0, 5.0, 0.0, 0.0),
         (4, 0, SELL, 200, 14.0, 5.0, 1.4, 0.0),
         (5, 0, BUY, 100, 15.0, 5.0, 0.0, 0.0),
-    ], dtype=fill_dt)
+    ])
     frame = trades_frame(records, DATES, ("000001.SZ",), close, np.ones((6, 1), bool))
     assert list(frame["entry_date"]) == [_day(0), _day(2), _day(5)]
     assert list(frame["exit_date"]) == [_day(1), _day(4), _day(5)]
@@ -183,14 +190,14 @@ def test_trades_frame_several_round_trips_of_one_stock() -> None:
 def test_trades_frame_interleaved_stocks_pair_by_stock() -> None:
     # two stocks bought on the same day, sold in the opposite order on different days
     close = np.full((6, 2), 10.0)
-    records = np.array([
+    records = _fills([
         (0, 0, BUY, 100, 10.0, 5.0, 0.0, 0.0),
         (0, 1, BUY, 100, 20.0, 5.0, 0.0, 0.0),
         (2, 1, SELL, 100, 22.0, 5.0, 1.1, 0.0),
         (3, 1, BUY, 100, 21.0, 5.0, 0.0, 0.0),
         (4, 0, SELL, 100, 9.0, 5.0, 0.45, 0.0),
         (5, 1, SELL, 100, 25.0, 5.0, 1.25, 0.0),
-    ], dtype=fill_dt)
+    ])
     frame = trades_frame(records, DATES, ("000001.SZ", "000002.SZ"), close,
                          np.ones((6, 2), bool))
     rows = list(zip(frame["code"], frame["entry_date"], frame["exit_date"],
@@ -208,7 +215,7 @@ def test_trades_frame_interleaved_stocks_pair_by_stock() -> None:
 def test_trades_frame_open_position_suspended_for_several_days() -> None:
     # bought on row 1 at 10; last bar on row 2 (close 11); suspended rows 3-5
     close = np.array([[9.0], [10.0], [11.0], [NAN], [NAN], [NAN]])
-    records = np.array([(1, 0, BUY, 300, 10.0, 5.0, 0.0, 0.0)], dtype=fill_dt)
+    records = _fills([(1, 0, BUY, 300, 10.0, 5.0, 0.0, 0.0)])
     frame = trades_frame(records, DATES, ("688001.SH",), close, ~np.isnan(close))
     assert len(frame) == 1
     row = frame.iloc[0]

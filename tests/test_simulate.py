@@ -14,14 +14,23 @@ from hypothesis import strategies as st
 
 from engine.enums import NO_REJECTION, REASON_NAMES, SIDE_NAMES, Reason, Side
 from engine.indicators_nb import rsi_wilder_nb
+from engine.market_rules import cost_rates, lot_rules
 from engine.signals_nb import signals_nb
 from engine.simulate_nb import (
+    Costs,
+    Market,
     sell_reason_nb,
     simulate_per_stock_nb,
     simulate_shared_nb,
     sum_sleeves_nb,
 )
-from tests.reference import Params, RefResult, random_universe, simulate_reference
+from tests.reference import (
+    Params,
+    RefResult,
+    limits_from_prev_close,
+    random_universe,
+    simulate_reference,
+)
 
 NAN = math.nan
 
@@ -32,8 +41,8 @@ NAN = math.nan
 def _records(fills: np.ndarray, rejections: np.ndarray) -> tuple[list[tuple], list[tuple]]:
     """Kernel records as the reference's tuples, with side and reason names."""
     fill_rows = [
-        (d, s, SIDE_NAMES[Side(side)], n, price, commission, tax, cash)
-        for d, s, side, n, price, commission, tax, cash in fills.tolist()
+        (d, s, SIDE_NAMES[Side(side)], n, price, commission, tax, cash, fee)
+        for d, s, side, n, price, commission, tax, fee, cash in fills.tolist()
     ]
     rejection_rows = [
         (d, s, SIDE_NAMES[Side(side)], REASON_NAMES[Reason(reason)])
@@ -42,29 +51,42 @@ def _records(fills: np.ndarray, rejections: np.ndarray) -> tuple[list[tuple], li
     return fill_rows, rejection_rows
 
 
-def _market_args(m: dict) -> tuple:
-    return m["open"], m["close"], m["prev_close"], m["tradable"]
+def kernel_market(m: dict) -> Market:
+    """The kernels' market tuple of a market dict."""
+    return Market(m["open"], m["close"], m["up_limit"], m["down_limit"], m["tradable"])
+
+
+def kernel_costs(m: dict, p: Params) -> Costs:
+    """The kernels' costs: the engine's dated tables for "schedule" / "board" (the market
+    dict then has ``dates`` and ``codes``), else flat rates."""
+    n_days, n_stocks = m["close"].shape
+    days = (np.array(m["dates"], dtype="datetime64[D]").astype(np.int64) if "dates" in m
+            else np.zeros(n_days, dtype=np.int64))
+    rates = cost_rates(days, p.stamp_tax_rate, p.transfer_fee_rate)
+    codes = m.get("codes", [f"{600000 + s}.SH" for s in range(n_stocks)])
+    lot_min, lot_step = lot_rules(codes, p.lot_size)
+    return Costs(p.commission_rate, p.min_commission, rates.stamp_buy, rates.stamp_sell,
+                 rates.transfer_fee, p.slippage, lot_min, lot_step)
 
 
 def run_kernel(
     m: dict, start_index: int, p: Params, chunks: list[int] | None = None
 ) -> RefResult:
     """Run the kernel for ``p.mode``; per-stock runs are split at ``chunks`` boundaries."""
-    costs = (p.commission_rate, p.min_commission, p.stamp_tax_rate, p.slippage)
+    market_, costs = kernel_market(m), kernel_costs(m, p)
     fill_close = p.fill == "close"
     if p.mode == "shared":
         equity, cash, value, fills, rejections = simulate_shared_nb(
-            *_market_args(m), m["rsi"], m["buy"], m["sell"], m["limit_pct"], start_index,
-            fill_close, p.initial_capital, p.position_pct, p.max_positions, *costs,
-            p.lot_size, p.price_limits,
+            market_, costs, m["rsi"], m["buy"], m["sell"], start_index, fill_close,
+            p.initial_capital, p.position_pct, p.max_positions, p.price_limits,
         )
         return RefResult(equity, cash, value, *_records(fills, rejections))
     n_stocks = m["close"].shape[1]
     bounds = [0, *(chunks or []), n_stocks]
     parts = [
         simulate_per_stock_nb(
-            *_market_args(m), m["buy"], m["sell"], m["limit_pct"], start_index, lo, hi,
-            fill_close, p.initial_capital / n_stocks, *costs, p.lot_size, p.price_limits,
+            market_, costs, m["buy"], m["sell"], start_index, lo, hi, fill_close,
+            p.initial_capital / n_stocks, p.price_limits,
         )
         for lo, hi in itertools.pairwise(bounds)
     ]
@@ -108,8 +130,9 @@ def market(
     for (t, s), value in (rsi or {}).items():
         rsi_arr[t, s] = value
     pct = np.full(close.shape[1], 0.10) if limit_pct is None else np.array(limit_pct, float)
-    return {"open": open_, "close": close, "prev_close": prev_close, "tradable": tradable,
-            "limit_pct": pct, "rsi": rsi_arr, "buy": buy, "sell": sell}  # fmt: skip
+    up, down = limits_from_prev_close(prev_close, pct)
+    return {"open": open_, "close": close, "up_limit": up, "down_limit": down,
+            "tradable": tradable, "rsi": rsi_arr, "buy": buy, "sell": sell}  # fmt: skip
 
 
 def run(m: dict, **params) -> RefResult:
@@ -121,9 +144,9 @@ def universe_market(seed: int, n_days: int = 120, n_stocks: int = 10) -> dict:
     u = random_universe(seed, n_days, n_stocks)
     rsi = rsi_wilder_nb(u.close, u.tradable, 4)
     buy, sell = signals_nb(rsi, u.tradable, 20, 35.0, 65.0)
-    return {"open": u.open_, "close": u.close, "prev_close": u.prev_close,
-            "tradable": u.tradable, "limit_pct": u.limit_pct, "rsi": rsi, "buy": buy,
-            "sell": sell}  # fmt: skip
+    up, down = limits_from_prev_close(u.prev_close, u.limit_pct)
+    return {"open": u.open_, "close": u.close, "up_limit": up, "down_limit": down,
+            "tradable": u.tradable, "rsi": rsi, "buy": buy, "sell": sell}  # fmt: skip
 
 
 # ------------------------------------------------------------------------- parity
@@ -181,7 +204,7 @@ def test_next_open_fills_at_the_next_days_open() -> None:
     m = market([[10.0], [10.5], [11.0]], opens=[[10.0], [10.2], [10.8]], buys=[(0, 0)])
     r = run(m)
     # target 100,000 / (10.2 * 100) = 98.04 -> 98 lots; notional 99,960; commission 29.988.
-    (day, stock, side, shares, price, commission, tax, cash) = r.fills[0]
+    (day, stock, side, shares, price, commission, tax, cash, _fee) = r.fills[0]
     assert (day, stock, side, shares, price, tax) == (1, 0, "buy", 9800, 10.2, 0.0)
     assert commission == pytest.approx(29.988)
     assert cash == pytest.approx(1_000_000 - 99_960 - 29.988)
@@ -263,8 +286,8 @@ def test_cash_limits_shares_including_the_minimum_commission() -> None:
 
 def test_t_plus_1_rule() -> None:
     # Shares bought on row 5 cannot be sold on row 5, only from row 6 on.
-    assert sell_reason_nb(5, True, 5, 10.0, 10.0, 0.1, True) == Reason.T1
-    assert sell_reason_nb(6, True, 5, 10.0, 10.0, 0.1, True) == NO_REJECTION
+    assert sell_reason_nb(5, True, 5, 10.0, 9.0, True) == Reason.T1
+    assert sell_reason_nb(6, True, 5, 10.0, 9.0, True) == NO_REJECTION
     # The order flow never trips it: a sell signal on the buy's own day is honoured
     # the next day (next_open) ...
     m = market([[10.0], [10.0], [10.0]], buys=[(0, 0)], sells=[(1, 0)])

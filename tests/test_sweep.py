@@ -3,10 +3,12 @@ the pool path and the ``backtest sweep`` command."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -143,3 +145,38 @@ def test_cli_sweep_errors_are_one_line(args: list[str], message: str,
     assert main(["sweep", "--data", str(SAMPLE), "--workers", "1", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_sweep_keeps_each_combinations_daily_returns_and_diagnoses_them() -> None:
+    grid = {"period": [8, 12, 16], "oversold": [25, 30]}
+    sweep = run_sweep(_config(), grid)
+    run = run_backtest(_config(period=12, oversold=30.0))
+    assert sweep.returns.shape == (len(run.equity), len(sweep.table))
+    column = sweep.table.index[(sweep.table["period"] == 12)
+                               & (sweep.table["oversold"] == 30.0)][0]
+    equity = run.equity["equity"].to_numpy()
+    expected = (equity / np.r_[1_000_000.0, equity[:-1]] - 1.0).astype(np.float32)
+    assert np.array_equal(sweep.returns[:, column], expected)
+    d = sweep.diagnostics
+    assert d["trials"] == 6 and d["pbo_splits"] == math.comb(16, 8)
+    assert 0.0 <= d["deflated_sharpe"] <= 1.0 and 0.0 <= d["pbo"] <= 1.0
+    assert d["best_sharpe"] * math.sqrt(252) == pytest.approx(sweep.table["sharpe"].max(),
+                                                             rel=1e-5)
+
+
+def test_sweep_diagnostics_do_not_depend_on_the_worker_count() -> None:
+    grid = {"period": [8, 12], "oversold": [25, 30]}
+    one, two = run_sweep(_config(), grid), run_sweep(_config(workers=2), grid)
+    assert np.array_equal(one.returns, two.returns)
+    assert one.diagnostics == two.diagnostics
+
+
+def test_cli_sweep_prints_and_writes_the_diagnostics(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sweep", "--data", str(SAMPLE), "--workers", "1", "--period", "10,14",
+                 "--oversold", "25,30", "--out", str(tmp_path), "--no-store",
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "deflated Sharpe" in out and "PBO" in out
+    summary = json.loads((tmp_path / "sweep.json").read_text(encoding="utf-8"))
+    assert set(summary["diagnostics"]) >= {"deflated_sharpe", "pbo", "trials"}

@@ -128,3 +128,22 @@ def test_normalised_equity_is_growth_of_one() -> None:
     np.testing.assert_array_equal(curve["date"], result.equity["date"])
     np.testing.assert_allclose(curve["value"], result.equity["equity"] / 500_000)
     assert curve["value"].iloc[0] == pytest.approx(1.0)
+
+
+def test_neighbourhood_mean_averages_the_3x3_block_ignoring_gaps() -> None:
+    from engine.sweep_grid import HeatmapGrid, best_cell, neighbourhood_mean
+
+    z = np.array([[1.0, 2.0, 3.0],
+                  [4.0, np.nan, 6.0],
+                  [7.0, 8.0, 30.0]])
+    grid = HeatmapGrid(np.array([1, 2, 3]), np.array([10, 20, 30]), z)
+    smooth = neighbourhood_mean(grid).z
+    assert smooth[0, 0] == (1 + 2 + 4) / 3  # corner: itself and three neighbours, one NaN
+    assert np.isnan(smooth[1, 1])  # nothing ran there
+    assert smooth[2, 2] == (30 + 6 + 8) / 3
+    assert smooth[1, 2] == (2 + 3 + 6 + 8 + 30) / 5
+    # A lone bright cell (30) is the best raw cell; averaged, the plateau wins elsewhere.
+    spike = np.array([[5.0, 5.0, 0.0], [5.0, 5.0, 0.0], [0.0, 0.0, 9.0]])
+    g = HeatmapGrid(np.array([1, 2, 3]), np.array([1, 2, 3]), spike)
+    assert best_cell(g, "sharpe") == (2, 2)
+    assert best_cell(neighbourhood_mean(g), "sharpe") == (0, 0)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # Order of the planes of ``AlignedArrays.prices``.
-PLANES = ("open", "high", "low", "close", "volume", "prev_close")
+PLANES = ("open", "high", "low", "close", "volume", "up_limit", "down_limit")
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,7 @@ class AlignedArrays:
 
     ``calendar`` holds int64 days since epoch (every date any stock has a bar, up to
     ``end``); a stock without a bar on a day has NaN prices and ``tradable`` False.
-    ``prev_close`` is the close of the stock's previous bar (NaN on its first bar).
+    ``up_limit``/``down_limit`` are the bar's price limits (NaN: no limit that day).
     """
 
     calendar: np.ndarray
@@ -36,12 +36,8 @@ def align(dates: np.ndarray, sid: np.ndarray, values: dict[str, np.ndarray],
     # A flat index per bar scatters each plane with one 1-D put (much faster than 2-D).
     flat = day_index * n_stocks + sid
     prices = np.full((len(PLANES), calendar.size, n_stocks), np.nan)
-    for k, name in enumerate(PLANES[:-1]):
+    for k, name in enumerate(PLANES):
         prices[k].reshape(-1)[flat] = values[name]
-    prev = np.empty_like(values["close"])
-    prev[1:] = values["close"][:-1]
-    prev[np.r_[True, sid[1:] != sid[:-1]][: sid.size]] = np.nan
-    prices[len(PLANES) - 1].reshape(-1)[flat] = prev
     tradable = np.zeros((calendar.size, n_stocks), dtype=bool)
     tradable.reshape(-1)[flat] = True
     return AlignedArrays(calendar, prices, tradable)

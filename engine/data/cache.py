@@ -20,7 +20,7 @@ from engine.data.align import AlignedArrays
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "BACKTEST_CACHE_DIR"
-FORMAT_VERSION = 2  # 2: metadata records every bad stock's error
+FORMAT_VERSION = 3  # 2: metadata records every bad stock's error; 3: limit planes
 KEEP_ENTRIES = 16
 
 

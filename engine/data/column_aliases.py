@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 REQUIRED = ("date", "open", "high", "low", "close", "volume")
-OPTIONAL = ("ts_code", "amount", "adj_factor", "pre_close", "tradestatus")
+OPTIONAL = ("ts_code", "amount", "adj_factor", "pre_close", "is_st", "name", "list_date",
+            "up_limit", "down_limit", "tradestatus")
 PRICE_COLUMNS = ("open", "high", "low", "close")
 
 # Accepted spellings per canonical column, compared case-insensitively after stripping
@@ -20,7 +21,12 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "ts_code": ("ts_code", "code", "symbol", "股票代码", "证券代码"),
     "amount": ("amount", "$amount", "成交额"),
     "adj_factor": ("adj_factor", "$adj_factor", "复权因子"),
-    "pre_close": ("pre_close", "$pre_close", "昨收", "前收盘"),
+    "pre_close": ("pre_close", "preclose", "$pre_close", "昨收", "前收盘"),
+    "is_st": ("is_st", "isST"),
+    "name": ("name", "股票名称", "名称"),
+    "list_date": ("list_date", "上市日期"),
+    "up_limit": ("up_limit", "涨停价"),
+    "down_limit": ("down_limit", "跌停价"),
     # baostock: 1 = traded, 0 = suspended (the row is not a bar).
     "tradestatus": ("tradestatus",),
 }

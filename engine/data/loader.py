@@ -19,7 +19,7 @@ from engine.data import cache
 from engine.data.align import PLANES, AlignedArrays, align
 from engine.data.folder import FolderScan, ProgressCallback
 from engine.data.layout_detect import LAYOUT_CHOICES, layout_title, read_stocks, scan_folder
-from engine.data.naming import limit_pct
+from engine.data.limits import LISTING_MODES, bar_limits
 from engine.data.reader import FileTable
 from engine.data.stocklist import parse_stock_selection, resolve_codes
 from engine.data.validate import validate
@@ -51,7 +51,6 @@ class MarketData:
     dates: np.ndarray
     start_index: int
     arrays: AlignedArrays
-    limit_pct: np.ndarray
     files: tuple[str, ...]
     excluded: pd.DataFrame
     warnings: tuple[str, ...]
@@ -62,7 +61,8 @@ class MarketData:
     layout: str = "per-stock"
 
     def plane(self, name: str) -> np.ndarray:
-        """One (n_days, n_stocks) price plane: open, high, low, close, volume or prev_close."""
+        """One (n_days, n_stocks) plane of ``PLANES``: open, high, low, close, volume,
+        up_limit or down_limit."""
         return self.arrays.prices[PLANES.index(name)]
 
     @property
@@ -91,9 +91,14 @@ class MarketData:
         return self.plane("volume")
 
     @property
-    def prev_close(self) -> np.ndarray:
-        """Close of each stock's previous bar, on its bar days (n_days, n_stocks)."""
-        return self.plane("prev_close")
+    def up_limit(self) -> np.ndarray:
+        """Limit-up price of each bar, NaN where the bar has no limit (n_days, n_stocks)."""
+        return self.plane("up_limit")
+
+    @property
+    def down_limit(self) -> np.ndarray:
+        """Limit-down price of each bar, NaN where the bar has no limit (n_days, n_stocks)."""
+        return self.plane("down_limit")
 
     @property
     def tradable(self) -> np.ndarray:
@@ -127,6 +132,7 @@ def load_market_data(
     layout: str = "auto",
     adjust: str = "forward",
     on_bad_stock: str = "fail",
+    listing: str = "list_date",
     use_cache: bool = True,
     cache_dir: Path | str | None = None,
     progress: ProgressCallback | None = None,
@@ -136,7 +142,9 @@ def load_market_data(
 
     ``stocks`` is None/"all" (every stock file in the folder), a stock-list file, a
     string of codes or a list of codes. ``layout`` is "auto" (detected from the folder's
-    contents) or one of ``LAYOUT_CHOICES``. Errors name the file, stock or field.
+    contents) or one of ``LAYOUT_CHOICES``. ``listing`` says which bar is a new listing's
+    first (SPEC §4): the file's ``list_date`` or, with "first_bar", its first bar.
+    Errors name the file, stock or field.
     """
     t0 = time.perf_counter()
     start_day, end_day = _to_day(start, "start"), _to_day(end, "end")
@@ -147,6 +155,9 @@ def load_market_data(
     if on_bad_stock not in BAD_STOCK_MODES:
         raise ConfigError(f"on_bad_stock must be one of {BAD_STOCK_MODES}, not {on_bad_stock!r}",
                           field="on_bad_stock")
+    if listing not in LISTING_MODES:
+        raise ConfigError(f"listing must be one of {LISTING_MODES}, not {listing!r}",
+                          field="listing")
     if layout not in LAYOUT_CHOICES:
         raise ConfigError(f"layout must be one of {', '.join(LAYOUT_CHOICES)}, not {layout!r}",
                           field="layout")
@@ -157,7 +168,7 @@ def load_market_data(
                         "on_bad_stock='skip'", code=missing[0], file=scan.folder)
     # on_bad_stock is not in the key: an entry records every bad stock, and the mode is
     # applied after it, so a "skip" load (the window's folder scan) serves "fail" runs.
-    params = {"end": end_day, "adjust": adjust, "layout": scan.layout}
+    params = {"end": end_day, "adjust": adjust, "listing": listing, "layout": scan.layout}
     root = Path(cache_dir) if cache_dir is not None else cache.default_cache_dir()
     key = cache.cache_key({code: scan.sources_of(code) for code in codes}, missing, params)
     hit = cache.load(root, key) if use_cache else None
@@ -167,8 +178,8 @@ def load_market_data(
         arrays, meta = hit
         entry = root / key
     else:
-        arrays, meta = _build(scan, codes, missing, end_day, adjust, on_bad_stock, progress,
-                              cancel, timings)
+        arrays, meta = _build(scan, codes, missing, params, on_bad_stock, progress, cancel,
+                              timings)
         if use_cache:
             entry = cache.store(root, key, arrays, meta)
     if on_bad_stock == "fail" and meta["errors"]:
@@ -188,11 +199,13 @@ def _missing_reason(scan: FolderScan, code: str) -> str:
     return f"stock {code} has no bars in {scan.folder} ({layout_title(scan.layout)})"
 
 
-def _build(scan: FolderScan, wanted: list[str], missing: list[str], end_day: int, adjust: str,
+def _build(scan: FolderScan, wanted: list[str], missing: list[str], params: dict[str, Any],
            on_bad_stock: str, progress: ProgressCallback | None, cancel: CancelToken | None,
            timings: dict[str, float]) -> tuple[AlignedArrays, dict[str, Any]]:
-    """Read, validate and align every stock; bad stocks are recorded in ``meta``, not
-    raised, except when none is usable."""
+    """Read, validate, price-limit and align every stock (``params``: end, adjust,
+    listing, layout); bad stocks are recorded in ``meta``, not raised, except when none
+    is usable."""
+    end_day = params["end"]
     t0 = time.perf_counter()
     results = read_stocks(scan, wanted, progress, cancel) if wanted else []
     for code, result in zip(wanted, results, strict=True):
@@ -203,12 +216,14 @@ def _build(scan: FolderScan, wanted: list[str], missing: list[str], end_day: int
     codes = [c for c, r in zip(wanted, results, strict=True) if isinstance(r, FileTable)]
     timings["read"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    bars = validate(tables, end_day, adjust)
+    bars = validate(tables, end_day, params["adjust"])
+    for i, error in bars.errors.items():
+        error.code = codes[i]
+    bars.values["up_limit"], bars.values["down_limit"] = bar_limits(bars, tables, codes,
+                                                                    params["listing"])
     # Only the names and digests are needed from here on: free the files' tables.
     sources = [(table.label, table.digest) for table in tables]
     del results, tables
-    for i, error in bars.errors.items():
-        error.code = codes[i]
     timings["validate"] = time.perf_counter() - t1
     # In code order, so "fail" reports the first bad stock by code, however it failed.
     errors = sorted((_error_record(e) for e in [*read_errors.values(), *bars.errors.values()]),
@@ -296,7 +311,6 @@ def _assemble(arrays: AlignedArrays, meta: dict[str, Any], start_day: int,
         dates=arrays.calendar.astype("datetime64[D]"),
         start_index=start_index,
         arrays=arrays,
-        limit_pct=np.array([limit_pct(c) for c in codes]),
         files=tuple(meta["files"]),
         excluded=pd.DataFrame(meta["excluded"], columns=list(EXCLUDED_COLUMNS)),
         warnings=tuple(warnings),

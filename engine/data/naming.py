@@ -1,4 +1,4 @@
-"""Stock codes and data-file names: canonical spelling, board, price-limit width."""
+"""Stock codes and data-file names: canonical spelling."""
 
 from __future__ import annotations
 
@@ -101,14 +101,3 @@ def normalize_code(text: str) -> str:
         )
     return code
 
-
-def limit_pct(code: str) -> float:
-    """Daily price-limit width of a stock by board (SPEC §4).
-
-    0.20 for ChiNext (300/301) and STAR (688/689), 0.30 for Beijing, else 0.10.
-    """
-    if code.endswith(".BJ"):
-        return 0.30
-    if code[:3] in ("300", "301", "688", "689"):
-        return 0.20
-    return 0.10

@@ -17,7 +17,8 @@ import pyarrow.types as pat
 from engine.data.column_aliases import ALIASES, describe_aliases, map_columns, missing_required
 from engine.errors import DataError
 
-NUMERIC_COLUMNS = ("open", "high", "low", "close", "volume", "adj_factor")
+NUMERIC_COLUMNS = ("open", "high", "low", "close", "volume", "adj_factor", "pre_close",
+                   "up_limit", "down_limit", "is_st")
 CANONICAL_SCHEMA = pa.schema([("date", pa.date32())]
                              + [(name, pa.float64()) for name in NUMERIC_COLUMNS])
 
@@ -29,7 +30,10 @@ EXCHANGE_TZ = "Asia/Shanghai"
 class FileTable:
     """One stock's rows in file order with canonical columns (``CANONICAL_SCHEMA``).
 
-    ``adj_factor`` is all-null when the file has none (``has_adj_factor`` False).
+    An optional column the file lacks is all-null: ``adj_factor`` (``has_adj_factor``
+    False), ``pre_close``, ``up_limit``/``down_limit`` (``has_limits`` False) and
+    ``is_st`` (1.0 on ST days, from an ``is_st``/``isST`` flag or a ``name`` containing
+    "ST"). ``list_day`` is the file's ``list_date`` in days since 1970-01-01, if any.
     ``label`` is what errors call the stock's source: the file name, or for layouts
     with several stocks in one file (or one stock in several) a name that says which.
     """
@@ -38,6 +42,8 @@ class FileTable:
     digest: str
     table: pa.Table
     has_adj_factor: bool
+    has_limits: bool = False
+    list_day: int | None = None
     label: str = ""
 
     def __post_init__(self) -> None:
@@ -83,19 +89,56 @@ def file_table(path: Path, digest: str, table: pa.Table, mapping: dict[str, str]
             file=path, field=missing[0], rule="missing column",
         )
     dates = _dates(path, label, table.column(mapping["date"]), mapping["date"])
+    if ("up_limit" in mapping) != ("down_limit" in mapping):
+        have, lack = (("up_limit", "down_limit") if "up_limit" in mapping
+                      else ("down_limit", "up_limit"))
+        raise DataError(f"{label}: has a `{have}` column but no `{lack}`; give both "
+                        "daily limit columns or neither", file=path, field=lack,
+                        rule="missing column")
     numbers = {name: _numeric(path, label, table.column(mapping[name]), mapping[name], dates)
                for name in (*NUMERIC_COLUMNS, "tradestatus") if name in mapping}
     if "tradestatus" in numbers:
         suspended = pc.equal(numbers.pop("tradestatus"), 0.0).fill_null(False)
         numbers["volume"] = pc.if_else(suspended, 0.0, numbers["volume"])
+    if "name" in mapping:
+        numbers["is_st"] = _st_flags(table.column(mapping["name"]),
+                                     numbers.get("is_st", pa.nulls(len(table), pa.float64())))
     columns = [dates, *(numbers.get(name, pa.nulls(len(table), pa.float64()))
                         for name in NUMERIC_COLUMNS)]
+    list_day = (_list_day(path, label, table.column(mapping["list_date"]),
+                          mapping["list_date"]) if "list_date" in mapping else None)
     return FileTable(path, digest, pa.Table.from_arrays(columns, schema=CANONICAL_SCHEMA),
-                     "adj_factor" in mapping, label)
+                     "adj_factor" in mapping, "up_limit" in mapping, list_day, label)
+
+
+def _st_flags(names: pa.ChunkedArray, flags: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """1.0 where the ``is_st`` flag is 1 or the day's ``name`` contains "ST", else 0.0."""
+    by_name = pc.fill_null(pc.match_substring(names.cast(pa.string()), "ST"), False)
+    by_flag = pc.fill_null(pc.equal(flags, 1.0), False)
+    return pc.or_(by_name, by_flag).cast(pa.float64()).combine_chunks()
+
+
+def _list_day(path: Path, label: str, column: pa.ChunkedArray, name: str) -> int | None:
+    """The file's one listing date (days since 1970-01-01), None when the column is empty."""
+    values = column.drop_null()
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if pat.is_string(values.type) or pat.is_large_string(values.type):
+        values = pc.filter(values, pc.not_equal(pc.utf8_trim_whitespace(values), ""))
+    if len(values) == 0:
+        return None
+    days = np.unique(_dates(path, label, pa.chunked_array([values]), name).to_numpy()
+                     .astype("datetime64[D]").astype(np.int64))
+    if days.size > 1:
+        raise DataError(f"{label}: column `{name}` holds {days.size} different listing "
+                        f"dates ({np.datetime64(int(days[0]), 'D')}, "
+                        f"{np.datetime64(int(days[1]), 'D')}, ...); a stock has one",
+                        file=path, field="list_date", rule="bad list_date")
+    return int(days[0])
 
 
 # Canonical columns ``file_table`` reads (a per-stock file's code column is not needed).
-_READ_COLUMNS = ("date", *NUMERIC_COLUMNS, "tradestatus")
+_READ_COLUMNS = ("date", *NUMERIC_COLUMNS, "tradestatus", "name", "list_date")
 
 
 def read_table(path: Path, data: bytes, extra: tuple[str, ...] = ()) -> tuple[pa.Table,
@@ -200,7 +243,7 @@ def _parse_date_text(text: pa.ChunkedArray) -> pa.ChunkedArray:
 def _numeric(path: Path, label: str, column: pa.ChunkedArray, name: str,
              dates: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
     """A numeric column as float64; text that is not a number is an error naming the row."""
-    if (pat.is_integer(column.type) or pat.is_floating(column.type)
+    if (pat.is_integer(column.type) or pat.is_floating(column.type) or pat.is_boolean(column.type)
             or pat.is_decimal(column.type) or pat.is_null(column.type)):
         return column.cast(pa.float64())
     text = pd.Series(column.to_numpy(zero_copy_only=False), dtype="string").str.strip()

@@ -9,12 +9,11 @@ import numpy as np
 import pandas as pd
 
 from engine.data.loader import MarketData
-
-BOARDS = {0.10: "main", 0.20: "ChiNext/STAR", 0.30: "BJ"}
+from engine.market_rules import board_of
 
 
 def coverage(data: MarketData) -> pd.DataFrame:
-    """One row per stock: code, board, limit, first and last bar, bars in window, warm-up bars."""
+    """One row per stock: code, board, first and last bar, bars in window, warm-up bars."""
     tradable = np.asarray(data.tradable)
     has = tradable.any(axis=0)
     first = np.where(has, tradable.argmax(axis=0), 0)
@@ -22,8 +21,7 @@ def coverage(data: MarketData) -> pd.DataFrame:
     dates = data.dates
     return pd.DataFrame({
         "code": list(data.codes),
-        "board": [BOARDS[p] for p in data.limit_pct.tolist()],
-        "limit": data.limit_pct,
+        "board": [board_of(c) for c in data.codes],
         "first_bar": np.where(has, dates[first], np.datetime64("NaT")),
         "last_bar": np.where(has, dates[last], np.datetime64("NaT")),
         "bars_in_window": tradable[data.start_index:].sum(axis=0),

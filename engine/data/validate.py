@@ -9,13 +9,18 @@ import numpy as np
 import pyarrow as pa
 
 from engine.data.column_aliases import PRICE_COLUMNS
-from engine.data.reader import FileTable
+from engine.data.reader import NUMERIC_COLUMNS, FileTable
 from engine.errors import DataError
 
 TICK = 0.01
 # Float slack so that a bar exactly one tick outside is still accepted.
 _EPS = 1e-9
-_COLUMNS = ("open", "high", "low", "close", "volume")
+#: Columns of ``ValidBars.values``: the bar, and the optional per-day reference price,
+#: daily limits and ST flag (NaN where the file has none).
+BAR_COLUMNS = ("open", "high", "low", "close", "volume", "pre_close", "up_limit",
+               "down_limit", "is_st")
+#: Optional prices of a day, adjusted like the bar's own prices.
+_DAY_PRICES = ("pre_close", "up_limit", "down_limit")
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ def validate(files: Sequence[FileTable], end_day: int, adjust: str) -> ValidBars
     table = pa.concat_tables([f.table for f in files]) if files else None
     sid = np.repeat(np.arange(len(files)), counts)
     dates = _column(table, "date").astype("datetime64[D]").astype(np.int64)
-    cols = {name: _column(table, name) for name in (*_COLUMNS, "adj_factor")}
+    cols = {name: _column(table, name) for name in NUMERIC_COLUMNS}
     del table  # the columns are NumPy copies now
     warnings: list[str] = []
     unsorted = np.flatnonzero((dates[1:] < dates[:-1]) & (sid[1:] == sid[:-1]))
@@ -89,6 +94,7 @@ def validate(files: Sequence[FileTable], end_day: int, adjust: str) -> ValidBars
                   lambda r, d: f"column `volume` is negative on {d}; fix the value")
     traded = keep & (volume > 0)
     _check_prices(checker, traded, cols)
+    _check_day_prices(checker, traded, cols)
     if adjust == "forward":
         has_factor = np.array([f.has_adj_factor for f in files], dtype=bool)
         _forward_adjust(checker, traded & has_factor[sid], sid, cols)
@@ -96,9 +102,9 @@ def validate(files: Sequence[FileTable], end_day: int, adjust: str) -> ValidBars
     good[list(checker.errors)] = False
     rows = traded & good[sid]
     if rows.all():  # clean data up to ``end``: no copy of every column
-        return ValidBars(dates, sid, {k: cols[k] for k in _COLUMNS}, checker.errors,
+        return ValidBars(dates, sid, {k: cols[k] for k in BAR_COLUMNS}, checker.errors,
                          tuple(warnings))
-    return ValidBars(dates[rows], sid[rows], {k: cols[k][rows] for k in _COLUMNS},
+    return ValidBars(dates[rows], sid[rows], {k: cols[k][rows] for k in BAR_COLUMNS},
                      checker.errors, tuple(warnings))
 
 
@@ -127,6 +133,19 @@ def _check_prices(checker: _Checker, traded: np.ndarray, cols: dict[str, np.ndar
                   "more than one tick (0.01); fix the bar")
 
 
+def _check_day_prices(checker: _Checker, traded: np.ndarray,
+                      cols: dict[str, np.ndarray]) -> None:
+    """``pre_close`` and the daily limits are positive numbers where given (NaN: not given)."""
+    def explain(name: str) -> Callable[[int, str], str]:
+        return lambda r, d: (f"column `{name}` is {cols[name][r]} on {d}; it must be a "
+                             "positive price, or empty where unknown")
+
+    for name in _DAY_PRICES:
+        values = cols[name]
+        checker.check(traded & ~np.isnan(values) & ~((values > 0) & np.isfinite(values)),
+                      f"bad {name}", name, explain(name))
+
+
 def _forward_adjust(checker: _Checker, rows: np.ndarray, sid: np.ndarray,
                     cols: dict[str, np.ndarray]) -> None:
     """Scale prices by ``adj_factor / last adj_factor`` on the rows of stocks that have one.
@@ -146,6 +165,6 @@ def _forward_adjust(checker: _Checker, rows: np.ndarray, sid: np.ndarray,
     starts = np.flatnonzero(np.r_[True, stocks[1:] != stocks[:-1]])
     ends = np.r_[starts[1:], stocks.size]
     last = np.repeat(factor[index[ends - 1]], ends - starts)
-    for name in PRICE_COLUMNS:
+    for name in (*PRICE_COLUMNS, *_DAY_PRICES):
         # Literal order of the spec's formula, (price * adj_factor) / last, for exact parity.
         cols[name][index] = cols[name][index] * factor[index] / last
