@@ -453,9 +453,10 @@ class MainWindow(QMainWindow):
         unusable = f", {len(excluded)} unusable (see Data tab)" if len(excluded) else ""
         self.panel.show_folder(list(scan.codes), f"{scan.title}: {len(scan.codes)} stocks, "
                                f"{scan.first_date} .. {scan.last_date}{unusable}")
-        self.data_info.setText(f"{scan.folder} — layout: {scan.title} ({scan.layout}); "
-                               f"{len(scan.codes)} stocks, {scan.first_date} .. "
-                               f"{scan.last_date}{unusable}")
+        self.data_info.setText("\n".join([
+            f"{scan.folder} — layout: {scan.title} ({scan.layout}); {len(scan.codes)} stocks, "
+            f"{scan.first_date} .. {scan.last_date}{unusable}",
+            *(f"warning: {w}" for w in scan.warnings[:5])]))
         self.panel.set_coverage(dt.date.fromisoformat(scan.first_date),
                                 dt.date.fromisoformat(scan.last_date))
         if len(excluded):

@@ -231,3 +231,17 @@ def test_cache_key_covers_the_layouts_source_files(folders: dict[str, Path], tmp
     path.write_bytes(data + (b"\n" if changed.endswith((".txt", ".csv")) else b""))
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
     assert not load_market_data(folder, cache_dir=cache).from_cache
+
+
+def test_day_record_dates_match_numpy_calendar_and_reject_impossible_days() -> None:
+    from engine.data.layout_tdx import _yyyymmdd_days
+
+    days = np.arange(np.datetime64("1990-01-01"), np.datetime64("2040-01-01"))
+    text = np.datetime_as_string(days)
+    numbers = np.char.replace(text, "-", "").astype(np.uint32)
+    converted, bad = _yyyymmdd_days(numbers)
+    np.testing.assert_array_equal(converted, days.astype(np.int64))
+    assert not bad.any()
+    _, bad = _yyyymmdd_days(np.array([20230229, 20240230, 20241301, 20240100, 21000229,
+                                      20240229, 20000229], dtype=np.uint32))
+    assert bad.tolist() == [True, True, True, True, True, False, False]

@@ -93,3 +93,17 @@ def test_paste_box_takes_every_code_spelling(window: MainWindow, qtbot: QtBot,
                codes[3].replace(".SH", ".XSHG").replace(".SZ", ".XSHE").replace(".BJ", ".BSE")]
     window.panel.stocks.select(spelled)
     assert window.panel.stocks.checked() == codes[:4]
+
+
+def test_data_tab_names_the_layout_and_the_securities_left_out(
+        window: MainWindow, qtbot: QtBot, folders: dict[str, Path], tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "tdx"
+    shutil.copytree(folders["tdx"], folder)
+    lday = folder / "vipdoc" / "sh" / "lday"
+    shutil.copy(next(lday.glob("sh6*.day")), lday / "sh000300.day")
+    _pick(window, qtbot, folder)
+    text = window.data_info.text()
+    assert "layout: TongDaXin vipdoc (tdx); 6 stocks" in text
+    assert "warning: left out 1 securities that are not A-shares (1 index): 000300.SH" in text
