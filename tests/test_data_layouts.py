@@ -219,7 +219,8 @@ def test_long_file_any_format_any_row_order_and_code_spelling(tmp_path: Path,
 
 @pytest.mark.parametrize(("layout", "changed"), [
     ("tdx", "vipdoc/sz/lday/sz000001.day"), ("qlib", "features/sz000001/close.day.bin"),
-    ("qlib", "calendars/day.txt"), ("long", "bars.parquet"), ("akshare", "000001.csv")])
+    ("qlib", "calendars/day.txt"), ("qlib", "instruments/all.txt"), ("long", "bars.parquet"),
+    ("akshare", "000001.csv")])
 def test_cache_key_covers_the_layouts_source_files(folders: dict[str, Path], tmp_path: Path,
                                                    layout: str, changed: str) -> None:
     folder = _copy_tree(folders[layout], tmp_path / layout)

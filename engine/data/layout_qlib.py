@@ -40,6 +40,8 @@ def _scan(folder: Path, listing: Listing) -> FolderScan:
     sources: dict[str, tuple[Path, ...]] = {}
     ignored: list[str] = []
     broken = [f"features/{name}" for name in features.broken]
+    # The instruments' listed spans are checked against the .bin files, so they key the cache.
+    instruments = _instrument_lists(folder)
     for inst in features.dirs:
         code = parse_code(inst.name)
         bins = list_folder(inst)
@@ -48,11 +50,19 @@ def _scan(folder: Path, listing: Listing) -> FolderScan:
             ignored.append(inst.name)
             continue
         found[code] = inst
-        sources[code] = (folder / CALENDAR, *(p for p in bins.files
-                                               if p.name.lower().endswith(BIN_SUFFIX)))
+        sources[code] = (folder / CALENDAR, *instruments,
+                         *(p for p in bins.files if p.name.lower().endswith(BIN_SUFFIX)))
     return finish_scan(folder, listing, "qlib", found, ignored=ignored,
                        ignored_what="features folder(s) not named by a stock code",
                        broken=broken, sources=sources)
+
+
+def _instrument_lists(folder: Path) -> tuple[Path, ...]:
+    """``instruments/*.txt`` (symlinks that lead nowhere skipped)."""
+    inside = folder / "instruments"
+    if not inside.is_dir():
+        return ()
+    return tuple(p for p in list_folder(inside).files if p.suffix.lower() == ".txt")
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,7 @@ def _provider(folder: Path) -> _Provider:
         raise DataError(f"{CALENDAR}: {exc}; it must hold one YYYY-MM-DD date per line",
                         file=path, rule="bad calendar") from exc
     ends: dict[str, int] = {}
-    for listing in sorted((folder / "instruments").glob("*.txt")):
+    for listing in _instrument_lists(folder):
         for line in listing.read_text(encoding="utf-8", errors="replace").splitlines():
             parts = line.split()
             code = parse_code(parts[0]) if len(parts) >= 3 else None
