@@ -102,13 +102,24 @@ def file_table(path: Path, digest: str, table: pa.Table, mapping: dict[str, str]
         numbers["volume"] = pc.if_else(suspended, 0.0, numbers["volume"])
     if "name" in mapping:
         numbers["is_st"] = _st_flags(table.column(mapping["name"]),
-                                     numbers.get("is_st", pa.nulls(len(table), pa.float64())))
-    columns = [dates, *(numbers.get(name, pa.nulls(len(table), pa.float64()))
-                        for name in NUMERIC_COLUMNS)]
+                                     numbers.get("is_st", _nulls(len(table))))
+    columns = [dates, *(numbers.get(name, _nulls(len(table))) for name in NUMERIC_COLUMNS)]
     list_day = (_list_day(path, label, table.column(mapping["list_date"]),
                           mapping["list_date"]) if "list_date" in mapping else None)
     return FileTable(path, digest, pa.Table.from_arrays(columns, schema=CANONICAL_SCHEMA),
                      "adj_factor" in mapping, "up_limit" in mapping, list_day, label)
+
+
+_NULLS: list[pa.Array] = [pa.nulls(0, pa.float64())]
+
+
+def _nulls(length: int) -> pa.Array:
+    """An all-null float64 column: a slice of one shared array, so the optional columns a
+    file lacks cost no memory per file (``pa.nulls`` allocates its values every time)."""
+    shared = _NULLS[0]
+    if len(shared) < length:
+        shared = _NULLS[0] = pa.nulls(max(length, 2 * len(shared), 1 << 16), pa.float64())
+    return shared.slice(0, length)
 
 
 def _st_flags(names: pa.ChunkedArray, flags: pa.ChunkedArray | pa.Array) -> pa.Array:
