@@ -17,7 +17,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -30,6 +32,9 @@ from benchmarks.common import (
     timed,
     write_result,
 )
+
+if TYPE_CHECKING:
+    from engine.results import BacktestResult
 
 LARGE = ROOT / "data" / "bench_5000x10"
 HEADLINE = {"start": "2023-02-04", "end": "2026-02-04"}
@@ -111,8 +116,34 @@ def store_save(folder: Path, runs: int) -> dict:
             saves = timed(lambda case=case, ids=ids: ids.append(store.save(case)), runs)
             loads = timed(lambda ids=ids: store.load(ids[-1]), runs)
             out[name] = {"fills": len(case.fills), "save": summary(saves),
-                         "load": summary(loads)}
+                         "load": summary(loads),
+                         "checksums": summary(timed(_checksum_blobs(case), runs))}
     return out
+
+
+def _checksum_blobs(result: BacktestResult) -> Callable[[], None]:
+    """The integrity work of a save (and of a load) of ``result``: the checksum of each
+    stored table on its encoded bytes and of the run's sealed columns (``engine.store``)."""
+    from engine.store import (
+        RESULT_FRAMES,
+        SEALED_COLUMNS,
+        _run_row,
+        encode_frame,
+        frame_checksum,
+        run_checksum,
+    )
+
+    blobs = [(name, encode_frame(getattr(result, name))) for name in RESULT_FRAMES
+             if len(getattr(result, name).columns)]
+    row = _run_row(result, "bench", "")
+    sealed = [row[name] for name in SEALED_COLUMNS]
+
+    def checksums() -> None:
+        for name, blob in blobs:
+            frame_checksum("result", name, 0, blob)
+        run_checksum(sealed)
+
+    return checksums
 
 
 def ensure_large() -> Path:
@@ -154,7 +185,8 @@ def main() -> int:
     for name, case in result["store"].items():
         print(f"run store, {name} ({case['fills']:,} fills): save median "
               f"{case['save']['median_s'] * 1000:.1f} ms, max {case['save']['max_s'] * 1000:.1f} "
-              f"ms; load median {case['load']['median_s'] * 1000:.1f} ms")
+              f"ms; load median {case['load']['median_s'] * 1000:.1f} ms; of each, checksums "
+              f"{case['checksums']['median_s'] * 1000:.2f} ms")
     result["targets"] = {"headline_in_process_s": 0.1, "fresh_process_s": 2.0,
                          "large_in_process_s": 5.0, "large_peak_rss_mb": 2048,
                          "store_save_10000_fills_s": 0.5}

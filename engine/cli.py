@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from engine.config import CHOICES, BacktestConfig
 from engine.errors import BacktestError
@@ -21,6 +21,16 @@ if TYPE_CHECKING:
     from engine.sweep import SweepResult
 
 log = logging.getLogger("backtest")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line naming the fix, not the usage block
+    (its subcommands' parsers are of this class too)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``error: MESSAGE (try PROG --help)`` on stderr and exit with status 2."""
+        self.exit(2, f"error: {message} (try {self.prog} --help)\n")
+
 
 DEMO_START = "2022-08-01"
 DEMO_END = "2026-02-04"
@@ -71,6 +81,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from engine.data import load_market_data
     from engine.data.layout_detect import layout_title
 
+    if not args.no_cache:
+        _check_cache_folder(None)
     data = load_market_data(args.data, args.stocks, args.start, args.end, layout=args.layout,
                             adjust=args.adjust, on_bad_stock=args.on_bad_stock,
                             use_cache=not args.no_cache)
@@ -113,7 +125,7 @@ RUN_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
     ("--rsi-method", "rsi_method", str, "wilder (default) or sma"),
     ("--fill", "fill", str, "next_open (default) or close"),
     ("--mode", "capital_mode", str, "shared (default) or per_stock"),
-    ("--capital", "initial_capital", float, "initial capital (default 1,000,000)"),
+    ("--capital", "initial_capital", float, "initial capital (default 1,000,000; at most 1e12)"),
     ("--position-pct", "position_pct", float, "target per buy, share of equity (default 0.10)"),
     ("--max-positions", "max_positions", int, "most open positions, shared mode (default 10)"),
     ("--commission", "commission_rate", float, "commission rate (default 0.0003)"),
@@ -149,6 +161,26 @@ def add_run_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -
                                 help=help_text)
         else:
             parser.add_argument(flag, dest=name, type=kind, default=None, help=help_text)
+
+
+def _check_cache_folder(folder: Path | None) -> None:
+    """Fail before any work when the aligned-cache folder (``folder``, else the default)
+    cannot be written."""
+    from engine.data.cache import default_cache_dir
+    from engine.export import check_writable_folder
+
+    check_writable_folder(folder or default_cache_dir(), "the aligned cache folder "
+                          "(--cache-dir or $BACKTEST_CACHE_DIR)")
+
+
+def check_before_work(config: BacktestConfig, out: Path | None) -> None:
+    """Check the output folder and the cache folder of a run or sweep before it starts,
+    so a bad path fails in a second, not after the whole run."""
+    from engine.export import check_writable_folder
+
+    if out is not None:
+        check_writable_folder(out, "--out")
+    _check_cache_folder(config.cache_dir)
 
 
 def config_from_args(args: argparse.Namespace) -> BacktestConfig:
@@ -237,6 +269,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from engine.backtest import STAGES, run_backtest
 
     config = config_from_args(args)
+    check_before_work(config, args.out)
     with _saving_store(args) as store:
         with ProgressBar(STAGES, enabled=not args.no_progress) as bar:
             result = run_backtest(config, progress=bar)
@@ -339,6 +372,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     check_metric(args.sort, "--sort")
     config = config_from_args(args)
     grid = grid_from_args(args)
+    check_before_work(config, args.out)
     with _saving_store(args) as store:
         t0 = time.perf_counter()
         with ProgressBar(unit_stage="sweep", enabled=not args.no_progress) as bar:
@@ -352,6 +386,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         shown = [*result.parameters, *dict.fromkeys((args.sort, *SWEEP_SHOWN))]
         print(f"top {len(top)} by {args.sort}{' (ascending)' if args.ascending else ''}:")
         print(text_frame(top[shown]).to_string(index=False))
+        from engine.report import diagnostics_text
+
         print(diagnostics_text(result.diagnostics))
         if args.out is not None:
             _write_sweep(args.out, result, grid)
@@ -361,28 +397,16 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _write_sweep(out: Path, result: SweepResult, grid: dict[str, list[float]]) -> None:
-    from engine.export import export_sweep, write_csv, write_json, writing
+    from engine.export import export_sweep, staged_folder, write_csv, write_json, writing
 
-    with writing(out):
-        export_sweep(result, out / "sweep.csv")
-        write_csv(result.skipped, out / "skipped.csv")
+    with writing(out), staged_folder(out) as stage:
+        export_sweep(result, stage / "sweep.csv")
+        write_csv(result.skipped, stage / "skipped.csv")
         write_json({"config": result.config.to_dict(),
                     "grid": {k: list(v) for k, v in grid.items()},
                     "diagnostics": result.diagnostics,
-                    "timings": result.timings}, out / "sweep.json")
+                    "timings": result.timings}, stage / "sweep.json")
     print(f"wrote sweep.csv, skipped.csv and sweep.json to {out}")
-
-
-def diagnostics_text(diagnostics: dict[str, float]) -> str:
-    """Two lines on whether the best combination is luck: deflated Sharpe and PBO."""
-    from engine.report import format_value
-
-    dsr, pbo = diagnostics.get("deflated_sharpe"), diagnostics.get("pbo")
-    trials = int(diagnostics.get("trials", 0))
-    return (f"deflated Sharpe {format_value(dsr, 'ratio')}: the chance the best of {trials} "
-            "combinations beats what luck alone gives that many tries (near 1: not luck)\n"
-            f"PBO {format_value(pbo, 'pct')}: how often the in-sample best lands in the "
-            "bottom half out of sample (near 0: robust, 50% or more: overfit)")
 
 
 def _save_sweep_best(store: RunStore, result: SweepResult, sort: str, ascending: bool) -> None:
@@ -404,7 +428,7 @@ def _save_sweep_best(store: RunStore, result: SweepResult, sort: str, ascending:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``backtest`` argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(prog="backtest", description=__doc__)
+    parser = OneLineParser(prog="backtest", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub)

@@ -37,6 +37,15 @@ RULE_WORDS: dict[str, str] = {
 }
 
 
+#: Largest ``initial_capital`` (CNY 1 trillion). Share counts are int64 in the kernels,
+#: clamped at ``simulate_nb.MAX_SHARES`` (2**53, 9.0e15): at this bound a buy at the
+#: lowest price (0.01) is at most 1e14 shares, so sizing is never clamped, and cash
+#: keeps a resolution finer than 0.001 (the float64 ulp at 1e12 is 1.2e-4), so every
+#: cent of a fill is exact. Without a bound, ``--capital 1e30`` used to overflow the
+#: share count and reject every buy as ``lot`` with exit status 0.
+MAX_CAPITAL = 1e12
+
+
 def parse_date(value: Any, name: str = "date") -> dt.date:
     """A date from a date, a datetime, or text written ``2011-01-04`` or ``20110104``;
     a ConfigError naming ``name`` otherwise."""
@@ -157,7 +166,9 @@ class BacktestConfig:
         need(self.oversold < self.overbought < 100, "overbought",
              f"must be above oversold ({self.oversold:g}) and below 100")
         need(self.start <= self.end, "start", f"must not be after end ({self.end})")
-        need(self.initial_capital > 0, "initial_capital", "must be positive")
+        need(0 < self.initial_capital <= MAX_CAPITAL, "initial_capital",
+             f"must be positive and at most {MAX_CAPITAL:.0e} (share counts are 64-bit "
+             "integers)")
         need(0 < self.position_pct <= 1, "position_pct", "must be in (0, 1]")
         need(self.max_positions >= 1, "max_positions", "must be at least 1")
         need(0 <= self.commission_rate < 0.1, "commission_rate", "must be in [0, 0.1)")

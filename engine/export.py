@@ -7,7 +7,9 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -37,6 +39,50 @@ def atomic_path(path: Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+#: A staging folder older than this was left by a killed export and is removed.
+STALE_STAGING_SECONDS = 3600.0
+_STAGING_PREFIX = ".partial-"
+
+
+@contextlib.contextmanager
+def staged_folder(folder: Path) -> Iterator[Path]:
+    """A hidden staging folder inside ``folder`` (created if missing) for the block to
+    fill; when the block ends each file is renamed into ``folder``, and the staging folder
+    is removed, also when the block raises. A process killed while writing leaves only
+    the hidden staging folder (removed by a later export), never a partial result file,
+    and the earlier result in ``folder`` stays whole until the renames."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(folder)
+    stage = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=folder))
+    try:
+        yield stage
+        for path in sorted(stage.iterdir()):
+            os.replace(path, folder / path.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _remove_stale_staging(folder: Path) -> None:
+    now = time.time()
+    for path in folder.glob(f"{_STAGING_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if path.is_dir() and now - path.stat().st_mtime > STALE_STAGING_SECONDS:
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def check_writable_folder(path: Path, what: str) -> None:
+    """Fail now, before any work, with a one-line error naming ``path`` when a folder
+    cannot be created or written there (``what`` says which setting it is)."""
+    probe = Path(path)
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent  # the nearest existing folder will hold the new ones
+    if probe.exists() and not probe.is_dir():
+        raise BacktestError(f"cannot write {what} {path}: {probe} is a file, not a folder; "
+                            "choose another folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise BacktestError(f"cannot write {what} {path}: no permission to write in {probe}")
 
 
 def write_atomic(path: Path, write: Callable[[IO[str]], Any], encoding: str = "utf-8") -> None:
@@ -109,7 +155,7 @@ def export_result(result: BacktestResult, folder: Path,
     """Every table of a run into ``folder``: equity, fills, trades, rejections (and
     excluded stocks, if any) as CSV, ``metrics.csv`` and ``metrics.json``,
     ``timings.json`` and ``config.toml``; ``extra`` tables are written as ``NAME.csv``.
-    Returns the written paths."""
+    All are written in a staging folder first (``staged_folder``). Returns the paths."""
     folder = Path(folder)
     tables = {"equity.csv": result.equity, "fills.csv": result.fills,
               "trades.csv": result.trades, "rejections.csv": result.rejections}
@@ -117,15 +163,13 @@ def export_result(result: BacktestResult, folder: Path,
         tables["excluded.csv"] = result.excluded
     tables["metrics.csv"] = metrics_frame(result.metrics)
     tables.update({f"{name}.csv": frame for name, frame in (extra or {}).items()})
-    written = []
-    for name, frame in tables.items():
-        write_csv(frame, folder / name)
-        written.append(folder / name)
-    write_json(result.metrics, folder / "metrics.json")
-    write_json(result.timings, folder / "timings.json")
-    write_atomic(folder / "config.toml", lambda h: h.write(result.config.to_toml()))
-    written += [folder / "metrics.json", folder / "timings.json", folder / "config.toml"]
-    return written
+    with staged_folder(folder) as stage:
+        for name, frame in tables.items():
+            write_csv(frame, stage / name)
+        write_json(result.metrics, stage / "metrics.json")
+        write_json(result.timings, stage / "timings.json")
+        write_atomic(stage / "config.toml", lambda h: h.write(result.config.to_toml()))
+    return [folder / name for name in (*tables, "metrics.json", "timings.json", "config.toml")]
 
 
 def export_walk_forward(result: WalkForwardResult, folder: Path) -> list[Path]:
@@ -133,14 +177,14 @@ def export_walk_forward(result: WalkForwardResult, folder: Path) -> list[Path]:
     chosen parameter, ``is_<metric>``, ``oos_<metric>``, trades), ``equity.csv`` (the
     stitched out-of-sample curve), the test windows' ``fills.csv`` and ``trades.csv``,
     ``summary.json`` (OOS metrics, walk-forward efficiency, deflated Sharpe, PBO) and
-    ``config.toml``. Returns the written paths."""
+    ``config.toml``, through a staging folder (``staged_folder``). Returns the paths."""
     folder = Path(folder)
-    written = []
-    for name, frame in (("folds.csv", result.folds), ("equity.csv", result.equity),
-                        ("fills.csv", result.fills), ("trades.csv", result.trades)):
-        write_csv(frame, folder / name)
-        written.append(folder / name)
-    write_json({**result.summary(), "grid": {k: list(v) for k, v in result.grid.items()}},
-               folder / "summary.json")
-    write_atomic(folder / "config.toml", lambda h: h.write(result.config.to_toml()))
-    return [*written, folder / "summary.json", folder / "config.toml"]
+    tables = (("folds.csv", result.folds), ("equity.csv", result.equity),
+              ("fills.csv", result.fills), ("trades.csv", result.trades))
+    with staged_folder(folder) as stage:
+        for name, frame in tables:
+            write_csv(frame, stage / name)
+        write_json({**result.summary(), "grid": {k: list(v) for k, v in result.grid.items()}},
+                   stage / "summary.json")
+        write_atomic(stage / "config.toml", lambda h: h.write(result.config.to_toml()))
+    return [folder / name for name in (*dict(tables), "summary.json", "config.toml")]

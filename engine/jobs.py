@@ -192,9 +192,13 @@ def _run(payload: tuple[BacktestConfig, Path | None], ctx: TaskContext) -> RunOu
     config, store_path = payload
     result = run_backtest(config, progress=_relay(ctx), cancel=ctx)
     run_id, error, runs = _save(result, store_path)
-    text = {name: pack_text(format_frame(getattr(result, name)))
+    return RunOutcome(result, run_id, error, runs, os.getpid(), _table_text(result))
+
+
+def _table_text(result: BacktestResult) -> dict[str, list[PackedText]]:
+    """Packed display text of a result's big tables (what a window shows of them)."""
+    return {name: pack_text(format_frame(getattr(result, name)))
             for name in ("trades", "fills", "rejections")}
-    return RunOutcome(result, run_id, error, runs, os.getpid(), text)
 
 
 def run(config: BacktestConfig, store_path: Path | None = None,
@@ -342,3 +346,27 @@ def load_runs(store_path: Path, run_ids: Sequence[int]
               ) -> tuple[dict[int, BacktestResult], dict[int, str]]:
     """Stored runs by id, and their names, read on the run host."""
     return submit("run", _load_runs, (store_path, list(run_ids)), "stored runs")
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A run read from the store, with its name and its tables' display text (as
+    ``RunOutcome.text``), so showing it formats nothing in the caller's process."""
+
+    result: BacktestResult
+    name: str
+    text: dict[str, list[PackedText]]
+
+
+def _open_run(payload: tuple[Path, int], ctx: TaskContext) -> StoredRun:
+    from engine.store import RunStore
+
+    path, run_id = payload
+    with RunStore(path) as store:
+        results, names = store.load_many([run_id])
+    return StoredRun(results[run_id], names[run_id], _table_text(results[run_id]))
+
+
+def open_run(store_path: Path, run_id: int) -> StoredRun:
+    """One stored run and its display text, read and formatted on the run host."""
+    return submit("run", _open_run, (store_path, run_id), f"run {run_id}")

@@ -322,6 +322,16 @@ def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
                if key in metrics])
 
 
+def diagnostics_text(diagnostics: dict[str, float]) -> str:
+    """Two lines on whether the best combination is luck: deflated Sharpe and PBO."""
+    dsr, pbo = diagnostics.get("deflated_sharpe"), diagnostics.get("pbo")
+    trials = int(diagnostics.get("trials", 0))
+    return (f"deflated Sharpe {format_value(dsr, 'ratio')}: the chance the best of {trials} "
+            "combinations beats what luck alone gives that many tries (near 1: not luck)\n"
+            f"PBO {format_value(pbo, 'pct')}: how often the in-sample best lands in the "
+            "bottom half out of sample (near 0: robust, 50% or more: overfit)")
+
+
 def text_table(rows: list[tuple[str, str]]) -> str:
     """Two aligned columns as plain text."""
     width = max((len(label) for label, _ in rows), default=0)

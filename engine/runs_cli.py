@@ -91,8 +91,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from engine.export import export_result, writing
+    from engine.export import check_writable_folder, export_result, writing
 
+    check_writable_folder(args.out, "--out")
     with _open(args) as store:
         result = store.load(args.id)
         extra = store.attachments(args.id)

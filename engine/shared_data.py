@@ -11,7 +11,6 @@ the price arrays. Workers write large outputs (RSI, signals, sleeve equity) into
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from collections import OrderedDict
 from contextlib import suppress
@@ -23,7 +22,9 @@ import numpy as np
 import pandas as pd
 
 from engine.data.align import PLANES, AlignedArrays
+from engine.data.cache import CHECKSUM_FILE, DamagedEntryError, open_entry
 from engine.data.loader import EXCLUDED_COLUMNS, MarketData
+from engine.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -112,11 +113,17 @@ class DataRef:
 def share_market_data(data: MarketData) -> tuple[DataRef, SharedArrays | None]:
     """A reference workers can attach to, plus the shared block to unlink after the run
     (None when the data comes from the aligned cache, which needs no copy)."""
+    written = None
     if data.cache_path is not None:
+        # The checksum file's identity names this instance of the entry: a rebuilt entry
+        # (after damage) has a new one, so no warm worker reuses its map of the old files.
+        with suppress(OSError):  # the entry is gone (another process pruned it): copy
+            written = (data.cache_path / CHECKSUM_FILE).stat()
+    if data.cache_path is not None and written is not None:
         location = str(data.cache_path)
-        return DataRef(key=f"cache:{location}:{data.fingerprint}", kind="cache",
-                       location=location, start_index=data.start_index,
-                       fingerprint=data.fingerprint), None
+        key = f"cache:{location}:{data.fingerprint}:{written.st_ino}:{written.st_mtime_ns}"
+        return DataRef(key=key, kind="cache", location=location,
+                       start_index=data.start_index, fingerprint=data.fingerprint), None
     arrays = {"prices": data.arrays.prices, "tradable": data.arrays.tradable,
               "calendar": data.arrays.calendar}
     block = SharedArrays({k: (v.shape, v.dtype.str) for k, v in arrays.items()})
@@ -130,11 +137,14 @@ def share_market_data(data: MarketData) -> tuple[DataRef, SharedArrays | None]:
 def _open(ref: DataRef) -> tuple[dict[str, np.ndarray], tuple[str, ...], SharedArrays | None]:
     """The arrays (prices, tradable, calendar), the codes and the block."""
     if ref.kind == "cache":
-        entry = Path(ref.location)
-        codes = tuple(json.loads((entry / "meta.json").read_text(encoding="utf-8"))["codes"])
-        arrays = {"prices": np.load(entry / "prices.npy", mmap_mode="r"),
-                  "tradable": np.load(entry / "tradable.npy", mmap_mode="r"),
-                  "calendar": np.load(entry / "calendar.npy")}
+        try:
+            aligned, meta = open_entry(Path(ref.location))
+        except DamagedEntryError as exc:
+            raise DataError(f"aligned cache entry {ref.location} changed after the run loaded "
+                            f"it ({exc}); run again to rebuild it") from exc
+        codes = tuple(meta["codes"])
+        arrays = {"prices": aligned.prices, "tradable": aligned.tradable,
+                  "calendar": aligned.calendar}
         return arrays, codes, None
     assert ref.shm_layout is not None
     block = SharedArrays.attach((ref.location, ref.shm_layout))

@@ -15,6 +15,14 @@ in a BLOB of ``frames``. Blobs rather than one SQL row per fill because:
 - nothing needs to query single fills across runs in SQL; the history list and the
   comparisons read the ``runs`` columns and the JSON.
 
+Integrity. Every ``frames`` blob carries the xxh3-64 checksum of its bytes (with its
+role, name and row count), and every ``runs`` row one of the columns that make up the
+result (all but the editable name, notes and tags). ``load`` and ``attachments`` verify
+them, so a run damaged on disk raises ``DamagedRunError`` naming its id instead of
+being exported or compared with wrong numbers. The file is marked with
+``PRAGMA application_id``; an SQLite file that is not a workbench store is refused
+before anything is written to it.
+
 A save is one ``BEGIN IMMEDIATE`` transaction: a process killed mid-save leaves no
 trace of the run (SQLite rolls the half transaction back on the next open). The
 database runs in WAL mode with a busy timeout, so readers never block and two
@@ -40,6 +48,7 @@ import numpy as np
 import pandas as pd
 import platformdirs
 import pyarrow as pa
+import xxhash
 
 from engine.config import BacktestConfig
 from engine.errors import BacktestError
@@ -48,7 +57,9 @@ from engine.results import BacktestResult
 log = logging.getLogger(__name__)
 
 STORE_ENV = "BACKTEST_STORE"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: ``PRAGMA application_id`` of a workbench store ("BTWB").
+APPLICATION_ID = 0x42545742
 #: Seconds a writer waits for another process's transaction before giving up.
 BUSY_TIMEOUT_S = 60.0
 #: The result's tables, stored one blob each.
@@ -68,6 +79,14 @@ _IPC_OPTIONS = pa.ipc.IpcWriteOptions(
 
 class StoreError(BacktestError):
     """The run store cannot be opened, or a run id is not in it."""
+
+
+class DamagedRunError(StoreError):
+    """A saved run's bytes fail their checksum; ``run_id`` names it."""
+
+    def __init__(self, message: str, *, run_id: int) -> None:
+        super().__init__(message)
+        self.run_id = run_id
 
 
 def default_store_path() -> Path:
@@ -133,14 +152,49 @@ _SCHEMA_V1 = (
 )
 
 
+#: Tables of a store; a file holding other tables is not one.
+STORE_TABLES = frozenset({"runs", "tags", "frames"})
+#: The ``runs`` columns sealed by its ``checksum`` (what the result is made of).
+SEALED_COLUMNS = ("created", "n_stocks", "start_date", "end_date", "period", "oversold",
+                  "overbought", "capital_mode", "fill", "total_return", "sharpe",
+                  "max_drawdown", "trades", "fingerprint", "config", "metrics", "timings",
+                  "codes", "warnings")
+
+
 def _create_v1(conn: sqlite3.Connection) -> None:
     # One statement at a time: ``executescript`` would commit the migration's transaction.
     for statement in _SCHEMA_V1:
         conn.execute(statement)
 
 
+def _add_checksums_v2(conn: sqlite3.Connection) -> None:
+    """Checksum columns, filled for the runs already saved (as they read now)."""
+    conn.execute("ALTER TABLE runs ADD COLUMN checksum TEXT NOT NULL DEFAULT ''")
+    conn.execute("ALTER TABLE frames ADD COLUMN checksum TEXT NOT NULL DEFAULT ''")
+    for row in conn.execute(f"SELECT id, {', '.join(SEALED_COLUMNS)} FROM runs").fetchall():
+        conn.execute("UPDATE runs SET checksum = ? WHERE id = ?", (run_checksum(row[1:]), row[0]))
+    frames = conn.execute("SELECT rowid, role, name, n_rows, data FROM frames").fetchall()
+    for rowid, role, name, n_rows, data in frames:
+        conn.execute("UPDATE frames SET checksum = ? WHERE rowid = ?",
+                     (frame_checksum(role, name, n_rows, data), rowid))
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+
 #: ``MIGRATIONS[v]`` upgrades a database at schema version ``v`` to ``v + 1`` (0 = empty).
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1,
+                                                               1: _add_checksums_v2}
+
+
+def run_checksum(values: Sequence[Any]) -> str:
+    """xxh3-64 (hex) of a run's ``SEALED_COLUMNS`` values, in that order."""
+    return xxhash.xxh3_64_hexdigest(json.dumps(list(values), ensure_ascii=False).encode())
+
+
+def frame_checksum(role: str, name: str, n_rows: int, data: bytes) -> str:
+    """xxh3-64 (hex) of a stored table's bytes together with what they are."""
+    digest = xxhash.xxh3_64(f"{role}\0{name}\0{n_rows}\0".encode())
+    digest.update(data)
+    return digest.hexdigest()
 
 
 def _json_default(value: Any) -> Any:
@@ -193,7 +247,7 @@ def _float_or_none(value: Any) -> float | None:
 def _run_row(result: BacktestResult, name: str, notes: str) -> dict[str, Any]:
     """The ``runs`` columns of a result."""
     c, m = result.config, result.metrics
-    return {
+    row: dict[str, Any] = {
         "name": name, "notes": notes,
         "created": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "n_stocks": len(result.codes), "start_date": c.start.isoformat(),
@@ -207,13 +261,16 @@ def _run_row(result: BacktestResult, name: str, notes: str) -> dict[str, Any]:
         "metrics": _dumps(m), "timings": _dumps(result.timings),
         "codes": _dumps(list(result.codes)), "warnings": _dumps(list(result.warnings)),
     }
+    row["checksum"] = run_checksum([row[name] for name in SEALED_COLUMNS])
+    return row
 
 
 def _insert_frame(conn: sqlite3.Connection, run_id: int, role: str, name: str,
                   n_rows: int, data: bytes) -> None:
     """Insert one encoded table of a run (inside the save's transaction)."""
-    conn.execute("INSERT INTO frames (run_id, role, name, format, n_rows, data) "
-                 "VALUES (?, ?, ?, ?, ?, ?)", (run_id, role, name, _FRAME_FORMAT, n_rows, data))
+    conn.execute("INSERT INTO frames (run_id, role, name, format, n_rows, data, checksum) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?)", (run_id, role, name, _FRAME_FORMAT, n_rows,
+                                                  data, frame_checksum(role, name, n_rows, data)))
 
 
 def _insert_tags(conn: sqlite3.Connection, run_id: int, tags: list[str]) -> None:
@@ -229,8 +286,13 @@ class RunStore:
     plus a busy timeout). Use as a context manager or call ``close``.
     """
 
-    def __init__(self, path: Path | str | None = None) -> None:
+    def __init__(self, path: Path | str | None = None,
+                 busy_timeout: float = BUSY_TIMEOUT_S) -> None:
+        """``busy_timeout``: seconds a call waits for another process's write to finish
+        before it fails with ``StoreError`` (a window keeps it short, so an edit never
+        freezes it while a long save runs elsewhere)."""
         self.path = Path(path).expanduser() if path is not None else default_store_path()
+        self.busy_timeout = busy_timeout
         self._lock = threading.RLock()
         self._conn = self._connect()
         try:
@@ -246,11 +308,12 @@ class RunStore:
                              "such as runs.sqlite")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout,
+                                   isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the run store {self.path}: {exc}") from exc
         try:
+            self._check_identity(conn)
             self._use_wal(conn)
             # In WAL mode NORMAL never corrupts the database; a power cut may lose the
             # last commits, a crashed process loses nothing committed.
@@ -262,11 +325,26 @@ class RunStore:
                              f"{exc}") from exc
         return conn
 
+    def _check_identity(self, conn: sqlite3.Connection) -> None:
+        """Refuse an SQLite file that is not a workbench store (before WAL or a
+        migration writes to it). Stores made before ``APPLICATION_ID`` are known by
+        their tables."""
+        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+        tables = {name for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+        if app_id == APPLICATION_ID or (app_id == 0 and tables in (set(), STORE_TABLES)):
+            return
+        what = (f"its tables are {', '.join(sorted(tables)[:5])}" if tables
+                else f"its application id is {app_id:#x}")
+        raise StoreError(f"{self.path} is an SQLite database but not a workbench run store "
+                         f"({what}); it was left unchanged. Give --store a new file name, "
+                         "such as runs.sqlite")
+
     def _use_wal(self, conn: sqlite3.Connection) -> None:
         """Switch to WAL (kept in the file). Two processes creating the store at once can
         get "database is locked" here without SQLite's busy handler being called, so the
         switch is retried until the busy timeout."""
-        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        deadline = time.monotonic() + self.busy_timeout
         while True:
             try:
                 mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -320,6 +398,12 @@ class RunStore:
                         conn.execute("ROLLBACK")
                     raise
                 conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc):
+                    raise StoreError(f"run store {self.path} is busy: another process has "
+                                     f"been writing it for {self.busy_timeout:g} s; try "
+                                     "again in a moment") from exc
+                raise StoreError(f"run store {self.path}: {exc}") from exc
             except sqlite3.Error as exc:
                 raise StoreError(f"run store {self.path}: {exc}") from exc
 
@@ -388,16 +472,43 @@ class RunStore:
         return {"id": int(run_id), "name": name, "notes": notes, "tags": tags,
                 "created": created, "fingerprint": fingerprint}
 
+    def _damaged(self, run_id: int, what: str) -> DamagedRunError:
+        return DamagedRunError(
+            f"run {run_id} in {self.path} is damaged ({what} fails its checksum), so it is "
+            f"not shown, exported or compared; delete it (backtest runs delete {run_id}) "
+            "and run it again", run_id=int(run_id))
+
+    def _sealed_row(self, conn: sqlite3.Connection, run_id: int) -> dict[str, Any]:
+        """A run's ``SEALED_COLUMNS``, verified against its checksum."""
+        self._require(conn, run_id)
+        *values, checksum = conn.execute(
+            f"SELECT {', '.join(SEALED_COLUMNS)}, checksum FROM runs WHERE id = ?",
+            (int(run_id),)).fetchone()
+        if run_checksum(values) != checksum:
+            raise self._damaged(run_id, "its settings and metrics")
+        return dict(zip(SEALED_COLUMNS, values, strict=True))
+
+    def _frames(self, conn: sqlite3.Connection, run_id: int, role: str) -> dict[str, bytes]:
+        """A run's stored tables of ``role`` (in save order), each verified."""
+        frames = {}
+        for name, n_rows, data, checksum in conn.execute(
+                "SELECT name, n_rows, data, checksum FROM frames WHERE run_id = ? AND role = ? "
+                "ORDER BY rowid", (int(run_id), role)):
+            if frame_checksum(role, name, n_rows, data) != checksum:
+                raise self._damaged(run_id, f"its {name} table")
+            frames[name] = data
+        return frames
+
     def load(self, run_id: int) -> BacktestResult:
-        """The saved run, equal to the result that was saved (tables value for value)."""
+        """The saved run, equal to the result that was saved (tables value for value);
+        ``DamagedRunError`` if any of its bytes changed on disk."""
         with self._transaction(write=False) as conn:
-            self._require(conn, run_id)
-            config, metrics, timings, fingerprint, codes, warnings = conn.execute(
-                "SELECT config, metrics, timings, fingerprint, codes, warnings "
-                "FROM runs WHERE id = ?", (int(run_id),)).fetchone()
-            frames = {name: decode_frame(data) for name, data in conn.execute(
-                "SELECT name, data FROM frames WHERE run_id = ? AND role = 'result'",
-                (int(run_id),))}
+            row = self._sealed_row(conn, run_id)
+            blobs = self._frames(conn, run_id, "result")
+        frames = {name: decode_frame(data) for name, data in blobs.items()}
+        config, metrics, timings, fingerprint, codes, warnings = (
+            row[name] for name in ("config", "metrics", "timings", "fingerprint", "codes",
+                                   "warnings"))
         missing = sorted(set(RESULT_FRAMES) - set(frames) - {"worker_spans"})
         if missing:
             raise StoreError(f"run {run_id} in {self.path} lacks its {', '.join(missing)} "
@@ -419,12 +530,11 @@ class RunStore:
         return {run_id: self.load(run_id) for run_id in run_ids}, names
 
     def attachments(self, run_id: int) -> dict[str, pd.DataFrame]:
-        """The extra tables saved with a run (see ``save``), by name."""
+        """The extra tables saved with a run (see ``save``), by name, each verified."""
         with self._transaction(write=False) as conn:
             self._require(conn, run_id)
-            return {name: decode_frame(data) for name, data in conn.execute(
-                "SELECT name, data FROM frames WHERE run_id = ? AND role = 'attachment' "
-                "ORDER BY rowid", (int(run_id),))}
+            blobs = self._frames(conn, run_id, "attachment")
+        return {name: decode_frame(data) for name, data in blobs.items()}
 
     def update(self, run_id: int, *, name: str | None = None, notes: str | None = None,
                tags: Sequence[str] | None = None) -> None:

@@ -88,12 +88,11 @@ def _index(days: np.ndarray, day: dt.date) -> int:
     return int(np.searchsorted(days, np.datetime64(day, "D")))
 
 
-def _window_starts(days: np.ndarray, first: int, window: Window, end: dt.date
-                   ) -> list[tuple[int, int]]:
+def _window_starts(days: np.ndarray, first: int, window: Window, end: dt.date,
+                   anchor: dt.date) -> list[tuple[int, int]]:
     """Consecutive complete windows [a, b) (indices) from ``days[first]`` on; months count
-    from that first date's calendar day, days are trading days."""
+    from the calendar date ``anchor``, days are trading days."""
     out: list[tuple[int, int]] = []
-    anchor = days[first].item()
     k, start = 1, first
     while start < days.size:
         if window.unit == "d":
@@ -111,33 +110,38 @@ def _window_starts(days: np.ndarray, first: int, window: Window, end: dt.date
     return out
 
 
-def split_folds(run_dates: Iterable[Any], spec: FoldSpec, end: dt.date | None = None
-                ) -> list[Fold]:
-    """The folds of a run calendar (its trading dates, sorted; ``end`` the run's end,
-    default the last date).
+def split_folds(run_dates: Iterable[Any], spec: FoldSpec, end: dt.date | None = None,
+                start: dt.date | None = None) -> list[Fold]:
+    """The folds of a run calendar (its trading dates, sorted; ``start`` and ``end`` the
+    run's configured dates, default the first and last trading date).
 
     The test windows are consecutive windows of ``spec.test`` that begin after the first
     ``spec.train`` of the calendar. Each fold trains on the ``spec.train`` just before
     its test window (rolling), or on everything from the first date (``anchored``).
-    Months are calendar months, days are trading days; only complete windows count.
+    Months are calendar months counted from ``start`` (12m from 2023-02-04 ends on
+    2024-02-03), days are trading days; only complete windows count.
     """
     days = np.array([np.datetime64(pd.Timestamp(d).date(), "D") for d in run_dates],
                     dtype="datetime64[D]")
     train, test = Window.parse(spec.train, "train"), Window.parse(spec.test, "test")
     span = f"{days[0]} .. {days[-1]}" if days.size else "an empty window"
     last = end if end is not None else (days[-1].item() if days.size else dt.date.min)
-    first_train = _window_starts(days, 0, train, last)[:1] if days.size else []
-    tests = (_window_starts(days, first_train[0][1], test, last)
+    origin = start if start is not None else (days[0].item() if days.size else last)
+    first_train = _window_starts(days, 0, train, last, origin)[:1] if days.size else []
+    test_origin = (_add_months(origin, train.count) if train.unit == "m" else
+                   days[first_train[0][1]].item() if first_train and
+                   first_train[0][1] < days.size else origin)
+    tests = (_window_starts(days, first_train[0][1], test, last, test_origin)
              if first_train and first_train[0][1] < days.size else [])
     folds = []
     for a, b in tests:
         if spec.anchored:
-            start = 0
+            begin = 0
         elif train.unit == "d":
-            start = a - train.count
+            begin = a - train.count
         else:
-            start = _index(days, _add_months(days[a].item(), -train.count))
-        folds.append(Fold(days[start].item(), days[a - 1].item(), days[a].item(),
+            begin = _index(days, _add_months(days[a].item(), -train.count))
+        folds.append(Fold(days[begin].item(), days[a - 1].item(), days[a].item(),
                           days[b - 1].item()))
     if not folds:
         raise ConfigError(f"no complete fold of train {train} + test {test} fits in {span}; "
@@ -210,8 +214,9 @@ class WalkForwardResult:
     ``equity``: the stitched out-of-sample curve (date, equity, cash, positions_value,
     drawdown, benchmark, fold), with every test window's positions closed at its end.
     ``metrics``: SPEC §7 on that curve. ``in_sample_best`` is the combination the whole
-    window's sweep would have picked and ``in_sample_equity`` its run over the whole
-    window (hindsight, to compare against); ``diagnostics`` that sweep's deflated Sharpe
+    window's sweep would have picked and ``in_sample_equity`` (date, equity) its run over
+    the out-of-sample dates, scaled to start from the same capital (hindsight, to compare
+    against); ``diagnostics`` that sweep's deflated Sharpe
     ratio and PBO (``engine.sweep.sweep_diagnostics``).
     """
 
@@ -256,6 +261,18 @@ class WalkForwardResult:
                 "folds": len(self.folds)}
 
 
+def _rebased(equity: pd.DataFrame, start: dt.date, end: dt.date,
+             capital: float) -> pd.DataFrame:
+    """``equity`` from ``start`` to ``end``, scaled as if it held ``capital`` the day
+    before ``start``."""
+    dates = equity["date"]
+    before = equity["equity"][dates < pd.Timestamp(start)]
+    level = float(before.iloc[-1]) if len(before) else capital
+    after = equity[(dates >= pd.Timestamp(start)) & (dates <= pd.Timestamp(end))]
+    return pd.DataFrame({"date": after["date"].to_numpy(),
+                         "equity": after["equity"].to_numpy() * (capital / level)})
+
+
 def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """The folds' tables as one, codes as objects: concatenated Arrow-backed strings are
     chunked, which the run store's one-batch encoding cannot take."""
@@ -290,7 +307,7 @@ def run_walk_forward(base_config: BacktestConfig, grid: Mapping[str, Iterable[fl
         raise ConfigError(f"metric {metric!r} is not a metric; choose one of "
                           + ", ".join(key for key, _, _ in METRICS), field="metric")
     data = load(base_config, sink, cancel)
-    plan = split_folds(data.run_dates, spec, base_config.end)
+    plan = split_folds(data.run_dates, spec, base_config.end, base_config.start)
     capital = base_config.initial_capital
     bench_capital = capital
     rows, segments, fills, trades, is_cagr = [], [], [], [], []
@@ -344,5 +361,7 @@ def run_walk_forward(base_config: BacktestConfig, grid: Mapping[str, Iterable[fl
         folds=pd.DataFrame(rows), equity=equity, fills=all_fills, trades=all_trades,
         metrics=metrics, wf_efficiency=efficiency,
         timings={"total": time.perf_counter() - t0}, diagnostics=whole.diagnostics,
-        in_sample_best=hindsight_params, in_sample_equity=hindsight_run.equity,
+        in_sample_best=hindsight_params,
+        in_sample_equity=_rebased(hindsight_run.equity, plan[0].test_start,
+                                  plan[-1].test_end, base_config.initial_capital),
         codes=data.codes, fingerprint=data.fingerprint)

@@ -9,6 +9,7 @@ from pathlib import Path
 from engine.cli import (
     ProgressBar,
     add_grid_flags,
+    check_before_work,
     check_metric,
     config_from_args,
     grid_from_args,
@@ -41,6 +42,7 @@ def _cmd_walkforward(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     grid = grid_from_args(args)
     spec = FoldSpec(args.train, args.test, args.anchored)
+    check_before_work(config, args.out)
     with ProgressBar(STAGES, enabled=not args.no_progress) as bar:
         result = run_walk_forward(config, grid, spec, args.metric, progress=bar)
     kind = "anchored" if spec.anchored else "rolling"

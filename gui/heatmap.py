@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from engine.report import format_value
@@ -51,7 +51,9 @@ class Heatmap(QWidget):
         self.hover_box.setPen(pg.mkPen("#ffffff", width=2))
         self.best_box = pg.QtWidgets.QGraphicsRectItem(0, 0, 1, 1)
         self.best_box.setPen(pg.mkPen("#e8590c", width=3))
-        for box in (self.best_box, self.hover_box):
+        self.plateau_box = pg.QtWidgets.QGraphicsRectItem(0, 0, 1, 1)
+        self.plateau_box.setPen(pg.mkPen("#1c7ed6", width=3, style=Qt.PenStyle.DashLine))
+        for box in (self.best_box, self.plateau_box, self.hover_box):
             box.setZValue(10)
             box.hide()
             self.plot.addItem(box, ignoreBounds=True)
@@ -75,9 +77,11 @@ class Heatmap(QWidget):
     # ------------------------------------------------------------------ data
     def set_data(self, x_values: np.ndarray, y_values: np.ndarray, z: np.ndarray, *,
                  x_label: str, y_label: str, value_label: str, kind: str,
-                 best: tuple[int, int] | None = None, title: str = "") -> None:
+                 best: tuple[int, int] | None = None, title: str = "",
+                 plateau: tuple[int, int] | None = None) -> None:
         """Show ``z`` (shape ``len(y_values)`` x ``len(x_values)``); ``kind`` is the
-        metric's ``engine.report`` kind, ``best`` the (row, column) to outline."""
+        metric's ``engine.report`` kind, ``best`` the (row, column) to outline (solid
+        orange), ``plateau`` the best neighbourhood's centre (dashed blue)."""
         self.x_values, self.y_values, self.z = np.asarray(x_values), np.asarray(y_values), z
         self.x_label, self.y_label, self.value_label, self.kind = (x_label, y_label,
                                                                    value_label, kind)
@@ -98,6 +102,7 @@ class Heatmap(QWidget):
         self.plot.setRange(xRange=(-0.5, len(self.x_values) - 0.5),
                            yRange=(-0.5, len(self.y_values) - 0.5), padding=0)
         self._place(self.best_box, best)
+        self._place(self.plateau_box, plateau)
         self.hover_box.hide()
         self._label_cells(shown)
         self.readout.setText("hover a cell for its value; click it to run that configuration")
@@ -109,6 +114,7 @@ class Heatmap(QWidget):
         self.image.clear()
         self._label_cells(self.z)
         self.best_box.hide()
+        self.plateau_box.hide()
         self.hover_box.hide()
         self.readout.setText(" ")
         self._stack.setCurrentWidget(self.placeholder)

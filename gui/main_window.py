@@ -126,6 +126,7 @@ class MainWindow(QMainWindow):
         self.runs_panel.open_requested.connect(self.open_stored_run)
         self.runs_panel.compare_requested.connect(self.compare_runs)
         self.sweep_view.run_requested.connect(self._run_sweep_cell)
+        self.sweep_view.walk_forward_saved.connect(self.runs_panel.show_runs)
         self.panel.changed.connect(self._sweep_base_changed)
         for table in (self.trades_table, self.fills_table, self.rejections_table,
                       self.data_table):
@@ -290,13 +291,21 @@ class MainWindow(QMainWindow):
         job.start(lambda _, value: then(*value), self._job_failed)
 
     def open_stored_run(self, run_id: int) -> None:
-        """Show a run from the history as if it had just finished (once it is read)."""
-        def show(results: dict[int, BacktestResult], _: dict[int, str]) -> None:
-            self.apply_config(results[run_id].config)
-            self.show_result(results[run_id])
+        """Show a run from the history as if it had just finished (once it is read and
+        its tables formatted, on the run host)."""
+        store = self.runs_panel.store
+        if store is None:
+            self.errors.show_error("no run store is open")
+            return
+        path = store.path
+
+        def show(_: object, stored: jobs.StoredRun) -> None:
+            self.apply_config(stored.result.config)
+            self.show_result(stored.result, text=stored.text)
             self.tabs.setCurrentWidget(self.equity_chart)
 
-        self._load_stored([run_id], show)
+        job = JobLoad(run_id, lambda: jobs.open_run(path, run_id), "reading the run", self)
+        job.start(show, self._job_failed)
 
     def compare_runs(self, run_ids: list[int]) -> None:
         """Overlay and tabulate the chosen stored runs (once they are read)."""
@@ -307,6 +316,8 @@ class MainWindow(QMainWindow):
         self._load_stored(run_ids, show)
 
     def _sweep_base_changed(self) -> None:
+        store = self.runs_panel.store
+        self.sweep_view.store_path = store.path if store is not None else None
         try:
             self.sweep_view.set_base_config(self.panel.config())
         except ConfigError as exc:

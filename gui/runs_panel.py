@@ -31,6 +31,10 @@ from gui.metric_table import MetricTable
 from gui.plot_style import GUIDE_COLOR
 
 #: Column order of the list: who and when, then how it did, then how it was set up.
+#: Seconds an edit from the window waits for another process's write to the store; past
+#: that it fails with a message instead of freezing the window (the store's own default
+#: is a minute).
+GUI_BUSY_TIMEOUT_S = 2.0
 COLUMN_ORDER = ("id", "name", "created", "total_return", "sharpe", "max_drawdown", "trades",
                 "tags", "stocks", "start", "end", "period", "oversold", "overbought",
                 "capital_mode", "fill", "notes")
@@ -113,7 +117,7 @@ class RunsPanel(QWidget):
         return buttons
 
     def _open_store(self, store: RunStore | None) -> None:
-        self.store = store if store is not None else RunStore()
+        self.store = store if store is not None else RunStore(busy_timeout=GUI_BUSY_TIMEOUT_S)
 
     # ------------------------------------------------------------- reading
     def refresh(self) -> None:
@@ -189,8 +193,9 @@ class RunsPanel(QWidget):
         return self._change(apply, f"Deleted {len(run_ids)} run(s)", "Could not delete")
 
     def export_runs(self, run_ids: Sequence[int], folder: Path) -> bool:
-        """Write each run's tables with ``engine.export.export_result``: one run into
-        ``folder`` itself, several into one ``run_<id>`` subfolder each."""
+        """Write each run's tables with ``engine.export.export_result`` (with the tables
+        attached to it: a sweep's table, a walk-forward's folds): one run into ``folder``
+        itself, several into one ``run_<id>`` subfolder each."""
         store = self._store_or_say("Could not export")
         if store is None:
             return False
@@ -198,7 +203,8 @@ class RunsPanel(QWidget):
         def write(into: Path) -> None:
             for run_id in run_ids:
                 export_result(store.load(run_id),
-                              into if len(run_ids) == 1 else into / f"run_{run_id}")
+                              into if len(run_ids) == 1 else into / f"run_{run_id}",
+                              extra=store.attachments(run_id))
         if not write_folder(self.errors, folder, write, f"{len(run_ids)} run(s)"):
             return False
         self.errors.clear()

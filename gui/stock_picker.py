@@ -122,7 +122,10 @@ class StockPicker(QWidget):
                                                  "Codes such as 000001.SZ, 600000_SH, "
                                                  "sz000001, sh.600000, 000001.XSHE, 000001:")
         if ok and text.strip():
-            self.select(parse_stock_selection(text) or [])
+            try:
+                self.select(parse_stock_selection(text) or [])
+            except DataError as exc:
+                self.message_posted.emit(str(exc))
 
     def _check_all(self, on: bool) -> None:
         state = Qt.CheckState.Checked if on else Qt.CheckState.Unchecked

@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -21,25 +22,37 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from engine import jobs
+from engine.compare import metric_goal
 from engine.config import BacktestConfig
 from engine.errors import BacktestError, ConfigError
-from engine.export import export_sweep
-from engine.report import METRICS, PackedText
+from engine.export import export_sweep, export_walk_forward
+from engine.report import METRICS, PackedText, diagnostics_text
 from engine.sweep import GRID_FIELDS, RSI_FIELDS, SweepResult, expand_grid, parse_values
-from engine.sweep_grid import AGGREGATES, HeatmapGrid, best_cell, cell_parameters, heatmap_grid
+from engine.sweep_grid import (
+    AGGREGATES,
+    HeatmapGrid,
+    best_cell,
+    cell_parameters,
+    heatmap_grid,
+    neighbourhood_mean,
+)
 from engine.sweep_grid import heatmap_metrics as metric_choices
+from engine.walkforward import FoldSpec, Window
 from gui.error_panel import ErrorPanel
-from gui.file_writes import write_file
+from gui.file_writes import write_file, write_folder
 from gui.heatmap import Heatmap
 from gui.metric_table import MetricTable
 from gui.plot_style import GUIDE_COLOR, error_label
 from gui.run_worker import EngineWorker
+from gui.walkforward_view import WalkForwardView
 
+GRID_MODE, WALK_MODE = "Grid sweep", "Walk-forward"
 NO_EXTRA = "(none)"
 AGGREGATE_ITEM = "all values (aggregate)"
 DEFAULT_RANGES = {"period": "10:20:2", "oversold": "20:35:5", "overbought": "65:80:5"}
@@ -66,6 +79,14 @@ class SweepWorker(EngineWorker):
         """Run the sweep to completion, failure or cancellation (in the worker thread)."""
         self.execute(lambda progress, cancel: jobs.sweep(config, grid, progress, cancel))
 
+    @Slot(object, object, object)
+    def start_walk_forward(self, config: BacktestConfig, grid: dict[str, list[float]],
+                           plan: tuple[FoldSpec, str, Path | None]) -> None:
+        """Run a walk-forward (``plan``: folds, metric, run store) on the sweep host."""
+        spec, metric, store = plan
+        self.execute(lambda progress, cancel: jobs.walk_forward(
+            config, grid, spec, metric, store, progress, cancel))
+
 
 class SweepView(QWidget):
     """Set ranges, run a sweep on the base configuration, explore it as a heatmap.
@@ -76,15 +97,21 @@ class SweepView(QWidget):
     parameters; for a dimension aggregated in the heatmap, the value of the cell's best
     combination for the shown metric (``engine.sweep_grid.cell_parameters``). Call
     ``shutdown()`` before the application quits (it stops the worker thread).
+    ``walk_forward_saved(runs)`` after a walk-forward was saved to the run store at
+    ``store_path`` (the store's run list).
     """
 
     run_requested = Signal(object)
+    walk_forward_saved = Signal(object)
     _sweep_requested = Signal(object, object)
+    _walk_forward_requested = Signal(object, object, object)
     _warm_up_requested = Signal()
 
     def __init__(self) -> None:
         super().__init__()
         self.base_config: BacktestConfig | None = None
+        self.store_path: Path | None = None
+        self.walk_view = WalkForwardView()
         self._base_reason = "no base configuration yet"
         self.result: SweepResult | None = None
         self.current_grid: HeatmapGrid | None = None
@@ -96,11 +123,19 @@ class SweepView(QWidget):
         self.table = MetricTable()
         self.skipped = QLabel(" ")
         self.skipped.setStyleSheet(f"color: {GUIDE_COLOR};")
+        self.diagnostics = QLabel(" ", wordWrap=True)
+        self.diagnostics.setToolTip(
+            "Deflated Sharpe ratio (Bailey & López de Prado, 2014): the probability that the "
+            "best combination's Sharpe ratio beats the best that as many tries would reach "
+            "by luck.\nPBO (Bailey, Borwein, López de Prado & Zhu, 2015): over 12,870 ways "
+            "of splitting the days in halves, how often the best in one half is in the "
+            "bottom half of the other.")
         self._build()
         self.sweep_thread = QThread(self)
         self.worker = SweepWorker()
         self.worker.moveToThread(self.sweep_thread)
         self._sweep_requested.connect(self.worker.start_sweep)
+        self._walk_forward_requested.connect(self.worker.start_walk_forward)
         self._warm_up_requested.connect(self.worker.warm_up)
         self.worker.progressed.connect(self._progress)
         self.worker.finished.connect(self._finished)
@@ -114,12 +149,17 @@ class SweepView(QWidget):
     # ----------------------------------------------------------------- layout
     def _build(self) -> None:
         left = QVBoxLayout()
+        self.mode = QComboBox()
+        self.mode.addItems([GRID_MODE, WALK_MODE])
+        self.mode.currentTextChanged.connect(self._mode_changed)
+        left.addWidget(self.mode)
         left.addWidget(self._grid_group())
+        left.addWidget(self._walk_group())
         left.addLayout(self._run_box())
         left.addWidget(self._heatmap_group())
         self.export_button = QPushButton("Export sweep CSV…")
         self.export_button.setEnabled(False)
-        self.export_button.clicked.connect(lambda: self.export_csv())
+        self.export_button.clicked.connect(self._export)
         left.addWidget(self.export_button)
         left.addStretch(1)
         controls = QWidget()
@@ -129,15 +169,19 @@ class SweepView(QWidget):
         table_layout = QVBoxLayout(table_box)
         table_layout.setContentsMargins(0, 0, 0, 0)
         table_layout.addWidget(self.skipped)
+        table_layout.addWidget(self.diagnostics)
         table_layout.addWidget(self.table, 1)
         results = QSplitter(Qt.Orientation.Vertical)
         results.addWidget(self.heatmap)
         results.addWidget(table_box)
         results.setStretchFactor(0, 3)
         results.setStretchFactor(1, 2)
+        self.results = QStackedWidget()
+        self.results.addWidget(results)
+        self.results.addWidget(self.walk_view)
         right = QVBoxLayout()
         right.addWidget(self.errors)
-        right.addWidget(results, 1)
+        right.addWidget(self.results, 1)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(controls)
@@ -169,6 +213,51 @@ class SweepView(QWidget):
         form.addRow(self.count)
         form.addRow(self.base_label)
         return group
+
+    def _walk_group(self) -> QGroupBox:
+        group = QGroupBox("Walk-forward folds")
+        form = QFormLayout(group)
+        self.train_edit = QLineEdit("12m")
+        self.test_edit = QLineEdit("3m")
+        for edit, tip in ((self.train_edit, "train window: months (12m) or trading days "
+                           "(250d)"), (self.test_edit, "test window: 3m or 60d")):
+            edit.setToolTip(tip)
+            edit.textChanged.connect(self.validate)
+        self.anchored = QCheckBox("anchored (train from the start)")
+        self.anchored.setToolTip("every train window starts at the run's start; otherwise "
+                                 "each trains on the window just before its test window")
+        self.walk_metric = QComboBox()
+        for key, label, kind in METRICS:
+            if kind != "text" and metric_goal(key) is not None:
+                self.walk_metric.addItem(label, key)
+        self.walk_metric.setCurrentIndex(self.walk_metric.findData(DEFAULT_METRIC))
+        self.walk_error = error_label()
+        self.walk_error.hide()
+        form.addRow("train", self.train_edit)
+        form.addRow("test", self.test_edit)
+        form.addRow(self.anchored)
+        form.addRow("best by", self.walk_metric)
+        form.addRow(self.walk_error)
+        group.hide()
+        self.walk_group = group
+        return group
+
+    def walk_spec(self) -> FoldSpec:
+        """The fold settings; raises ``ConfigError`` naming the bad window."""
+        train = str(Window.parse(self.train_edit.text(), "train"))
+        test = str(Window.parse(self.test_edit.text(), "test"))
+        return FoldSpec(train, test, self.anchored.isChecked())
+
+    def _mode_changed(self, mode: str) -> None:
+        walking = mode == WALK_MODE
+        self.walk_group.setVisible(walking)
+        self.heatmap_group.setVisible(not walking)
+        self.results.setCurrentIndex(1 if walking else 0)
+        self.run_button.setText("Run walk-forward" if walking else "Run sweep")
+        self.export_button.setText("Export walk-forward…" if walking else "Export sweep CSV…")
+        self.export_button.setEnabled((self.walk_view.outcome if walking else self.result)
+                                      is not None)
+        self.validate()
 
     def _add_range(self, form: QFormLayout, key: str, label: str, edit: QLineEdit) -> None:
         error = error_label()
@@ -210,6 +299,13 @@ class SweepView(QWidget):
         form.addRow("y axis", self.y_combo)
         form.addRow("metric", self.metric_combo)
         form.addRow("aggregate", self.agg_combo)
+        self.smooth_box = QCheckBox("average over neighbours (±1 step)")
+        self.smooth_box.setToolTip(
+            "Each cell shows the mean of its 3 x 3 neighbourhood: a lone bright cell fades, "
+            "a plateau of good results stays. Orange: the best cell; dashed blue: the best "
+            "plateau.")
+        self.smooth_box.toggled.connect(self.update_heatmap)
+        form.addRow(self.smooth_box)
         self.others_form = QFormLayout()
         form.addRow(self.others_form)
         self.slice_combos: dict[str, QComboBox] = {}
@@ -279,6 +375,14 @@ class SweepView(QWidget):
                 self.range_errors[exc.field].show()
                 label = "extra field's values" if exc.field == "extra" else exc.field
                 reason = f"the {label} range is not valid (see above)"
+        self.walk_error.hide()
+        if not reason and self.mode.currentText() == WALK_MODE:
+            try:
+                self.walk_spec()
+            except ConfigError as exc:
+                self.walk_error.setText(str(exc))
+                self.walk_error.show()
+                reason = f"the {exc.field} window is not valid (see above)"
         if not reason and self.base_config is None:
             reason = self._base_reason
         self.reason.setText(f"Cannot run: {reason}" if reason else "")
@@ -300,7 +404,11 @@ class SweepView(QWidget):
         if not self.sweep_thread.isRunning():
             self.sweep_thread.start()
         self.worker.prepare()
-        self._sweep_requested.emit(self.base_config, grid)
+        if self.mode.currentText() == WALK_MODE:
+            plan = (self.walk_spec(), self.walk_metric.currentData(), self.store_path)
+            self._walk_forward_requested.emit(self.base_config, grid, plan)
+        else:
+            self._sweep_requested.emit(self.base_config, grid)
 
     def warm_up(self) -> None:
         """Start the sweep host and its worker pool in the background."""
@@ -341,14 +449,32 @@ class SweepView(QWidget):
             self.progress.setFormat(f"loading data ({done}/{total})" if total else "loading…")
         elif stage == "startup":
             self.progress.setFormat("starting workers…")
+        elif stage in ("train", "test") and total:
+            self.progress.setValue(int((done + (stage == "test") * 0.5) / (total + 1) * 1000))
+            step = "sweeping the train window" if stage == "train" else "trading the test window"
+            self.progress.setFormat(f"fold {done + 1} of {total}: {step}" if done < total
+                                    else "sweeping the whole window (diagnostics)")
 
-    def _finished(self, outcome: jobs.SweepOutcome) -> None:
+    def _finished(self, outcome: jobs.SweepOutcome | jobs.WalkForwardOutcome) -> None:
+        if isinstance(outcome, jobs.WalkForwardOutcome):
+            self._walked(outcome)
+            return
         result = outcome.result
         self._set_running(False)
         self.progress.setValue(1000)
         seconds = result.timings.get("total", 0.0)
         self.progress.setFormat(f"done: {len(result.table):,} combinations in {seconds:.1f} s")
         self.set_result(result, outcome.text)
+
+    def _walked(self, outcome: jobs.WalkForwardOutcome) -> None:
+        self._set_running(False)
+        self.export_button.setEnabled(True)
+        self.progress.setValue(1000)
+        seconds = outcome.result.timings.get("total", 0.0)
+        self.progress.setFormat(f"done: {len(outcome.result.folds)} folds in {seconds:.1f} s")
+        self.walk_view.set_result(outcome)
+        if outcome.runs is not None:
+            self.walk_forward_saved.emit(outcome.runs)
 
     def _failed(self, message: str, details: str) -> None:
         self._set_running(False)
@@ -370,6 +496,7 @@ class SweepView(QWidget):
             f"{len(result.table):,} combinations run"
             + (f"; {len(result.skipped):,} skipped (e.g. {result.skipped['reason'].iloc[0]})"
                if len(result.skipped) else ""))
+        self.diagnostics.setText(diagnostics_text(result.diagnostics))
         axes = result.parameters
         swept = [p for p in result.grid if len(result.grid[p]) > 1] + axes
         for combo in (self.x_combo, self.y_combo):
@@ -393,6 +520,7 @@ class SweepView(QWidget):
         self.heatmap.clear_data()
         self.table.clear_data()
         self.skipped.setText(" ")
+        self.diagnostics.setText(" ")
         self.heatmap_group.setEnabled(False)
         self.export_button.setEnabled(False)
 
@@ -458,9 +586,13 @@ class SweepView(QWidget):
             return
         self.errors.clear()
         self.current_grid = grid
-        self.heatmap.set_data(grid.x_values, grid.y_values, grid.z, x_label=x, y_label=y,
-                              value_label=LABELS[metric], kind=KINDS[metric],
-                              best=best_cell(grid, metric), title=self._title(metric))
+        smooth = neighbourhood_mean(grid)
+        shown = smooth if self.smooth_box.isChecked() else grid
+        label = LABELS[metric] + (" (neighbourhood mean)" if shown is smooth else "")
+        self.heatmap.set_data(shown.x_values, shown.y_values, shown.z, x_label=x, y_label=y,
+                              value_label=label, kind=KINDS[metric],
+                              best=best_cell(grid, metric), title=self._title(metric),
+                              plateau=best_cell(smooth, metric))
 
     def _title(self, metric: str) -> str:
         fixed = self._fixed()
@@ -492,6 +624,32 @@ class SweepView(QWidget):
         self.run_requested.emit(config)
 
     # --------------------------------------------------------------- export
+    def _export(self) -> None:
+        if self.mode.currentText() == WALK_MODE:
+            self.export_walk_forward()
+        else:
+            self.export_csv()
+
+    def export_walk_forward(self, folder: Path | None = None) -> Path | None:
+        """Write the shown walk-forward's files into ``folder``
+        (``engine.export.export_walk_forward``); asks where when None."""
+        outcome = self.walk_view.outcome
+        if outcome is None:
+            return None
+        if folder is None:
+            chosen = QFileDialog.getExistingDirectory(self, "Export walk-forward into")
+            if not chosen:
+                return None
+            folder = Path(chosen)
+        result = outcome.result
+        if not write_folder(self.errors, folder,
+                            lambda target: export_walk_forward(result, target),
+                            "the walk-forward"):
+            return None
+        self.errors.clear()
+        self.progress.setFormat(f"wrote the walk-forward to {folder}")
+        return folder
+
     def export_csv(self, path: Path | None = None) -> Path | None:
         """Write the sweep table as CSV (``engine.export.export_sweep``); asks where when
         ``path`` is None. Returns the written path, None if nothing was written."""

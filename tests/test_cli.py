@@ -86,3 +86,60 @@ def test_run_bad_parameter_is_one_line(args: list[str], message: str,
     assert main(["run", "--data", str(SAMPLE), *args]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["run", "--period", "x"], "error: argument --period: invalid int value: 'x' "
+     "(try backtest run --help)"),
+    (["run", "--capitall", "5"], "error: unrecognized arguments: --capitall 5 "
+     "(try backtest --help)"),
+    (["sweep", "--top", "many"], "error: argument --top: invalid int value: 'many' "
+     "(try backtest sweep --help)"),
+    (["runs", "show", "abc"], "error: argument id: invalid int value: 'abc' "
+     "(try backtest runs show --help)"),
+    (["check"], "error: the following arguments are required: data "
+     "(try backtest check --help)"),
+])
+def test_bad_flag_is_one_line_not_the_usage_block(args: list[str], message: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.strip() == message and "usage:" not in err
+
+
+@pytest.mark.parametrize("command", ["run", "sweep", "walkforward"])
+@pytest.mark.parametrize(("flag", "message"), [
+    ("--out", "cannot write --out {file}/out: {file} is a file, not a folder"),
+    ("--cache-dir", "cannot write the aligned cache folder (--cache-dir or "
+     "$BACKTEST_CACHE_DIR) {file}/cache: {file} is a file, not a folder"),
+])
+def test_bad_out_or_cache_folder_fails_before_any_work(
+        command: str, flag: str, message: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.backtest
+    import engine.sweep
+    import engine.walkforward
+
+    def no_work(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the run started before its paths were checked")
+
+    monkeypatch.setattr(engine.backtest, "run_backtest", no_work)
+    monkeypatch.setattr(engine.sweep, "run_sweep", no_work)
+    monkeypatch.setattr(engine.walkforward, "run_walk_forward", no_work)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    target = a_file / ("out" if flag == "--out" else "cache")
+    extra = {"run": ["--no-store"], "sweep": ["--period", "10,14", "--no-store"],
+             "walkforward": ["--period", "10,14"]}[command]
+    assert main([command, "--data", str(SAMPLE), *extra, flag, str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "error: " + message.format(file=a_file) + "; choose another folder"
+
+
+def test_capital_1e30_fails_in_one_line_instead_of_exit_0_without_trades(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--data", str(SAMPLE), "--capital", "1e30", "--no-store"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: initial_capital = 1e+30: must be positive and at most 1e+12")

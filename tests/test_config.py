@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from engine.config import BacktestConfig
+from engine.config import MAX_CAPITAL, BacktestConfig
 from engine.errors import ConfigError
 
 SPEC_DEFAULTS: dict[str, Any] = {
@@ -99,6 +99,8 @@ def test_config_is_frozen() -> None:
     ({"initial_capital": -1.0}, "initial_capital"),
     ({"initial_capital": 0}, "initial_capital"),
     ({"initial_capital": "1e6"}, "initial_capital"),
+    ({"initial_capital": 1e30}, "initial_capital"),
+    ({"initial_capital": 1.000001e12}, "initial_capital"),
     ({"position_pct": 0}, "position_pct"),
     ({"position_pct": 1.5}, "position_pct"),
     ({"position_pct": -0.1}, "position_pct"),
@@ -316,3 +318,11 @@ def test_non_finite_and_wrong_types_are_config_errors(field: str, value: object)
     with pytest.raises(ConfigError) as info:
         BacktestConfig(**{field: value})
     assert info.value.field == field
+
+
+def test_capital_1e30_is_refused_instead_of_rejecting_every_buy_as_lot() -> None:
+    with pytest.raises(ConfigError, match=r"initial_capital = 1e\+30: must be positive and at "
+                       r"most 1e\+12") as info:
+        BacktestConfig(initial_capital=1e30)
+    assert info.value.field == "initial_capital"
+    assert BacktestConfig(initial_capital=MAX_CAPITAL).initial_capital == 1e12

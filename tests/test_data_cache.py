@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import os
+import shutil
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from engine import parallel
+from engine.backtest import load, run_backtest
+from engine.config import BacktestConfig
 from engine.data import PLANES, default_cache_dir, load_market_data
+from engine.data.cache import STALE_SECONDS
 from engine.errors import DataError
-from tests.conftest import WriteStock, bars
+from engine.pool import WorkerError
+from engine.progress import ProgressSink
+from tests.conftest import SAMPLE, WriteStock, bars
+from tests.test_backtest import assert_same
 
 DATES = ["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"]
 
@@ -118,3 +127,142 @@ def test_one_entry_serves_skip_and_fail_loads(folder: Path, write_stock: WriteSt
     (folder / "000002_SZ.parquet").unlink()
     good = load_market_data(folder)
     assert good.codes == skipped.codes  # the bad stock was never part of the arrays
+
+
+def _flip_byte(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset % len(data)] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+DAMAGE = {
+    "flipped byte": lambda path: _flip_byte(path, path.stat().st_size // 2),
+    "flipped last byte": lambda path: _flip_byte(path, -1),
+    "truncated": lambda path: path.write_bytes(path.read_bytes()[: path.stat().st_size // 2]),
+    "emptied": lambda path: path.write_bytes(b""),
+    "deleted": lambda path: path.unlink(),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+@pytest.mark.parametrize("name", ["prices.npy", "tradable.npy", "calendar.npy", "meta.json",
+                                  "checksums.json"])
+def test_a_damaged_cache_entry_never_changes_a_result(folder: Path, isolated_cache: Path,
+                                                      name: str, damage: str) -> None:
+    cold = load_market_data(folder)
+    entry = next(isolated_cache.iterdir())
+    DAMAGE[damage](entry / name)
+    again = load_market_data(folder)
+    assert not again.from_cache
+    _same(cold, again)
+    warning = [w for w in again.warnings if "aligned cache entry" in w]
+    assert len(warning) == 1 and entry.name in warning[0] and "\n" not in warning[0]
+    assert warning[0].endswith("rebuilt it from the data files")
+    repaired = load_market_data(folder)  # the entry was rewritten on disk
+    assert repaired.from_cache and not any("aligned cache" in w for w in repaired.warnings)
+    _same(cold, repaired)
+
+
+def test_flipped_price_byte_names_the_file_that_failed(folder: Path,
+                                                       isolated_cache: Path) -> None:
+    load_market_data(folder)
+    entry = next(isolated_cache.iterdir())
+    _flip_byte(entry / "prices.npy", -8)  # inside a float: a plausible, wrong price
+    again = load_market_data(folder)
+    assert any("prices.npy fails its checksum" in w for w in again.warnings)
+
+
+def test_a_crashed_writers_temporary_entry_is_never_trusted(folder: Path,
+                                                            isolated_cache: Path) -> None:
+    cold = load_market_data(folder)
+    entry = next(isolated_cache.iterdir())
+    debris = isolated_cache / f".{entry.name}.crashed"
+    entry.rename(debris)  # what a writer killed before its rename leaves behind
+    _flip_byte(debris / "prices.npy", -8)
+    again = load_market_data(folder)
+    assert not again.from_cache
+    _same(cold, again)
+    old = time.time() - 2 * STALE_SECONDS
+    os.utime(debris, (old, old))
+    load_market_data(folder, end="2024-01-04")  # any later write prunes stale debris
+    assert not debris.exists()
+
+
+@pytest.mark.slow
+def test_truncated_entry_is_repaired_so_worker_runs_do_not_fail_on_mmap(
+        isolated_cache: Path) -> None:
+    config = BacktestConfig(data_dir=SAMPLE, workers=2)
+    reference = run_backtest(config.replace(workers=1))
+    entry = next(isolated_cache.iterdir())
+    prices = entry / "prices.npy"
+    prices.write_bytes(prices.read_bytes()[:1000])
+    pooled = run_backtest(config)  # used to fail: "mmap length is greater than file size"
+    assert_same(reference, pooled)
+    assert any("aligned cache entry" in w for w in pooled.warnings)
+    again = run_backtest(config)
+    assert_same(reference, again)
+    parallel.shutdown_pool()
+
+
+def test_retargeted_symlinked_file_invalidates(write_stock: WriteStock, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    bars(DATES, [1.0, 1.1, 1.2, 1.3]).to_parquet(elsewhere / "a.parquet", index=False)
+    bars(DATES, [2.0, 2.1, 2.2, 2.3]).to_parquet(elsewhere / "b.parquet", index=False)
+    folder = write_stock("600000_SH.csv", bars(DATES)).parent
+    link = folder / "000001_SZ.parquet"
+    link.symlink_to(elsewhere / "a.parquet")
+    assert load_market_data(folder).close[0, 0] == 1.0
+    assert load_market_data(folder).from_cache
+    link.unlink()
+    link.symlink_to(elsewhere / "b.parquet")
+    again = load_market_data(folder)
+    assert not again.from_cache and again.close[0, 0] == 2.0
+
+
+@pytest.mark.slow
+def test_a_worker_never_computes_on_an_entry_damaged_after_the_load(
+        isolated_cache: Path) -> None:
+    config = BacktestConfig(data_dir=SAMPLE, workers=2)
+    load(config)  # fills the run's entry
+    data = load(config)  # verified, memory-mapped
+    assert data.from_cache and data.cache_path is not None
+    _flip_byte(data.cache_path / "prices.npy", -8)
+    with pytest.raises(WorkerError, match=r"aligned cache entry .* changed after the run "
+                       r"loaded it \(prices\.npy fails its checksum\); run again"), \
+            parallel.pooled_columns(data, config, 2, ProgressSink(None), None):
+        pass
+    again = run_backtest(config)  # the rerun rebuilds the entry
+    assert any("aligned cache entry" in w for w in again.warnings)
+    assert_same(again, run_backtest(config.replace(workers=1)))
+    parallel.shutdown_pool()
+
+
+def test_a_file_where_an_entry_belongs_is_replaced(folder: Path, isolated_cache: Path) -> None:
+    cold = load_market_data(folder)
+    entry = next(isolated_cache.iterdir())
+    shutil.rmtree(entry)
+    entry.write_text("not an entry")
+    again = load_market_data(folder)
+    _same(cold, again)
+    assert entry.is_dir() and load_market_data(folder).from_cache
+    assert [p.name for p in isolated_cache.iterdir()] == [entry.name]
+
+
+@pytest.mark.slow
+def test_a_warm_worker_drops_its_map_of_an_entry_that_was_damaged_and_rebuilt(
+        isolated_cache: Path) -> None:
+    config = BacktestConfig(data_dir=SAMPLE, workers=2, capital_mode="per_stock")
+    reference = run_backtest(config.replace(workers=1))
+    assert_same(reference, run_backtest(config))  # the workers now map the entry
+    entry = load(config).cache_path
+    assert entry is not None
+    prices = entry / "prices.npy"
+    data = bytearray(prices.read_bytes())
+    data[len(data) // 2] ^= 0x40  # in place: the workers' maps see the flip too
+    with prices.open("r+b") as handle:
+        handle.write(data)
+    rebuilt = run_backtest(config)  # the parent rebuilds the entry at the same path
+    assert any("aligned cache entry" in w for w in rebuilt.warnings)
+    assert_same(reference, rebuilt)
+    parallel.shutdown_pool()

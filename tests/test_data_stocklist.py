@@ -92,3 +92,15 @@ def test_two_parquet_files_for_one_code(write_stock: WriteStock) -> None:
     path = write_stock("000001.SZ.parquet", bars(DATES))
     with pytest.raises(DataError, match=r"000001.SZ.parquet and 000001_SZ.parquet both hold"):
         load_market_data(path.parent)
+
+
+def test_a_list_of_only_comments_is_named(folder: Path, tmp_path: Path) -> None:
+    listing = tmp_path / "mine.txt"
+    listing.write_text("# my picks\n\n  # none yet\n")
+    with pytest.raises(DataError, match=r"^stock list mine\.txt holds no stock code") as info:
+        load_market_data(folder, listing)
+    assert info.value.file == str(listing)
+    with pytest.raises(DataError, match=r"^the stock selection ', ,' holds no stock code"):
+        load_market_data(folder, ", ,")
+    with pytest.raises(DataError, match=r"^the stock selection holds no stock code"):
+        load_market_data(folder, ())

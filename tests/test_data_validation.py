@@ -37,6 +37,12 @@ CASES = [
     ("negative volume", _broken("volume", 0, -5.0), r"column `volume` is negative on 2024-01-02"),
     ("bad date", _broken("date", 1, "yesterday"),
      r"column `date` row 2 has an unreadable date 'yesterday'"),
+    ("infinite price", _broken("close", 2, np.inf),
+     r"column `close` is inf on 2024-01-04, a traded day \(volume > 0\); prices must be finite"),
+    ("infinite volume", _broken("volume", 1, np.inf), r"column `volume` is inf on 2024-01-03"),
+    ("volume 0 throughout", bars(DATES, volume=0.0),
+     r"column `volume` is 0 or empty on all 4 rows, so the file has no traded day"),
+    ("header only", bars(DATES).iloc[:0], r"the file has a header but no rows"),
 ]
 
 
@@ -128,3 +134,50 @@ def test_bad_parameters_name_the_field(write_stock: WriteStock, kwargs: dict,
     with pytest.raises(ConfigError) as info:
         load_market_data(path.parent, **kwargs)
     assert info.value.field == field
+
+
+def test_close_inf_is_an_error_not_an_infinite_equity(write_stock: WriteStock) -> None:
+    path = write_stock("000001_SZ.csv", _broken("close", 1, np.inf))
+    with pytest.raises(DataError, match=r"^000001_SZ\.csv: column `close` is inf") as info:
+        load_market_data(path.parent)
+    assert info.value.rule == "infinite price" and info.value.row == "2024-01-03"
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_an_empty_file_is_an_error_not_a_late_warning(write_stock: WriteStock,
+                                                      suffix: str) -> None:
+    write_stock("000001_SZ.parquet", bars(DATES))
+    path = write_stock(f"600000_SH{suffix}", bars(DATES))
+    path.write_bytes(b"")
+    with pytest.raises(DataError, match=f"^600000_SH\\{suffix}: the file is empty") as info:
+        load_market_data(path.parent)
+    assert info.value.code == "600000.SH" and info.value.rule == "no traded row"
+
+
+def test_all_zero_volume_names_the_file_not_the_end_date(write_stock: WriteStock) -> None:
+    path = write_stock("000001_SZ.parquet", bars(DATES, volume=0.0))
+    with pytest.raises(DataError) as info:
+        load_market_data(path.parent)
+    assert str(info.value).startswith("000001_SZ.parquet: column `volume` is 0")
+    assert "end date" not in str(info.value)
+    with pytest.raises(DataError, match=r"no usable stock .*000001_SZ\.parquet: column `volume`"):
+        load_market_data(path.parent, on_bad_stock="skip")
+
+
+def test_duplicated_csv_column_is_an_error_not_a_traceback(write_stock: WriteStock) -> None:
+    path = write_stock("000001_SZ.csv", bars(DATES))
+    path.write_text("date,open,high,low,close,Close,volume\n2024-01-02,1,1,1,1,1,100\n")
+    with pytest.raises(DataError, match=r"^000001_SZ\.csv: column `Close` appears more than "
+                       r"once in the header") as info:
+        load_market_data(path.parent)
+    assert info.value.rule == "duplicate column" and info.value.field == "Close"
+
+
+def test_weekend_window_names_the_end_date(write_stock: WriteStock) -> None:
+    path = write_stock("000001_SZ.parquet", bars(["2024-01-05", "2024-01-08"]))
+    with pytest.raises(DataError, match=r"no trading day from 2024-01-06 to 2024-01-07 .*"
+                       r"choose a later end date") as info:
+        load_market_data(path.parent, start="2024-01-06", end="2024-01-07")
+    assert info.value.field == "end"
+    with pytest.raises(DataError, match=r"data ends on 2024-01-08\); choose an earlier start"):
+        load_market_data(path.parent, start="2024-02-01", end="2024-02-10")

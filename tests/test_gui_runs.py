@@ -222,3 +222,34 @@ def test_compare_clears(compare: CompareView) -> None:
     assert not compare.curves and compare.metrics_table.rowCount() == 0
     assert not compare.export_button.isEnabled()
     assert compare.export_csv() is None
+
+
+def test_an_edit_while_another_process_writes_fails_fast_instead_of_freezing(
+        qtbot: QtBot, store: RunStore) -> None:
+    """Regression: the window's store waited up to a minute for another writer."""
+    import sqlite3
+
+    from gui.runs_panel import GUI_BUSY_TIMEOUT_S
+
+    panel = RunsPanel(RunStore(store.path, busy_timeout=GUI_BUSY_TIMEOUT_S))
+    qtbot.addWidget(panel)
+    writer = sqlite3.connect(store.path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        assert not panel.rename_run(1, "renamed while busy")
+        assert "is busy" in panel.errors.message.text()
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert panel.rename_run(1, "renamed")
+
+
+def test_exporting_a_run_writes_the_tables_attached_to_it(panel: RunsPanel, store: RunStore,
+                                                         results: list[BacktestResult],
+                                                         tmp_path: Path) -> None:
+    folds = pd.DataFrame({"train_start": ["2023-02-06"], "oos_sharpe": [0.5]})
+    run_id = store.save(results[0], tags=["walkforward"], attachments={"folds": folds})
+    panel.refresh()
+    assert panel.export_runs([run_id], tmp_path / "out")
+    written = pd.read_csv(tmp_path / "out" / "folds.csv", encoding="utf-8-sig")
+    assert written["oos_sharpe"].tolist() == [0.5]

@@ -214,3 +214,51 @@ def test_heatmap_leaves_cells_that_never_ran_blank(qtbot: QtBot) -> None:
     assert heatmap.best_box.isVisible()
     heatmap.clear_data()
     assert heatmap.label_count() == 0
+
+
+def test_heatmap_robustness_view_shows_neighbourhood_means_and_marks_the_plateau(
+        view: SweepView, qtbot: QtBot) -> None:
+    from engine.sweep_grid import best_cell, neighbourhood_mean
+
+    _run(view, qtbot)
+    assert view.result is not None
+    grid = heatmap_grid(view.result.table, "period", "oversold", "sharpe", None, "mean")
+    assert view.heatmap.plateau_box.isVisible() == (best_cell(grid, "sharpe") is not None)
+    view.smooth_box.setChecked(True)
+    np.testing.assert_array_equal(view.heatmap.z, neighbourhood_mean(grid).z)
+    assert "neighbourhood" in view.heatmap.value_label
+    assert "deflated Sharpe" in view.diagnostics.text() and "PBO" in view.diagnostics.text()
+
+
+def test_walk_forward_mode_runs_shows_and_saves_the_folds(view: SweepView, qtbot: QtBot,
+                                                          tmp_path: Path) -> None:
+    from engine.store import RunStore
+    from engine.walkforward import FoldSpec, run_walk_forward
+
+    view.store_path = tmp_path / "runs.sqlite"
+    view.mode.setCurrentText("Walk-forward")
+    assert view.run_button.text() == "Run walk-forward" and view.walk_group.isVisible()
+    view.train_edit.setText("12x")
+    assert not view.run_button.isEnabled() and "250d" in view.walk_error.text()
+    view.train_edit.setText("12m")
+    view.test_edit.setText("6m")
+    view.range_edits["overbought"].setText("")
+    saved: list[object] = []
+    view.walk_forward_saved.connect(saved.append)
+    _run(view, qtbot)
+    outcome = view.walk_view.outcome
+    assert outcome is not None
+    expected = run_walk_forward(BASE, {"period": [10, 12, 14], "oversold": [25, 30]},
+                                FoldSpec("12m", "6m"), "sharpe")
+    pd.testing.assert_frame_equal(outcome.result.folds, expected.folds)
+    assert view.walk_view.table.model.rowCount() == len(expected.folds)
+    assert "rolling folds" in view.walk_view.summary.text()
+    assert f"saved as run {outcome.run_id}" in view.walk_view.summary.text()
+    assert len(saved) == 1
+    assert view.export_button.isEnabled() and view.export_button.text().startswith(
+        "Export walk-forward")
+    folder = view.export_walk_forward(tmp_path / "wf")
+    assert folder is not None and (folder / "folds.csv").exists()
+    assert (folder / "summary.json").exists() and (folder / "equity.csv").exists()
+    with RunStore(view.store_path) as store:
+        assert store.attachments(outcome.run_id)["folds"].shape[0] == len(expected.folds)  # type: ignore[arg-type]

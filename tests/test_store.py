@@ -410,3 +410,91 @@ def test_runs_errors_are_one_line(args: list[str], message: str, tmp_path: Path,
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err
     assert len(err.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------- integrity
+def _flip_in_file(path: Path, blob: bytes) -> None:
+    """Flip one bit of ``blob`` where it lies in the database file (real bit rot): at a
+    32-byte piece of it found exactly once in the file (overflow pages split a blob)."""
+    data = bytearray(path.read_bytes())
+    for start in range(len(blob) - 32, 0, -97):
+        needle = blob[start:start + 32]
+        at = data.find(needle)
+        if at >= 0 and data.find(needle, at + 1) < 0:
+            data[at + 16] ^= 0x10
+            path.write_bytes(bytes(data))
+            return
+    pytest.fail("no unique piece of the blob in the file")
+
+
+def test_bit_rot_in_a_stored_table_is_reported_by_id_never_exported_or_compared(
+        store_path: Path, tmp_path: Path, runs: dict[str, BacktestResult],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with RunStore(store_path) as store:
+        first = store.save(runs["shared"])
+        damaged = store.save(runs["per_stock"])
+        blob = store._conn.execute("SELECT data FROM frames WHERE run_id = ? AND name = 'fills'",
+                                   (damaged,)).fetchone()[0]
+    _flip_in_file(store_path, blob)
+    with RunStore(store_path) as store, pytest.raises(store_module.DamagedRunError) as info:
+        store.load(damaged)
+    assert info.value.run_id == damaged
+    assert f"run {damaged} in {store_path} is damaged (its fills table fails" in str(info.value)
+    with RunStore(store_path) as store:
+        assert_same_result(store.load(first), runs["shared"])  # the others are intact
+    out = tmp_path / "export"
+    assert main(["runs", "export", str(damaged), "--out", str(out)]) == 2
+    assert not out.exists()
+    assert main(["runs", "compare", str(first), str(damaged)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(f"run {damaged} in" in line for line in err)
+
+
+@pytest.mark.parametrize("column", ["metrics", "config", "codes", "total_return"])
+def test_a_changed_run_row_is_damaged_not_loaded(store: RunStore, column: str,
+                                                 runs: dict[str, BacktestResult]) -> None:
+    run_id = store.save(runs["shared"], attachments={"sweep": pd.DataFrame({"a": [1.0]})})
+    value = store._conn.execute(f"SELECT {column} FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+    changed = value * 1.01 if isinstance(value, float) else value.replace("0", "1", 1)
+    store._conn.execute(f"UPDATE runs SET {column} = ? WHERE id = ?", (changed, run_id))
+    with pytest.raises(store_module.DamagedRunError, match="its settings and metrics fails"):
+        store.load(run_id)
+    store._conn.execute("UPDATE frames SET data = zeroblob(length(data)) WHERE name = 'sweep'")
+    with pytest.raises(store_module.DamagedRunError, match="its sweep table fails"):
+        store.attachments(run_id)
+    store.update(run_id, name="renamed", notes="n", tags=["t"])  # editable, not sealed
+
+
+def test_a_version_1_store_gains_checksums_and_stays_readable(
+        store_path: Path, runs: dict[str, BacktestResult]) -> None:
+    with RunStore(store_path) as store:
+        run_id = store.save(runs["shared"])
+    with sqlite3.connect(store_path) as raw:  # what the workbench wrote before checksums
+        raw.execute("ALTER TABLE runs DROP COLUMN checksum")
+        raw.execute("ALTER TABLE frames DROP COLUMN checksum")
+        raw.execute("PRAGMA user_version = 1")
+        raw.execute("PRAGMA application_id = 0")
+    with RunStore(store_path) as store:
+        assert store.schema_version == SCHEMA_VERSION == 2
+        assert_same_result(store.load(run_id), runs["shared"])
+    with sqlite3.connect(store_path) as raw:
+        assert raw.execute("PRAGMA application_id").fetchone()[0] == store_module.APPLICATION_ID
+        assert raw.execute("SELECT COUNT(*) FROM frames WHERE checksum = ''").fetchone()[0] == 0
+
+
+def test_a_foreign_sqlite_file_is_refused_and_left_unchanged(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    foreign = tmp_path / "accounts.db"
+    with sqlite3.connect(foreign) as raw:
+        raw.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+        raw.execute("INSERT INTO customers (name) VALUES ('Li')")
+    before = foreign.read_bytes()
+    with pytest.raises(StoreError, match=r"accounts\.db is an SQLite database but not a "
+                       r"workbench run store \(its tables are customers\)"):
+        RunStore(foreign)
+    assert main(["runs", "list", "--store", str(foreign)]) == 2
+    assert main(["run", "--data", str(SAMPLE), "--store", str(foreign), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all("not a workbench run store" in line for line in err)
+    assert foreign.read_bytes() == before
+    assert not Path(f"{foreign}-wal").exists()

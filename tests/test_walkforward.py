@@ -37,6 +37,16 @@ def test_rolling_month_folds_step_by_the_test_window() -> None:
     ]  # the next test window would run to 2025-01-01, past the end: not a fold
 
 
+def test_months_count_from_the_configured_start() -> None:
+    # The headline window starts on a Saturday: 12 months from 2023-02-04 end on
+    # 2024-02-03, and eight 3-month test windows fill the rest exactly.
+    days = pd.bdate_range("2023-02-06", "2026-02-04")
+    folds = split_folds(days, FoldSpec("12m", "3m"), _d("2026-02-04"), _d("2023-02-04"))
+    assert len(folds) == 8
+    assert (folds[0].train_end, folds[0].test_start) == (_d("2024-02-02"), _d("2024-02-05"))
+    assert folds[-1].test_end == _d("2026-02-03")
+
+
 def test_anchored_folds_keep_the_first_train_date() -> None:
     rolling = split_folds(DAYS, FoldSpec("12m", "3m"), END)
     anchored = split_folds(DAYS, FoldSpec("12m", "3m", anchored=True), END)

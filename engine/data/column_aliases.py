@@ -59,6 +59,19 @@ def map_columns(names: Sequence[str]) -> dict[str, str]:
     return {canonical: name for canonical, (_, name) in found.items()}
 
 
+def duplicated_columns(names: Sequence[str]) -> list[str]:
+    """Column names that occur more than once, compared as ``map_columns`` compares them
+    (case-insensitive, whitespace and byte-order mark stripped), in header order."""
+    seen: set[str] = set()
+    repeated = []
+    for name in names:
+        key = _clean(name)
+        if key in seen and name not in repeated:
+            repeated.append(name)
+        seen.add(key)
+    return repeated
+
+
 def missing_required(mapping: dict[str, str]) -> list[str]:
     """Required canonical columns absent from a mapping made by ``map_columns``."""
     return [name for name in REQUIRED if name not in mapping]

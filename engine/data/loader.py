@@ -171,7 +171,7 @@ def load_market_data(
     params = {"end": end_day, "adjust": adjust, "listing": listing, "layout": scan.layout}
     root = Path(cache_dir) if cache_dir is not None else cache.default_cache_dir()
     key = cache.cache_key({code: scan.sources_of(code) for code in codes}, missing, params)
-    hit = cache.load(root, key) if use_cache else None
+    hit, damage = cache.load(root, key) if use_cache else (None, None)
     timings = {"scan": time.perf_counter() - t0}
     entry: Path | None = None
     if hit is not None:
@@ -184,7 +184,9 @@ def load_market_data(
             entry = cache.store(root, key, arrays, meta)
     if on_bad_stock == "fail" and meta["errors"]:
         raise _error(meta["errors"][0])
-    data = _assemble(arrays, meta, start_day, scan, hit is not None, timings, entry)
+    notices = (*scan.warnings, *([damage] if damage else []))
+    data = _assemble(arrays, meta, start_day, end_day, scan.layout, notices, hit is not None,
+                     timings, entry)
     timings["total"] = time.perf_counter() - t0
     return data
 
@@ -241,7 +243,7 @@ def _build(scan: FolderScan, wanted: list[str], missing: list[str], params: dict
     remap = np.full(len(sources), -1, dtype=np.int64)
     remap[good] = np.arange(len(good))
     arrays = align(bars.dates, remap[bars.sid], bars.values, len(good))
-    warnings = list(bars.warnings)
+    warnings, last_day = list(bars.warnings), bars.last_day
     del bars
     timings["align"] = time.perf_counter() - t2
     if arrays.calendar.size == 0:
@@ -256,6 +258,7 @@ def _build(scan: FolderScan, wanted: list[str], missing: list[str], params: dict
         "excluded": sorted(excluded),
         "errors": errors,
         "warnings": warnings,
+        "last_day": last_day,
         "fingerprint": digests.hexdigest(),
     }
     return arrays, meta
@@ -287,20 +290,31 @@ def _error(record: dict[str, str | None]) -> DataError:
     return DataError(str(record["message"]), **{name: record[name] for name in _ERROR_FIELDS})
 
 
-def _assemble(arrays: AlignedArrays, meta: dict[str, Any], start_day: int,
-              scan: FolderScan, from_cache: bool,
+def _empty_window(start_day: int, end_day: int, last_day: int | None) -> DataError:
+    """The error of a run window without a trading day, naming the date to change."""
+    start, end = np.datetime64(start_day, "D"), np.datetime64(end_day, "D")
+    if last_day is not None and last_day > end_day:
+        return DataError(f"no trading day from {start} to {end} in the selected stocks (a "
+                         "weekend or holiday?); choose a later end date", field="end",
+                         rule=WINDOW_RULE)
+    last = f"on {np.datetime64(last_day, 'D')}" if last_day is not None else "before it"
+    return DataError(f"the selected stocks have no bars on or after the start date {start} "
+                     f"(their data ends {last}); choose an earlier start", field="start",
+                     rule=WINDOW_RULE)
+
+
+def _assemble(arrays: AlignedArrays, meta: dict[str, Any], start_day: int, end_day: int,
+              layout: str, notices: tuple[str, ...], from_cache: bool,
               timings: dict[str, float], entry: Path | None = None) -> MarketData:
     codes = tuple(meta["codes"])
     for array in (arrays.prices, arrays.tradable):
         array.flags.writeable = False  # market data is shared and never modified
     start_index = int(np.searchsorted(arrays.calendar, start_day))
     if start_index >= arrays.calendar.size:
-        raise DataError(f"the selected stocks have no bars on or after the start date "
-                        f"{np.datetime64(start_day, 'D')}; choose an earlier start",
-                        rule=WINDOW_RULE)
+        raise _empty_window(start_day, end_day, meta["last_day"])
     in_window = np.asarray(arrays.tradable[start_index:]).any(axis=0)
     idle = [codes[j] for j in np.flatnonzero(~in_window)]
-    warnings = [*scan.warnings, *meta["warnings"]]
+    warnings = [*notices, *meta["warnings"]]
     if idle:
         warnings.append(f"{len(idle)} stock(s) have no bars in the run window: "
                         + ", ".join(idle[:10]) + (" ..." if len(idle) > 10 else ""))
@@ -318,5 +332,5 @@ def _assemble(arrays: AlignedArrays, meta: dict[str, Any], start_day: int,
         from_cache=from_cache,
         timings=timings,
         cache_path=entry,
-        layout=scan.layout,
+        layout=layout,
     )

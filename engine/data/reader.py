@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +16,13 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pyarrow.types as pat
 
-from engine.data.column_aliases import ALIASES, describe_aliases, map_columns, missing_required
+from engine.data.column_aliases import (
+    ALIASES,
+    describe_aliases,
+    duplicated_columns,
+    map_columns,
+    missing_required,
+)
 from engine.errors import DataError
 
 NUMERIC_COLUMNS = ("open", "high", "low", "close", "volume", "adj_factor", "pre_close",
@@ -54,6 +62,9 @@ class FileTable:
 def read_file(path: Path) -> FileTable:
     """Read, map and convert one data file; errors name the file, column and row."""
     data = read_bytes(path)
+    if not data.strip():
+        raise DataError(f"{path.name}: the file is empty; re-export it or remove it from the "
+                        "data folder", file=path, rule="no traded row")
     table, mapping = read_table(path, data)
     return file_table(path, digest_of(data), table, mapping)
 
@@ -88,24 +99,33 @@ def file_table(path: Path, digest: str, table: pa.Table, mapping: dict[str, str]
             f"{', '.join(table.column_names)}. Accepted names: {describe_aliases(missing)}",
             file=path, field=missing[0], rule="missing column",
         )
-    dates = _dates(path, label, table.column(mapping["date"]), mapping["date"])
+    with _unconvertible(path, label, mapping["date"], "dates"):
+        dates = _dates(path, label, table.column(mapping["date"]), mapping["date"])
     if ("up_limit" in mapping) != ("down_limit" in mapping):
         have, lack = (("up_limit", "down_limit") if "up_limit" in mapping
                       else ("down_limit", "up_limit"))
         raise DataError(f"{label}: has a `{have}` column but no `{lack}`; give both "
                         "daily limit columns or neither", file=path, field=lack,
                         rule="missing column")
-    numbers = {name: _numeric(path, label, table.column(mapping[name]), mapping[name], dates)
-               for name in (*NUMERIC_COLUMNS, "tradestatus") if name in mapping}
+    numbers = {}
+    for name in (*NUMERIC_COLUMNS, "tradestatus"):
+        if name in mapping:
+            with _unconvertible(path, label, mapping[name], "numbers"):
+                numbers[name] = _numeric(path, label, table.column(mapping[name]),
+                                         mapping[name], dates)
     if "tradestatus" in numbers:
         suspended = pc.equal(numbers.pop("tradestatus"), 0.0).fill_null(False)
         numbers["volume"] = pc.if_else(suspended, 0.0, numbers["volume"])
     if "name" in mapping:
-        numbers["is_st"] = _st_flags(table.column(mapping["name"]),
-                                     numbers.get("is_st", _nulls(len(table))))
+        with _unconvertible(path, label, mapping["name"], "names"):
+            numbers["is_st"] = _st_flags(table.column(mapping["name"]),
+                                         numbers.get("is_st", _nulls(len(table))))
     columns = [dates, *(numbers.get(name, _nulls(len(table))) for name in NUMERIC_COLUMNS)]
-    list_day = (_list_day(path, label, table.column(mapping["list_date"]),
-                          mapping["list_date"]) if "list_date" in mapping else None)
+    list_day = None
+    if "list_date" in mapping:
+        with _unconvertible(path, label, mapping["list_date"], "dates"):
+            list_day = _list_day(path, label, table.column(mapping["list_date"]),
+                                 mapping["list_date"])
     return FileTable(path, digest, pa.Table.from_arrays(columns, schema=CANONICAL_SCHEMA),
                      "adj_factor" in mapping, "up_limit" in mapping, list_day, label)
 
@@ -148,6 +168,27 @@ def _list_day(path: Path, label: str, column: pa.ChunkedArray, name: str) -> int
     return int(days[0])
 
 
+@contextmanager
+def _unconvertible(path: Path, label: str, column: str, what: str) -> Iterator[None]:
+    """A column whose type cannot become ``what`` at all (lists, structs, bytes that
+    are not text) is reported as a DataError naming the file and column."""
+    try:
+        yield
+    except (pa.ArrowException, ValueError, TypeError, OverflowError, UnicodeDecodeError) as exc:
+        raise DataError(f"{label}: column `{column}` cannot be read as {what} ({exc}); "
+                        "re-export it with plain values", file=path, field=column,
+                        rule="unreadable column") from exc
+
+
+def _check_unique(path: Path, names: list[str]) -> None:
+    """A column named twice is ambiguous (which `close` is the close?), so an error."""
+    repeated = duplicated_columns(names)
+    if repeated:
+        raise DataError(f"{path.name}: column `{repeated[0]}` appears more than once in the "
+                        "header; keep one column of each name", file=path, field=repeated[0],
+                        rule="duplicate column")
+
+
 # Canonical columns ``file_table`` reads (a per-stock file's code column is not needed).
 _READ_COLUMNS = ("date", *NUMERIC_COLUMNS, "tradestatus", "name", "list_date")
 
@@ -169,6 +210,7 @@ def read_table(path: Path, data: bytes, extra: tuple[str, ...] = ()) -> tuple[pa
             else:
                 ipc = pa.ipc.open_file(pa.BufferReader(data))
                 schema = ipc.schema
+            _check_unique(path, schema.names)
             mapping = map_columns(schema.names)
             if missing_required(mapping):
                 return schema.empty_table(), mapping
@@ -182,6 +224,7 @@ def read_table(path: Path, data: bytes, extra: tuple[str, ...] = ()) -> tuple[pa
         except UnicodeDecodeError:
             encoding = "gbk"
         table = _read_csv(data, encoding)
+        _check_unique(path, table.column_names)
         return table, map_columns(table.column_names)
     except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError) as exc:
         raise DataError(

@@ -41,6 +41,10 @@ def read_stock_list(path: Path | str) -> list[str]:
             raise DataError(f"stock list {path.name}: {item!r} is not a stock code; write codes "
                             "like 000001.SZ, 000001_SZ, sz000001 or 000001", file=path, code=item)
         codes.append(code)
+    if not codes:
+        raise DataError(f"stock list {path.name} holds no stock code (only blank lines or "
+                        "# comments); add codes like 000001.SZ, or select all stocks",
+                        file=path, rule="empty stock list")
     return list(dict.fromkeys(codes))
 
 
@@ -88,5 +92,11 @@ def parse_stock_selection(value: str | Path | Iterable[str] | None) -> list[str]
             return None
         if Path(text).is_file():
             return read_stock_list(text)
-        return [t for t in _SEPARATORS.split(text) if t]
-    return [str(v) for v in value]
+        codes = [t for t in _SEPARATORS.split(text) if t]
+    else:
+        codes = [str(v) for v in value]
+    if not codes:
+        shown = f" {str(value)!r}" if isinstance(value, str | Path) else ""
+        raise DataError(f"the stock selection{shown} holds no stock code; select stocks, give "
+                        "codes like 000001.SZ or a stock-list file", rule="empty stock list")
+    return codes

@@ -30,6 +30,8 @@ class ValidBars:
     Rows of stock ``j`` (``sid == j``) are sorted by date, end at ``end``, and are
     forward-adjusted if requested; ``dates`` are int64 days since epoch.
     ``errors`` maps a failed stock's index to its error; its rows are removed.
+    ``last_day`` is the latest traded day of the good stocks, after ``end`` too (None
+    when none is left), so an empty run window can be explained.
     """
 
     dates: np.ndarray
@@ -37,6 +39,7 @@ class ValidBars:
     values: dict[str, np.ndarray]
     errors: dict[int, DataError]
     warnings: tuple[str, ...]
+    last_day: int | None = None
 
 
 class _Checker:
@@ -60,6 +63,15 @@ class _Checker:
             day = str(np.datetime64(int(self.dates[row]), "D"))
             self.errors[stock] = DataError(f"{label}: {explain(row, day)}", file=path,
                                            field=field, row=day, rule=rule)
+
+    def check_stocks(self, bad: np.ndarray, rule: str, field: str,
+                     explain: Callable[[int], str]) -> None:
+        """Record ``explain(stock)`` for each stock flagged in ``bad`` (one per stock)."""
+        for stock in np.flatnonzero(bad).tolist():
+            if stock not in self.errors:
+                path = self.files[stock].path
+                self.errors[stock] = DataError(f"{path.name}: {explain(stock)}", file=path,
+                                               field=field, rule=rule)
 
 
 def validate(files: Sequence[FileTable], end_day: int, adjust: str) -> ValidBars:
@@ -88,10 +100,14 @@ def validate(files: Sequence[FileTable], end_day: int, adjust: str) -> ValidBars
     dup[1:] = (dates[1:] == dates[:-1]) & (sid[1:] == sid[:-1])
     checker.check(dup, "duplicate date", "date",
                   lambda r, d: f"date {d} appears more than once; keep one row per date")
-    keep = dates <= end_day
     volume = cols["volume"]
+    _check_traded_rows(checker, counts, sid, volume)
+    keep = dates <= end_day
     checker.check(keep & (volume < 0), "negative volume", "volume",
                   lambda r, d: f"column `volume` is negative on {d}; fix the value")
+    checker.check(keep & np.isinf(volume), "infinite volume", "volume",
+                  lambda r, d: f"column `volume` is {volume[r]} on {d}; volumes must be "
+                  "finite numbers")
     traded = keep & (volume > 0)
     _check_prices(checker, traded, cols)
     _check_day_prices(checker, traded, cols)
@@ -101,11 +117,13 @@ def validate(files: Sequence[FileTable], end_day: int, adjust: str) -> ValidBars
     good = np.ones(len(files), dtype=bool)
     good[list(checker.errors)] = False
     rows = traded & good[sid]
+    any_day = (volume > 0) & good[sid]
+    last_day = int(dates[any_day].max()) if any_day.any() else None
     if rows.all():  # clean data up to ``end``: no copy of every column
         return ValidBars(dates, sid, {k: cols[k] for k in BAR_COLUMNS}, checker.errors,
-                         tuple(warnings))
+                         tuple(warnings), last_day)
     return ValidBars(dates[rows], sid[rows], {k: cols[k][rows] for k in BAR_COLUMNS},
-                     checker.errors, tuple(warnings))
+                     checker.errors, tuple(warnings), last_day)
 
 
 def _column(table: pa.Table | None, name: str) -> np.ndarray:
@@ -115,13 +133,31 @@ def _column(table: pa.Table | None, name: str) -> np.ndarray:
     return values if values.flags.writeable else values.copy()
 
 
+def _check_traded_rows(checker: _Checker, counts: np.ndarray, sid: np.ndarray,
+                       volume: np.ndarray) -> None:
+    """A file without a single traded row (empty, header only, volume 0 throughout) is
+    an error (SPEC §1): it can only be a broken export, never a stock to trade."""
+    traded = np.bincount(sid[volume > 0], minlength=counts.size)
+    checker.check_stocks((counts > 0) & (traded == 0), "no traded row", "volume",
+                         lambda s: f"column `volume` is 0 or empty on all {counts[s]} rows, so "
+                         "the file has no traded day; re-export it with its volumes")
+    checker.check_stocks(counts == 0, "no traded row", "date",
+                         lambda s: "the file has a header but no rows; re-export it or "
+                         "remove it from the data folder")
+
+
 def _check_prices(checker: _Checker, traded: np.ndarray, cols: dict[str, np.ndarray]) -> None:
     def not_positive(name: str) -> Callable[[int, str], str]:
         return lambda r, d: (f"column `{name}` is {cols[name][r]} on {d}, a traded day "
                              "(volume > 0); prices must be positive numbers")
 
+    def infinite(name: str) -> Callable[[int, str], str]:
+        return lambda r, d: (f"column `{name}` is {cols[name][r]} on {d}, a traded day "
+                             "(volume > 0); prices must be finite numbers")
+
     for name in PRICE_COLUMNS:
         checker.check(traded & ~(cols[name] > 0), "price <= 0 or NaN", name, not_positive(name))
+        checker.check(traded & np.isinf(cols[name]), "infinite price", name, infinite(name))
     top = np.maximum(cols["open"], cols["close"])
     bottom = np.minimum(cols["open"], cols["close"])
     high, low = cols["high"], cols["low"]
@@ -154,7 +190,7 @@ def _forward_adjust(checker: _Checker, rows: np.ndarray, sid: np.ndarray,
     the real ones (Tushare's convention for forward adjustment over a query window).
     """
     factor = cols["adj_factor"]
-    checker.check(rows & ~(factor > 0), "bad adj_factor", "adj_factor",
+    checker.check(rows & ~((factor > 0) & np.isfinite(factor)), "bad adj_factor", "adj_factor",
                   lambda r, d: f"column `adj_factor` is {factor[r]} on {d}; it must be a "
                   "positive number (or run with adjust='none')")
     index = np.flatnonzero(rows)
