@@ -223,9 +223,12 @@ def _build(scan: FolderScan, wanted: list[str], missing: list[str], params: dict
         error.code = codes[i]
     bars.values["up_limit"], bars.values["down_limit"] = bar_limits(bars, tables, codes,
                                                                     params["listing"])
-    # Only the names and digests are needed from here on: free the files' tables.
+    # Only the names and digests are needed from here on: free the files' tables, and
+    # the columns the limits were computed from.
     sources = [(table.label, table.digest) for table in tables]
     del results, tables
+    for name in set(bars.values) - set(PLANES):
+        del bars.values[name]
     timings["validate"] = time.perf_counter() - t1
     # In code order, so "fail" reports the first bad stock by code, however it failed.
     errors = sorted((_error_record(e) for e in [*read_errors.values(), *bars.errors.values()]),
