@@ -100,7 +100,7 @@ def simulate(data: MarketData, config: BacktestConfig, rsi: np.ndarray, buy: np.
 
 
 def run_metrics(config: BacktestConfig, data: MarketData, equity: np.ndarray,
-                positions_value: np.ndarray, fill_records: np.ndarray, benchmark_final: float,
+                positions_value: np.ndarray, fill_records: np.ndarray, benchmark: np.ndarray,
                 trades: dict[str, np.ndarray] | None = None) -> dict[str, object]:
     """Every metric of SPEC §7 from the simulation's arrays and fill records.
 
@@ -121,7 +121,7 @@ def run_metrics(config: BacktestConfig, data: MarketData, equity: np.ndarray,
         for name in ("shares", "price", "commission", "tax", "transfer_fee"))
     cost_part = fill_cost_stats(shares, price, commission, tax, fee, equity, positions_value)
     return summary_metrics(data.run_dates, equity, config.initial_capital, trade_part,
-                           cost_part, benchmark_final, config.risk_free_rate)
+                           cost_part, benchmark, config.risk_free_rate)
 
 
 def build_result(config: BacktestConfig, data: MarketData, sim: tuple[np.ndarray, ...],
@@ -139,7 +139,7 @@ def build_result(config: BacktestConfig, data: MarketData, sim: tuple[np.ndarray
     fills = results.fills_frame(fill_records, dates, data.codes)
     trade_columns = results.trade_arrays(fill_records, data.close, data.tradable)
     trades = results.trades_table(trade_columns, dates, data.codes)
-    metrics = run_metrics(config, data, equity, value, fill_records, float(bench[-1]),
+    metrics = run_metrics(config, data, equity, value, fill_records, bench,
                           trade_columns)
     return results.BacktestResult(
         config=config, codes=data.codes, equity=equity_frame, fills=fills, trades=trades,
