@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from engine import parallel, results
+from engine.benchmark import benchmark_curve
 from engine.column_pass import ChunkRecords, column_pass
 from engine.config import BacktestConfig
 from engine.data import MarketData, load_market_data
@@ -20,7 +21,6 @@ from engine.kernel_inputs import costs_of, market_of
 from engine.metrics import closed_trade_stats, drawdown, fill_cost_stats, summary_metrics
 from engine.progress import CancelToken, LocalContext, Progress, ProgressSink
 from engine.simulate_nb import simulate_per_stock_nb, simulate_shared_nb, sum_sleeves_nb
-from engine.valuation_nb import benchmark_equity_nb
 
 STAGES = ("load", "indicators", "signals", "simulate", "metrics")
 
@@ -128,10 +128,8 @@ def build_result(config: BacktestConfig, data: MarketData, sim: tuple[np.ndarray
                  timings: dict[str, float]) -> results.BacktestResult:
     """Tables, benchmark and metrics from the simulation's arrays and records."""
     equity, cash, value, fill_records, rejection_records = sim
-    start = data.start_index
     dates = data.dates
-    bench = benchmark_equity_nb(data.open, data.close, data.tradable, start,
-                                config.initial_capital)
+    bench = benchmark_curve(data, config)
     equity_frame = pd.DataFrame({
         "date": data.run_dates, "equity": equity, "cash": cash, "positions_value": value,
         "drawdown": drawdown(equity), "benchmark": bench,

@@ -32,7 +32,7 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("total_transfer_fee", "Total transfer fee", "money"),
     ("turnover", "Turnover (× mean equity)", "ratio"),
     ("exposure", "Exposure", "pct"),
-    ("benchmark_total_return", "Benchmark return (EW B&H)", "pct"),
+    ("benchmark_total_return", "Benchmark return", "pct"),
     ("excess_return", "Excess return", "pct"),
     ("beta", "Beta (to the benchmark)", "ratio"),
     ("alpha", "Alpha (ann.)", "pct"),

@@ -23,6 +23,7 @@ import pandas as pd
 
 from engine import parallel
 from engine.backtest import compute_rsi, load, run_metrics, simulate
+from engine.benchmark import benchmark_curve
 from engine.config import BacktestConfig
 from engine.data import MarketData
 from engine.errors import ConfigError
@@ -32,7 +33,6 @@ from engine.pool import Task
 from engine.progress import CancelToken, Progress, ProgressSink, TaskContext
 from engine.shared_data import DataRef, attach_market_data, share_market_data
 from engine.signals_nb import signals_nb
-from engine.valuation_nb import benchmark_equity_nb
 
 #: Config fields a grid may vary: every numeric field (also those that take a rule word
 #: instead, such as ``lot_size``), except the worker count.
@@ -238,8 +238,7 @@ def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
     data = load(base_config, sink, cancel)
     timings = {"load": time.perf_counter() - t0}
     capitals = {float(base_config.replace(**p).initial_capital) for _, p in valid}
-    bench = {c: benchmark_equity_nb(data.open, data.close, data.tradable,
-                                    data.start_index, c) for c in capitals}
+    bench = {c: benchmark_curve(data, base_config, c) for c in capitals}
     periods = {p.get("period", base_config.period) for _, p in valid}
     n_workers = parallel.choose_workers(
         base_config.workers, estimate_sweep_seconds(data, len(periods), len(valid)), len(valid))
