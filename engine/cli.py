@@ -144,6 +144,8 @@ RUN_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
     ("--on-bad-stock", "on_bad_stock", str, "fail (default) or skip"),
     ("--workers", "workers", _workers, "auto (default) or a number of processes"),
     ("--risk-free", "risk_free_rate", float, "annual risk-free rate for Sharpe/Sortino"),
+    ("--benchmark", "benchmark", str, "CODE|PATH: an index in the data folder (000300.SH) "
+     "or a file of daily closes (default: equal-weight buy and hold of the stocks)"),
     ("--cache-dir", "cache_dir", Path, "aligned-cache folder (default: user cache)"),
 )
 

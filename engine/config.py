@@ -99,6 +99,7 @@ class BacktestConfig:
     listing: str = "list_date"
     workers: str | int = "auto"
     risk_free_rate: float = 0.0
+    benchmark: str | None = None
     cache_dir: Path | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -157,6 +158,10 @@ class BacktestConfig:
             value = getattr(self, f.name)
             if isinstance(value, float):
                 need(math.isfinite(value), f.name, "must be a finite number")
+        need(self.benchmark is None or (isinstance(self.benchmark, str)
+                                        and bool(self.benchmark.strip())), "benchmark",
+             "must be an index code (000300.SH) or a file of daily closes, or empty for "
+             "the equal-weight benchmark")
         need(isinstance(self.stocks, str | tuple) or self.stocks is None, "stocks",
              "must be a stock-list file, a list of codes, or empty for all stocks")
         for name, allowed in CHOICES.items():

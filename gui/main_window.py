@@ -355,7 +355,8 @@ class MainWindow(QMainWindow):
         self.result = result
         metrics = pd.DataFrame(metric_rows(result.metrics), columns=["metric", "value"])
         fillers: dict[QWidget, Callable[[], object]] = {
-            self.equity_chart: lambda: self.equity_chart.set_data(result.equity),
+            self.equity_chart: lambda: self.equity_chart.set_data(result.equity,
+                                                                  result.config.benchmark),
             self.metrics_table: lambda: self.metrics_table.set_data(metrics),
             self.trades_table: lambda: self.trades_table.set_data(result.trades,
                                                                   text.get("trades")),
