@@ -44,16 +44,23 @@ def read_closes(path: Path) -> tuple[np.ndarray, np.ndarray]:
                             f"{', '.join(map(str, frame.columns))}", file=path, field=need)
     days = _days(path, frame[mapping["date"]])
     closes = pd.to_numeric(frame[mapping["close"]], errors="coerce").to_numpy(float)
+    return _checked(path, path.name, days, closes, frame[mapping["close"]].tolist())
+
+
+def _checked(path: Path, name: str, days: np.ndarray, closes: np.ndarray,
+             shown: list[object]) -> tuple[np.ndarray, np.ndarray]:
+    """Closes sorted by date; a close that is not a positive number or a date given
+    twice is an error naming the row (``shown``: the closes as the file wrote them)."""
     bad = np.flatnonzero(~(np.isfinite(closes) & (closes > 0)))
     if bad.size:
-        raise DataError(f"benchmark {path.name}: row {bad[0] + 1} has close "
-                        f"{frame[mapping['close']].iloc[bad[0]]!r}; closes must be positive "
+        raise DataError(f"benchmark {name}: row {bad[0] + 1} has close "
+                        f"{shown[bad[0]]!r}; closes must be positive "
                         "numbers", file=path, field="close", row=str(bad[0] + 1))
     order = np.argsort(days, kind="stable")
     days, closes = days[order], closes[order]
     twice = np.flatnonzero(days[1:] == days[:-1])
     if twice.size:
-        raise DataError(f"benchmark {path.name}: date {np.datetime64(int(days[twice[0]]), 'D')}"
+        raise DataError(f"benchmark {name}: date {np.datetime64(int(days[twice[0]]), 'D')}"
                         " appears more than once; keep one row per date", file=path,
                         field="date")
     return days, closes
@@ -89,9 +96,27 @@ def closes_for(benchmark: str, folder: Path) -> tuple[np.ndarray, np.ndarray]:
             for suffix in _SUFFIXES:
                 if (folder / f"{stem}{suffix}").is_file():
                     return read_closes(folder / f"{stem}{suffix}")
+        closes = _layout_closes(folder, code)
+        if closes is not None:
+            return closes
     raise DataError(f"benchmark {benchmark!r} is neither a file nor an index in {folder}; "
                     "give an index code such as 000300.SH whose file is in the data folder, "
                     "or the path of a file of daily closes", code=benchmark)
+
+
+def _layout_closes(folder: Path, code: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """An index's closes read by the data folder's layout (TongDaXin's ``sh000300.day``, a
+    qlib instrument, a long file's rows) on its days with a bar; None if it has none."""
+    from engine.data.layout_detect import read_security
+
+    bars = read_security(folder, code) if folder.is_dir() or folder.is_file() else None
+    if bars is None:
+        return None
+    days = bars.table.column("date").to_numpy().astype("datetime64[D]").astype(np.int64)
+    closes = bars.table.column("close").to_numpy(zero_copy_only=False)
+    traded = bars.table.column("volume").to_numpy(zero_copy_only=False) > 0
+    return _checked(bars.path, bars.label, days[traded], closes[traded],
+                    closes[traded].tolist())
 
 
 def index_equity(run_days: np.ndarray, days: np.ndarray, closes: np.ndarray,

@@ -246,3 +246,28 @@ def test_day_record_dates_match_numpy_calendar_and_reject_impossible_days() -> N
     _, bad = _yyyymmdd_days(np.array([20230229, 20240230, 20241301, 20240100, 21000229,
                                       20240229, 20000229], dtype=np.uint32))
     assert bad.tolist() == [True, True, True, True, True, False, False]
+
+
+@pytest.mark.parametrize(("layout", "index_path"), [
+    ("tdx", "vipdoc/sh/lday/sh000300.day"), ("qlib", "features/sh000300")])
+def test_an_index_in_the_folder_is_the_benchmark_whatever_the_layout(
+        folders: dict[str, Path], tmp_path: Path, layout: str, index_path: str) -> None:
+    folder = _copy_tree(folders[layout], tmp_path / layout)
+    target = folder / index_path
+    if layout == "tdx":
+        records = _records(400)
+        days = pd.bdate_range("2021-01-04", periods=400)
+        records["date"] = days.strftime("%Y%m%d").astype(np.uint32)
+        records["close"] = records["open"] = 400000 + np.arange(400) * 100  # 4000.00 + 1/day
+        records["high"], records["low"] = records["close"] + 500, records["close"] - 500
+        target.write_bytes(records.tobytes())
+    else:
+        import shutil
+
+        shutil.copytree(sorted((folder / "features").iterdir())[0], target)  # a stock's bars
+    config = BacktestConfig(data_dir=folder, start="2021-06-01", end=END, workers=1,
+                            benchmark="000300.SH")
+    result = run_backtest(config)
+    assert result.equity["benchmark"].iloc[0] == 1_000_000.0
+    assert "benchmark_total_return" in result.metrics
+    assert "000300.SH" not in result.codes  # an index is a benchmark, never a traded stock

@@ -27,6 +27,8 @@ class FolderScan:
     ``files[code]`` is where the stock's bars are (a per-stock file, a ``.day`` file, a
     qlib features folder, the long file); ``sources`` lists, where it differs, every file
     the stock's bars are read from (what the aligned cache's key must cover).
+    ``others`` says what each left-out security is and ``other_files`` where its bars are
+    (an index there can be a run's benchmark).
     """
 
     folder: Path
@@ -37,6 +39,7 @@ class FolderScan:
     layout: str = "per-stock"
     sources: dict[str, tuple[Path, ...]] = field(default_factory=dict)
     others: dict[str, str] = field(default_factory=dict)
+    other_files: dict[str, Path] = field(default_factory=dict)
 
     def sources_of(self, code: str) -> tuple[Path, ...]:
         """Every file the bars of ``code`` are read from."""
@@ -132,9 +135,9 @@ def finish_scan(folder: Path, listing: Listing, layout: str, found: dict[str, Pa
         notes.append(f"ignored {len(ignored)} {ignored_what}: " + ", ".join(ignored[:10])
                      + (" ..." if len(ignored) > 10 else ""))
     lists = tuple(p for p in listing.files if is_stock_list(p))
-    kept = {code: sources[code] for code in files} if sources is not None else {}
+    kept = {code: paths for code, paths in sources.items()} if sources is not None else {}
     return FolderScan(folder, files, lists, tuple(ignored), (*notes, *left_out), layout,
-                      kept, others)
+                      kept, others, {code: found[code] for code in others})
 
 
 def broken_links_warning(broken: Sequence[str]) -> list[str]:

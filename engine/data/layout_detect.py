@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from engine.data import layout_files, layout_long, layout_qlib, layout_tdx
@@ -19,6 +20,7 @@ from engine.data.folder import (
     list_folder,
 )
 from engine.data.naming import DATA_SUFFIXES, code_from_file_name
+from engine.data.reader import FileTable
 from engine.errors import DataError
 from engine.progress import CancelToken
 
@@ -80,6 +82,21 @@ def read_stocks(scan: FolderScan, codes: Sequence[str], progress: ProgressCallba
                 cancel: CancelToken | None = None) -> ReadResult:
     """Each code's bars (or its DataError), read with the scan's layout, in code order."""
     return LAYOUTS[scan.layout].read(scan, codes, progress, cancel)
+
+
+def read_security(folder: Path | str, code: str, layout: str = "auto") -> FileTable | None:
+    """The bars of any security in the folder, A-share or not (an index such as
+    TongDaXin's ``sh000300.day``), read by the folder's layout; None when the folder has
+    none of it. Reading errors are raised as for stocks."""
+    scan = scan_folder(folder, layout)
+    where = {**scan.other_files, **scan.files}
+    if code not in where:
+        return None
+    one = replace(scan, files={code: where[code]})
+    result = LAYOUTS[scan.layout].read(one, [code], None, None)[0]
+    if isinstance(result, DataError):
+        raise result
+    return result
 
 
 def layout_title(name: str) -> str:
