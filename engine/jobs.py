@@ -287,11 +287,14 @@ class FolderScan:
     layout: str = "per-stock"
     title: str = "per-stock files"
     warnings: tuple[str, ...] = ()
+    #: Codes of the index files the folder holds (each can be a run's benchmark).
+    indices: tuple[str, ...] = ()
 
 
 def _scan(payload: tuple[Path, Any, str, str], ctx: TaskContext) -> FolderScan:
     from engine.data import coverage, load_market_data
     from engine.data.layout_detect import layout_title
+    from engine.data.layout_detect import scan_folder as scan_layout
     from engine.data.loader import WINDOW_RULE
     from engine.errors import DataError
 
@@ -306,8 +309,11 @@ def _scan(payload: tuple[Path, Any, str, str], ctx: TaskContext) -> FolderScan:
         data = load_market_data(folder, adjust=adjust, layout=layout, on_bad_stock="skip",
                                 cancel=ctx)
     dates = data.dates
+    others = scan_layout(folder, layout).others
+    indices = tuple(sorted(code for code, kind in others.items() if kind == "index"))
     return FolderScan(folder, data.codes, str(dates[0]), str(dates[-1]), data.excluded,
-                      coverage(data), data.layout, layout_title(data.layout), data.warnings)
+                      coverage(data), data.layout, layout_title(data.layout), data.warnings,
+                      indices)
 
 
 def scan_folder(folder: Path, end: Any, adjust: str, layout: str = "auto",

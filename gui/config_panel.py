@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,28 @@ def _rule(word: str, label: str, number: QSpinBox | QDoubleSpinBox,
     return RuleField(word, label, number)
 
 
+EQUAL_WEIGHT_ITEM = "equal weight (the stocks)"
+
+
+def _benchmark_combo() -> QComboBox:
+    """An editable choice: the equal-weight benchmark, an index code, or a typed path."""
+    box = QComboBox(editable=True)
+    box.addItem(EQUAL_WEIGHT_ITEM)
+    box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+    return box
+
+
+def _benchmark_field(box: QComboBox) -> _Field:
+    def get() -> str | None:
+        text = box.currentText().strip()
+        return None if text in ("", EQUAL_WEIGHT_ITEM) else text
+
+    def put(value: str | None) -> None:
+        box.setCurrentText(EQUAL_WEIGHT_ITEM if value is None else value)
+
+    return _Field(box, get, put, box.currentTextChanged)
+
+
 def _field(widget: QWidget) -> _Field:
     if isinstance(widget, RuleField):
         return _Field(widget, widget.value, widget.set_value, widget.edited)
@@ -126,7 +148,8 @@ class ConfigPanel(QWidget):
 
     def _add(self, form: QFormLayout, name: str, label: str, widget: QWidget,
              tip: str = "") -> None:
-        field = self.fields[name] = _field(widget)
+        field = self.fields[name] = (_benchmark_field(widget) if name == "benchmark"
+                                     and isinstance(widget, QComboBox) else _field(widget))
         widget.setToolTip(tip or label)
         box = QVBoxLayout()
         box.setSpacing(0)
@@ -145,6 +168,10 @@ class ConfigPanel(QWidget):
         form.setContentsMargins(0, 0, 0, 0)
         self._add(form, "layout", "Layout", _combo("layout"),
                   "how the folder keeps its bars; auto detects it from the contents")
+        self._add(form, "benchmark", "Benchmark", _benchmark_combo(),
+                  "what the run is measured against: the equal-weight buy and hold of its "
+                  "stocks, an index file found in the folder, or a typed path of a file of "
+                  "daily closes")
         layout = QVBoxLayout(group)
         layout.addLayout(row)
         layout.addLayout(form)
@@ -314,11 +341,20 @@ class ConfigPanel(QWidget):
             self.fields[name].put(day)
         self._edited()
 
-    def show_folder(self, codes: list[str], info: str) -> None:
-        """List the folder's stocks (keeping a pending selection) and describe the folder."""
+    def show_folder(self, codes: list[str], info: str, indices: Sequence[str] = ()) -> None:
+        """List the folder's stocks (keeping a pending selection), describe the folder, and
+        offer its ``indices`` as benchmarks."""
         pending = self._pending_stocks
         self.stocks.set_codes(codes, pending if isinstance(pending, tuple) else None)
         self.folder_info.setText(info)
+        combo = self.fields["benchmark"].widget
+        assert isinstance(combo, QComboBox)
+        chosen = combo.currentText()
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItems([EQUAL_WEIGHT_ITEM, *indices])
+        combo.setCurrentText(chosen)
+        combo.blockSignals(False)
 
     def as_date(self, name: str) -> dt.date | None:
         """The date shown in the ``start`` or ``end`` editor, None while it is not a date."""

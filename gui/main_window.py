@@ -464,7 +464,8 @@ class MainWindow(QMainWindow):
         excluded = scan.excluded
         unusable = f", {len(excluded)} unusable (see Data tab)" if len(excluded) else ""
         self.panel.show_folder(list(scan.codes), f"{scan.title}: {len(scan.codes)} stocks, "
-                               f"{scan.first_date} .. {scan.last_date}{unusable}")
+                               f"{scan.first_date} .. {scan.last_date}{unusable}",
+                               scan.indices)
         self.data_info.setText("\n".join([
             f"{scan.folder} — layout: {scan.title} ({scan.layout}); {len(scan.codes)} stocks, "
             f"{scan.first_date} .. {scan.last_date}{unusable}",

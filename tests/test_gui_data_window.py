@@ -107,3 +107,32 @@ def test_data_tab_names_the_layout_and_the_securities_left_out(
     text = window.data_info.text()
     assert "layout: TongDaXin vipdoc (tdx); 6 stocks" in text
     assert "warning: left out 1 securities that are not A-shares (1 index): 000300.SH" in text
+
+
+def test_the_window_offers_the_index_files_it_found_as_benchmarks(
+        window: MainWindow, qtbot: QtBot, folders: dict[str, Path], tmp_path: Path) -> None:
+    import shutil
+
+    import numpy as np
+    import pandas as pd
+
+    folder = tmp_path / "with_index"
+    shutil.copytree(folders["akshare"], folder)
+    days = pd.bdate_range(FIRST, LAST)
+    closes = np.round(3000 + np.arange(len(days)) * 0.5, 2)
+    pd.DataFrame({"date": days, "open": closes, "high": closes + 1, "low": closes - 1,
+                  "close": closes, "volume": 1e8}).to_parquet(folder / "000300_SH.parquet")
+    _pick(window, qtbot, folder)
+    combo = window.panel.fields["benchmark"].widget
+    items = [combo.itemText(i) for i in range(combo.count())]  # type: ignore[attr-defined]
+    assert items == ["equal weight (the stocks)", "000300.SH"]
+    assert window.panel.config().benchmark is None
+    combo.setCurrentText("000300.SH")  # type: ignore[attr-defined]
+    assert window.panel.config().benchmark == "000300.SH"
+    qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.running, timeout=60_000)
+    assert window.progress.format() == "done", window.errors.message.text()
+    assert window.result is not None and "000300.SH" not in window.result.codes
+    first = days.get_indexer([window.result.equity["date"].iloc[0]])[0]
+    assert window.result.equity["benchmark"].iloc[-1] == pytest.approx(
+        1_000_000 * closes[-1] / closes[first])
