@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from engine import parallel, results
+from engine.benchmark import benchmark_curve
 from engine.column_pass import ChunkRecords, column_pass
 from engine.config import BacktestConfig
 from engine.data import MarketData, load_market_data
@@ -20,7 +21,6 @@ from engine.kernel_inputs import costs_of, market_of
 from engine.metrics import closed_trade_stats, drawdown, fill_cost_stats, summary_metrics
 from engine.progress import CancelToken, LocalContext, Progress, ProgressSink
 from engine.simulate_nb import simulate_per_stock_nb, simulate_shared_nb, sum_sleeves_nb
-from engine.valuation_nb import benchmark_equity_nb
 
 STAGES = ("load", "indicators", "signals", "simulate", "metrics")
 
@@ -68,8 +68,8 @@ def load(config: BacktestConfig, progress: Progress | None = None,
             progress("load", done, total)
 
     return load_market_data(config.data_dir, config.stocks, config.start, config.end,
-                            adjust=config.adjust, on_bad_stock=config.on_bad_stock,
-                            listing=config.listing,
+                            layout=config.layout, adjust=config.adjust,
+                            on_bad_stock=config.on_bad_stock, listing=config.listing,
                             cache_dir=config.cache_dir, progress=report, cancel=cancel)
 
 
@@ -100,7 +100,7 @@ def simulate(data: MarketData, config: BacktestConfig, rsi: np.ndarray, buy: np.
 
 
 def run_metrics(config: BacktestConfig, data: MarketData, equity: np.ndarray,
-                positions_value: np.ndarray, fill_records: np.ndarray, benchmark_final: float,
+                positions_value: np.ndarray, fill_records: np.ndarray, benchmark: np.ndarray,
                 trades: dict[str, np.ndarray] | None = None) -> dict[str, object]:
     """Every metric of SPEC §7 from the simulation's arrays and fill records.
 
@@ -121,17 +121,15 @@ def run_metrics(config: BacktestConfig, data: MarketData, equity: np.ndarray,
         for name in ("shares", "price", "commission", "tax", "transfer_fee"))
     cost_part = fill_cost_stats(shares, price, commission, tax, fee, equity, positions_value)
     return summary_metrics(data.run_dates, equity, config.initial_capital, trade_part,
-                           cost_part, benchmark_final, config.risk_free_rate)
+                           cost_part, benchmark, config.risk_free_rate)
 
 
 def build_result(config: BacktestConfig, data: MarketData, sim: tuple[np.ndarray, ...],
                  timings: dict[str, float]) -> results.BacktestResult:
     """Tables, benchmark and metrics from the simulation's arrays and records."""
     equity, cash, value, fill_records, rejection_records = sim
-    start = data.start_index
     dates = data.dates
-    bench = benchmark_equity_nb(data.open, data.close, data.tradable, start,
-                                config.initial_capital)
+    bench = benchmark_curve(data, config)
     equity_frame = pd.DataFrame({
         "date": data.run_dates, "equity": equity, "cash": cash, "positions_value": value,
         "drawdown": drawdown(equity), "benchmark": bench,
@@ -139,7 +137,7 @@ def build_result(config: BacktestConfig, data: MarketData, sim: tuple[np.ndarray
     fills = results.fills_frame(fill_records, dates, data.codes)
     trade_columns = results.trade_arrays(fill_records, data.close, data.tradable)
     trades = results.trades_table(trade_columns, dates, data.codes)
-    metrics = run_metrics(config, data, equity, value, fill_records, float(bench[-1]),
+    metrics = run_metrics(config, data, equity, value, fill_records, bench,
                           trade_columns)
     return results.BacktestResult(
         config=config, codes=data.codes, equity=equity_frame, fills=fills, trades=trades,

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from engine.config import BacktestConfig
+from engine.config import CHOICES, BacktestConfig
 from engine.errors import BacktestError
 
 if TYPE_CHECKING:
@@ -37,12 +37,14 @@ DEMO_END = "2026-02-04"
 
 
 def _add_datagen(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("datagen", help="write a synthetic A-share universe (one parquet per stock)")
+    p = sub.add_parser("datagen", help="write a synthetic A-share universe in a data layout")
     p.add_argument("out", type=Path, help="folder to write into (created if missing)")
     p.add_argument("--stocks", type=int, default=500, help="number of stocks (default 500)")
     p.add_argument("--start", default=DEMO_START, help=f"first date (default {DEMO_START})")
     p.add_argument("--end", default=DEMO_END, help=f"last date (default {DEMO_END})")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--layout", choices=("per-stock", "tdx", "qlib", "long", "akshare"),
+                   default="per-stock", help="how to write it (default: one parquet per stock)")
     p.set_defaults(func=_cmd_datagen)
 
 
@@ -52,16 +54,21 @@ def _cmd_datagen(args: argparse.Namespace) -> int:
     if args.stocks < 1:
         raise BacktestError(f"--stocks must be at least 1, not {args.stocks}")
     t0 = time.perf_counter()
-    paths = generate_universe(args.out, args.stocks, args.start, args.end, seed=args.seed)
-    print(f"wrote {len(paths)} stock files to {args.out} in {time.perf_counter() - t0:.2f} s")
+    paths = generate_universe(args.out, args.stocks, args.start, args.end, seed=args.seed,
+                              layout=args.layout)
+    print(f"wrote {len(paths)} stock files ({args.layout} layout) to {args.out} in "
+          f"{time.perf_counter() - t0:.2f} s")
     return 0
 
 
 def _add_check(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="load and validate a data folder, print what it holds")
-    p.add_argument("data", type=Path, help="data folder (one parquet/CSV file per stock)")
+    p.add_argument("data", type=Path, help="data folder (per-stock files, TongDaXin vipdoc, "
+                   "qlib provider folder) or one long file")
     p.add_argument("--stocks", default=None,
                    help="stock-list file or codes separated by commas (default: all files)")
+    p.add_argument("--layout", choices=CHOICES["layout"], default="auto",
+                   help="the folder's layout (default: detected from its contents)")
     p.add_argument("--start", default="1990-01-01", help="first date of the run window")
     p.add_argument("--end", default="2100-01-01", help="last date of the run window")
     p.add_argument("--adjust", choices=("forward", "none"), default="forward")
@@ -72,12 +79,15 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from engine.data import load_market_data
+    from engine.data.layout_detect import layout_title
 
     if not args.no_cache:
         _check_cache_folder(None)
-    data = load_market_data(args.data, args.stocks, args.start, args.end, adjust=args.adjust,
-                            on_bad_stock=args.on_bad_stock, use_cache=not args.no_cache)
+    data = load_market_data(args.data, args.stocks, args.start, args.end, layout=args.layout,
+                            adjust=args.adjust, on_bad_stock=args.on_bad_stock,
+                            use_cache=not args.no_cache)
     run_dates = data.run_dates
+    print(f"layout: {layout_title(data.layout)} ({data.layout})")
     print(f"{data.n_stocks} stocks, {run_dates.size} trading days in the window "
           f"({run_dates[0]} .. {run_dates[-1]}), {data.start_index} warm-up days before it")
     print(f"loaded in {data.timings['total'] * 1000:.0f} ms "
@@ -103,8 +113,10 @@ def _word_or(word: str, kind: type) -> Any:
 
 # (flag, config field, type, help); None type = a switch that sets False.
 RUN_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
-    ("--data", "data_dir", Path, "data folder (one parquet/CSV file per stock)"),
+    ("--data", "data_dir", Path, "data folder (per-stock files, TongDaXin vipdoc, qlib, or a "
+     "long file)"),
     ("--stocks", "stocks", str, "stock-list file or codes separated by commas (default: all)"),
+    ("--layout", "layout", str, "data folder layout: auto (default), per-stock, tdx, qlib, long"),
     ("--start", "start", str, "first day of the run (YYYY-MM-DD)"),
     ("--end", "end", str, "last day of the run (YYYY-MM-DD)"),
     ("--period", "period", int, "RSI period (default 14)"),
@@ -132,6 +144,8 @@ RUN_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
     ("--on-bad-stock", "on_bad_stock", str, "fail (default) or skip"),
     ("--workers", "workers", _workers, "auto (default) or a number of processes"),
     ("--risk-free", "risk_free_rate", float, "annual risk-free rate for Sharpe/Sortino"),
+    ("--benchmark", "benchmark", str, "CODE|PATH: an index in the data folder (000300.SH) "
+     "or a file of daily closes (default: equal-weight buy and hold of the stocks)"),
     ("--cache-dir", "cache_dir", Path, "aligned-cache folder (default: user cache)"),
 )
 

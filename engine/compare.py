@@ -31,6 +31,7 @@ METRIC_GOALS: dict[str, str] = {
     "calmar": "max", "win_rate": "max", "profit_factor": "max", "avg_trade_return": "max",
     "total_commission": "min", "total_tax": "min",
     "total_transfer_fee": "min", "turnover": "min", "excess_return": "max",
+    "alpha": "max", "information_ratio": "max",
     "final_equity": "max",
 }
 ALL_STOCKS = "(all files)"

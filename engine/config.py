@@ -21,6 +21,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 CHOICES: dict[str, tuple[str, ...]] = {
+    "layout": ("auto", "per-stock", "tdx", "qlib", "long"),  # engine.data.LAYOUT_CHOICES
     "rsi_method": ("wilder", "sma"),
     "fill": ("next_open", "close"),
     "capital_mode": ("shared", "per_stock"),
@@ -45,7 +46,9 @@ RULE_WORDS: dict[str, str] = {
 MAX_CAPITAL = 1e12
 
 
-def _date(value: Any, name: str) -> dt.date:
+def parse_date(value: Any, name: str = "date") -> dt.date:
+    """A date from a date, a datetime, or text written ``2011-01-04`` or ``20110104``;
+    a ConfigError naming ``name`` otherwise."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -53,7 +56,8 @@ def _date(value: Any, name: str) -> dt.date:
     try:
         return dt.date.fromisoformat(str(value).strip())
     except ValueError as exc:
-        raise ConfigError(f"{name} {value!r} is not a date; use YYYY-MM-DD", field=name) from exc
+        raise ConfigError(f"{name} {value!r} is not a date; use YYYY-MM-DD or YYYYMMDD",
+                          field=name) from exc
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,8 @@ class BacktestConfig:
     """Everything that defines a run; defaults are the spec's (A-share rules on).
 
     ``stocks`` is None (every stock file in ``data_dir``), a stock-list file path, or
-    a tuple of codes. ``workers`` is "auto" or a positive integer. ``stamp_tax_rate``
+    a tuple of codes. ``layout`` is "auto" (detected from the folder's contents) or the
+    folder's layout. ``workers`` is "auto" or a positive integer. ``stamp_tax_rate``
     and ``transfer_fee_rate`` are "schedule" (the rates in force on each fill's date)
     or a number; ``lot_size`` is "board" (the lot rule of each stock's board) or a
     number of shares for every board. ``listing`` says which bar is a new listing's
@@ -70,6 +75,7 @@ class BacktestConfig:
 
     data_dir: Path = Path("data/sample")
     stocks: str | tuple[str, ...] | None = None
+    layout: str = "auto"
     start: dt.date = dt.date(2023, 2, 4)
     end: dt.date = dt.date(2026, 2, 4)
     period: int = 14
@@ -93,6 +99,7 @@ class BacktestConfig:
     listing: str = "list_date"
     workers: str | int = "auto"
     risk_free_rate: float = 0.0
+    benchmark: str | None = None
     cache_dir: Path | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -103,8 +110,8 @@ class BacktestConfig:
         set_(self, "data_dir", Path(self.data_dir))
         if self.cache_dir is not None:
             set_(self, "cache_dir", Path(self.cache_dir))
-        set_(self, "start", _date(self.start, "start"))
-        set_(self, "end", _date(self.end, "end"))
+        set_(self, "start", parse_date(self.start, "start"))
+        set_(self, "end", parse_date(self.end, "end"))
         if isinstance(self.stocks, list | tuple):
             set_(self, "stocks", tuple(str(s) for s in self.stocks))
         elif isinstance(self.stocks, Path):
@@ -151,6 +158,10 @@ class BacktestConfig:
             value = getattr(self, f.name)
             if isinstance(value, float):
                 need(math.isfinite(value), f.name, "must be a finite number")
+        need(self.benchmark is None or (isinstance(self.benchmark, str)
+                                        and bool(self.benchmark.strip())), "benchmark",
+             "must be an index code (000300.SH) or a file of daily closes, or empty for "
+             "the equal-weight benchmark")
         need(isinstance(self.stocks, str | tuple) or self.stocks is None, "stocks",
              "must be a stock-list file, a list of codes, or empty for all stocks")
         for name, allowed in CHOICES.items():

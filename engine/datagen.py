@@ -17,7 +17,8 @@ import pyarrow.parquet as pq
 
 from engine.market_rules import board_indices, limit_prices, limit_widths
 
-__all__ = ["MAX_STOCKS", "generate_frames", "generate_universe", "trading_calendar"]
+__all__ = ["MAX_STOCKS", "generate_frames", "generate_universe", "trading_calendar",
+           "write_atomically"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ _MOMENTUM_SD, _MOMENTUM_PHI = 0.004, 0.75  # short-lived per-stock trends (lag-1
 _DRIFT_MEAN, _DRIFT_SD = 0.0, 2e-4  # per-stock daily drift of the price (not its log)
 _INTRADAY_SD = 0.02
 _MIN_PRICE = 2.0
+_MAX_LOTS = 40_000_000.0
 
 # Chinese New Year's day per year; the exchanges close from its eve for about a week.
 _SPRING_FESTIVAL = {
@@ -72,7 +74,7 @@ _BOARDS = (
     _Board(0.28, ("000", "001", "002"), (0.3, 0.05, 0.65), "SZ", 1.0),  # SZ main
     _Board(0.20, ("300", "301"), (0.75, 0.25), "SZ", 1.25),  # ChiNext
     _Board(0.15, ("688", "689"), (0.97, 0.03), "SH", 1.3),  # STAR
-    _Board(0.07, ("43", "83", "87", "92"), (0.1, 0.4, 0.3, 0.2), "BJ", 1.4),  # Beijing
+    _Board(0.07, ("43", "83", "87", "920"), (0.1, 0.4, 0.3, 0.2), "BJ", 1.4),  # Beijing
 )
 
 
@@ -129,9 +131,13 @@ def _make_codes(n_stocks: int, rng: np.random.Generator) -> tuple[list[str], np.
     """Unique canonical codes, sorted, starting with 000001.SZ, and their boards' vol scales."""
     listing = [(_FIRST_CODE, _BOARDS[1].vol_scale)]
     for board, count in zip(_BOARDS, _board_counts(n_stocks - 1), strict=True):
-        size = 10 ** (6 - len(board.prefixes[0]))
-        pool = np.concatenate([int(p) * size + np.arange(size) for p in board.prefixes])
-        weight = np.repeat(board.prefix_weights, size)
+        sizes = [10 ** (6 - len(p)) for p in board.prefixes]
+        pool = np.concatenate([int(p) * size + np.arange(size)
+                               for p, size in zip(board.prefixes, sizes, strict=True)])
+        # Each prefix keeps its share of the board however many codes it has (BJ's 920
+        # segment has a tenth of the codes of 43/83/87).
+        weight = np.concatenate([np.full(size, w * (max(sizes) / size))
+                                 for w, size in zip(board.prefix_weights, sizes, strict=True)])
         weight[pool <= 1] = 0.0  # 000000 does not exist; 000001 is already taken
         picked = rng.choice(pool, size=count, replace=False, p=weight / weight.sum())
         listing += [(f"{c:06d}.{board.exchange}", board.vol_scale) for c in picked]
@@ -313,7 +319,8 @@ def _simulate(codes: list[str], vol: np.ndarray, days: np.ndarray,
     # Shares traded: a per-stock level, busier on big moves
     base_volume = np.exp(rng.normal(np.log(5e6), 1.0, n))
     activity = np.exp(rng.normal(0.0, 0.3, close.shape)) * (1.0 + 15.0 * np.abs(move))
-    volume = np.maximum(np.round(base_volume * activity / 100.0), 1.0) * 100.0
+    # Capped below 2**32 shares, the most a TongDaXin record holds.
+    volume = np.clip(np.round(base_volume * activity / 100.0), 1.0, _MAX_LOTS) * 100.0
     return _Bars(traded, open_, high, low, close, volume)
 
 
@@ -361,7 +368,7 @@ def generate_frames(
     return frames
 
 
-def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     """Write through a temporary sibling, then rename, so no half-written file is left."""
     tmp = path.with_name(path.name + ".tmp")
     write(tmp)
@@ -374,25 +381,39 @@ def generate_universe(
     start: str | datetime.date,
     end: str | datetime.date,
     seed: int = 0,
+    layout: str = "per-stock",
 ) -> list[Path]:
-    """Generate a universe and write it as a data folder.
+    """Generate a universe and write it as a data folder in ``layout``.
 
-    Writes one zstd parquet per stock named like ``000001_SZ.parquet`` plus
-    ``stock_list.txt`` (one canonical code per line) into ``out_dir``, created if
-    missing. Returns the parquet paths in code order.
+    ``per-stock`` writes one zstd parquet per stock named like ``000001_SZ.parquet``;
+    the other layouts are those of ``engine.datagen_layouts.WRITERS`` (TongDaXin, qlib,
+    one long file, AkShare CSVs). Every layout also gets ``stock_list.txt`` (one canonical
+    code per line) in ``out_dir``, created if missing. Returns the written data files.
     """
+    from engine.datagen_layouts import WRITERS
+
+    if layout != "per-stock" and layout not in WRITERS:
+        raise ValueError(f"layout must be one of per-stock, {', '.join(WRITERS)}, not "
+                         f"{layout!r}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     frames = generate_frames(n_stocks, start, end, seed)
     began = time.perf_counter()
+    paths = _write_per_stock(out_dir, frames) if layout == "per-stock" else WRITERS[layout](
+        out_dir, frames)
+    stock_list = "".join(f"{code}\n" for code in frames)
+    write_atomically(out_dir / "stock_list.txt", lambda p: p.write_text(stock_list, "utf-8"))
+    log.info("wrote %d files to %s in %.2f s", len(paths), out_dir, time.perf_counter() - began)
+    return paths
+
+
+def _write_per_stock(out_dir: Path, frames: dict[str, pd.DataFrame]) -> list[Path]:
     paths = []
     for code, frame in frames.items():
         path = out_dir / f"{code.replace('.', '_')}.parquet"
         table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
-        _write_atomically(path, partial(pq.write_table, table, compression="zstd"))
+        write_atomically(path, partial(pq.write_table, table, compression="zstd"))
         paths.append(path)
-    stock_list = "".join(f"{code}\n" for code in frames)
-    _write_atomically(out_dir / "stock_list.txt", lambda p: p.write_text(stock_list, "utf-8"))
     stale = sorted(set(out_dir.glob("*.parquet")) - set(paths))
     if stale:
         log.warning(
@@ -401,5 +422,4 @@ def generate_universe(
             len(stale),
             stale[0].name,
         )
-    log.info("wrote %d files to %s in %.2f s", len(paths), out_dir, time.perf_counter() - began)
     return paths

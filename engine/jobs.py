@@ -277,8 +277,9 @@ def walk_forward(config: BacktestConfig, grid: Mapping[str, Iterable[float]], sp
 
 @dataclass(frozen=True)
 class FolderScan:
-    """What a window shows of a data folder: its usable stocks, their calendar span,
-    the files it could not use (``excluded``: code, file, reason) and per-stock coverage."""
+    """What a window shows of a data folder: its layout (``layout`` its name, ``title`` how
+    to say it), its usable stocks, their calendar span (the data's coverage), the files it
+    could not use (``excluded``: code, file, reason), warnings, and per-stock coverage."""
 
     folder: Path
     codes: tuple[str, ...]
@@ -286,26 +287,45 @@ class FolderScan:
     last_date: str
     excluded: pd.DataFrame
     coverage: pd.DataFrame
+    layout: str = "per-stock"
+    title: str = "per-stock files"
+    warnings: tuple[str, ...] = ()
+    #: Codes of the index files the folder holds (each can be a run's benchmark).
+    indices: tuple[str, ...] = ()
 
 
-def _scan(payload: tuple[Path, Any, str], ctx: TaskContext) -> FolderScan:
+def _scan(payload: tuple[Path, Any, str, str], ctx: TaskContext) -> FolderScan:
     from engine.data import coverage, load_market_data
+    from engine.data.layout_detect import layout_title
+    from engine.data.layout_detect import scan_folder as scan_layout
+    from engine.data.loader import WINDOW_RULE
+    from engine.errors import DataError
 
-    folder, end, adjust = payload
-    data = load_market_data(folder, end=end, adjust=adjust, on_bad_stock="skip",
-                            cancel=ctx)
+    folder, end, adjust, layout = payload
+    try:
+        data = load_market_data(folder, end=end, adjust=adjust, layout=layout,
+                                on_bad_stock="skip", cancel=ctx)
+    except DataError as exc:
+        if exc.rule != WINDOW_RULE:
+            raise
+        # The data starts after the window's end: load all of it, to show its coverage.
+        data = load_market_data(folder, adjust=adjust, layout=layout, on_bad_stock="skip",
+                                cancel=ctx)
     dates = data.dates
+    others = scan_layout(folder, layout).others
+    indices = tuple(sorted(code for code, kind in others.items() if kind == "index"))
     return FolderScan(folder, data.codes, str(dates[0]), str(dates[-1]), data.excluded,
-                      coverage(data))
+                      coverage(data), data.layout, layout_title(data.layout), data.warnings,
+                      indices)
 
 
-def scan_folder(folder: Path, end: Any, adjust: str,
+def scan_folder(folder: Path, end: Any, adjust: str, layout: str = "auto",
                 cancel: CancelToken | None = None) -> FolderScan:
     """Load every stock of ``folder`` (validated, aligned and cached up to ``end``) on the
     run host and summarise it. The aligned cache entry it writes is the one the first
-    run of all the folder's stocks reads."""
-    return submit("run", _scan, (folder, end, adjust), f"scan of {folder}",
-                  cancel=cancel)
+    run of all the folder's stocks reads. ``end`` None (or before the data) loads all."""
+    return submit("run", _scan, (folder, end if end is not None else "2100-01-01", adjust,
+                                 layout), f"scan of {folder}", cancel=cancel)
 
 
 def _detail(payload: tuple[BacktestConfig, str], ctx: TaskContext) -> pd.DataFrame:

@@ -130,16 +130,20 @@ def limit_widths(board_index: np.ndarray, days: np.ndarray, st: np.ndarray) -> n
     """Limit width L per bar, from each bar's board (index into ``BOARDS``), date and ST flag.
 
     A date before a board's first rule gets the first rule's width (the earliest data).
+    Whole-column operations only: a gather of each board's first rule, then one masked
+    assignment per later rule (millions of bars in well under a second).
     """
-    width = np.full(days.shape, np.nan)
-    for b, board in enumerate(BOARDS):
-        rules = sorted((r for r in LIMIT_RULES if r.board == board), key=lambda r: r.since)
-        on_board = board_index == b
-        k = np.maximum(np.searchsorted([r.since for r in rules], days[on_board], "right") - 1, 0)
-        normal = np.array([r.width for r in rules])[k]
-        while_st = np.array([r.st_width for r in rules])[k]
-        width[on_board] = np.where(st[on_board], while_st, normal)
-    return width
+    rules = sorted(LIMIT_RULES, key=lambda r: r.since)
+    first = {board: next(r for r in rules if r.board == board) for board in BOARDS}
+    normal = np.array([first[b].width for b in BOARDS])[board_index]
+    while_st = np.array([first[b].st_width for b in BOARDS])[board_index]
+    for rule in rules:
+        if rule is first[rule.board]:
+            continue
+        later = (board_index == BOARDS.index(rule.board)) & (days >= rule.since)
+        normal[later] = rule.width
+        while_st[later] = rule.st_width
+    return np.where(st, while_st, normal)
 
 
 def listing_bars(board: str, listing_day: int) -> int:

@@ -126,15 +126,36 @@ def compute_metrics(dates: np.ndarray, equity: np.ndarray, positions_value: np.n
                     benchmark: np.ndarray, risk_free_rate: float = 0.0) -> dict[str, object]:
     """Every metric of SPEC §7 as a flat dict (floats, NaN where undefined)."""
     return summary_metrics(dates, equity, initial_capital, trade_stats(trades),
-                           cost_stats(fills, equity, positions_value), float(benchmark[-1]),
+                           cost_stats(fills, equity, positions_value), benchmark,
                            risk_free_rate)
 
 
+def relative_stats(returns: np.ndarray, benchmark_returns: np.ndarray) -> dict[str, float]:
+    """Beta, alpha, tracking error and information ratio against a benchmark (SPEC §7).
+
+    Beta and alpha come from the daily OLS of ``returns`` on ``benchmark_returns``, alpha
+    annualised x 252; the tracking error is ``std(r - r_b, ddof=1) * sqrt(252)``; the
+    information ratio the annualised mean of ``r - r_b`` over the tracking error.
+    """
+    r, b = np.asarray(returns, float), np.asarray(benchmark_returns, float)
+    spread = b - b.mean()
+    beta = _div(float(np.sum(spread * (r - r.mean()))), float(np.sum(spread * spread)))
+    active = r - b
+    tracking = (float(np.std(active, ddof=1)) * math.sqrt(TRADING_DAYS) if r.size > 1
+                else math.nan)
+    return {
+        "beta": beta,
+        "alpha": (float(r.mean()) - beta * float(b.mean())) * TRADING_DAYS,
+        "tracking_error": tracking,
+        "information_ratio": _div(float(np.mean(active)) * TRADING_DAYS, tracking),
+    }
+
+
 def summary_metrics(dates: np.ndarray, equity: np.ndarray, initial_capital: float,
-                    trades: dict[str, float], costs: dict[str, float], benchmark_final: float,
+                    trades: dict[str, float], costs: dict[str, float], benchmark: np.ndarray,
                     risk_free_rate: float = 0.0) -> dict[str, object]:
     """``compute_metrics`` from the trade and cost statistics already computed (the
-    parameter-sweep path, which never builds tables) and the benchmark's final equity."""
+    parameter-sweep path, which never builds tables) and the benchmark's equity per day."""
     out: dict[str, object] = {}
     returns = return_stats(equity, initial_capital, risk_free_rate)
     out.update(returns)
@@ -142,9 +163,11 @@ def summary_metrics(dates: np.ndarray, equity: np.ndarray, initial_capital: floa
     out["calmar"] = _div(returns["cagr"], abs(float(drawdown(equity).min())))
     out.update(trades)
     out.update(costs)
-    benchmark_return = benchmark_final / initial_capital - 1.0
+    benchmark_return = float(benchmark[-1]) / initial_capital - 1.0
     out["benchmark_total_return"] = benchmark_return
     out["excess_return"] = returns["total_return"] - benchmark_return
+    out.update(relative_stats(daily_returns(equity, initial_capital),
+                              daily_returns(np.asarray(benchmark, float), initial_capital)))
     out["days"] = int(equity.size)
     out["final_equity"] = float(equity[-1])
     return out

@@ -32,8 +32,12 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("total_transfer_fee", "Total transfer fee", "money"),
     ("turnover", "Turnover (× mean equity)", "ratio"),
     ("exposure", "Exposure", "pct"),
-    ("benchmark_total_return", "Benchmark return (EW B&H)", "pct"),
+    ("benchmark_total_return", "Benchmark return", "pct"),
     ("excess_return", "Excess return", "pct"),
+    ("beta", "Beta (to the benchmark)", "ratio"),
+    ("alpha", "Alpha (ann.)", "pct"),
+    ("tracking_error", "Tracking error (ann.)", "pct"),
+    ("information_ratio", "Information ratio", "ratio"),
     ("final_equity", "Final equity", "money"),
     ("days", "Trading days", "int"),
 )

@@ -23,6 +23,7 @@ import pandas as pd
 
 from engine import parallel
 from engine.backtest import compute_rsi, load, run_metrics, simulate
+from engine.benchmark import benchmark_curve
 from engine.config import BacktestConfig
 from engine.data import MarketData
 from engine.errors import ConfigError
@@ -33,7 +34,6 @@ from engine.pool import Task
 from engine.progress import CancelToken, Progress, ProgressSink, TaskContext
 from engine.shared_data import DataRef, attach_market_data
 from engine.signals_nb import signals_nb
-from engine.valuation_nb import benchmark_equity_nb
 
 #: Config fields a grid may vary: every numeric field (also those that take a rule word
 #: instead, such as ``lot_size``), except the worker count.
@@ -145,18 +145,18 @@ def _cached_rsi(data: MarketData, config: BacktestConfig) -> tuple[np.ndarray, b
 
 
 def evaluate(data: MarketData, config: BacktestConfig, rsi: np.ndarray,
-             benchmark_final: float) -> tuple[dict[str, object], np.ndarray]:
+             benchmark: np.ndarray) -> tuple[dict[str, object], np.ndarray]:
     """One combination's metrics and daily returns (float32): signals, simulation,
     metrics, no tables."""
     buy, sell = signals_nb(rsi, data.tradable, data.start_index, config.oversold,
                            config.overbought)
     equity, _, value, fills, _ = simulate(data, config, rsi, buy, sell)
     returns = daily_returns(equity, config.initial_capital).astype(np.float32)
-    return run_metrics(config, data, equity, value, fills, benchmark_final), returns
+    return run_metrics(config, data, equity, value, fills, benchmark), returns
 
 
 def _sweep_task(payload: tuple[DataRef | MarketData, BacktestConfig,
-                               list[tuple[int, dict[str, float]]], dict[float, float]],
+                               list[tuple[int, dict[str, float]]], dict[float, np.ndarray]],
                 ctx: TaskContext) -> tuple[list[tuple[int, tuple[dict[str, object],
                                                                   np.ndarray]]], int]:
     """Evaluate a batch of combinations (in period order); returns (rows of index and
@@ -177,7 +177,7 @@ def _sweep_task(payload: tuple[DataRef | MarketData, BacktestConfig,
 
 
 def _tasks(source: Any, base: BacktestConfig, valid: list[tuple[int, dict[str, float]]],
-           bench: dict[float, float], combo_seconds: float, workers: int) -> list[Task]:
+           bench: dict[float, np.ndarray], combo_seconds: float, workers: int) -> list[Task]:
     """Batches of combinations in period order (a batch computes RSI once per period it
     holds, and the next batch on the same worker reuses the last one), sized by
     ``engine.executor.batch_sizes``."""
@@ -259,8 +259,7 @@ def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
     data = load(base_config, sink, cancel)
     timings = {"load": time.perf_counter() - t0}
     capitals = {float(c.initial_capital) for c in configs.values()}
-    bench = {c: float(benchmark_equity_nb(data.open, data.close, data.tradable,
-                                          data.start_index, c)[-1]) for c in capitals}
+    bench = {c: benchmark_curve(data, base_config, c) for c in capitals}
     periods = {p.get("period", base_config.period) for _, p in valid}
     mode = base_config.capital_mode
     t1 = time.perf_counter()

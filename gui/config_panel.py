@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QDate, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
@@ -27,7 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from engine.config import CHOICES, BacktestConfig
+from engine.data.summary import window_problem
 from engine.errors import ConfigError
+from gui.date_field import DateField
 from gui.rule_field import RuleField
 from gui.stock_picker import StockPicker
 
@@ -72,6 +73,28 @@ def _rule(word: str, label: str, number: QSpinBox | QDoubleSpinBox,
     return RuleField(word, label, number)
 
 
+EQUAL_WEIGHT_ITEM = "equal weight (the stocks)"
+
+
+def _benchmark_combo() -> QComboBox:
+    """An editable choice: the equal-weight benchmark, an index code, or a typed path."""
+    box = QComboBox(editable=True)
+    box.addItem(EQUAL_WEIGHT_ITEM)
+    box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+    return box
+
+
+def _benchmark_field(box: QComboBox) -> _Field:
+    def get() -> str | None:
+        text = box.currentText().strip()
+        return None if text in ("", EQUAL_WEIGHT_ITEM) else text
+
+    def put(value: str | None) -> None:
+        box.setCurrentText(EQUAL_WEIGHT_ITEM if value is None else value)
+
+    return _Field(box, get, put, box.currentTextChanged)
+
+
 def _field(widget: QWidget) -> _Field:
     if isinstance(widget, RuleField):
         return _Field(widget, widget.value, widget.set_value, widget.edited)
@@ -82,17 +105,17 @@ def _field(widget: QWidget) -> _Field:
                       widget.currentTextChanged)
     if isinstance(widget, QCheckBox):
         return _Field(widget, widget.isChecked, widget.setChecked, widget.toggled)
-    if isinstance(widget, QDateEdit):
-        return _Field(widget, lambda: widget.date().toPython(),
-                      lambda d: widget.setDate(QDate(d.year, d.month, d.day)), widget.dateChanged)
+    if isinstance(widget, DateField):
+        return _Field(widget, widget.text, widget.set_date, widget.edited)
     raise TypeError(widget)
 
 
 class ConfigPanel(QWidget):
     """Edits a BacktestConfig. ``config()`` returns it or raises ConfigError.
 
-    Signals: ``changed`` (any edit), ``folder_changed(Path)``, ``validity_changed(bool, str)``
-    after each edit with the reason when invalid.
+    Signals: ``changed`` (any edit), ``folder_changed(Path)`` (also when the layout
+    changes), ``validity_changed(bool, str)`` after each edit with the reason when invalid
+    (including a run window that holds none of the opened data's days).
     """
 
     changed = Signal()
@@ -107,6 +130,12 @@ class ConfigPanel(QWidget):
         self.folder_info = QLabel("no folder loaded", wordWrap=True)
         self.stocks = StockPicker()
         self.stocks.changed.connect(self._edited)
+        self.coverage: tuple[dt.date, dt.date] | None = None
+        self.coverage_label = QLabel("", wordWrap=True)
+        self.use_range = QPushButton("Use the data's range")
+        self.use_range.setToolTip("set Start and End to the first and last day of the data")
+        self.use_range.clicked.connect(self.use_data_range)
+        self.use_range.hide()
         layout = QVBoxLayout(self)
         layout.addWidget(self._data_group())
         layout.addWidget(self._run_group())
@@ -115,10 +144,12 @@ class ConfigPanel(QWidget):
         self.set_config(BacktestConfig())
         for f in self.fields.values():
             f.signal.connect(self._edited)
+        self.fields["layout"].signal.connect(lambda _: self._folder_edited())
 
     def _add(self, form: QFormLayout, name: str, label: str, widget: QWidget,
              tip: str = "") -> None:
-        field = self.fields[name] = _field(widget)
+        field = self.fields[name] = (_benchmark_field(widget) if name == "benchmark"
+                                     and isinstance(widget, QComboBox) else _field(widget))
         widget.setToolTip(tip or label)
         box = QVBoxLayout()
         box.setSpacing(0)
@@ -133,8 +164,17 @@ class ConfigPanel(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.folder, 1)
         row.addWidget(browse)
+        form = QFormLayout()
+        form.setContentsMargins(0, 0, 0, 0)
+        self._add(form, "layout", "Layout", _combo("layout"),
+                  "how the folder keeps its bars; auto detects it from the contents")
+        self._add(form, "benchmark", "Benchmark", _benchmark_combo(),
+                  "what the run is measured against: the equal-weight buy and hold of its "
+                  "stocks, an index file found in the folder, or a typed path of a file of "
+                  "daily closes")
         layout = QVBoxLayout(group)
         layout.addLayout(row)
+        layout.addLayout(form)
         layout.addWidget(self.folder_info)
         layout.addWidget(self.stocks, 1)
         return group
@@ -143,10 +183,10 @@ class ConfigPanel(QWidget):
         group = QGroupBox("Run")
         form = QFormLayout(group)
         for name, label in (("start", "Start"), ("end", "End")):
-            date = QDateEdit()
-            date.setCalendarPopup(True)
-            date.setDisplayFormat("yyyy-MM-dd")
-            self._add(form, name, label, date)
+            self._add(form, name, label, DateField(), f"{label.lower()} of the run window: "
+                      "2011-01-04 or 20110104")
+        form.addRow("", self.coverage_label)
+        form.addRow("", self.use_range)
         self._add(form, "period", "RSI period", _spin(0, 1000), "RSI look-back in bars (2-500)")
         self._add(form, "oversold", "Oversold", _spin(0, 100, 2, 1.0),
                   "buy when RSI rises back above this level")
@@ -239,7 +279,10 @@ class ConfigPanel(QWidget):
         for f in self.fields.values():
             f.error.hide()
         try:
-            self.config()
+            config = self.config()
+            problem = self._window_problem(config)
+            if problem:
+                raise ConfigError(problem, field="start")
         except ConfigError as exc:
             field = self.fields.get(exc.field or "")
             if field is not None:
@@ -270,12 +313,51 @@ class ConfigPanel(QWidget):
         self.folder_changed.emit(Path(self.folder.text().strip()))
         self._edited()
 
-    def show_folder(self, codes: list[str], info: str) -> None:
-        """List the folder's stocks (keeping a pending selection) and describe the folder."""
+    def _window_problem(self, config: BacktestConfig) -> str:
+        covered = self.coverage is not None and not window_problem(config.start, config.end,
+                                                                   *self.coverage)
+        self.use_range.setVisible(self.coverage is not None
+                                  and (config.start, config.end) != self.coverage)
+        if self.coverage is None or covered:
+            return ""
+        return window_problem(config.start, config.end, *self.coverage)
+
+    def set_coverage(self, first: dt.date | None, last: dt.date | None) -> None:
+        """Show the opened data's first and last day beside the dates (None: no data). A
+        run window that holds none of its days moves to the data's range."""
+        self.coverage = (first, last) if first is not None and last is not None else None
+        self.coverage_label.setText(f"data: {first} .. {last}" if self.coverage else "")
+        start, end = self.as_date("start"), self.as_date("end")
+        if self.coverage and start and end and window_problem(start, end, *self.coverage):
+            self.use_data_range()
+        else:
+            self._edited()
+
+    def use_data_range(self) -> None:
+        """Set Start and End to the opened data's first and last day."""
+        if self.coverage is None:
+            return
+        for name, day in zip(("start", "end"), self.coverage, strict=True):
+            self.fields[name].put(day)
+        self._edited()
+
+    def show_folder(self, codes: list[str], info: str, indices: Sequence[str] = ()) -> None:
+        """List the folder's stocks (keeping a pending selection), describe the folder, and
+        offer its ``indices`` as benchmarks."""
         pending = self._pending_stocks
         self.stocks.set_codes(codes, pending if isinstance(pending, tuple) else None)
         self.folder_info.setText(info)
+        combo = self.fields["benchmark"].widget
+        assert isinstance(combo, QComboBox)
+        chosen = combo.currentText()
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItems([EQUAL_WEIGHT_ITEM, *indices])
+        combo.setCurrentText(chosen)
+        combo.blockSignals(False)
 
-    def as_date(self, name: str) -> dt.date:
-        """The date shown in the ``start`` or ``end`` editor."""
-        return self.fields[name].get()
+    def as_date(self, name: str) -> dt.date | None:
+        """The date shown in the ``start`` or ``end`` editor, None while it is not a date."""
+        widget = self.fields[name].widget
+        assert isinstance(widget, DateField)
+        return widget.date()

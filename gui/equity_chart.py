@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyqtgraph as pg
@@ -18,6 +20,8 @@ from gui.plot_style import (
     posix_seconds,
     style_plot,
 )
+
+EQUAL_WEIGHT = "equal-weight buy & hold"
 
 
 class EquityChart(QWidget):
@@ -43,7 +47,7 @@ class EquityChart(QWidget):
         self.legend = self.equity_plot.addLegend(offset=(10, 10))
         self.portfolio = self.equity_plot.plot(pen=pg.mkPen(PORTFOLIO, width=1), name="portfolio")
         self.benchmark = self.equity_plot.plot(pen=pg.mkPen(BENCHMARK, width=1),
-                                               name="equal-weight buy & hold")
+                                               name=EQUAL_WEIGHT)
         self.drawdown = self.drawdown_plot.plot(pen=pg.mkPen(DRAWDOWN), fillLevel=0,
                                                 brush=pg.mkBrush(DRAWDOWN + "55"))
         self._cursor_lines = [pg.InfiniteLine(angle=90, movable=False,
@@ -62,8 +66,11 @@ class EquityChart(QWidget):
         self._proxy = pg.SignalProxy(self.canvas.scene().sigMouseMoved, rateLimit=60,
                                      slot=self._moved)
 
-    def set_data(self, equity: pd.DataFrame) -> None:
-        """Plot a result's ``equity`` table."""
+    def set_data(self, equity: pd.DataFrame, benchmark: str | None = None) -> None:
+        """Plot a result's ``equity`` table; ``benchmark`` names its index (None: the
+        equal-weight buy and hold)."""
+        label = EQUAL_WEIGHT if benchmark is None else f"benchmark: {Path(benchmark).name}"
+        self.legend.getLabel(self.benchmark).setText(label)
         self._frame = equity.reset_index(drop=True)
         self._x = posix_seconds(equity["date"])
         self.portfolio.setData(self._x, equity["equity"].to_numpy())

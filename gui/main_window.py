@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gc
 import time
 from collections.abc import Callable
@@ -105,6 +106,12 @@ class MainWindow(QMainWindow):
         self.timing_chart = TimingChart()
         self.stock_chart = StockChart()
         self.data_table = FrameTable()
+        self.data_info = QLabel("no folder loaded", wordWrap=True)
+        data_tab = QWidget()
+        data_box = QVBoxLayout(data_tab)
+        data_box.setContentsMargins(0, 0, 0, 0)
+        data_box.addWidget(self.data_info)
+        data_box.addWidget(self.data_table, 1)
         self.runs_panel = RunsPanel()
         self.compare_view = CompareView()
         self.sweep_view = SweepView(self.settings)
@@ -112,7 +119,7 @@ class MainWindow(QMainWindow):
                               (self.trades_table, "Trades"), (self.fills_table, "Fills"),
                               (self.rejections_table, "Rejections"),
                               (self.timing_chart, "Timing"), (self.stock_chart, "Stock"),
-                              (self.data_table, "Data"), (self.runs_panel, "Runs"),
+                              (data_tab, "Data"), (self.runs_panel, "Runs"),
                               (self.compare_view, "Compare"), (self.sweep_view, "Sweep")):
             self.tabs.addTab(widget, title)
         self.tabs.currentChanged.connect(lambda _: self._fill_current_tab())
@@ -348,7 +355,8 @@ class MainWindow(QMainWindow):
         self.result = result
         metrics = pd.DataFrame(metric_rows(result.metrics), columns=["metric", "value"])
         fillers: dict[QWidget, Callable[[], object]] = {
-            self.equity_chart: lambda: self.equity_chart.set_data(result.equity),
+            self.equity_chart: lambda: self.equity_chart.set_data(result.equity,
+                                                                  result.config.benchmark),
             self.metrics_table: lambda: self.metrics_table.set_data(metrics),
             self.trades_table: lambda: self.trades_table.set_data(result.trades,
                                                                   text.get("trades")),
@@ -436,7 +444,9 @@ class MainWindow(QMainWindow):
         # The run's end date and adjustment: the aligned cache entry the scan writes is
         # the one the first run of all the folder's stocks reads.
         end, adjust = self.panel.as_date("end"), self.panel.fields["adjust"].get()
-        job = JobLoad(folder, lambda: jobs.scan_folder(folder, end, adjust),
+        layout = self.panel.fields["layout"].get()
+        self.data_info.setText(f"loading {folder}…")
+        job = JobLoad(folder, lambda: jobs.scan_folder(folder, end, adjust, layout),
                       f"loading {folder}", self)
         job.start(self._folder_loaded, self._folder_failed)
 
@@ -453,8 +463,15 @@ class MainWindow(QMainWindow):
         self.data_table.set_data(scan.coverage)
         excluded = scan.excluded
         unusable = f", {len(excluded)} unusable (see Data tab)" if len(excluded) else ""
-        self.panel.show_folder(list(scan.codes), f"{len(scan.codes)} stock files, "
-                               f"{scan.first_date} .. {scan.last_date}{unusable}")
+        self.panel.show_folder(list(scan.codes), f"{scan.title}: {len(scan.codes)} stocks, "
+                               f"{scan.first_date} .. {scan.last_date}{unusable}",
+                               scan.indices)
+        self.data_info.setText("\n".join([
+            f"{scan.folder} — layout: {scan.title} ({scan.layout}); {len(scan.codes)} stocks, "
+            f"{scan.first_date} .. {scan.last_date}{unusable}",
+            *(f"warning: {w}" for w in scan.warnings[:5])]))
+        self.panel.set_coverage(dt.date.fromisoformat(scan.first_date),
+                                dt.date.fromisoformat(scan.last_date))
         if len(excluded):
             self.errors.show_error(f"{len(excluded)} file(s) in the folder are unusable",
                                    "\n".join(excluded["reason"]))
@@ -464,6 +481,8 @@ class MainWindow(QMainWindow):
             return
         self.scan = None
         self.panel.show_folder([], "could not read the folder")
+        self.panel.set_coverage(None, None)
+        self.data_info.setText(f"{folder}: could not read the folder")
         self.errors.show_error(message)
 
     # --------------------------------------------------------- configuration

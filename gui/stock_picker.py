@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.data import read_stock_list
+from engine.data.naming import parse_code
 from engine.data.stocklist import parse_stock_selection
 from engine.errors import DataError
 
@@ -95,8 +96,8 @@ class StockPicker(QWidget):
         return None if len(checked) == self.model.rowCount() else tuple(checked)
 
     def select(self, codes: Iterable[str]) -> None:
-        """Check exactly ``codes`` (spellings normalised); report those not in the folder."""
-        wanted = {c.replace("_", ".").upper() for c in codes}
+        """Check exactly ``codes`` (any spelling of SPEC §1); report those not in the folder."""
+        wanted = {parse_code(c) or c.strip() for c in codes}
         listed = set(self.codes())
         self.set_codes(self.codes(), wanted & listed)
         missing = sorted(wanted - listed)
@@ -118,7 +119,8 @@ class StockPicker(QWidget):
     def paste_list(self) -> None:
         """Check codes pasted as text (newlines, commas or spaces between them)."""
         text, ok = QInputDialog.getMultiLineText(self, "Paste stock codes",
-                                                 "Codes such as 000001.SZ, 600000_SH:")
+                                                 "Codes such as 000001.SZ, 600000_SH, "
+                                                 "sz000001, sh.600000, 000001.XSHE, 000001:")
         if ok and text.strip():
             try:
                 self.select(parse_stock_selection(text) or [])

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -61,3 +62,24 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("BACKTEST_CACHE_DIR", str(cache))
     monkeypatch.setenv("BACKTEST_STORE", str(tmp_path / "store" / "runs.sqlite"))
     return cache
+
+
+@pytest.fixture
+def isolated_settings(tmp_path: Path) -> None:
+    """The window's QSettings go to a throwaway folder (never the user's)."""
+    from PySide6.QtCore import QSettings
+
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
+
+
+@pytest.fixture
+def window(qtbot: Any, isolated_settings: None) -> Iterator[Any]:
+    """A shown main window, closed after the test."""
+    from gui.main_window import MainWindow
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()

@@ -38,8 +38,9 @@ def test_table_lists(tmp_path: Path, column: str, suffix: str) -> None:
 
 def test_table_list_without_code_column(tmp_path: Path) -> None:
     path = tmp_path / "list.csv"
-    pd.DataFrame({"symbol": ["000001.SZ"]}).to_csv(path, index=False)
-    with pytest.raises(DataError, match=r"list.csv.*`ts_code` or `code` column; found: symbol"):
+    pd.DataFrame({"stock": ["000001.SZ"]}).to_csv(path, index=False)
+    with pytest.raises(DataError,
+                       match=r"list.csv.*code column \(ts_code, code, symbol.*found: stock"):
         read_stock_list(path)
 
 
@@ -74,11 +75,16 @@ def test_missing_code_excluded_with_skip(folder: Path) -> None:
         {"code": "000002.SZ", "file": "", "reason": "no file in the data folder"}]
 
 
-def test_ambiguous_bare_code(write_stock: WriteStock) -> None:
+def test_bare_code_means_the_exchange_of_its_prefix_not_an_index_of_same_digits(
+        write_stock: WriteStock) -> None:
     write_stock("000001_SZ.parquet", bars(DATES))
-    path = write_stock("000001_SH.parquet", bars(DATES))
-    with pytest.raises(DataError, match=r"000001 is ambiguous \(000001.SH, 000001.SZ\)"):
-        load_market_data(path.parent, "000001")
+    path = write_stock("000001_SH.parquet", bars(DATES))  # the SSE Composite index
+    data = load_market_data(path.parent, "000001")
+    assert data.codes == ("000001.SZ",)
+    assert any("not A-shares (1 index): 000001.SH" in w for w in data.warnings)
+    assert load_market_data(path.parent).codes == ("000001.SZ",)
+    with pytest.raises(DataError, match=r"000001.SH is an index, not an A-share"):
+        load_market_data(path.parent, "000001.SH")
 
 
 def test_two_parquet_files_for_one_code(write_stock: WriteStock) -> None:

@@ -228,3 +228,19 @@ def test_timing_chart_clear_data_empties(qtbot: QtBot,
     assert chart.stage_names == [] and chart.lane_names == []
     assert len(chart.stage_bars.opts["width"]) == 0 and len(chart.lane_blocks.opts["width"]) == 0
     assert chart.placeholder.isVisible()
+
+
+def test_the_benchmark_line_is_named_after_the_index(qtbot) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    from gui.equity_chart import EQUAL_WEIGHT, EquityChart
+
+    chart = EquityChart()
+    qtbot.addWidget(chart)
+    frame = pd.DataFrame({"date": pd.bdate_range("2024-01-02", periods=3),
+                          "equity": [1.0, 1.1, 1.2], "benchmark": [1.0, 1.0, 1.05],
+                          "drawdown": [0.0, 0.0, 0.0]})
+    chart.set_data(frame, "000300.SH")
+    assert chart.legend.getLabel(chart.benchmark).text == "benchmark: 000300.SH"
+    chart.set_data(frame)
+    assert chart.legend.getLabel(chart.benchmark).text == EQUAL_WEIGHT

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
@@ -21,20 +21,7 @@ from engine.report import format_value
 from gui.main_window import MainWindow
 from tests.conftest import SAMPLE
 
-
-@pytest.fixture(autouse=True)
-def isolated_settings(tmp_path: Path) -> None:
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
-
-
-@pytest.fixture
-def window(qtbot: QtBot) -> MainWindow:
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
+pytestmark = pytest.mark.usefixtures("isolated_settings")
 
 
 def _open(window: MainWindow, qtbot: QtBot, config: BacktestConfig) -> None:
@@ -236,7 +223,7 @@ def test_data_argument_sets_the_folder_that_runs_use(qtbot: QtBot) -> None:
     qtbot.addWidget(win)
     qtbot.waitUntil(lambda: len(win.panel.stocks.codes()) == 50, timeout=15_000)
     assert win.panel.config().data_dir == SAMPLE.resolve()
-    assert win.panel.folder_info.text().startswith("50 stock files")
+    assert win.panel.folder_info.text().startswith("per-stock files: 50 stocks")
     win.close()
 
 

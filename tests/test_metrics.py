@@ -408,3 +408,45 @@ def test_a_single_day_has_undefined_volatility() -> None:
     assert stats["cagr"] == pytest.approx(1.05**252 - 1, rel=1e-10)
     assert math.isnan(stats["volatility"])
     assert math.isnan(stats["sharpe"])
+
+
+# ------------------------------------------------------------ against a benchmark
+
+
+def test_relative_stats_by_hand() -> None:
+    from engine.metrics import relative_stats
+
+    b = np.array([0.01, -0.02, 0.015, 0.0, -0.005, 0.02])
+    r = 2 * b + 0.001
+    stats = relative_stats(r, b)
+    assert stats["beta"] == pytest.approx(2.0, rel=1e-12)
+    assert stats["alpha"] == pytest.approx(0.001 * 252, rel=1e-9)
+    active = r - b
+    te = np.std(active, ddof=1) * math.sqrt(252)
+    assert stats["tracking_error"] == pytest.approx(te, rel=1e-12)
+    assert stats["information_ratio"] == pytest.approx(active.mean() * 252 / te, rel=1e-12)
+
+
+def test_relative_stats_undefined_cases_are_nan() -> None:
+    from engine.metrics import relative_stats
+
+    b = np.array([0.01, -0.02, 0.015])
+    same = relative_stats(b, b)
+    assert same["beta"] == pytest.approx(1.0) and same["tracking_error"] == 0.0
+    assert math.isnan(same["information_ratio"])
+    flat = relative_stats(b, np.zeros(3))
+    assert math.isnan(flat["beta"]) and math.isnan(flat["alpha"])
+
+
+def test_runs_report_beta_alpha_against_the_equal_weight_benchmark() -> None:
+    from engine.backtest import run_backtest
+    from engine.config import BacktestConfig
+    from engine.metrics import daily_returns, relative_stats
+    from tests.conftest import SAMPLE
+
+    result = run_backtest(BacktestConfig(data_dir=SAMPLE, workers=1))
+    equity = result.equity
+    expected = relative_stats(daily_returns(equity["equity"].to_numpy(), 1_000_000.0),
+                              daily_returns(equity["benchmark"].to_numpy(), 1_000_000.0))
+    for key, value in expected.items():
+        assert result.metrics[key] == value

@@ -21,6 +21,7 @@ import shutil
 import stat
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,14 +56,20 @@ def default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("backtest-workbench", appauthor=False))
 
 
-def cache_key(files: dict[str, Path], missing: list[str], params: dict[str, Any]) -> str:
-    """Key of an aligned dataset: each file's path, size and mtime plus the load parameters.
+def cache_key(sources: dict[str, Sequence[Path]], missing: list[str],
+              params: dict[str, Any]) -> str:
+    """Key of an aligned dataset: the path, size and mtime of every file each code's bars
+    are read from (a per-stock file, a ``.day`` file, a qlib calendar, instrument lists
+    and ``.bin`` files, a long file) plus the load parameters.
 
     Touching or replacing any file changes its stat, so a changed file is never served
     from the cache.
     """
     folders: dict[str, str] = {}
-    stats = [[code, *_identity(path, folders)] for code, path in sorted(files.items())]
+    seen: dict[Path, list[str | int]] = {}  # a long file or qlib calendar is stat'ed once
+    stats = [[code, *(seen[path] if path in seen else seen.setdefault(
+        path, _identity(path, folders)) for path in paths)]
+        for code, paths in sorted(sources.items())]
     blob = json.dumps({"v": FORMAT_VERSION, "files": stats, "missing": missing, **params},
                       sort_keys=True)
     return hashlib.blake2b(blob.encode(), digest_size=20).hexdigest()

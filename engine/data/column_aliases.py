@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 
 REQUIRED = ("date", "open", "high", "low", "close", "volume")
 OPTIONAL = ("ts_code", "amount", "adj_factor", "pre_close", "is_st", "name", "list_date",
-            "up_limit", "down_limit")
+            "up_limit", "down_limit", "tradestatus")
 PRICE_COLUMNS = ("open", "high", "low", "close")
 
 # Accepted spellings per canonical column, compared case-insensitively after stripping
@@ -18,7 +18,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "low": ("low", "$low", "最低", "最低价"),
     "close": ("close", "$close", "收盘", "收盘价"),
     "volume": ("volume", "vol", "$volume", "$vol", "成交量"),
-    "ts_code": ("ts_code", "code", "股票代码"),
+    "ts_code": ("ts_code", "code", "symbol", "股票代码", "证券代码"),
     "amount": ("amount", "$amount", "成交额"),
     "adj_factor": ("adj_factor", "$adj_factor", "复权因子"),
     "pre_close": ("pre_close", "preclose", "$pre_close", "昨收", "前收盘"),
@@ -27,10 +27,14 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "list_date": ("list_date", "上市日期"),
     "up_limit": ("up_limit", "涨停价"),
     "down_limit": ("down_limit", "跌停价"),
+    # baostock: 1 = traded, 0 = suspended (the row is not a bar).
+    "tradestatus": ("tradestatus",),
 }
 
-_LOOKUP: dict[str, str] = {
-    alias.casefold(): canonical for canonical, names in ALIASES.items() for alias in names
+# Cleaned alias -> (canonical name, rank among that column's spellings).
+_LOOKUP: dict[str, tuple[str, int]] = {
+    alias.casefold(): (canonical, rank)
+    for canonical, names in ALIASES.items() for rank, alias in enumerate(names)
 }
 
 
@@ -46,10 +50,10 @@ def map_columns(names: Sequence[str]) -> dict[str, str]:
     """
     found: dict[str, tuple[int, str]] = {}
     for name in names:
-        canonical = _LOOKUP.get(_clean(name))
-        if canonical is None:
+        hit = _LOOKUP.get(_clean(name))
+        if hit is None:
             continue
-        rank = [a.casefold() for a in ALIASES[canonical]].index(_clean(name))
+        canonical, rank = hit
         if canonical not in found or rank < found[canonical][0]:
             found[canonical] = (rank, name)
     return {canonical: name for canonical, (_, name) in found.items()}

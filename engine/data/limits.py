@@ -45,9 +45,11 @@ def bar_limits(bars: ValidBars, files: Sequence[FileTable], codes: Sequence[str]
     exempt = _listing_exempt(sid, days, first, boards, files, listing)
     up[exempt] = np.nan
     down[exempt] = np.nan
-    own = np.array([f.has_limits for f in files], dtype=bool)[sid]
-    up[own] = values["up_limit"][own]
-    down[own] = values["down_limit"][own]
+    has_limits = np.array([f.has_limits for f in files], dtype=bool)
+    if has_limits.any():
+        own = has_limits[sid]
+        up[own] = values["up_limit"][own]
+        down[own] = values["down_limit"][own]
     return up, down
 
 
@@ -58,15 +60,15 @@ def _listing_exempt(sid: np.ndarray, days: np.ndarray, first: np.ndarray, boards
     The listing bar is the bar on the file's ``list_date`` (none when the file has no
     bar that day) or, with ``listing="first_bar"``, the stock's first bar.
     """
+    exempt = np.zeros(sid.size, dtype=bool)
+    if listing != "first_bar" and all(f.list_day is None for f in files):
+        return exempt  # the default with no list_date anywhere: no bar is a listing day
     starts = np.flatnonzero(first)
-    rank = np.arange(sid.size) - starts[np.cumsum(first) - 1]  # bar number within its stock
-    listing_rank = np.full(len(files), -1, dtype=np.int64)
-    n_free = np.zeros(len(files), dtype=np.int64)
     stops = np.r_[starts[1:], sid.size].astype(np.int64)[: starts.size]
     for j, start, stop in zip(sid[starts].tolist(), starts.tolist(), stops.tolist(),
                               strict=True):
         if listing == "first_bar":
-            at = 0
+            at = start
         else:
             list_day = files[j].list_day
             if list_day is None:
@@ -74,8 +76,7 @@ def _listing_exempt(sid: np.ndarray, days: np.ndarray, first: np.ndarray, boards
             hits = np.flatnonzero(days[start:stop] == list_day)
             if hits.size == 0:
                 continue
-            at = int(hits[0])
-        listing_rank[j] = at
-        n_free[j] = listing_bars(BOARDS[boards[j]], int(days[start + at]))
-    mine = listing_rank[sid]
-    return (mine >= 0) & (rank >= mine) & (rank < mine + n_free[sid])
+            at = start + int(hits[0])
+        free = listing_bars(BOARDS[boards[j]], int(days[at]))
+        exempt[at:min(at + free, stop)] = True
+    return exempt

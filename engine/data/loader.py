@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import os
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,13 @@ import pandas as pd
 
 from engine.data import cache
 from engine.data.align import PLANES, AlignedArrays, align
+from engine.data.folder import FolderScan, ProgressCallback
+from engine.data.layout_detect import LAYOUT_CHOICES, layout_title, read_stocks, scan_folder
 from engine.data.limits import LISTING_MODES, bar_limits
-from engine.data.reader import FileTable, read_file
-from engine.data.stocklist import parse_stock_selection, resolve_codes, scan_folder
+from engine.data.reader import FileTable
+from engine.data.stocklist import parse_stock_selection, resolve_codes
 from engine.data.validate import validate
-from engine.errors import Cancelled, ConfigError, DataError
+from engine.errors import ConfigError, DataError
 from engine.progress import CancelToken
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,8 @@ log = logging.getLogger(__name__)
 ADJUST_MODES = ("forward", "none")
 BAD_STOCK_MODES = ("fail", "skip")
 EXCLUDED_COLUMNS = ("code", "file", "reason")
-
-ProgressCallback = Callable[[int, int], None]
+#: The rule of the errors that say the run window holds none of the data's bars.
+WINDOW_RULE = "no bars in window"
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class MarketData:
     run's own calendar. Columns follow ``codes`` (sorted). Arrays may be read-only
     memory maps of the aligned cache; ``cache_path`` is then the cache entry folder
     (``prices.npy``, ``tradable.npy``, ...) that worker processes map too, else None.
+    ``layout`` names the folder's layout (``engine.data.layout_detect.LAYOUTS``).
     """
 
     codes: tuple[str, ...]
@@ -56,6 +58,7 @@ class MarketData:
     from_cache: bool
     timings: dict[str, float] = field(default_factory=dict)
     cache_path: Path | None = None
+    layout: str = "per-stock"
 
     def plane(self, name: str) -> np.ndarray:
         """One (n_days, n_stocks) plane of ``PLANES``: open, high, low, close, volume,
@@ -126,6 +129,7 @@ def load_market_data(
     start: str | dt.date = "1990-01-01",
     end: str | dt.date = "2100-01-01",
     *,
+    layout: str = "auto",
     adjust: str = "forward",
     on_bad_stock: str = "fail",
     listing: str = "list_date",
@@ -137,7 +141,8 @@ def load_market_data(
     """Load, validate and align a universe, from the aligned cache when it is fresh.
 
     ``stocks`` is None/"all" (every stock file in the folder), a stock-list file, a
-    string of codes or a list of codes. ``listing`` says which bar is a new listing's
+    string of codes or a list of codes. ``layout`` is "auto" (detected from the folder's
+    contents) or one of ``LAYOUT_CHOICES``. ``listing`` says which bar is a new listing's
     first (SPEC §4): the file's ``list_date`` or, with "first_bar", its first bar.
     Errors name the file, stock or field.
     """
@@ -153,18 +158,19 @@ def load_market_data(
     if listing not in LISTING_MODES:
         raise ConfigError(f"listing must be one of {LISTING_MODES}, not {listing!r}",
                           field="listing")
-    scan = scan_folder(data_dir)
+    if layout not in LAYOUT_CHOICES:
+        raise ConfigError(f"layout must be one of {', '.join(LAYOUT_CHOICES)}, not {layout!r}",
+                          field="layout")
+    scan = scan_folder(data_dir, layout)
     codes, missing = resolve_codes(scan, parse_stock_selection(stocks))
     if missing and on_bad_stock == "fail":
-        raise DataError(f"stock {missing[0]} has no file in {scan.folder} (looked for "
-                        f"{missing[0].replace('.', '_')}.parquet/.csv); fix the stock list or "
-                        "use on_bad_stock='skip'", code=missing[0], file=scan.folder)
-    files = {code: scan.files[code] for code in codes}
+        raise DataError(_missing_reason(scan, missing[0]) + "; fix the stock list or use "
+                        "on_bad_stock='skip'", code=missing[0], file=scan.folder)
     # on_bad_stock is not in the key: an entry records every bad stock, and the mode is
     # applied after it, so a "skip" load (the window's folder scan) serves "fail" runs.
-    params = {"end": end_day, "adjust": adjust, "listing": listing}
+    params = {"end": end_day, "adjust": adjust, "listing": listing, "layout": scan.layout}
     root = Path(cache_dir) if cache_dir is not None else cache.default_cache_dir()
-    key = cache.cache_key(files, missing, params)
+    key = cache.cache_key({code: scan.sources_of(code) for code in codes}, missing, params)
     hit, damage = cache.load(root, key) if use_cache else (None, None)
     timings = {"scan": time.perf_counter() - t0}
     entry: Path | None = None
@@ -172,57 +178,44 @@ def load_market_data(
         arrays, meta = hit
         entry = root / key
     else:
-        arrays, meta = _build(files, missing, params, on_bad_stock, progress, cancel, timings)
+        arrays, meta = _build(scan, codes, missing, params, on_bad_stock, progress, cancel,
+                              timings)
         if use_cache:
             entry = cache.store(root, key, arrays, meta)
     if on_bad_stock == "fail" and meta["errors"]:
         raise _error(meta["errors"][0])
     notices = (*scan.warnings, *([damage] if damage else []))
-    data = _assemble(arrays, meta, start_day, end_day, notices, hit is not None, timings, entry)
+    data = _assemble(arrays, meta, start_day, end_day, scan.layout, notices, hit is not None,
+                     timings, entry)
     timings["total"] = time.perf_counter() - t0
     return data
 
 
-def _read_one(code: str, path: Path) -> FileTable | DataError:
-    try:
-        return read_file(path)
-    except DataError as exc:
-        exc.code = exc.code or code
-        return exc
+def _missing_reason(scan: FolderScan, code: str) -> str:
+    kind = scan.others.get(code)
+    if kind is not None:
+        return f"{code} is {'an' if kind[0] in 'aeiou' else 'a'} {kind}, not an A-share"
+    if scan.layout == "per-stock":
+        return (f"stock {code} has no file in {scan.folder} (looked for "
+                f"{code.replace('.', '_')}.parquet/.csv and the other spellings of its code)")
+    return f"stock {code} has no bars in {scan.folder} ({layout_title(scan.layout)})"
 
 
-def _read_all(files: dict[str, Path], progress: ProgressCallback | None,
-              cancel: CancelToken | None) -> list[FileTable | DataError]:
-    """Read every file on a thread pool (Arrow's readers release the GIL)."""
-    codes = list(files)
-    results: list[FileTable | DataError] = []
-    # Two threads: reads of small files barely scale past that (Python overhead holds the
-    # GIL), and more threads starve the GUI thread of the GIL during a load.
-    workers = min(2, os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="load") as pool:
-        futures = [pool.submit(_read_one, c, files[c]) for c in codes]
-        for done, future in enumerate(futures, start=1):
-            if cancel is not None and cancel.is_set():
-                for f in futures:
-                    f.cancel()
-                raise Cancelled("loading was cancelled")
-            results.append(future.result())
-            if progress is not None and (done % 25 == 0 or done == len(codes)):
-                progress(done, len(codes))
-    return results
-
-
-def _build(files: dict[str, Path], missing: list[str], params: dict[str, Any],
+def _build(scan: FolderScan, wanted: list[str], missing: list[str], params: dict[str, Any],
            on_bad_stock: str, progress: ProgressCallback | None, cancel: CancelToken | None,
            timings: dict[str, float]) -> tuple[AlignedArrays, dict[str, Any]]:
-    """Read, validate, price-limit and align every file (``params``: end, adjust,
-    listing); bad stocks are recorded in ``meta``, not raised, except when none is usable."""
+    """Read, validate, price-limit and align every stock (``params``: end, adjust,
+    listing, layout); bad stocks are recorded in ``meta``, not raised, except when none
+    is usable."""
     end_day = params["end"]
     t0 = time.perf_counter()
-    results = _read_all(files, progress, cancel)
+    results = read_stocks(scan, wanted, progress, cancel) if wanted else []
+    for code, result in zip(wanted, results, strict=True):
+        if isinstance(result, DataError):
+            result.code = result.code or code
     read_errors = {i: r for i, r in enumerate(results) if isinstance(r, DataError)}
     tables = [r for r in results if isinstance(r, FileTable)]
-    codes = [c for c, r in zip(files, results, strict=True) if isinstance(r, FileTable)]
+    codes = [c for c, r in zip(wanted, results, strict=True) if isinstance(r, FileTable)]
     timings["read"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     bars = validate(tables, end_day, params["adjust"])
@@ -230,41 +223,61 @@ def _build(files: dict[str, Path], missing: list[str], params: dict[str, Any],
         error.code = codes[i]
     bars.values["up_limit"], bars.values["down_limit"] = bar_limits(bars, tables, codes,
                                                                     params["listing"])
+    # Only the names and digests are needed from here on: free the files' tables, and
+    # the columns the limits were computed from.
+    sources = [(table.label, table.digest) for table in tables]
+    del results, tables
+    for name in set(bars.values) - set(PLANES):
+        del bars.values[name]
     timings["validate"] = time.perf_counter() - t1
     # In code order, so "fail" reports the first bad stock by code, however it failed.
     errors = sorted((_error_record(e) for e in [*read_errors.values(), *bars.errors.values()]),
                     key=lambda record: record["code"] or "")
-    excluded = [[code, "", "no file in the data folder"] for code in missing]
+    excluded = [[code, "", "no file in the data folder" if code not in scan.others
+                 else _missing_reason(scan, code)] for code in missing]
     excluded += [[e["code"] or "", Path(e["file"]).name if e["file"] else "", str(e["message"])]
                  for e in errors]
-    good = [i for i in range(len(tables)) if i not in bars.errors]
+    good = [i for i in range(len(sources)) if i not in bars.errors]
     if not good:
         if on_bad_stock == "fail" and errors:
             raise _error(errors[0])
-        raise DataError("no usable stock in the selection"
-                        + (f" ({len(excluded)} excluded; first: {excluded[0][2]})"
-                           if excluded else ""))
+        raise DataError(_nothing_usable(excluded, errors))
     t2 = time.perf_counter()
-    remap = np.full(len(tables), -1, dtype=np.int64)
+    remap = np.full(len(sources), -1, dtype=np.int64)
     remap[good] = np.arange(len(good))
     arrays = align(bars.dates, remap[bars.sid], bars.values, len(good))
+    warnings, last_day = list(bars.warnings), bars.last_day
+    del bars
     timings["align"] = time.perf_counter() - t2
     if arrays.calendar.size == 0:
         raise DataError(f"no bars on or before the end date {np.datetime64(end_day, 'D')} in "
-                        "the selected stocks; choose a later end date")
+                        "the selected stocks; choose a later end date", rule=WINDOW_RULE)
     digests = hashlib.blake2b(digest_size=16)
     for i in good:
-        digests.update(f"{codes[i]}:{tables[i].digest};".encode())
+        digests.update(f"{codes[i]}:{sources[i][1]};".encode())
     meta = {
         "codes": [codes[i] for i in good],
-        "files": [tables[i].path.name for i in good],
+        "files": [sources[i][0] for i in good],
         "excluded": sorted(excluded),
         "errors": errors,
-        "warnings": list(bars.warnings),
+        "warnings": warnings,
+        "last_day": last_day,
         "fingerprint": digests.hexdigest(),
-        "last_day": bars.last_day,
     }
     return arrays, meta
+
+
+def _nothing_usable(excluded: list[list[str]], errors: list[dict[str, str | None]]) -> str:
+    """"no usable stock in the selection: 3 stocks excluded (2 missing column, 1 no bars in
+    the folder); first: ..." on one line."""
+    if not excluded:
+        return "no usable stock in the selection"
+    rules = Counter(str(e["rule"] or "unreadable") for e in errors)
+    if len(excluded) > len(errors):
+        rules["no bars in the folder"] = len(excluded) - len(errors)
+    counts = ", ".join(f"{n} {rule}" for rule, n in rules.most_common())
+    return (f"no usable stock in the selection: {len(excluded)} stock(s) excluded ({counts}); "
+            f"first: {excluded[0][2]}")
 
 
 _ERROR_FIELDS = ("code", "file", "field", "row", "rule")
@@ -285,14 +298,16 @@ def _empty_window(start_day: int, end_day: int, last_day: int | None) -> DataErr
     start, end = np.datetime64(start_day, "D"), np.datetime64(end_day, "D")
     if last_day is not None and last_day > end_day:
         return DataError(f"no trading day from {start} to {end} in the selected stocks (a "
-                         "weekend or holiday?); choose a later end date", field="end")
+                         "weekend or holiday?); choose a later end date", field="end",
+                         rule=WINDOW_RULE)
     last = f"on {np.datetime64(last_day, 'D')}" if last_day is not None else "before it"
     return DataError(f"the selected stocks have no bars on or after the start date {start} "
-                     f"(their data ends {last}); choose an earlier start", field="start")
+                     f"(their data ends {last}); choose an earlier start", field="start",
+                     rule=WINDOW_RULE)
 
 
 def _assemble(arrays: AlignedArrays, meta: dict[str, Any], start_day: int, end_day: int,
-              scan_warnings: tuple[str, ...], from_cache: bool,
+              layout: str, notices: tuple[str, ...], from_cache: bool,
               timings: dict[str, float], entry: Path | None = None) -> MarketData:
     codes = tuple(meta["codes"])
     for array in (arrays.prices, arrays.tradable):
@@ -302,7 +317,7 @@ def _assemble(arrays: AlignedArrays, meta: dict[str, Any], start_day: int, end_d
         raise _empty_window(start_day, end_day, meta["last_day"])
     in_window = np.asarray(arrays.tradable[start_index:]).any(axis=0)
     idle = [codes[j] for j in np.flatnonzero(~in_window)]
-    warnings = [*scan_warnings, *meta["warnings"]]
+    warnings = [*notices, *meta["warnings"]]
     if idle:
         warnings.append(f"{len(idle)} stock(s) have no bars in the run window: "
                         + ", ".join(idle[:10]) + (" ..." if len(idle) > 10 else ""))
@@ -320,4 +335,5 @@ def _assemble(arrays: AlignedArrays, meta: dict[str, Any], start_day: int, end_d
         from_cache=from_cache,
         timings=timings,
         cache_path=entry,
+        layout=layout,
     )

@@ -1,4 +1,4 @@
-"""Reads one stock file (parquet or CSV) into a table with canonical column names and types."""
+"""Reads one stock file (parquet, CSV or feather) into a table of canonical columns and types."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pyarrow.types as pat
 
 from engine.data.column_aliases import (
+    ALIASES,
     describe_aliases,
     duplicated_columns,
     map_columns,
@@ -30,14 +31,19 @@ CANONICAL_SCHEMA = pa.schema([("date", pa.date32())]
                              + [(name, pa.float64()) for name in NUMERIC_COLUMNS])
 
 
+EXCHANGE_TZ = "Asia/Shanghai"
+
+
 @dataclass(frozen=True)
 class FileTable:
-    """One file's rows in file order with canonical columns (``CANONICAL_SCHEMA``).
+    """One stock's rows in file order with canonical columns (``CANONICAL_SCHEMA``).
 
     An optional column the file lacks is all-null: ``adj_factor`` (``has_adj_factor``
     False), ``pre_close``, ``up_limit``/``down_limit`` (``has_limits`` False) and
     ``is_st`` (1.0 on ST days, from an ``is_st``/``isST`` flag or a ``name`` containing
     "ST"). ``list_day`` is the file's ``list_date`` in days since 1970-01-01, if any.
+    ``label`` is what errors call the stock's source: the file name, or for layouts
+    with several stocks in one file (or one stock in several) a name that says which.
     """
 
     path: Path
@@ -46,52 +52,94 @@ class FileTable:
     has_adj_factor: bool
     has_limits: bool = False
     list_day: int | None = None
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.path.name)
 
 
 def read_file(path: Path) -> FileTable:
     """Read, map and convert one data file; errors name the file, column and row."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path.name}: cannot be read ({exc.strerror or exc}); check the file "
-                        "permissions", file=path, rule="unreadable") from exc
+    data = read_bytes(path)
     if not data.strip():
         raise DataError(f"{path.name}: the file is empty; re-export it or remove it from the "
                         "data folder", file=path, rule="no traded row")
-    table, mapping = _parse(path, data)
+    table, mapping = read_table(path, data)
+    return file_table(path, digest_of(data), table, mapping)
+
+
+def read_bytes(path: Path) -> bytes:
+    """A file's bytes, or a DataError that names it."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path.name}: cannot be read ({exc.strerror or exc}); check the file "
+                        "permissions", file=path, rule="unreadable") from exc
+
+
+def digest_of(data: bytes) -> str:
+    """The content digest recorded in a run's input fingerprint."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def file_table(path: Path, digest: str, table: pa.Table, mapping: dict[str, str] | None = None,
+               label: str = "") -> FileTable:
+    """A FileTable from any layout's raw Arrow table (columns under any accepted alias).
+
+    Dates become local exchange dates, numbers float64; a baostock ``tradestatus`` of 0
+    marks a suspended day, which is not a bar (its volume is set to 0).
+    """
+    label = label or path.name
+    mapping = map_columns(table.column_names) if mapping is None else mapping
     missing = missing_required(mapping)
     if missing:
         raise DataError(
-            f"{path.name}: column `{missing[0]}` is missing; found: "
+            f"{label}: column `{missing[0]}` is missing; found: "
             f"{', '.join(table.column_names)}. Accepted names: {describe_aliases(missing)}",
             file=path, field=missing[0], rule="missing column",
         )
-    with _unconvertible(path, mapping["date"], "dates"):
-        dates = _dates(path, table.column(mapping["date"]), mapping["date"])
+    with _unconvertible(path, label, mapping["date"], "dates"):
+        dates = _dates(path, label, table.column(mapping["date"]), mapping["date"])
     if ("up_limit" in mapping) != ("down_limit" in mapping):
         have, lack = (("up_limit", "down_limit") if "up_limit" in mapping
                       else ("down_limit", "up_limit"))
-        raise DataError(f"{path.name}: has a `{have}` column but no `{lack}`; give both "
+        raise DataError(f"{label}: has a `{have}` column but no `{lack}`; give both "
                         "daily limit columns or neither", file=path, field=lack,
                         rule="missing column")
-    columns: list[pa.ChunkedArray | pa.Array] = [dates]
-    for name in NUMERIC_COLUMNS:
+    numbers = {}
+    for name in (*NUMERIC_COLUMNS, "tradestatus"):
         if name in mapping:
-            with _unconvertible(path, mapping[name], "numbers"):
-                columns.append(_numeric(path, table.column(mapping[name]), mapping[name], dates))
-        else:
-            columns.append(pa.nulls(len(table), pa.float64()))
+            with _unconvertible(path, label, mapping[name], "numbers"):
+                numbers[name] = _numeric(path, label, table.column(mapping[name]),
+                                         mapping[name], dates)
+    if "tradestatus" in numbers:
+        suspended = pc.equal(numbers.pop("tradestatus"), 0.0).fill_null(False)
+        numbers["volume"] = pc.if_else(suspended, 0.0, numbers["volume"])
     if "name" in mapping:
-        st = NUMERIC_COLUMNS.index("is_st") + 1
-        with _unconvertible(path, mapping["name"], "names"):
-            columns[st] = _st_flags(table.column(mapping["name"]), columns[st])
+        with _unconvertible(path, label, mapping["name"], "names"):
+            numbers["is_st"] = _st_flags(table.column(mapping["name"]),
+                                         numbers.get("is_st", _nulls(len(table))))
+    columns = [dates, *(numbers.get(name, _nulls(len(table))) for name in NUMERIC_COLUMNS)]
     list_day = None
     if "list_date" in mapping:
-        with _unconvertible(path, mapping["list_date"], "dates"):
-            list_day = _list_day(path, table.column(mapping["list_date"]), mapping["list_date"])
-    return FileTable(path, hashlib.blake2b(data, digest_size=16).hexdigest(),
-                     pa.Table.from_arrays(columns, schema=CANONICAL_SCHEMA),
-                     "adj_factor" in mapping, "up_limit" in mapping, list_day)
+        with _unconvertible(path, label, mapping["list_date"], "dates"):
+            list_day = _list_day(path, label, table.column(mapping["list_date"]),
+                                 mapping["list_date"])
+    return FileTable(path, digest, pa.Table.from_arrays(columns, schema=CANONICAL_SCHEMA),
+                     "adj_factor" in mapping, "up_limit" in mapping, list_day, label)
+
+
+_NULLS: list[pa.Array] = [pa.nulls(0, pa.float64())]
+
+
+def _nulls(length: int) -> pa.Array:
+    """An all-null float64 column: a slice of one shared array, so the optional columns a
+    file lacks cost no memory per file (``pa.nulls`` allocates its values every time)."""
+    shared = _NULLS[0]
+    if len(shared) < length:
+        shared = _NULLS[0] = pa.nulls(max(length, 2 * len(shared), 1 << 16), pa.float64())
+    return shared.slice(0, length)
 
 
 def _st_flags(names: pa.ChunkedArray, flags: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -101,7 +149,7 @@ def _st_flags(names: pa.ChunkedArray, flags: pa.ChunkedArray | pa.Array) -> pa.A
     return pc.or_(by_name, by_flag).cast(pa.float64()).combine_chunks()
 
 
-def _list_day(path: Path, column: pa.ChunkedArray, name: str) -> int | None:
+def _list_day(path: Path, label: str, column: pa.ChunkedArray, name: str) -> int | None:
     """The file's one listing date (days since 1970-01-01), None when the column is empty."""
     values = column.drop_null()
     if isinstance(values, pa.ChunkedArray):
@@ -110,10 +158,10 @@ def _list_day(path: Path, column: pa.ChunkedArray, name: str) -> int | None:
         values = pc.filter(values, pc.not_equal(pc.utf8_trim_whitespace(values), ""))
     if len(values) == 0:
         return None
-    days = np.unique(_dates(path, pa.chunked_array([values]), name).to_numpy()
+    days = np.unique(_dates(path, label, pa.chunked_array([values]), name).to_numpy()
                      .astype("datetime64[D]").astype(np.int64))
     if days.size > 1:
-        raise DataError(f"{path.name}: column `{name}` holds {days.size} different listing "
+        raise DataError(f"{label}: column `{name}` holds {days.size} different listing "
                         f"dates ({np.datetime64(int(days[0]), 'D')}, "
                         f"{np.datetime64(int(days[1]), 'D')}, ...); a stock has one",
                         file=path, field="list_date", rule="bad list_date")
@@ -121,45 +169,15 @@ def _list_day(path: Path, column: pa.ChunkedArray, name: str) -> int | None:
 
 
 @contextmanager
-def _unconvertible(path: Path, column: str, what: str) -> Iterator[None]:
+def _unconvertible(path: Path, label: str, column: str, what: str) -> Iterator[None]:
     """A column whose type cannot become ``what`` at all (lists, structs, bytes that
     are not text) is reported as a DataError naming the file and column."""
     try:
         yield
     except (pa.ArrowException, ValueError, TypeError, OverflowError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path.name}: column `{column}` cannot be read as {what} ({exc}); "
+        raise DataError(f"{label}: column `{column}` cannot be read as {what} ({exc}); "
                         "re-export it with plain values", file=path, field=column,
                         rule="unreadable column") from exc
-
-
-def _parse(path: Path, data: bytes) -> tuple[pa.Table, dict[str, str]]:
-    """Bytes -> (Arrow table, canonical -> file column) for parquet or CSV.
-
-    Parquet decodes only the mapped columns. CSV is read as UTF-8, else GBK (which
-    Chinese tools often write).
-    """
-    try:
-        if path.suffix.lower() == ".parquet":
-            parquet = pq.ParquetFile(pa.BufferReader(data))
-            _check_unique(path, parquet.schema_arrow.names)
-            mapping = map_columns(parquet.schema_arrow.names)
-            if missing_required(mapping):
-                return parquet.schema_arrow.empty_table(), mapping
-            return parquet.read(columns=sorted(set(mapping.values())), use_threads=False), mapping
-        try:
-            data.decode("utf-8")
-            encoding = "utf8"
-        except UnicodeDecodeError:
-            encoding = "gbk"
-        table = _read_csv(data, encoding)
-        _check_unique(path, table.column_names)
-        return table, map_columns(table.column_names)
-    except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError) as exc:
-        raise DataError(
-            f"{path.name}: unreadable or corrupt {path.suffix.lstrip('.')} file ({exc}); "
-            "re-export it or remove it from the data folder",
-            file=path, rule="corrupt",
-        ) from exc
 
 
 def _check_unique(path: Path, names: list[str]) -> None:
@@ -171,6 +189,51 @@ def _check_unique(path: Path, names: list[str]) -> None:
                         rule="duplicate column")
 
 
+# Canonical columns ``file_table`` reads (a per-stock file's code column is not needed).
+_READ_COLUMNS = ("date", *NUMERIC_COLUMNS, "tradestatus", "name", "list_date")
+
+
+def read_table(path: Path, data: bytes, extra: tuple[str, ...] = ()) -> tuple[pa.Table,
+                                                                           dict[str, str]]:
+    """Bytes -> (Arrow table, canonical -> file column) for parquet, feather or CSV.
+
+    Parquet and feather decode only the columns ``file_table`` reads, plus the canonical
+    ``extra`` ones (a long file's ``ts_code``). CSV is read as UTF-8, else GBK (which
+    Chinese tools often write).
+    """
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".feather"):
+            if suffix == ".parquet":
+                parquet = pq.ParquetFile(pa.BufferReader(data))
+                schema = parquet.schema_arrow
+            else:
+                ipc = pa.ipc.open_file(pa.BufferReader(data))
+                schema = ipc.schema
+            _check_unique(path, schema.names)
+            mapping = map_columns(schema.names)
+            if missing_required(mapping):
+                return schema.empty_table(), mapping
+            columns = sorted({mapping[c] for c in (*_READ_COLUMNS, *extra) if c in mapping})
+            if suffix == ".parquet":
+                return parquet.read(columns=columns, use_threads=False), mapping
+            return ipc.read_all().select(columns), mapping
+        try:
+            data.decode("utf-8")
+            encoding = "utf8"
+        except UnicodeDecodeError:
+            encoding = "gbk"
+        table = _read_csv(data, encoding)
+        _check_unique(path, table.column_names)
+        return table, map_columns(table.column_names)
+    except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError) as exc:
+        raise DataError(
+            f"{path.name}: unreadable or corrupt {suffix.lstrip('.')} file ({exc}); "
+            "re-export it or remove it from the data folder",
+            file=path, rule="corrupt",
+        ) from exc
+
+
 def _read_csv(data: bytes, encoding: str) -> pa.Table:
     # Codes stay text (leading zeros); other columns are inferred, and a text column
     # where numbers are expected is reported by row in ``_numeric``.
@@ -178,7 +241,7 @@ def _read_csv(data: bytes, encoding: str) -> pa.Table:
         pa.BufferReader(data),
         read_options=pacsv.ReadOptions(encoding=encoding, use_threads=False),
         convert_options=pacsv.ConvertOptions(
-            column_types={"ts_code": pa.string(), "code": pa.string()}),
+            column_types=dict.fromkeys(ALIASES["ts_code"], pa.string())),
     )
 
 
@@ -188,24 +251,29 @@ def _row_label(dates: pa.ChunkedArray | None, row: int) -> str:
     return f"row {row + 1} ({dates[row].as_py()})"
 
 
-_DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+_DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S",
+                 "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M:%S%z")
 
 
-def _dates(path: Path, column: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
-    """Dates as date32 from datetime, YYYYMMDD integers or date strings."""
-    original, kind = column, column.type
-    if pat.is_timestamp(kind) and kind.tz is not None:
-        column = column.cast(pa.timestamp(kind.unit))
-    elif pat.is_integer(kind):
+def _dates(path: Path, label: str, column: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
+    """Dates as date32 from datetime, YYYYMMDD integers or date strings.
+
+    A time-zone-aware timestamp is first converted to the exchange's local date
+    (Asia/Shanghai), so 2024-01-02 00:00+08:00 (2024-01-01 16:00 UTC) is 2024-01-02.
+    """
+    original = column
+    if pat.is_integer(column.type):
         column = column.cast(pa.string())
     if not (pat.is_timestamp(column.type) or pat.is_date(column.type)):
         column = _parse_date_text(column.cast(pa.string()))
+    if pat.is_timestamp(column.type) and column.type.tz is not None:
+        column = pc.local_timestamp(column.cast(pa.timestamp(column.type.unit, EXCHANGE_TZ)))
     days = column.cast(pa.date32())
     bad = np.flatnonzero(days.is_null().to_numpy(zero_copy_only=False))
     if bad.size:
         row = int(bad[0])
         raise DataError(
-            f"{path.name}: column `{name}` {_row_label(None, row)} has an unreadable date "
+            f"{label}: column `{name}` {_row_label(None, row)} has an unreadable date "
             f"{original[row].as_py()!r}; use YYYY-MM-DD or YYYYMMDD",
             file=path, field="date", row=str(row + 1), rule="bad date",
         )
@@ -226,7 +294,7 @@ def _parse_date_text(text: pa.ChunkedArray) -> pa.ChunkedArray:
     return best
 
 
-def _numeric(path: Path, column: pa.ChunkedArray, name: str,
+def _numeric(path: Path, label: str, column: pa.ChunkedArray, name: str,
              dates: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
     """A numeric column as float64; text that is not a number is an error naming the row."""
     if (pat.is_integer(column.type) or pat.is_floating(column.type) or pat.is_boolean(column.type)
@@ -239,11 +307,12 @@ def _numeric(path: Path, column: pa.ChunkedArray, name: str,
     if bad.size:
         row = int(bad[0])
         raise DataError(
-            f"{path.name}: column `{name}` {_row_label(dates, row)} is not a number "
+            f"{label}: column `{name}` {_row_label(dates, row)} is not a number "
             f"({text.iloc[row]!r}); fix the value or remove the row",
             file=path, field=name, row=str(row + 1), rule="non-numeric",
         )
     return pa.array(numbers.to_numpy(dtype=np.float64, na_value=np.nan), pa.float64())
 
 
-__all__ = ["CANONICAL_SCHEMA", "NUMERIC_COLUMNS", "FileTable", "read_file"]
+__all__ = ["CANONICAL_SCHEMA", "EXCHANGE_TZ", "NUMERIC_COLUMNS", "FileTable", "digest_of",
+           "file_table", "read_bytes", "read_file", "read_table"]

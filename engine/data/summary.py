@@ -1,6 +1,9 @@
-"""Per-stock coverage of a loaded universe, for display in the GUI and CLI."""
+"""Per-stock coverage of a loaded universe, and whether a run window meets it, for display
+in the GUI and CLI."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import numpy as np
 import pandas as pd
@@ -25,3 +28,12 @@ def coverage(data: MarketData) -> pd.DataFrame:
         "warmup_bars": tradable[: data.start_index].sum(axis=0),
         "file": list(data.files),
     })
+
+
+def window_problem(start: dt.date, end: dt.date, first: dt.date, last: dt.date) -> str:
+    """Why the run window [start, end] cannot run on data covering [first, last]
+    ("" when it can): it must hold at least one of the data's days."""
+    if start > last or end < first:
+        return (f"the run window {start} .. {end} holds none of the data's days "
+                f"({first} .. {last}); use the data's range")
+    return ""

@@ -59,9 +59,9 @@ class _Checker:
         for stock, row in zip(stocks.tolist(), rows[first].tolist(), strict=True):
             if stock in self.errors:
                 continue
-            path = self.files[stock].path
+            path, label = self.files[stock].path, self.files[stock].label
             day = str(np.datetime64(int(self.dates[row]), "D"))
-            self.errors[stock] = DataError(f"{path.name}: {explain(row, day)}", file=path,
+            self.errors[stock] = DataError(f"{label}: {explain(row, day)}", file=path,
                                            field=field, row=day, rule=rule)
 
     def check_stocks(self, bad: np.ndarray, rule: str, field: str,
@@ -85,13 +85,16 @@ def validate(files: Sequence[FileTable], end_day: int, adjust: str) -> ValidBars
     sid = np.repeat(np.arange(len(files)), counts)
     dates = _column(table, "date").astype("datetime64[D]").astype(np.int64)
     cols = {name: _column(table, name) for name in NUMERIC_COLUMNS}
+    del table  # the columns are NumPy copies now
     warnings: list[str] = []
     unsorted = np.flatnonzero((dates[1:] < dates[:-1]) & (sid[1:] == sid[:-1]))
     if unsorted.size:
         order = np.lexsort((dates, sid))
         dates, cols = dates[order], {k: v[order] for k, v in cols.items()}
-        for stock in np.unique(sid[unsorted]).tolist():
-            warnings.append(f"{files[stock].path.name}: dates were not sorted; sorted them")
+        names = [files[stock].label for stock in np.unique(sid[unsorted]).tolist()]
+        warnings.append(f"{names[0]}: dates were not sorted; sorted them" if len(names) == 1
+                        else f"dates were not sorted in {len(names)} stocks' files; sorted "
+                        "them: " + ", ".join(names[:10]) + (" ..." if len(names) > 10 else ""))
     checker = _Checker(files, dates, sid)
     dup = np.zeros(dates.size, dtype=bool)
     dup[1:] = (dates[1:] == dates[:-1]) & (sid[1:] == sid[:-1])
@@ -116,6 +119,9 @@ def validate(files: Sequence[FileTable], end_day: int, adjust: str) -> ValidBars
     rows = traded & good[sid]
     any_day = (volume > 0) & good[sid]
     last_day = int(dates[any_day].max()) if any_day.any() else None
+    if rows.all():  # clean data up to ``end``: no copy of every column
+        return ValidBars(dates, sid, {k: cols[k] for k in BAR_COLUMNS}, checker.errors,
+                         tuple(warnings), last_day)
     return ValidBars(dates[rows], sid[rows], {k: cols[k][rows] for k in BAR_COLUMNS},
                      checker.errors, tuple(warnings), last_day)
 

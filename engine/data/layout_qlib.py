@@ -1,0 +1,186 @@
+"""qlib provider layout: a calendar, instruments and float32 ``features/*/*.day.bin`` files."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from engine.data.folder import (
+    FolderScan,
+    Layout,
+    Listing,
+    ProgressCallback,
+    ReadResult,
+    finish_scan,
+    list_folder,
+)
+from engine.data.naming import parse_code
+from engine.data.read_pool import read_each
+from engine.data.reader import FileTable, digest_of, file_table, read_bytes
+from engine.errors import DataError
+from engine.progress import CancelToken
+
+BIN_SUFFIX = ".day.bin"
+CALENDAR = Path("calendars") / "day.txt"
+# Fields that are prices: with ``$factor`` the real value is ``$field / $factor``.
+PRICE_FIELDS = ("open", "high", "low", "close", "pre_close", "up_limit", "down_limit", "vwap")
+
+
+def _matches(folder: Path, listing: Listing) -> bool:
+    return (folder / CALENDAR).is_file() and (folder / "features").is_dir()
+
+
+def _scan(folder: Path, listing: Listing) -> FolderScan:
+    features = list_folder(folder / "features")
+    found: dict[str, Path] = {}
+    sources: dict[str, tuple[Path, ...]] = {}
+    ignored: list[str] = []
+    broken = [f"features/{name}" for name in features.broken]
+    # The instruments' listed spans are checked against the .bin files, so they key the cache.
+    instruments = _instrument_lists(folder)
+    for inst in features.dirs:
+        code = parse_code(inst.name)
+        bins = list_folder(inst)
+        broken += [f"features/{inst.name}/{name}" for name in bins.broken]
+        if code is None:
+            ignored.append(inst.name)
+            continue
+        found[code] = inst
+        sources[code] = (folder / CALENDAR, *instruments,
+                         *(p for p in bins.files if p.name.lower().endswith(BIN_SUFFIX)))
+    return finish_scan(folder, listing, "qlib", found, ignored=ignored,
+                       ignored_what="features folder(s) not named by a stock code",
+                       broken=broken, sources=sources)
+
+
+def _instrument_lists(folder: Path) -> tuple[Path, ...]:
+    """``instruments/*.txt`` (symlinks that lead nowhere skipped)."""
+    inside = folder / "instruments"
+    if not inside.is_dir():
+        return ()
+    return tuple(p for p in list_folder(inside).files if p.suffix.lower() == ".txt")
+
+
+@dataclass(frozen=True)
+class _Provider:
+    """The calendar (days since epoch) and each instrument's last listed day, if known."""
+
+    calendar: np.ndarray
+    ends: dict[str, int]
+
+
+def _provider(folder: Path) -> _Provider:
+    path = folder / CALENDAR
+    text = read_bytes(path).decode("utf-8", errors="replace").split()
+    try:
+        calendar = np.array(text, dtype="datetime64[D]").astype(np.int64)
+    except ValueError as exc:
+        raise DataError(f"{CALENDAR}: {exc}; it must hold one YYYY-MM-DD date per line",
+                        file=path, rule="bad calendar") from exc
+    ends: dict[str, int] = {}
+    for listing in _instrument_lists(folder):
+        for line in listing.read_text(encoding="utf-8", errors="replace").splitlines():
+            parts = line.split()
+            code = parse_code(parts[0]) if len(parts) >= 3 else None
+            if code is not None:
+                try:
+                    end = int(np.datetime64(parts[2], "D").astype(np.int64))
+                except ValueError:
+                    continue
+                ends[code] = max(end, ends.get(code, end))
+    return _Provider(calendar, ends)
+
+
+def read_instrument(provider: _Provider, code: str, inst: Path) -> FileTable:
+    """One instrument's ``.day.bin`` fields as a FileTable on its span of the calendar.
+
+    With ``$factor``, prices are ``$price / $factor`` rounded to the cent (the exchange's
+    tick: float32 holds about 7 digits, so the division alone leaves noise that would
+    break exact limit-price comparisons), volume is ``$volume * $factor`` and
+    ``$factor`` becomes ``adj_factor``.
+    """
+    fields, digests, spans = {}, [], {}
+    for path in list_folder(inst).files:
+        if not path.name.lower().endswith(BIN_SUFFIX):
+            continue
+        name = path.name[: -len(BIN_SUFFIX)].lower()
+        data = read_bytes(path)
+        spans[path] = _span(provider, code, path, f"features/{inst.name}/{path.name}", data)
+        fields[name] = np.frombuffer(data, dtype="<f4")[1:].astype(np.float64)
+        digests.append(f"{name}:{digest_of(data)}")
+    if not spans:
+        raise DataError(f"features/{inst.name}: no {BIN_SUFFIX} files", file=inst, code=code,
+                        rule="missing column")
+    span = max(spans.values(), key=lambda s: (s[1], -s[0]))
+    for path, here in spans.items():
+        if here != span:
+            raise DataError(
+                f"features/{inst.name}/{path.name}: covers calendar days {here[0]}.."
+                f"{sum(here) - 1}, the other fields of {inst.name} cover {span[0]}.."
+                f"{sum(span) - 1}; the file is truncated, dump the instrument again",
+                file=path, code=code, rule="bin shorter than calendar")
+    _check_listed_span(provider, code, inst, span)
+    return file_table(inst, digest_of(";".join(digests).encode()),
+                      _real_values(provider.calendar[span[0]:sum(span)], fields),
+                      label=f"features/{inst.name}")
+
+
+def _span(provider: _Provider, code: str, path: Path, label: str, data: bytes) -> tuple[int, int]:
+    """(start index into the calendar, number of values) of one ``.day.bin`` file."""
+    if len(data) % 4 or len(data) < 8:
+        raise DataError(f"{label}: {len(data)} bytes is not a start index plus float32 "
+                        "values; the file is truncated, dump it again", file=path,
+                        code=code, rule="truncated .bin file")
+    start, count = float(np.frombuffer(data, dtype="<f4", count=1)[0]), len(data) // 4 - 1
+    if not (start >= 0 and start.is_integer()):
+        raise DataError(f"{label}: start index {start} is not a calendar position",
+                        file=path, code=code, rule="corrupt .bin file")
+    if int(start) + count > provider.calendar.size:
+        raise DataError(f"{label}: {count} values from calendar day {int(start)} run past "
+                        f"the end of {CALENDAR} ({provider.calendar.size} days); the "
+                        "calendar and the features are from different dumps",
+                        file=path, code=code, rule="bin longer than calendar")
+    return int(start), count
+
+
+def _check_listed_span(provider: _Provider, code: str, inst: Path, span: tuple[int, int]) -> None:
+    """A .bin that ends before the instrument's listed end date has lost its tail."""
+    end = provider.ends.get(code)
+    if end is None:
+        return
+    last = int(np.searchsorted(provider.calendar, end, side="right")) - 1
+    if sum(span) - 1 < last:
+        day = np.datetime64(int(provider.calendar[max(sum(span) - 1, 0)]), "D")
+        raise DataError(
+            f"features/{inst.name}: its .bin files end on {day} but instruments/ lists "
+            f"{code} until {np.datetime64(end, 'D')}; the files are shorter than the "
+            "calendar says (truncated), dump them again", file=inst, code=code,
+            row=str(day), rule="bin shorter than calendar")
+
+
+def _real_values(days: np.ndarray, fields: dict[str, np.ndarray]) -> pa.Table:
+    factor = fields.pop("factor", None)
+    columns: dict[str, object] = {"date": pa.array(days.astype(np.int32), pa.date32())}
+    for name, values in fields.items():
+        if factor is not None and name in PRICE_FIELDS:
+            values = np.round(values / factor, 2)
+        elif factor is not None and name == "volume":
+            values = values * factor
+        columns[f"${name}"] = values
+    if factor is not None:
+        columns["adj_factor"] = factor
+    return pa.table(columns)
+
+
+def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | None,
+          cancel: CancelToken | None) -> ReadResult:
+    provider = _provider(scan.folder)
+    return read_each(codes, lambda code: read_instrument(provider, code, scan.files[code]),
+                     progress, cancel)
+
+
+LAYOUT = Layout("qlib", "qlib provider folder", _matches, _scan, _read)

@@ -1,0 +1,138 @@
+"""TongDaXin layout: ``vipdoc/{sh,sz,bj}/lday/*.day`` files of 32-byte daily records (SPEC §1)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from engine.data.folder import (
+    FolderScan,
+    Layout,
+    Listing,
+    ProgressCallback,
+    ReadResult,
+    finish_scan,
+    list_folder,
+)
+from engine.data.naming import parse_code
+from engine.data.read_pool import read_each
+from engine.data.reader import FileTable, digest_of, file_table, read_bytes
+from engine.errors import DataError
+from engine.progress import CancelToken
+
+#: One daily record: date YYYYMMDD, prices in fen (0.01 yuan), amount, volume in shares.
+DAY_RECORD = np.dtype([("date", "<u4"), ("open", "<u4"), ("high", "<u4"), ("low", "<u4"),
+                       ("close", "<u4"), ("amount", "<f4"), ("volume", "<u4"),
+                       ("reserved", "<u4")])
+EXCHANGE_FOLDERS = ("sh", "sz", "bj")
+_PRICES = ("open", "high", "low", "close")
+
+
+def lday_folders(folder: Path, listing: Listing) -> list[tuple[str, Path]]:
+    """(exchange, ``lday`` folder) of a vipdoc folder, or of a folder holding ``vipdoc``."""
+    roots = [folder, *(d for d in listing.dirs if d.name.lower() == "vipdoc")]
+    found = []
+    for root in roots:
+        for exchange in EXCHANGE_FOLDERS:
+            lday = root / exchange / "lday"
+            if lday.is_dir():
+                found.append((exchange.upper(), lday))
+    return found
+
+
+def _matches(folder: Path, listing: Listing) -> bool:
+    return bool(lday_folders(folder, listing))
+
+
+def _scan(folder: Path, listing: Listing) -> FolderScan:
+    found: dict[str, Path] = {}
+    ignored: list[str] = []
+    broken = list(listing.broken)
+    for exchange, lday in lday_folders(folder, listing):
+        entries = list_folder(lday)
+        broken += [f"{lday.relative_to(folder)}/{name}" for name in entries.broken]
+        for path in entries.files:
+            code = parse_code(path.stem) if path.suffix.lower() == ".day" else None
+            if code is None or not code.endswith(exchange):
+                ignored.append(path.name)
+            else:
+                found[code] = path
+    return finish_scan(folder, listing, "tdx", found, ignored=ignored,
+                       ignored_what="file(s) in lday folders that are not exchange-prefixed "
+                       ".day files", broken=broken)
+
+
+def read_day_bytes(path: Path, label: str) -> tuple[bytes, str]:
+    """A ``.day`` file's bytes and digest; a length that is no whole number of records is
+    an error (a truncated file)."""
+    data = read_bytes(path)
+    if len(data) % DAY_RECORD.itemsize:
+        raise DataError(
+            f"{label}: {len(data)} bytes is not a whole number of {DAY_RECORD.itemsize}-byte "
+            "records (the file is truncated); export it again from TongDaXin",
+            file=path, rule="truncated .day file")
+    return data, digest_of(data)
+
+
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def _yyyymmdd_days(yyyymmdd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """YYYYMMDD integers as days since epoch (int32), and where a number is no date.
+
+    Integer arithmetic only (the proleptic Gregorian "days from civil" formula), a few
+    passes over the records instead of NumPy's slower datetime conversions.
+    """
+    value = yyyymmdd.astype(np.int64)
+    year, month, day = value // 10000, value // 100 % 100, value % 100
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    length = _DAYS_IN_MONTH[np.clip(month, 0, 12)] + ((month == 2) & leap)
+    bad = (month < 1) | (month > 12) | (day < 1) | (day > length)
+    shifted = year - (month <= 2)
+    era = shifted // 400
+    of_era = shifted - era * 400
+    of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    days = era * 146097 + of_era * 365 + of_era // 4 - of_era // 100 + of_year - 719468
+    return days.astype(np.int32), bad
+
+
+def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | None,
+          cancel: CancelToken | None) -> ReadResult:
+    """Read every file's bytes on the pool, then convert all records at once: one
+    ``frombuffer``, one date conversion, one table, sliced per stock."""
+    labels = {code: str(scan.files[code].relative_to(scan.folder)) for code in codes}
+    blobs = read_each(codes, lambda code: read_day_bytes(scan.files[code], labels[code]),
+                      progress, cancel)
+    read = [(i, blob) for i, blob in enumerate(blobs) if not isinstance(blob, DataError)]
+    records = np.frombuffer(b"".join(blob[0] for _, blob in read), dtype=DAY_RECORD)
+    counts = np.array([len(blob[0]) // DAY_RECORD.itemsize for _, blob in read], np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    days, bad = _yyyymmdd_days(records["date"])
+    columns = {"date": pa.array(days, pa.date32()),
+               **{name: records[name] / 100.0 for name in _PRICES},
+               "volume": records["volume"].astype(np.float64),
+               "amount": records["amount"].astype(np.float64)}
+    whole = file_table(scan.folder, "", pa.table(columns))
+    out: dict[int, FileTable | DataError] = {
+        i: blob for i, blob in enumerate(blobs) if isinstance(blob, DataError)}
+    for k, (i, (_, digest)) in enumerate(read):
+        code, start, count = codes[i], int(starts[k]), int(counts[k])
+        wrong = np.flatnonzero(bad[start:start + count])
+        if wrong.size:
+            row = int(wrong[0])
+            out[i] = DataError(
+                f"{labels[code]}: record {row + 1} has date {int(records['date'][start + row])}, "
+                "which is not a YYYYMMDD date; the file is corrupt, export it again",
+                file=scan.files[code], code=code, field="date", row=str(row + 1),
+                rule="bad date")
+        else:
+            out[i] = replace(whole, path=scan.files[code], digest=digest, label=labels[code],
+                             table=whole.table.slice(start, count))
+    return [out[i] for i in range(len(codes))]
+
+
+LAYOUT = Layout("tdx", "TongDaXin vipdoc", _matches, _scan, _read)
