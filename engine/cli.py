@@ -345,12 +345,17 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ascending", action="store_true", help="smallest first")
     p.add_argument("--top", type=int, default=10, help="rows to print (default 10)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    p.add_argument("--cluster", metavar="ADDRESS", default=None,
-                   help="run the combinations on a Dask cluster: a scheduler's "
-                        "tcp://host:8786, or local:N to start N worker processes here "
-                        "(needs the cluster extra: pip install .[cluster])")
+    add_cluster_flag(p)
     _add_save_flags(p)
     p.set_defaults(func=_cmd_sweep)
+
+
+def add_cluster_flag(parser: argparse.ArgumentParser) -> None:
+    """``--cluster ADDRESS`` (sweeps and walk-forwards)."""
+    parser.add_argument("--cluster", metavar="ADDRESS", default=None,
+                        help="run the combinations on a Dask cluster: a scheduler's "
+                             "tcp://host:8786, or local:N to start N worker processes here "
+                             "(needs the cluster extra: pip install .[cluster])")
 
 
 def grid_from_args(args: argparse.Namespace) -> dict[str, list[float]]:

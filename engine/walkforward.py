@@ -290,12 +290,14 @@ def _fold_row(fold: Fold, params: Mapping[str, float], metric: str, in_sample: f
 def run_walk_forward(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
                      folds: FoldSpec | None = None, metric: str = "sharpe",
                      progress: Progress | None = None,
-                     cancel: CancelToken | None = None) -> WalkForwardResult:
+                     cancel: CancelToken | None = None, *,
+                     cluster: str | None = None) -> WalkForwardResult:
     """Walk ``grid`` forward over ``base_config``'s window (see the module docstring).
 
     ``progress`` gets ``("train", fold, folds)`` and ``("test", fold, folds)`` events;
-    ``cancel`` stops between and inside the sweeps with ``Cancelled``. Results do not
-    depend on the worker count (every sweep and run is deterministic).
+    ``cancel`` stops between and inside the sweeps with ``Cancelled``. The sweeps run on
+    the local pool, or on the Dask ``cluster`` (as ``run_sweep``); results do not depend
+    on either, nor on the worker count (every sweep and run is deterministic).
     """
     t0 = time.perf_counter()
     spec = folds or FoldSpec()
@@ -316,7 +318,7 @@ def run_walk_forward(base_config: BacktestConfig, grid: Mapping[str, Iterable[fl
             raise Cancelled("walk-forward cancelled")
         sink("train", k, len(plan))
         sweep = run_sweep(base_config.replace(start=fold.train_start, end=fold.train_end),
-                          checked, cancel=cancel)
+                          checked, cancel=cancel, cluster=cluster)
         best = best_row(sweep, metric)
         params = {name: best[name].item() for name in sweep.parameters}  # Python numbers
         is_cagr.append(float(best["cagr"]))
@@ -351,7 +353,7 @@ def run_walk_forward(base_config: BacktestConfig, grid: Mapping[str, Iterable[fl
     oos = float(metrics["cagr"])  # type: ignore[arg-type]
     efficiency = oos / in_sample if in_sample > 0 and math.isfinite(oos) else math.nan
     sink("train", len(plan), len(plan))
-    whole = run_sweep(base_config, checked, cancel=cancel)
+    whole = run_sweep(base_config, checked, cancel=cancel, cluster=cluster)
     hindsight = best_row(whole, metric)
     hindsight_params = {name: hindsight[name].item() for name in whole.parameters}
     hindsight_run = run_backtest(base_config.replace(**hindsight_params), cancel=cancel)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from engine.cli import (
     ProgressBar,
+    add_cluster_flag,
     add_grid_flags,
     check_before_work,
     check_metric,
@@ -31,6 +32,7 @@ def add_walkforward(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, help="write folds.csv, equity.csv, fills.csv, "
                    "trades.csv, summary.json and config.toml into this folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_cluster_flag(p)
     p.set_defaults(func=_cmd_walkforward)
 
 
@@ -44,7 +46,8 @@ def _cmd_walkforward(args: argparse.Namespace) -> int:
     spec = FoldSpec(args.train, args.test, args.anchored)
     check_before_work(config, args.out)
     with ProgressBar(STAGES, enabled=not args.no_progress) as bar:
-        result = run_walk_forward(config, grid, spec, args.metric, progress=bar)
+        result = run_walk_forward(config, grid, spec, args.metric, progress=bar,
+                                  cluster=args.cluster)
     kind = "anchored" if spec.anchored else "rolling"
     print(f"{len(result.folds)} {kind} folds (train {spec.train}, test {spec.test}) by "
           f"{args.metric}, {config.start} .. {config.end}")

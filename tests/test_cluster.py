@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -226,3 +227,16 @@ def test_cli_sweep_on_the_cluster(dask_cluster: cluster.DaskExecutor,
     assert code == 0
     assert out.splitlines()[0].endswith(f"2 workers on the Dask cluster at {ADDRESS}); "
                                         "0 skipped")
+
+
+def test_a_walk_forward_on_the_cluster_equals_the_local_one(
+        dask_cluster: cluster.DaskExecutor) -> None:
+    from engine.walkforward import FoldSpec, run_walk_forward
+
+    grid = {"period": [10, 14], "oversold": [25, 30]}
+    spec = FoldSpec("12m", "6m")
+    local = run_walk_forward(_config(), grid, spec, "sharpe")
+    remote = run_walk_forward(_config(), grid, spec, "sharpe", cluster=ADDRESS)
+    pd.testing.assert_frame_equal(local.folds, remote.folds, check_exact=True)
+    assert np.array_equal(local.equity["equity"].to_numpy(), remote.equity["equity"].to_numpy())
+    assert local.diagnostics == remote.diagnostics
