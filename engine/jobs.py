@@ -250,11 +250,13 @@ class WalkForwardOutcome:
 
 
 def _walk_forward(payload: tuple[BacktestConfig, dict[str, list[float]], FoldSpec, str,
-                                 Path | None], ctx: TaskContext) -> WalkForwardOutcome:
+                                 Path | None, str | None],
+                  ctx: TaskContext) -> WalkForwardOutcome:
     from engine.walkforward import run_walk_forward
 
-    config, grid, spec, metric, store_path = payload
-    result = run_walk_forward(config, grid, spec, metric, progress=_relay(ctx), cancel=ctx)
+    config, grid, spec, metric, store_path, cluster = payload
+    result = run_walk_forward(config, grid, spec, metric, progress=_relay(ctx), cancel=ctx,
+                              cluster=cluster)
     kind = "anchored" if spec.anchored else "rolling"
     notes = (f"walk-forward: {len(result.folds)} {kind} folds, train {spec.train}, test "
              f"{spec.test}, best by {metric}; grid: "
@@ -268,10 +270,13 @@ def _walk_forward(payload: tuple[BacktestConfig, dict[str, list[float]], FoldSpe
 
 def walk_forward(config: BacktestConfig, grid: Mapping[str, Iterable[float]], spec: FoldSpec,
                  metric: str, store_path: Path | None = None, progress: Progress | None = None,
-                 cancel: CancelToken | None = None) -> WalkForwardOutcome:
-    """``run_walk_forward`` on the sweep host, saved to the run store (its stitched
-    out-of-sample run, tagged "walkforward", with the fold table attached)."""
-    payload = (config, {k: list(v) for k, v in grid.items()}, spec, metric, store_path)
+                 cancel: CancelToken | None = None, *,
+                 cluster: str | None = None) -> WalkForwardOutcome:
+    """``run_walk_forward`` on the sweep host (its sweeps on the Dask ``cluster``, if
+    given), saved to the run store (its stitched out-of-sample run, tagged
+    "walkforward", with the fold table attached)."""
+    payload = (config, {k: list(v) for k, v in grid.items()}, spec, metric, store_path,
+               cluster)
     return submit("sweep", _walk_forward, payload, "the walk-forward", progress, cancel)
 
 

@@ -85,11 +85,12 @@ class SweepWorker(EngineWorker):
 
     @Slot(object, object, object)
     def start_walk_forward(self, config: BacktestConfig, grid: dict[str, list[float]],
-                           plan: tuple[FoldSpec, str, Path | None]) -> None:
-        """Run a walk-forward (``plan``: folds, metric, run store) on the sweep host."""
-        spec, metric, store = plan
+                           plan: tuple[FoldSpec, str, Path | None, str | None]) -> None:
+        """Run a walk-forward (``plan``: folds, metric, run store, Dask cluster or None)
+        on the sweep host."""
+        spec, metric, store, cluster = plan
         self.execute(lambda progress, cancel: jobs.walk_forward(
-            config, grid, spec, metric, store, progress, cancel))
+            config, grid, spec, metric, store, progress, cancel, cluster=cluster))
 
 
 class SweepView(QWidget):
@@ -261,7 +262,7 @@ class SweepView(QWidget):
         walking = mode == WALK_MODE
         self.walk_group.setVisible(walking)
         self.heatmap_group.setVisible(not walking)
-        self.run_on.setVisible(not walking)  # walk-forwards run on this machine
+
         self.results.setCurrentIndex(1 if walking else 0)
         self.run_button.setText("Run walk-forward" if walking else "Run sweep")
         self.export_button.setText("Export walk-forward…" if walking else "Export sweep CSV…")
@@ -395,7 +396,7 @@ class SweepView(QWidget):
                 reason = f"the {exc.field} window is not valid (see above)"
         if not reason and self.base_config is None:
             reason = self._base_reason
-        if not reason and self.mode.currentText() != WALK_MODE and self.run_on.problem():
+        if not reason and self.run_on.problem():
             reason = "see Run on above"
         self.reason.setText(f"Cannot run: {reason}" if reason else "")
         self.reason.setVisible(bool(reason))
@@ -416,12 +417,12 @@ class SweepView(QWidget):
         if not self.sweep_thread.isRunning():
             self.sweep_thread.start()
         self.worker.prepare()
+        self._cluster = self.run_on.cluster()
         if self.mode.currentText() == WALK_MODE:
-            plan = (self.walk_spec(), self.walk_metric.currentData(), self.store_path)
-            self._cluster = None
+            plan = (self.walk_spec(), self.walk_metric.currentData(), self.store_path,
+                    self._cluster)
             self._walk_forward_requested.emit(self.base_config, grid, plan)
         else:
-            self._cluster = self.run_on.cluster()
             self._sweep_requested.emit(self.base_config, grid, self._cluster)
 
     def warm_up(self) -> None:
