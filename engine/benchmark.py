@@ -9,17 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from engine.config import BacktestConfig
 from engine.data import MarketData
 from engine.data.column_aliases import map_columns
-from engine.data.naming import parse_code
+from engine.data.layout_detect import read_security, scan_folder
+from engine.data.naming import DATA_SUFFIXES, parse_code
+from engine.data.reader import parse_dates
 from engine.errors import DataError
 from engine.valuation_nb import benchmark_equity_nb
-
-#: File names an index's per-stock file may have, by its code's parts.
-_SPELLINGS = ("{n}_{x}", "{n}.{x}", "{x}{n}", "{xl}{n}")
-_SUFFIXES = (".parquet", ".csv", ".feather")
 
 
 def read_closes(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -42,7 +41,9 @@ def read_closes(path: Path) -> tuple[np.ndarray, np.ndarray]:
         if need not in mapping:
             raise DataError(f"benchmark {path.name}: column `{need}` is missing; found: "
                             f"{', '.join(map(str, frame.columns))}", file=path, field=need)
-    days = _days(path, frame[mapping["date"]])
+    dates = parse_dates(path, f"benchmark {path.name}",
+                        pa.chunked_array([pa.array(frame[mapping["date"]])]), mapping["date"])
+    days = dates.to_numpy().astype("datetime64[D]").astype(np.int64)
     closes = pd.to_numeric(frame[mapping["close"]], errors="coerce").to_numpy(float)
     return _checked(path, path.name, days, closes, frame[mapping["close"]].tolist())
 
@@ -66,22 +67,6 @@ def _checked(path: Path, name: str, days: np.ndarray, closes: np.ndarray,
     return days, closes
 
 
-def _days(path: Path, column: pd.Series) -> np.ndarray:
-    text = column.astype(str).str.strip()
-    compact = text.str.fullmatch(r"\d{8}")
-    parsed = pd.to_datetime(text.where(~compact), errors="coerce", utc=False, format="mixed")
-    parsed = parsed.fillna(pd.to_datetime(text.where(compact), format="%Y%m%d",
-                                          errors="coerce"))
-    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
-        parsed = parsed.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
-    bad = np.flatnonzero(parsed.isna().to_numpy())
-    if bad.size:
-        raise DataError(f"benchmark {path.name}: row {bad[0] + 1} has an unreadable date "
-                        f"{column.iloc[bad[0]]!r}; use YYYY-MM-DD or YYYYMMDD", file=path,
-                        field="date", row=str(bad[0] + 1))
-    return parsed.to_numpy().astype("datetime64[D]").astype(np.int64)
-
-
 def closes_for(benchmark: str, folder: Path) -> tuple[np.ndarray, np.ndarray]:
     """The closes ``benchmark`` names: an existing file, else an index code looked up in
     the data ``folder``; a DataError says what was tried."""
@@ -89,13 +74,10 @@ def closes_for(benchmark: str, folder: Path) -> tuple[np.ndarray, np.ndarray]:
     if path.is_file():
         return read_closes(path)
     code = parse_code(benchmark)
-    if code is not None and "." in code:
-        number, exchange = code.split(".")
-        for spelling in _SPELLINGS:
-            stem = spelling.format(n=number, x=exchange, xl=exchange.lower())
-            for suffix in _SUFFIXES:
-                if (folder / f"{stem}{suffix}").is_file():
-                    return read_closes(folder / f"{stem}{suffix}")
+    if code is not None:
+        found = scan_folder(folder).other_files.get(code)
+        if found is not None and found.suffix.lower() in DATA_SUFFIXES:
+            return read_closes(found)  # a per-stock file, which may hold only the closes
         closes = _layout_closes(folder, code)
         if closes is not None:
             return closes
@@ -107,8 +89,6 @@ def closes_for(benchmark: str, folder: Path) -> tuple[np.ndarray, np.ndarray]:
 def _layout_closes(folder: Path, code: str) -> tuple[np.ndarray, np.ndarray] | None:
     """An index's closes read by the data folder's layout (TongDaXin's ``sh000300.day``, a
     qlib instrument, a long file's rows) on its days with a bar; None if it has none."""
-    from engine.data.layout_detect import read_security
-
     bars = read_security(folder, code) if folder.is_dir() or folder.is_file() else None
     if bars is None:
         return None

@@ -100,7 +100,7 @@ def file_table(path: Path, digest: str, table: pa.Table, mapping: dict[str, str]
             file=path, field=missing[0], rule="missing column",
         )
     with _unconvertible(path, label, mapping["date"], "dates"):
-        dates = _dates(path, label, table.column(mapping["date"]), mapping["date"])
+        dates = parse_dates(path, label, table.column(mapping["date"]), mapping["date"])
     if ("up_limit" in mapping) != ("down_limit" in mapping):
         have, lack = (("up_limit", "down_limit") if "up_limit" in mapping
                       else ("down_limit", "up_limit"))
@@ -158,7 +158,7 @@ def _list_day(path: Path, label: str, column: pa.ChunkedArray, name: str) -> int
         values = pc.filter(values, pc.not_equal(pc.utf8_trim_whitespace(values), ""))
     if len(values) == 0:
         return None
-    days = np.unique(_dates(path, label, pa.chunked_array([values]), name).to_numpy()
+    days = np.unique(parse_dates(path, label, pa.chunked_array([values]), name).to_numpy()
                      .astype("datetime64[D]").astype(np.int64))
     if days.size > 1:
         raise DataError(f"{label}: column `{name}` holds {days.size} different listing "
@@ -255,7 +255,8 @@ _DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%
                  "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M:%S%z")
 
 
-def _dates(path: Path, label: str, column: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
+def parse_dates(path: Path, label: str, column: pa.ChunkedArray, name: str
+                ) -> pa.ChunkedArray:
     """Dates as date32 from datetime, YYYYMMDD integers or date strings.
 
     A time-zone-aware timestamp is first converted to the exchange's local date
