@@ -11,7 +11,6 @@ Usage: python benchmarks/bench_engine.py [--runs N] [--skip-large]
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import subprocess
 import sys
@@ -106,7 +105,7 @@ def store_save(folder: Path, runs: int) -> dict:
 
     result = run_backtest(BacktestConfig(data_dir=folder, **HEADLINE))
     fills = result.fills.sample(10_000, replace=True, random_state=0).reset_index(drop=True)
-    cases = {"headline": result, "fills_10000": dataclasses.replace(result, fills=fills)}
+    cases = {"headline": result, "fills_10000": result.with_tables(fills=fills)}
     out: dict = {}
     with tempfile.TemporaryDirectory(prefix="bench-store-") as folder_name, \
             RunStore(Path(folder_name) / "runs.sqlite") as store:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 
 from engine import parallel, results
+from engine.arrow_columns import record_batch
 from engine.benchmark import benchmark_curve
 from engine.column_pass import ChunkRecords, column_pass
 from engine.config import BacktestConfig
@@ -130,21 +130,23 @@ def build_result(config: BacktestConfig, data: MarketData, sim: tuple[np.ndarray
     equity, cash, value, fill_records, rejection_records = sim
     dates = data.dates
     bench = benchmark_curve(data, config)
-    equity_frame = pd.DataFrame({
-        "date": data.run_dates, "equity": equity, "cash": cash, "positions_value": value,
-        "drawdown": drawdown(equity), "benchmark": bench,
+    equity_table = record_batch({
+        "date": results.date_column(data.run_dates), "equity": equity, "cash": cash,
+        "positions_value": value, "drawdown": drawdown(equity), "benchmark": bench,
     })
-    fills = results.fills_frame(fill_records, dates, data.codes)
     trade_columns = results.trade_arrays(fill_records, data.close, data.tradable)
-    trades = results.trades_table(trade_columns, dates, data.codes)
     metrics = run_metrics(config, data, equity, value, fill_records, bench,
                           trade_columns)
-    return results.BacktestResult(
-        config=config, codes=data.codes, equity=equity_frame, fills=fills, trades=trades,
-        rejections=results.rejections_frame(rejection_records, dates, data.codes),
-        excluded=data.excluded, metrics=metrics, timings=timings,
-        fingerprint=data.fingerprint, warnings=data.warnings,
-    )
+    tables = {
+        "equity": equity_table,
+        "fills": results.fills_table(fill_records, dates, data.codes),
+        "trades": results.trades_table(trade_columns, dates, data.codes),
+        "rejections": results.rejections_table(rejection_records, dates, data.codes),
+        "excluded": results.excluded_table(data.excluded),
+    }
+    return results.BacktestResult(config=config, codes=data.codes, tables=tables,
+                                  metrics=metrics, timings=timings,
+                                  fingerprint=data.fingerprint, warnings=data.warnings)
 
 
 def run_backtest(config: BacktestConfig, progress: Progress | None = None,
@@ -178,7 +180,7 @@ def run_backtest(config: BacktestConfig, progress: Progress | None = None,
             timings[f"load.{name}"] = data.timings[name]
     timings["total"] = time.perf_counter() - t0
     if spans is not None:
-        result = dataclasses.replace(result, worker_spans=spans)
+        result = result.with_tables(worker_spans=spans)
     sink("done", len(STAGES), len(STAGES))
     return result
 
@@ -200,7 +202,7 @@ def _local_simulation(data: MarketData, config: BacktestConfig, stages: _Stages,
 
 def _pooled_simulation(data: MarketData, config: BacktestConfig, n_workers: int,
                        stages: _Stages, sink: ProgressSink,
-                       wall0: float) -> tuple[tuple[np.ndarray, ...], pd.DataFrame]:
+                       wall0: float) -> tuple[tuple[np.ndarray, ...], pa.RecordBatch]:
     """The column work on ``n_workers`` pool workers, then the portfolio pass here.
 
     The workers' wall time is shared among their stages in proportion to their busy time.
@@ -214,7 +216,7 @@ def _pooled_simulation(data: MarketData, config: BacktestConfig, n_workers: int,
     stages.timings.update(indicators=shares["indicators"], signals=shares["signals"],
                           simulate=shares["simulate"] + parent_simulate)
     stages.timings.update(parallel.pool_timings(cols.stats))
-    return sim, parallel.spans_frame(cols.stats, wall0)
+    return sim, results.spans_table(cols.stats.spans, wall0)
 
 
 def _portfolio(data: MarketData, config: BacktestConfig, out: dict[str, np.ndarray],

@@ -8,7 +8,6 @@ import functools
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from engine.config import BacktestConfig
@@ -28,6 +27,8 @@ def read_closes(path: Path) -> tuple[np.ndarray, np.ndarray]:
     Errors name the file and the row: a missing column, an unreadable date, a close that
     is not a positive number, a date given twice.
     """
+    import pandas as pd  # only for a benchmark file: off the path of a default run
+
     try:
         suffix = path.suffix.lower()
         frame = (pd.read_parquet(path) if suffix == ".parquet" else

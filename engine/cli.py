@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import logging
 import multiprocessing
 import sys
@@ -94,8 +95,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
           f"({'aligned cache' if data.from_cache else 'files'}); fingerprint {data.fingerprint}")
     for message in data.warnings:
         print(f"warning: {message}")
-    for row in data.excluded.itertuples():
-        print(f"excluded: {row.code}: {row.reason}")
+    for code, _, reason in data.excluded:
+        print(f"excluded: {code}: {reason}")
     return 0
 
 
@@ -297,8 +298,8 @@ def _print_run(result: BacktestResult) -> None:
           f"{config.oversold:g}/{config.overbought:g}, {config.capital_mode} mode, "
           f"fill {config.fill}")
     print(text_table(metric_rows(result.metrics)))
-    print(f"fills {len(result.fills)}, round trips {len(result.trades)}, "
-          f"rejections {len(result.rejections)}, excluded {len(result.excluded)}")
+    print(f"fills {result.count('fills')}, round trips {result.count('trades')}, "
+          f"rejections {result.count('rejections')}, excluded {result.count('excluded')}")
     print("timings: " + ", ".join(
         f"{k} {v:,.0f}" if k in TIMING_COUNTS else f"{k} {v * 1000:.1f} ms"
         for k, v in result.timings.items()))
@@ -458,7 +459,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``backtest``: returns the exit code (0 ok, 2 bad input or parameters)."""
+    """Entry point of ``backtest``: returns the exit code (0 ok, 2 bad input or parameters).
+
+    The objects alive when a command ends are frozen (``gc.freeze``), so the
+    interpreter's final collections skip the few hundred thousand that numba's types and
+    the imported libraries allocated: that saves a fresh process 0.3-0.5 s at exit.
+    """
+    try:
+        return _main(argv)
+    finally:
+        gc.freeze()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     multiprocessing.freeze_support()  # a frozen executable re-enters here in each worker
     parser = build_parser()
     args = parser.parse_args(argv)

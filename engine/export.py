@@ -14,15 +14,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import pandas as pd
-
 from engine.errors import BacktestError
+from engine.lazy_import import lazy_module
 from engine.report import METRICS
 from engine.results import BacktestResult
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from engine.sweep import SweepResult
     from engine.walkforward import WalkForwardResult
+else:
+    pd = lazy_module("pandas")  # imported on first use: off the path of a plain run
 
 
 @contextlib.contextmanager

@@ -197,7 +197,7 @@ def _run(payload: tuple[BacktestConfig, Path | None], ctx: TaskContext) -> RunOu
 
 def _table_text(result: BacktestResult) -> dict[str, list[PackedText]]:
     """Packed display text of a result's big tables (what a window shows of them)."""
-    return {name: pack_text(format_frame(getattr(result, name)))
+    return {name: pack_text(format_frame(result.frame(name)))
             for name in ("trades", "fills", "rejections")}
 
 
@@ -205,7 +205,10 @@ def run(config: BacktestConfig, store_path: Path | None = None,
         progress: Progress | None = None, cancel: CancelToken | None = None) -> RunOutcome:
     """``run_backtest(config)`` on the run host, saved to the run store at ``store_path``
     (when given) before it returns."""
-    return submit("run", _run, (config, store_path), "the run", progress, cancel)
+    outcome: RunOutcome = submit("run", _run, (config, store_path), "the run", progress,
+                                 cancel)
+    outcome.result.frames()  # in this (the job's) thread, not the window's
+    return outcome
 
 
 @dataclass(frozen=True)
@@ -303,7 +306,7 @@ def _scan(payload: tuple[Path, Any, str, str], ctx: TaskContext) -> FolderScan:
     from engine.data import coverage, load_market_data
     from engine.data.layout_detect import layout_title
     from engine.data.layout_detect import scan_folder as scan_layout
-    from engine.data.loader import WINDOW_RULE
+    from engine.data.loader import EXCLUDED_COLUMNS, WINDOW_RULE
     from engine.errors import DataError
 
     folder, end, adjust, layout = payload
@@ -319,7 +322,8 @@ def _scan(payload: tuple[Path, Any, str, str], ctx: TaskContext) -> FolderScan:
     dates = data.dates
     others = scan_layout(folder, layout).others
     indices = tuple(sorted(code for code, kind in others.items() if kind == "index"))
-    return FolderScan(folder, data.codes, str(dates[0]), str(dates[-1]), data.excluded,
+    excluded = pd.DataFrame(list(data.excluded), columns=list(EXCLUDED_COLUMNS), dtype=object)
+    return FolderScan(folder, data.codes, str(dates[0]), str(dates[-1]), excluded,
                       coverage(data), data.layout, layout_title(data.layout), data.warnings,
                       indices)
 
@@ -359,7 +363,10 @@ def _load_runs(payload: tuple[Path, list[int]], ctx: TaskContext
 def load_runs(store_path: Path, run_ids: Sequence[int]
               ) -> tuple[dict[int, BacktestResult], dict[int, str]]:
     """Stored runs by id, and their names, read on the run host."""
-    return submit("run", _load_runs, (store_path, list(run_ids)), "stored runs")
+    results, names = submit("run", _load_runs, (store_path, list(run_ids)), "stored runs")
+    for result in results.values():
+        result.frames()  # in this (the job's) thread, not the window's
+    return results, names
 
 
 @dataclass(frozen=True)
@@ -383,4 +390,6 @@ def _open_run(payload: tuple[Path, int], ctx: TaskContext) -> StoredRun:
 
 def open_run(store_path: Path, run_id: int) -> StoredRun:
     """One stored run and its display text, read and formatted on the run host."""
-    return submit("run", _open_run, (store_path, run_id), f"run {run_id}")
+    stored: StoredRun = submit("run", _open_run, (store_path, run_id), f"run {run_id}")
+    stored.result.frames()  # in this (the job's) thread, not the window's
+    return stored

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # the table forms of the statistics take DataFrames
+    import pandas as pd
 
 TRADING_DAYS = 252
 

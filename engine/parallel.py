@@ -32,8 +32,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
-
 from engine.column_pass import Chunk, ChunkRecords, balance_chunks, column_pass, merge_records
 from engine.config import BacktestConfig
 from engine.data import MarketData
@@ -61,7 +59,6 @@ WARM_OVERHEAD_SECONDS = 0.02
 #: A run's outputs pass through shared memory: seconds per day x stock cell.
 COST_POOL_PER_CELL = 10e-9
 
-SPAN_COLUMNS = ("worker", "stage", "start", "end")
 
 _pool: WorkerPool | None = None
 _pool_lock = threading.Lock()
@@ -142,13 +139,6 @@ def run_tasks(tasks: Sequence[Task], n_workers: int, sink: ProgressSink,
         results.append(task.fn(task.payload, LocalContext(sink, cancel, offset, total)))
         offset += task.units
     return results, MapStats(workers=1)
-
-
-def spans_frame(stats: MapStats, t0: float) -> pd.DataFrame:
-    """Worker spans as a table: worker, stage, start, end (seconds since ``t0``, wall)."""
-    rows = sorted(((w, stage, a - t0, b - t0) for w, stage, a, b in stats.spans),
-                  key=lambda row: (row[0], row[2]))
-    return pd.DataFrame(rows, columns=list(SPAN_COLUMNS))
 
 
 def pool_timings(stats: MapStats) -> dict[str, float]:

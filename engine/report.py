@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from numbers import Integral, Real
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas is imported where a table is formatted: off a run's path
+    import pandas as pd
 
 # (key, label, kind): kind is one of ``KINDS``.
 METRICS: tuple[tuple[str, str, str], ...] = (
@@ -226,6 +228,8 @@ def _format_numbers(values: np.ndarray, spec: str) -> np.ndarray:
 
 def _fund_rows(codes: np.ndarray) -> np.ndarray:
     """True in the rows whose code is a fund (``price_decimals`` 3), each code tested once."""
+    import pandas as pd
+
     index, distinct = pd.factorize(codes)
     funds = np.array([price_decimals(c) == 3 for c in distinct] + [False], dtype=bool)
     return funds[index]  # a missing code (index -1) is not a fund
@@ -297,6 +301,8 @@ def format_frame(frame: pd.DataFrame) -> list[np.ndarray]:
     """Display text of every column of ``frame`` (``format_column``), in column order;
     prices take their decimals from the frame's ``code`` column, if it has one. A
     categorical column (other than prices) formats each category once."""
+    import pandas as pd
+
     codes = frame["code"].to_numpy() if "code" in frame.columns else None
     texts = []
     for i, name in enumerate(frame.columns):
@@ -313,6 +319,8 @@ def format_frame(frame: pd.DataFrame) -> list[np.ndarray]:
 def text_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` as its display text (``format_frame``), same columns and index: a table
     to print."""
+    import pandas as pd
+
     text = pd.DataFrame(dict(enumerate(format_frame(frame))), index=frame.index)
     text.columns = frame.columns
     return text

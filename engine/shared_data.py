@@ -19,11 +19,10 @@ from multiprocessing import shared_memory
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from engine.data.align import PLANES, AlignedArrays
 from engine.data.cache import CHECKSUM_FILE, DamagedEntryError, open_entry
-from engine.data.loader import EXCLUDED_COLUMNS, MarketData
+from engine.data.loader import MarketData
 from engine.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -171,7 +170,7 @@ def attach_market_data(ref: DataRef) -> MarketData:
     data = MarketData(
         codes=codes, dates=calendar.astype("datetime64[D]"), start_index=ref.start_index,
         arrays=AlignedArrays(calendar, prices, tradable),
-        files=(), excluded=pd.DataFrame(columns=list(EXCLUDED_COLUMNS)), warnings=(),
+        files=(), excluded=(), warnings=(),
         fingerprint=ref.fingerprint, from_cache=ref.kind == "cache",
         cache_path=Path(ref.location) if ref.kind == "cache" else None,
     )

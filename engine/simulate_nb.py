@@ -80,6 +80,17 @@ def commission_nb(notional: float, commission_rate: float, min_commission: float
 
 
 @njit(cache=True, nogil=True)
+def sell_costs_nb(
+    notional: float, commission_rate: float, min_commission: float, stamp_rate: float,
+    fee_rate: float,
+) -> tuple[float, float, float]:
+    """(commission, stamp tax, transfer fee) of a sell of ``notional``: the sale brings
+    ``notional`` less all three."""
+    commission = commission_nb(notional, commission_rate, min_commission)
+    return commission, stamp_rate * notional, fee_rate * notional
+
+
+@njit(cache=True, nogil=True)
 def buy_cost_nb(
     notional: float, commission_rate: float, min_commission: float, stamp_rate: float,
     fee_rate: float,
@@ -269,9 +280,9 @@ def _run_sells_nb(
         shares = pos.shares[s]
         price = bar_price * (1.0 - costs.slippage)
         notional = shares * price
-        commission = commission_nb(notional, costs.commission_rate, costs.min_commission)
-        tax = costs.stamp_sell[t] * notional
-        fee = costs.transfer_fee[t] * notional
+        commission, tax, fee = sell_costs_nb(notional, costs.commission_rate,
+                                             costs.min_commission, costs.stamp_sell[t],
+                                             costs.transfer_fee[t])
         ci = s - col_start if per_stock else 0
         cash[ci] += notional - commission - tax - fee
         _record_fill_nb(fills, counts, t, s, Side.SELL, shares, price, commission, tax, fee,

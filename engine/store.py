@@ -42,17 +42,19 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import platformdirs
 import pyarrow as pa
 import xxhash
 
 from engine.config import BacktestConfig
 from engine.errors import BacktestError
-from engine.results import BacktestResult
+from engine.results import RESULT_TABLES, AnyTable, BacktestResult, to_arrow
+
+if TYPE_CHECKING:  # pandas is imported where a table is made: off a run's save
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ APPLICATION_ID = 0x42545742
 #: Seconds a writer waits for another process's transaction before giving up.
 BUSY_TIMEOUT_S = 60.0
 #: The result's tables, stored one blob each.
-RESULT_FRAMES = ("equity", "fills", "trades", "rejections", "excluded", "worker_spans")
+RESULT_FRAMES = RESULT_TABLES
 #: Columns of ``RunStore.list_runs`` in order.
 LIST_COLUMNS = ("id", "name", "created", "stocks", "start", "end", "period", "oversold",
                 "overbought", "capital_mode", "fill", "total_return", "sharpe",
@@ -209,20 +211,39 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, default=_json_default, ensure_ascii=False)
 
 
-def encode_frame(frame: pd.DataFrame) -> bytes:
-    """A table as one Arrow IPC stream (exact values, dtypes kept in the pandas metadata)."""
+def encode_frame(frame: AnyTable) -> bytes:
+    """A table as one Arrow IPC stream of one record batch (exact values; a DataFrame's
+    dtypes are kept in the pandas metadata, and an Arrow table's types map to the same
+    pandas dtypes: ``engine.results``)."""
     # One record batch, even for an empty table: it carries the categories of an empty
     # categorical column, which a table without chunks would lose.
-    batch = pa.RecordBatch.from_pandas(frame, preserve_index=False)
+    batch = _one_batch(to_arrow(frame))
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, batch.schema, options=_IPC_OPTIONS) as writer:
         writer.write_batch(batch)
     return bytes(sink.getvalue().to_pybytes())
 
 
+def _one_batch(table: pa.RecordBatch | pa.Table) -> pa.RecordBatch:
+    """``table`` as a single record batch (a loaded table is one already)."""
+    if isinstance(table, pa.RecordBatch):
+        return table
+    batches = table.to_batches()
+    if len(batches) == 1:
+        return batches[0]
+    if table.num_rows:
+        return table.combine_chunks().to_batches()[0]
+    return pa.RecordBatch.from_pylist([], schema=table.schema)
+
+
+def decode_table(data: bytes) -> pa.Table:
+    """The table ``encode_frame`` wrote, in Arrow form."""
+    return pa.ipc.open_stream(data).read_all()
+
+
 def decode_frame(data: bytes) -> pd.DataFrame:
-    """The table ``encode_frame`` wrote."""
-    return pa.ipc.open_stream(data).read_all().to_pandas()
+    """The table ``encode_frame`` wrote, as a DataFrame."""
+    return decode_table(data).to_pandas()
 
 
 def _clean_tags(tags: Sequence[str]) -> list[str]:
@@ -429,12 +450,13 @@ class RunStore:
         """
         row = _run_row(result, name if name else default_name(result), notes)
         clean_tags = _clean_tags(tags)
-        frames = [("result", key, getattr(result, key)) for key in RESULT_FRAMES]
-        frames += [("attachment", key, frame) for key, frame in (attachments or {}).items()]
+        frames = [("result", key, to_arrow(result.table(key))) for key in RESULT_FRAMES]
+        frames += [("attachment", key, to_arrow(frame))
+                   for key, frame in (attachments or {}).items()]
         # Encode before the transaction, so the write lock is held only for the inserts.
         # A table without columns (worker_spans of a run without workers) is not stored.
-        encoded = [(role, key, len(frame), encode_frame(frame))
-                   for role, key, frame in frames if len(frame.columns)]
+        encoded = [(role, key, table.num_rows, encode_frame(table))
+                   for role, key, table in frames if table.num_columns]
         columns = ", ".join(row)
         marks = ", ".join("?" * len(row))
         with self._transaction() as conn:
@@ -448,6 +470,8 @@ class RunStore:
 
     def list_runs(self) -> pd.DataFrame:
         """One row per run, newest first (columns ``LIST_COLUMNS``; tags comma-joined)."""
+        import pandas as pd
+
         with self._transaction(write=False) as conn:
             rows = conn.execute(
                 "SELECT id, name, created, n_stocks, start_date, end_date, period, oversold, "
@@ -505,7 +529,7 @@ class RunStore:
         with self._transaction(write=False) as conn:
             row = self._sealed_row(conn, run_id)
             blobs = self._frames(conn, run_id, "result")
-        frames = {name: decode_frame(data) for name, data in blobs.items()}
+        frames = {name: decode_table(data) for name, data in blobs.items()}
         config, metrics, timings, fingerprint, codes, warnings = (
             row[name] for name in ("config", "metrics", "timings", "fingerprint", "codes",
                                    "warnings"))
@@ -515,12 +539,9 @@ class RunStore:
                              "table(s); delete it and run it again")
         return BacktestResult(
             config=BacktestConfig.from_dict(json.loads(config)),
-            codes=tuple(json.loads(codes)), equity=frames["equity"], fills=frames["fills"],
-            trades=frames["trades"], rejections=frames["rejections"],
-            excluded=frames["excluded"], metrics=json.loads(metrics),
+            codes=tuple(json.loads(codes)), tables=frames, metrics=json.loads(metrics),
             timings=json.loads(timings), fingerprint=fingerprint,
-            warnings=tuple(json.loads(warnings)),
-            worker_spans=frames.get("worker_spans", pd.DataFrame()))
+            warnings=tuple(json.loads(warnings)))
 
     def load_many(self, run_ids: Sequence[int]) -> tuple[dict[int, BacktestResult],
                                                           dict[int, str]]:

@@ -32,6 +32,7 @@ from engine.metrics import TRADING_DAYS, daily_returns
 from engine.overfit import deflated_sharpe, probability_of_overfitting
 from engine.pool import Task
 from engine.progress import CancelToken, Progress, ProgressSink, TaskContext
+from engine.results import spans_table
 from engine.shared_data import DataRef, attach_market_data
 from engine.signals_nb import signals_nb
 
@@ -291,7 +292,8 @@ def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
         config=base_config, grid=checked, table=table,
         skipped=pd.DataFrame(skipped, columns=[*checked, "reason"]), timings=timings,
         codes=data.codes, fingerprint=data.fingerprint, executor=executor.describe(),
-        worker_spans=parallel.spans_frame(stats, wall0) if stats.spans else pd.DataFrame(),
+        worker_spans=(spans_table(stats.spans, wall0).to_pandas() if stats.spans
+                      else pd.DataFrame()),
         returns=returns, diagnostics=diagnostics)
 
 

@@ -25,12 +25,13 @@ import pandas as pd
 from engine.backtest import load, run_backtest
 from engine.compare import metric_goal
 from engine.config import BacktestConfig
+from engine.enums import rejection_dt
 from engine.errors import Cancelled, ConfigError
 from engine.market_rules import cost_rates
 from engine.metrics import compute_metrics, drawdown
 from engine.progress import CancelToken, Progress, ProgressSink
-from engine.results import REJECTION_COLUMNS, BacktestResult
-from engine.simulate_nb import commission_nb
+from engine.results import BacktestResult, excluded_table, rejections_table
+from engine.simulate_nb import sell_costs_nb
 from engine.sweep import SweepResult, expand_grid, run_sweep
 
 _WINDOW = re.compile(r"^\s*(\d+)\s*([dm])\s*$", re.IGNORECASE)
@@ -185,9 +186,10 @@ def _liquidate(result: BacktestResult) -> tuple[pd.DataFrame, pd.DataFrame, floa
         entry = buys.loc[(t["code"], t["entry_date"])]
         shares, price = int(t["shares"]), float(t["exit_price"])
         notional = shares * price
-        commission = commission_nb(notional, config.commission_rate, config.min_commission)
-        tax = float(rates.stamp_sell[0]) * notional
-        fee = float(rates.transfer_fee[0]) * notional
+        commission, tax, fee = sell_costs_nb(notional, config.commission_rate,
+                                             config.min_commission,
+                                             float(rates.stamp_sell[0]),
+                                             float(rates.transfer_fee[0]))
         cost = (shares * float(t["entry_price"]) + float(entry["commission"])
                 + float(entry["tax"]) + float(entry["transfer_fee"]))
         pnl = notional - commission - tax - fee - cost
@@ -244,12 +246,13 @@ class WalkForwardResult:
         metrics = {**self.metrics, "wf_efficiency": self.wf_efficiency,
                    "deflated_sharpe": self.diagnostics.get("deflated_sharpe", math.nan),
                    "pbo": self.diagnostics.get("pbo", math.nan)}
-        return BacktestResult(
-            config=self.config, codes=self.codes,
-            equity=self.equity.drop(columns="fold"), fills=self.fills, trades=self.trades,
-            rejections=pd.DataFrame(columns=list(REJECTION_COLUMNS)),
-            excluded=pd.DataFrame(columns=["code", "file", "reason"]), metrics=metrics,
-            timings=self.timings, fingerprint=self.fingerprint)
+        none = np.zeros(0, dtype=np.int64)
+        rejections = rejections_table(np.zeros(0, dtype=rejection_dt), none, self.codes)
+        tables = {"equity": self.equity.drop(columns="fold"), "fills": self.fills,
+                  "trades": self.trades, "rejections": rejections, "excluded": excluded_table(())}
+        return BacktestResult(config=self.config, codes=self.codes, tables=tables,
+                              metrics=metrics, timings=self.timings,
+                              fingerprint=self.fingerprint)
 
     def summary(self) -> dict[str, object]:
         """What ``summary.json`` holds: the OOS metrics, efficiency and diagnostics."""

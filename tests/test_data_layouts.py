@@ -47,7 +47,7 @@ def test_every_layout_is_detected_and_loads_the_same_arrays(folders: dict[str, P
     for plane in ("open", "high", "low", "close", "up_limit", "down_limit"):
         # Bitwise: NaN where no bar, the same doubles elsewhere.
         assert np.array_equal(data.plane(plane), expected.plane(plane), equal_nan=True), plane
-    assert data.excluded.empty and data.n_stocks == 40
+    assert data.excluded == () and data.n_stocks == 40
 
 
 @pytest.mark.parametrize("mode", ["shared", "per_stock"])

@@ -71,8 +71,7 @@ def test_missing_code_fails_naming_it(folder: Path) -> None:
 def test_missing_code_excluded_with_skip(folder: Path) -> None:
     data = load_market_data(folder, ["000001.SZ", "000002.SZ"], on_bad_stock="skip")
     assert data.codes == ("000001.SZ",)
-    assert data.excluded.to_dict("records") == [
-        {"code": "000002.SZ", "file": "", "reason": "no file in the data folder"}]
+    assert data.excluded == (("000002.SZ", "", "no file in the data folder"),)
 
 
 def test_bare_code_means_the_exchange_of_its_prefix_not_an_index_of_same_digits(

@@ -13,9 +13,9 @@ from engine.results import (
     FILL_COLUMNS,
     REJECTION_COLUMNS,
     TRADE_COLUMNS,
-    fills_frame,
-    rejections_frame,
-    trades_frame,
+    fills_table,
+    rejections_table,
+    trades_from_fills,
 )
 
 NAN = math.nan
@@ -46,6 +46,11 @@ def _fills(rows: list[tuple]) -> np.ndarray:
                     dtype=fill_dt)
 
 
+def trades_frame(*args: object) -> pd.DataFrame:
+    """The trades table of ``trades_from_fills(*args)`` as a DataFrame."""
+    return trades_from_fills(*args).to_pandas()  # type: ignore[arg-type]
+
+
 def _day(i: int) -> pd.Timestamp:
     return pd.Timestamp(str(DATES[i]))
 
@@ -69,7 +74,7 @@ def _fill_records() -> np.ndarray:
 
 
 def test_fills_frame_columns_and_values() -> None:
-    frame = fills_frame(_fill_records(), DATES, CODES)
+    frame = fills_table(_fill_records(), DATES, CODES).to_pandas()
     assert list(frame.columns) == list(FILL_COLUMNS)
     assert len(frame) == 8
     assert list(frame["date"]) == [_day(d) for d in (0, 1, 2, 3, 3, 4, 4, 5)]
@@ -86,7 +91,7 @@ def test_fills_frame_columns_and_values() -> None:
 
 
 def test_fills_frame_empty() -> None:
-    frame = fills_frame(np.zeros(0, dtype=fill_dt), DATES, CODES)
+    frame = fills_table(np.zeros(0, dtype=fill_dt), DATES, CODES).to_pandas()
     assert list(frame.columns) == list(FILL_COLUMNS)
     assert len(frame) == 0
 
@@ -100,7 +105,7 @@ def test_rejections_frame_names_every_reason() -> None:
         (4, 0, SELL, int(Reason.T1)),
         (5, 2, BUY, int(Reason.MAX_POSITIONS)),
     ], dtype=rejection_dt)
-    frame = rejections_frame(records, DATES, CODES)
+    frame = rejections_table(records, DATES, CODES).to_pandas()
     assert list(frame.columns) == list(REJECTION_COLUMNS)
     assert list(frame["date"]) == [_day(d) for d in range(6)]
     assert list(frame["code"]) == ["000001.SZ", "300750.SZ", "600000.SH", "300750.SZ",
@@ -117,14 +122,14 @@ def test_rejections_frame_keeps_record_order_and_repeats() -> None:
         (4, 2, SELL, int(Reason.LIMIT_DOWN)),
         (4, 0, BUY, int(Reason.LOT)),
     ], dtype=rejection_dt)
-    frame = rejections_frame(records, DATES, CODES)
+    frame = rejections_table(records, DATES, CODES).to_pandas()
     assert list(frame["date"]) == [_day(3), _day(4), _day(4)]
     assert list(frame["code"]) == ["600000.SH", "600000.SH", "000001.SZ"]
     assert [str(r) for r in frame["reason"]] == ["limit_down", "limit_down", "lot"]
 
 
 def test_rejections_frame_empty() -> None:
-    frame = rejections_frame(np.zeros(0, dtype=rejection_dt), DATES, CODES)
+    frame = rejections_table(np.zeros(0, dtype=rejection_dt), DATES, CODES).to_pandas()
     assert list(frame.columns) == list(REJECTION_COLUMNS)
     assert len(frame) == 0
 

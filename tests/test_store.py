@@ -127,11 +127,9 @@ def test_ten_thousand_fills_are_one_compact_insert(store: RunStore,
                                                    runs: dict[str, BacktestResult]) -> None:
     # How long the save takes is measured by benchmarks/bench_engine.py (store_save);
     # here: what makes it cheap, one compressed blob per table instead of a row per fill.
-    import dataclasses
-
     base = runs["shared"]
     fills = base.fills.sample(10_000, replace=True, random_state=0).reset_index(drop=True)
-    big = dataclasses.replace(base, fills=fills)
+    big = base.with_tables(fills=fills)
     run_id = store.save(big)
     pd.testing.assert_frame_equal(store.load(run_id).fills, fills, check_exact=True)
     with sqlite3.connect(store.path) as raw:

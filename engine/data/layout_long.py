@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 import pyarrow.types as pat
 
 from engine.data.column_aliases import map_columns, missing_required
@@ -26,7 +24,17 @@ from engine.data.folder import (
 from engine.data.naming import DATA_SUFFIXES, code_from_file_name, parse_code
 from engine.data.reader import digest_of, file_table, read_bytes, read_table
 from engine.errors import DataError
+from engine.lazy_import import lazy_module
 from engine.progress import CancelToken
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+else:
+    pc = lazy_module("pyarrow.compute")
+    pacsv = lazy_module("pyarrow.csv")
+    pq = lazy_module("pyarrow.parquet")
 
 
 def column_names(path: Path) -> list[str]:

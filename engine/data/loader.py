@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from engine.config import parse_date
 from engine.data import cache
 from engine.data.align import PLANES, AlignedArrays, align
 from engine.data.folder import FolderScan, ProgressCallback
@@ -45,6 +45,8 @@ class MarketData:
     memory maps of the aligned cache; ``cache_path`` is then the cache entry folder
     (``prices.npy``, ``tradable.npy``, ...) that worker processes map too, else None.
     ``layout`` names the folder's layout (``engine.data.layout_detect.LAYOUTS``).
+    ``excluded`` holds a (code, file, reason) row (``EXCLUDED_COLUMNS``) for each stock
+    of the selection that was left out.
     """
 
     codes: tuple[str, ...]
@@ -52,7 +54,7 @@ class MarketData:
     start_index: int
     arrays: AlignedArrays
     files: tuple[str, ...]
-    excluded: pd.DataFrame
+    excluded: tuple[tuple[str, str, str], ...]
     warnings: tuple[str, ...]
     fingerprint: str
     from_cache: bool
@@ -117,10 +119,7 @@ class MarketData:
 
 
 def _to_day(value: str | dt.date | np.datetime64, name: str) -> int:
-    try:
-        return int(np.datetime64(pd.Timestamp(value).date(), "D").astype(np.int64))
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{name} {value!r} is not a date; use YYYY-MM-DD", field=name) from exc
+    return int(np.datetime64(parse_date(value, name), "D").astype(np.int64))
 
 
 def load_market_data(
@@ -329,7 +328,7 @@ def _assemble(arrays: AlignedArrays, meta: dict[str, Any], start_day: int, end_d
         start_index=start_index,
         arrays=arrays,
         files=tuple(meta["files"]),
-        excluded=pd.DataFrame(meta["excluded"], columns=list(EXCLUDED_COLUMNS)),
+        excluded=tuple((code, file, reason) for code, file, reason in meta["excluded"]),
         warnings=tuple(warnings),
         fingerprint=meta["fingerprint"],
         from_cache=from_cache,

@@ -7,13 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 import pyarrow.types as pat
 
 from engine.data.column_aliases import (
@@ -24,6 +21,18 @@ from engine.data.column_aliases import (
     missing_required,
 )
 from engine.errors import DataError
+from engine.lazy_import import lazy_module
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+else:
+    pd = lazy_module("pandas")
+    pc = lazy_module("pyarrow.compute")
+    pacsv = lazy_module("pyarrow.csv")
+    pq = lazy_module("pyarrow.parquet")
 
 NUMERIC_COLUMNS = ("open", "high", "low", "close", "volume", "adj_factor", "pre_close",
                    "up_limit", "down_limit", "is_st")

@@ -5,15 +5,22 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from engine.data.column_aliases import ALIASES, map_columns
 from engine.data.folder import FolderScan
 from engine.data.naming import normalize_code, parse_code
 from engine.errors import DataError
+from engine.lazy_import import lazy_module
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow.parquet as pq
+else:
+    pd = lazy_module("pandas")
+    pq = lazy_module("pyarrow.parquet")
 
 _SEPARATORS = re.compile(r"[\s,;]+")
 

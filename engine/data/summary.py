@@ -4,12 +4,18 @@ in the GUI and CLI."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from engine.data.loader import MarketData
+from engine.lazy_import import lazy_module
 from engine.market_rules import board_of
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_module("pandas")
 
 
 def coverage(data: MarketData) -> pd.DataFrame:
