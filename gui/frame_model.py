@@ -141,6 +141,10 @@ class FrameModel(QAbstractTableModel):
         return str(section + 1)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if not 0 <= column < len(self._source.columns):  # -1: no sort, the rows' own order
+            self._sort = None
+            self._refresh()
+            return
         if self._source.empty:
             return
         self._sort = (self._source.columns[column], order == Qt.SortOrder.AscendingOrder)

@@ -37,6 +37,8 @@ class FrameTable(QWidget):
         self.model = FrameModel()
         self.view = QTableView(sortingEnabled=True)
         self.view.setModel(self.model)
+        # No arrow until the user sorts: the rows start in the table's own order.
+        self.view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.verticalHeader().setDefaultSectionSize(22)
         self.view.horizontalHeader().setStretchLastSection(True)

@@ -76,6 +76,17 @@ def test_sorting_and_filtering_keep_each_text_with_its_row(
     assert calls == []  # no cell was formatted again
 
 
+def test_a_new_table_shows_its_own_order_without_a_sort_arrow(table: FrameTable) -> None:
+    header = table.view.horizontalHeader()
+    assert header.sortIndicatorSection() == -1  # no arrow over "date" or any column
+    assert [row[1] for row in _shown(table.model)] == list(_fills()["code"])
+    table.view.sortByColumn(1, Qt.SortOrder.AscendingOrder)
+    assert header.sortIndicatorSection() == 1
+    assert [row[1] for row in _shown(table.model)] == sorted(_fills()["code"])
+    table.view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # back to the table's order
+    assert [row[1] for row in _shown(table.model)] == list(_fills()["code"])
+
+
 def test_precomputed_text_is_shown_and_sorted_with_its_rows(qtbot: QtBot) -> None:
     frame = pd.DataFrame({"code": ["b", "a", "c"], "value": [2.0, 1.0, 3.0]})
     model = FrameModel()
