@@ -43,6 +43,7 @@ from gui.plot_style import (
     BEST_BACKGROUND,
     DIFFERENCE_BACKGROUND,
     GUIDE_COLOR,
+    DateAxis,
     make_plot_widget,
     placeholder_stack,
     posix_seconds,
@@ -102,7 +103,7 @@ class CompareView(QWidget):
         self.differences: list[str] = []
         self.errors = ErrorPanel()
         self.canvas = make_plot_widget()
-        self.plot = self.canvas.addPlot(axisItems={"bottom": pg.DateAxisItem()})
+        self.plot = self.canvas.addPlot(axisItems={"bottom": DateAxis()})
         style_plot(self.plot)
         self.plot.setLabel("left", "growth of 1 (equity / initial capital)")
         self.plot.addLine(y=1.0, pen=pg.mkPen(GUIDE_COLOR, width=1, style=Qt.PenStyle.DashLine))

@@ -15,6 +15,7 @@ from gui.plot_style import (
     BENCHMARK,
     DRAWDOWN,
     PORTFOLIO,
+    DateAxis,
     make_plot_widget,
     placeholder_stack,
     posix_seconds,
@@ -31,9 +32,9 @@ class EquityChart(QWidget):
         super().__init__()
         self.canvas = make_plot_widget()
         self.equity_plot = self.canvas.addPlot(row=0, col=0,
-                                               axisItems={"bottom": pg.DateAxisItem()})
+                                               axisItems={"bottom": DateAxis()})
         self.drawdown_plot = self.canvas.addPlot(row=1, col=0,
-                                                 axisItems={"bottom": pg.DateAxisItem()})
+                                                 axisItems={"bottom": DateAxis()})
         self.canvas.ci.layout.setRowStretchFactor(0, 3)
         self.canvas.ci.layout.setRowStretchFactor(1, 1)
         self.drawdown_plot.setXLink(self.equity_plot)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QLabel, QStackedWidget, QWidget
 
 # Antialiasing and alpha-blended grid lines made one paint of the equity chart take
@@ -19,6 +20,26 @@ AXIS_COLOR = "#8a9099"
 TEXT_COLOR = "#343a40"
 GUIDE_COLOR = "#868e96"
 AXIS_WIDTH = 68  # fixed left-axis width so stacked panels line up
+
+
+class DateAxis(pg.DateAxisItem):
+    """pyqtgraph's date axis in UTC (the charts' x values are dates at UTC midnight, so
+    a local-time axis would label them a day early west of Greenwich), minus finer labels
+    that would touch a coarser one."""
+
+    def __init__(self) -> None:
+        super().__init__(orientation="bottom", utcOffset=0)
+
+    def generateDrawSpecs(self, p: QPainter) -> tuple | None:
+        specs = super().generateDrawSpecs(p)
+        if specs is None:
+            return None
+        axis, ticks, texts = specs
+        kept: list = []  # coarsest level first, so a month label wins over a day label
+        for rect, flags, text in texts:
+            if not any(rect.adjusted(-12, 0, 12, 0).intersects(r) for r, _, _ in kept):
+                kept.append((rect, flags, text))
+        return axis, ticks, kept
 
 
 def style_plot(plot: pg.PlotItem) -> None:

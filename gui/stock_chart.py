@@ -26,6 +26,7 @@ from gui.plot_style import (
     AXIS_WIDTH,
     GUIDE_COLOR,
     TEXT_COLOR,
+    DateAxis,
     placeholder_stack,
     posix_seconds,
     style_plot,
@@ -58,24 +59,6 @@ class _CompactAxis(pg.AxisItem):
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         return [compact_number(v * scale) for v in values]
-
-
-class _DateAxis(pg.DateAxisItem):
-    """pyqtgraph's date axis in UTC, minus finer labels that would touch a coarser one."""
-
-    def __init__(self) -> None:
-        super().__init__(orientation="bottom", utcOffset=0)
-
-    def generateDrawSpecs(self, p: QPainter) -> tuple | None:
-        specs = super().generateDrawSpecs(p)
-        if specs is None:
-            return None
-        axis, ticks, texts = specs
-        kept: list = []  # coarsest level first, so a month label wins over a day label
-        for rect, flags, text in texts:
-            if not any(rect.adjusted(-12, 0, 12, 0).intersects(r) for r, _, _ in kept):
-                kept.append((rect, flags, text))
-        return axis, ticks, kept
 
 
 class _BarSeriesItem(pg.GraphicsObject):
@@ -392,7 +375,7 @@ class StockChart(QWidget):
                        "fill": pg.mkBrush(255, 255, 255, 210)})
 
     def _add_plot(self, row: int, label: str, left: pg.AxisItem | None = None) -> pg.PlotItem:
-        axes: dict[str, pg.AxisItem] = {"bottom": _DateAxis()}
+        axes: dict[str, pg.AxisItem] = {"bottom": DateAxis()}
         if left is not None:
             axes["left"] = left
         plot = self.plots.addPlot(row=row, col=0, axisItems=axes)

@@ -14,6 +14,7 @@ from gui.metric_table import MetricTable
 from gui.plot_style import (
     BENCHMARK,
     PORTFOLIO,
+    DateAxis,
     make_plot_widget,
     placeholder_stack,
     posix_seconds,
@@ -35,7 +36,7 @@ class WalkForwardView(QWidget):
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.canvas = make_plot_widget()
         self.equity_plot = self.canvas.addPlot(row=0, col=0,
-                                               axisItems={"bottom": pg.DateAxisItem()})
+                                               axisItems={"bottom": DateAxis()})
         self.folds_plot = self.canvas.addPlot(row=1, col=0)
         self.canvas.ci.layout.setRowStretchFactor(0, 3)
         self.canvas.ci.layout.setRowStretchFactor(1, 2)

@@ -244,3 +244,39 @@ def test_the_benchmark_line_is_named_after_the_index(qtbot) -> None:  # type: ig
     assert chart.legend.getLabel(chart.benchmark).text == "benchmark: 000300.SH"
     chart.set_data(frame)
     assert chart.legend.getLabel(chart.benchmark).text == EQUAL_WEIGHT
+
+
+def test_date_axes_put_a_days_tick_on_that_days_point_in_any_time_zone(
+        qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """x values are dates at UTC midnight: a local-time axis west of Greenwich put the
+    1 March tick five hours after 1 March's point (New York), so labels sat beside the
+    wrong bars. Every chart's date axis is in UTC."""
+    import time
+
+    import pyqtgraph as pg
+
+    from gui.compare_view import CompareView
+    from gui.equity_chart import EquityChart
+    from gui.plot_style import DateAxis
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        day = float(posix_seconds(np.array(["2024-03-01"], dtype="datetime64[D]"))[0])
+        widget = pg.PlotWidget(axisItems={"bottom": DateAxis()})
+        qtbot.addWidget(widget)
+        widget.resize(800, 300)
+        widget.show()
+        widget.setXRange(day - 10 * 86400, day + 10 * 86400, padding=0)
+        widget.grab()  # painted once: the axis knows its font
+        levels = widget.getPlotItem().getAxis("bottom").tickValues(
+            day - 10 * 86400, day + 10 * 86400, 800)
+        assert day in levels[0][1]  # the month tick is 1 March's own x
+        equity = EquityChart()
+        qtbot.addWidget(equity)
+        axes = [equity.equity_plot.getAxis("bottom"), equity.drawdown_plot.getAxis("bottom"),
+                CompareView().plot.getAxis("bottom")]
+        assert all(isinstance(a, DateAxis) and a.utcOffset == 0 for a in axes)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
