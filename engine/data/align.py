@@ -36,25 +36,30 @@ def _read_only(calendar: np.ndarray, prices: np.ndarray, tradable: np.ndarray) -
 
 
 def align(dates: np.ndarray, sid: np.ndarray, values: dict[str, np.ndarray],
-          n_stocks: int) -> AlignedArrays:
+          n_stocks: int, release: bool = False) -> AlignedArrays:
     """Scatter bars into dense arrays on the union of their dates.
 
     Row ``i`` is the bar of stock ``sid[i]`` on day ``dates[i]`` (days since epoch);
     rows are grouped by stock and sorted by date within a stock, and no (stock, date)
-    pair repeats. Every bar lands in exactly one cell.
+    pair repeats. Every bar lands in exactly one cell. With ``release``, each column is
+    removed from ``values`` once its plane is filled, so the bars' memory is given back
+    while the planes take theirs (a load then never holds both in full).
     """
-    calendar, day_index = _calendar(dates)
+    calendar, flat = day_positions(dates)
     # A flat index per bar scatters each plane with one 1-D put (much faster than 2-D).
-    flat = day_index * n_stocks + sid
-    prices = np.full((len(PLANES), calendar.size, n_stocks), np.nan)
+    flat *= n_stocks
+    flat += sid
+    prices = np.empty((len(PLANES), calendar.size, n_stocks))
     for k, name in enumerate(PLANES):
-        prices[k].reshape(-1)[flat] = values[name]
+        plane = prices[k].reshape(-1)
+        plane.fill(np.nan)
+        plane[flat] = values.pop(name) if release else values[name]
     tradable = np.zeros((calendar.size, n_stocks), dtype=bool)
     tradable.reshape(-1)[flat] = True
     return AlignedArrays(calendar, prices, tradable)
 
 
-def _calendar(dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def day_positions(dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The sorted distinct days and each bar's position among them, in linear time: days
     are integers over a few thousand values, so a presence table replaces sorting all
     bars (``np.unique``) and searching them (``np.searchsorted``)."""

@@ -221,12 +221,14 @@ def _build(scan: FolderScan, wanted: list[str], missing: list[str], params: dict
     bars = validate(tables, end_day, params["adjust"])
     for i, error in bars.errors.items():
         error.code = codes[i]
-    bars.values["up_limit"], bars.values["down_limit"] = bar_limits(bars, tables, codes,
-                                                                    params["listing"])
-    # Only the names and digests are needed from here on: free the files' tables, and
-    # the columns the limits were computed from.
+    # The bars are NumPy columns now: free the files' tables before the limits and planes
+    # take their memory; only names, digests and two per-file facts are needed.
     sources = [(table.label, table.digest) for table in tables]
+    has_limits = [table.has_limits for table in tables]
+    list_days = [table.list_day for table in tables]
     del results, tables
+    bars.values["up_limit"], bars.values["down_limit"] = bar_limits(
+        bars, codes, has_limits, list_days, params["listing"])
     for name in set(bars.values) - set(PLANES):
         del bars.values[name]
     timings["validate"] = time.perf_counter() - t1
@@ -243,9 +245,13 @@ def _build(scan: FolderScan, wanted: list[str], missing: list[str], params: dict
             raise _error(errors[0])
         raise DataError(_nothing_usable(excluded, errors))
     t2 = time.perf_counter()
-    remap = np.full(len(sources), -1, dtype=np.int64)
-    remap[good] = np.arange(len(good))
-    arrays = align(bars.dates, remap[bars.sid], bars.values, len(good))
+    sid = bars.sid
+    if len(good) < len(sources):  # renumber the good stocks' columns 0..len(good)-1
+        remap = np.full(len(sources), -1, dtype=np.int64)
+        remap[good] = np.arange(len(good))
+        sid = remap[sid]
+    arrays = align(bars.dates, sid, bars.values, len(good), release=True)
+    del sid
     warnings, last_day = list(bars.warnings), bars.last_day
     del bars
     timings["align"] = time.perf_counter() - t2
