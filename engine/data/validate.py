@@ -94,9 +94,8 @@ def validate(files: Sequence[FileTable], end_day: int, adjust: str) -> ValidBars
     counts = np.array([f.table.num_rows for f in files], dtype=np.int64)
     sid = np.repeat(np.arange(len(files)), counts)
     dates, cols = gather(files, adjust)
-    has_factor = np.array([f.has_adj_factor for f in files], dtype=bool)
-    if adjust != "forward" or not has_factor.any():
-        has_factor = None
+    factors = np.array([f.has_adj_factor for f in files], dtype=bool)
+    has_factor = factors if adjust == "forward" and factors.any() else None
     suspects = _screen(dates, sid, cols, counts, end_day, has_factor)
     errors: dict[int, DataError] = {}
     warnings: list[str] = []
