@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -100,22 +100,42 @@ def _yyyymmdd_days(yyyymmdd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return days.astype(np.int32), bad
 
 
+def _label(folder: Path, path: Path) -> str:
+    """A file's path below the data folder (what errors call it), cheaply: the files were
+    found below it, so this is the tail of the path's text."""
+    prefix, text = os.path.join(str(folder), ""), str(path)
+    return text[len(prefix):] if text.startswith(prefix) else str(path.relative_to(folder))
+
+
+def _record_days(yyyymmdd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``_yyyymmdd_days`` of millions of records, computed once per distinct number: the
+    numbers of a few years span about 10^5 values, so a lookup table over that span and
+    one gather replace a dozen passes over every record."""
+    if yyyymmdd.size == 0:
+        return _yyyymmdd_days(yyyymmdd)
+    low, high = int(yyyymmdd.min()), int(yyyymmdd.max())
+    if high - low >= yyyymmdd.size:  # scattered numbers (corrupt dates): no gain
+        return _yyyymmdd_days(yyyymmdd)
+    days, bad = _yyyymmdd_days(np.arange(low, high + 1, dtype=np.int64))
+    offset = yyyymmdd - np.uint32(low)
+    return days[offset], bad[offset]
+
+
 def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | None,
           cancel: CancelToken | None) -> ReadResult:
     """Read every file's bytes on the pool, then convert all records at once: one
     ``frombuffer``, one date conversion, one table, sliced per stock."""
-    labels = {code: str(scan.files[code].relative_to(scan.folder)) for code in codes}
+    labels = {code: _label(scan.folder, scan.files[code]) for code in codes}
     blobs = read_each(codes, lambda code: read_day_bytes(scan.files[code], labels[code]),
                       progress, cancel)
     read = [(i, blob) for i, blob in enumerate(blobs) if not isinstance(blob, DataError)]
     records = np.frombuffer(b"".join(blob[0] for _, blob in read), dtype=DAY_RECORD)
     counts = np.array([len(blob[0]) // DAY_RECORD.itemsize for _, blob in read], np.int64)
     starts = np.concatenate([[0], np.cumsum(counts)])
-    days, bad = _yyyymmdd_days(records["date"])
+    days, bad = _record_days(records["date"])
     columns = {"date": pa.array(days, pa.date32()),
                **{name: records[name] / 100.0 for name in _PRICES},
-               "volume": records["volume"].astype(np.float64),
-               "amount": records["amount"].astype(np.float64)}
+               "volume": records["volume"].astype(np.float64)}
     whole = file_table(scan.folder, "", pa.table(columns))
     out: dict[int, FileTable | DataError] = {
         i: blob for i, blob in enumerate(blobs) if isinstance(blob, DataError)}
@@ -130,8 +150,8 @@ def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | N
                 file=scan.files[code], code=code, field="date", row=str(row + 1),
                 rule="bad date")
         else:
-            out[i] = replace(whole, path=scan.files[code], digest=digest, label=labels[code],
-                             table=whole.table.slice(start, count))
+            out[i] = whole.part(start, count, path=scan.files[code], digest=digest,
+                                label=labels[code])
     return [out[i] for i in range(len(codes))]
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,8 @@ class FileTable:
     "ST"). ``list_day`` is the file's ``list_date`` in days since 1970-01-01, if any.
     ``label`` is what errors call the stock's source: the file name, or for layouts
     with several stocks in one file (or one stock in several) a name that says which.
+    ``batch`` is the table of many stocks that ``table`` is rows ``offset`` on of, when a
+    layout read them at once (``part``): validation then takes whole columns from it.
     """
 
     path: Path
@@ -53,20 +55,122 @@ class FileTable:
     has_limits: bool = False
     list_day: int | None = None
     label: str = ""
+    batch: pa.Table | None = field(default=None, compare=False, repr=False)
+    offset: int = 0
 
     def __post_init__(self) -> None:
         if not self.label:
             object.__setattr__(self, "label", self.path.name)
 
+    def part(self, start: int, count: int, *, path: Path, digest: str, label: str,
+             table: pa.Table | None = None) -> FileTable:
+        """The FileTable of one stock whose rows are ``start`` to ``start + count`` of this
+        one's table (or ``table``, the same rows built otherwise)."""
+        return replace(self, path=path, digest=digest, label=label,
+                       table=self.table.slice(start, count) if table is None else table,
+                       batch=self.table, offset=start)
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """One data file decoded but not converted: its table under the file's own column
+    names, and ``mapping`` from canonical names to them."""
+
+    path: Path
+    digest: str
+    table: pa.Table
+    mapping: dict[str, str]
+
 
 def read_file(path: Path) -> FileTable:
     """Read, map and convert one data file; errors name the file, column and row."""
+    raw = read_raw(path)
+    return file_table(raw.path, raw.digest, raw.table, raw.mapping)
+
+
+def read_raw(path: Path) -> RawFile:
+    """Read and decode one data file (the part of ``read_file`` that threads can share:
+    Arrow's decoders release the GIL); ``convert_files`` finishes the job."""
     data = read_bytes(path)
-    if not data.strip():
+    if not data or data.isspace():
         raise DataError(f"{path.name}: the file is empty; re-export it or remove it from the "
                         "data folder", file=path, rule="no traded row")
     table, mapping = read_table(path, data)
-    return file_table(path, digest_of(data), table, mapping)
+    return RawFile(path, digest_of(data), table, mapping)
+
+
+def convert_files(raws: Sequence[RawFile | DataError]) -> list[FileTable | DataError]:
+    """``file_table`` of each decoded file, the same tables and errors as one file at a time.
+
+    Files of one schema are converted together, as one table (a few Arrow calls for the
+    group instead of a dozen per file); a group whose conversion fails, and files whose
+    conversion depends on the whole file (dates or numbers as text, a ``list_date``), are
+    converted one by one, so every error names its own file and row.
+    """
+    converted: dict[int, FileTable | DataError] = {}
+    groups: dict[tuple[object, ...], list[tuple[int, RawFile]]] = {}
+    for i, raw in enumerate(raws):
+        if isinstance(raw, RawFile):
+            key = (tuple(raw.table.schema.names), tuple(raw.table.schema.types))
+            groups.setdefault(key if _convertible_together(raw) else (i,), []).append((i, raw))
+    for members in groups.values():
+        tables = _convert_group([raw for _, raw in members]) if len(members) > 1 else None
+        for k, (i, raw) in enumerate(members):
+            converted[i] = tables[k] if tables is not None else _convert_one(raw)
+    return [raw if isinstance(raw, DataError) else converted[i] for i, raw in enumerate(raws)]
+
+
+def _convert_one(raw: RawFile) -> FileTable | DataError:
+    try:
+        return file_table(raw.path, raw.digest, raw.table, raw.mapping)
+    except DataError as exc:
+        return exc
+
+
+def _convertible_together(raw: RawFile) -> bool:
+    """True when converting the file's rows depends on nothing but each row itself."""
+    schema, mapping = raw.table.schema, raw.mapping
+    if "list_date" in mapping or missing_required(mapping):
+        return False
+    date = schema.field(mapping["date"]).type
+    if not (pat.is_timestamp(date) or pat.is_date(date)):
+        return False
+    return all(_is_number_type(schema.field(mapping[name]).type)
+               for name in (*NUMERIC_COLUMNS, "tradestatus") if name in mapping)
+
+
+def _convert_group(raws: Sequence[RawFile]) -> list[FileTable] | None:
+    """One conversion for files of one schema, split back per file; None if it fails."""
+    first = raws[0]
+    try:
+        whole = file_table(first.path, "", pa.concat_tables([r.table for r in raws]),
+                           first.mapping)
+    except (DataError, pa.ArrowException):
+        return None
+    counts = [r.table.num_rows for r in raws]
+    starts = np.concatenate([[0], np.cumsum(counts)]).tolist()
+    columns = [_split(column, counts, starts) for column in whole.table.columns]
+    return [whole.part(starts[k], counts[k], path=raw.path, digest=raw.digest,
+                       label=raw.path.name, table=pa.Table.from_arrays(
+                           [c[k] for c in columns], schema=CANONICAL_SCHEMA))
+            for k, raw in enumerate(raws)]
+
+
+def _split(column: pa.ChunkedArray, counts: Sequence[int], starts: Sequence[int]
+           ) -> list[pa.Array]:
+    """A column cut into consecutive pieces of ``counts`` rows from ``starts``. Converting
+    a concatenation keeps one chunk per file, which are then the pieces; slicing a
+    chunked column instead walks its chunks from the start on every cut."""
+    if column.num_chunks == len(counts) and all(
+            len(chunk) == n for chunk, n in zip(column.chunks, counts, strict=True)):
+        return list(column.chunks)
+    whole = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    return [whole.slice(start, n) for start, n in zip(starts, counts, strict=False)]
+
+
+def _is_number_type(kind: pa.DataType) -> bool:
+    return (pat.is_integer(kind) or pat.is_floating(kind) or pat.is_boolean(kind)
+            or pat.is_decimal(kind) or pat.is_null(kind))
 
 
 def read_bytes(path: Path) -> bytes:
@@ -135,10 +239,15 @@ _NULLS: list[pa.Array] = [pa.nulls(0, pa.float64())]
 
 def _nulls(length: int) -> pa.Array:
     """An all-null float64 column: a slice of one shared array, so the optional columns a
-    file lacks cost no memory per file (``pa.nulls`` allocates its values every time)."""
+    file lacks cost no memory per file (``pa.nulls`` allocates its values every time).
+    Its one zeroed buffer (validity and values alike) comes from ``np.zeros``, whose
+    pages the OS hands out untouched: a long file's millions of nulls cost no time."""
     shared = _NULLS[0]
     if len(shared) < length:
-        shared = _NULLS[0] = pa.nulls(max(length, 2 * len(shared), 1 << 16), pa.float64())
+        size = max(length, 2 * len(shared), 1 << 16)
+        zeros = pa.py_buffer(np.zeros(size * 8, dtype=np.uint8))
+        shared = _NULLS[0] = pa.Array.from_buffers(pa.float64(), size, [zeros, zeros],
+                                                   null_count=size)
     return shared.slice(0, length)
 
 
@@ -193,19 +302,21 @@ def _check_unique(path: Path, names: list[str]) -> None:
 _READ_COLUMNS = ("date", *NUMERIC_COLUMNS, "tradestatus", "name", "list_date")
 
 
-def read_table(path: Path, data: bytes, extra: tuple[str, ...] = ()) -> tuple[pa.Table,
-                                                                           dict[str, str]]:
+def read_table(path: Path, data: bytes, extra: tuple[str, ...] = (), *,
+               threads: bool = False) -> tuple[pa.Table, dict[str, str]]:
     """Bytes -> (Arrow table, canonical -> file column) for parquet, feather or CSV.
 
     Parquet and feather decode only the columns ``file_table`` reads, plus the canonical
-    ``extra`` ones (a long file's ``ts_code``). CSV is read as UTF-8, else GBK (which
-    Chinese tools often write).
+    ``extra`` ones (a long file's ``ts_code``, which parquet decodes as a dictionary: a
+    few thousand distinct codes, not millions of strings). ``threads`` decodes one big
+    file's columns in parallel. CSV is read as UTF-8, else GBK (which Chinese tools
+    often write).
     """
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".feather"):
             if suffix == ".parquet":
-                parquet = pq.ParquetFile(pa.BufferReader(data))
+                parquet = _open_parquet(data, extra)
                 schema = parquet.schema_arrow
             else:
                 ipc = pa.ipc.open_file(pa.BufferReader(data))
@@ -216,7 +327,7 @@ def read_table(path: Path, data: bytes, extra: tuple[str, ...] = ()) -> tuple[pa
                 return schema.empty_table(), mapping
             columns = sorted({mapping[c] for c in (*_READ_COLUMNS, *extra) if c in mapping})
             if suffix == ".parquet":
-                return parquet.read(columns=columns, use_threads=False), mapping
+                return parquet.read(columns=columns, use_threads=threads), mapping
             return ipc.read_all().select(columns), mapping
         try:
             data.decode("utf-8")
@@ -232,6 +343,16 @@ def read_table(path: Path, data: bytes, extra: tuple[str, ...] = ()) -> tuple[pa
             "re-export it or remove it from the data folder",
             file=path, rule="corrupt",
         ) from exc
+
+
+def _open_parquet(data: bytes, codes: tuple[str, ...]) -> pq.ParquetFile:
+    """A parquet file whose ``codes`` columns (canonical names) decode as dictionaries."""
+    parquet = pq.ParquetFile(pa.BufferReader(data))
+    if not codes:
+        return parquet
+    mapping = map_columns(parquet.schema_arrow.names)
+    return pq.ParquetFile(pa.BufferReader(data),
+                          read_dictionary=[mapping[name] for name in codes if name in mapping])
 
 
 def _read_csv(data: bytes, encoding: str) -> pa.Table:
@@ -298,8 +419,7 @@ def _parse_date_text(text: pa.ChunkedArray) -> pa.ChunkedArray:
 def _numeric(path: Path, label: str, column: pa.ChunkedArray, name: str,
              dates: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
     """A numeric column as float64; text that is not a number is an error naming the row."""
-    if (pat.is_integer(column.type) or pat.is_floating(column.type) or pat.is_boolean(column.type)
-            or pat.is_decimal(column.type) or pat.is_null(column.type)):
+    if _is_number_type(column.type):
         return column.cast(pa.float64())
     text = pd.Series(column.to_numpy(zero_copy_only=False), dtype="string").str.strip()
     numbers = pd.to_numeric(text, errors="coerce")
@@ -315,5 +435,6 @@ def _numeric(path: Path, label: str, column: pa.ChunkedArray, name: str,
     return pa.array(numbers.to_numpy(dtype=np.float64, na_value=np.nan), pa.float64())
 
 
-__all__ = ["CANONICAL_SCHEMA", "EXCHANGE_TZ", "NUMERIC_COLUMNS", "FileTable", "digest_of",
-           "file_table", "read_bytes", "read_file", "read_table"]
+__all__ = ["CANONICAL_SCHEMA", "EXCHANGE_TZ", "NUMERIC_COLUMNS", "FileTable", "RawFile",
+           "convert_files", "digest_of", "file_table", "read_bytes", "read_file", "read_raw",
+           "read_table"]

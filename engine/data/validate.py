@@ -35,7 +35,8 @@ class ValidBars:
     """Traded bars of the stocks that passed, concatenated in stock order.
 
     Rows of stock ``j`` (``sid == j``) are sorted by date, end at ``end``, and are
-    forward-adjusted if requested; ``dates`` are int64 days since epoch. ``values``
+    forward-adjusted if requested; ``dates`` are int32 days since epoch. The arrays may
+    be read-only (Arrow's memory, when the files' rows needed no change). ``values``
     holds the ``BAR_COLUMNS`` that some file has (the bar's own five always).
     ``errors`` maps a failed stock's index to its error; its rows are removed.
     ``last_day`` is the latest traded day of the good stocks, after ``end`` too (None
@@ -92,7 +93,7 @@ def validate(files: Sequence[FileTable], end_day: int, adjust: str) -> ValidBars
     only, which gives each the same error as running them on every row.
     """
     counts = np.array([f.table.num_rows for f in files], dtype=np.int64)
-    sid = np.repeat(np.arange(len(files)), counts)
+    sid = np.repeat(np.arange(len(files), dtype=np.int32), counts)
     dates, cols = gather(files, adjust)
     factors = np.array([f.has_adj_factor for f in files], dtype=bool)
     has_factor = factors if adjust == "forward" and factors.any() else None
@@ -100,8 +101,8 @@ def validate(files: Sequence[FileTable], end_day: int, adjust: str) -> ValidBars
     errors: dict[int, DataError] = {}
     warnings: list[str] = []
     if suspects.any():
-        errors, warnings = _check_suspects(files, dates, sid, cols, counts, suspects, end_day,
-                                           has_factor)
+        dates, errors, warnings = _check_suspects(files, dates, sid, cols, counts, suspects,
+                                                  end_day, has_factor)
     volume = cols["volume"]
     assert volume is not None
     good = np.ones(len(files), dtype=bool)
@@ -120,24 +121,41 @@ def validate(files: Sequence[FileTable], end_day: int, adjust: str) -> ValidBars
 
 
 def gather(files: Sequence[FileTable], adjust: str = "forward") -> tuple[np.ndarray, Columns]:
-    """Every file's rows, concatenated, as writeable NumPy columns: int64 days, and each of
-    ``NUMERIC_COLUMNS`` as float64, or None where no file has a value in it (an
-    ``adj_factor`` column a file declares is kept, so its emptiness is reported)."""
-    table = pa.concat_tables([f.table for f in files]) if files else None
+    """Every file's rows, concatenated, as NumPy columns (read-only where they are Arrow's
+    own memory): int32 days, and each of ``NUMERIC_COLUMNS`` as float64, or None where no
+    file has a value in it (an ``adj_factor`` column a file declares is kept, so its
+    emptiness is reported)."""
+    table = _rows_of(files)
     if table is None:
-        return np.empty(0, dtype=np.int64), {name: np.empty(0) for name in NUMERIC_COLUMNS}
-    dates = _writeable(table.column("date").to_numpy()).view(np.int64)
+        return np.empty(0, dtype=np.int32), {name: np.empty(0) for name in NUMERIC_COLUMNS}
+    dates = table.column("date").cast(pa.int32()).to_numpy()
     cols: Columns = {}
     for name in NUMERIC_COLUMNS:
         column = table.column(name)
         needed = column.null_count < len(column) or name in PRICE_COLUMNS or name == "volume"
         if name == "adj_factor":
             needed = needed or (adjust == "forward" and any(f.has_adj_factor for f in files))
-        cols[name] = _writeable(column.to_numpy()) if needed else None
+        cols[name] = column.to_numpy() if needed else None
     return dates, cols
 
 
+def _rows_of(files: Sequence[FileTable]) -> pa.Table | None:
+    """The files' rows in order as one table: the batch they were read in when they are
+    all of it, in order (no copy), else their concatenation."""
+    if not files:
+        return None
+    batch = files[0].batch
+    if batch is not None and all(f.batch is batch for f in files):
+        counts = np.array([f.table.num_rows for f in files], dtype=np.int64)
+        offsets = np.array([f.offset for f in files], dtype=np.int64)
+        if (offsets[0] == 0 and int(counts.sum()) == batch.num_rows
+                and np.array_equal(offsets[1:], np.cumsum(counts)[:-1])):
+            return batch
+    return pa.concat_tables([f.table for f in files])
+
+
 def _writeable(values: np.ndarray) -> np.ndarray:
+    """``values``, or a copy that may be written where they are read-only."""
     return values if values.flags.writeable else values.copy()
 
 
@@ -172,9 +190,11 @@ def _screen(dates: np.ndarray, sid: np.ndarray, cols: Columns, counts: np.ndarra
 
 def _check_suspects(files: Sequence[FileTable], dates: np.ndarray, sid: np.ndarray,
                     cols: Columns, counts: np.ndarray, suspects: np.ndarray, end_day: int,
-                    has_factor: np.ndarray | None) -> tuple[dict[int, DataError], list[str]]:
-    """The rules, in order, on the suspect stocks' rows: their errors and the warning about
-    unsorted dates. Unsorted rows are sorted in place (a stock's rows keep their span)."""
+                    has_factor: np.ndarray | None
+                    ) -> tuple[np.ndarray, dict[int, DataError], list[str]]:
+    """The rules, in order, on the suspect stocks' rows: the dates, sorted, their errors
+    and the warning about unsorted dates. Unsorted rows are sorted in place in ``cols``
+    (a stock's rows keep their span)."""
     where = np.flatnonzero(suspects[sid])
     d, s = dates[where], sid[where]
     c = {k: (v[where] if v is not None else None) for k, v in cols.items()}
@@ -183,10 +203,12 @@ def _check_suspects(files: Sequence[FileTable], dates: np.ndarray, sid: np.ndarr
     if unsorted.size:
         order = np.lexsort((d, s))
         d, c = d[order], {k: (v[order] if v is not None else None) for k, v in c.items()}
+        dates = _writeable(dates)
         dates[where] = d
         for name, values in c.items():
             target = cols[name]
             if values is not None and target is not None:
+                cols[name] = target = _writeable(target)
                 target[where] = values
         names = [files[stock].label for stock in np.unique(s[unsorted]).tolist()]
         warnings.append(f"{names[0]}: dates were not sorted; sorted them" if len(names) == 1
@@ -203,7 +225,7 @@ def _check_suspects(files: Sequence[FileTable], dates: np.ndarray, sid: np.ndarr
     factor_rows = has_factor[s] if has_factor is not None else None
     for rows, rule, field, explain in _row_rules(d <= end_day, c, factor_rows):
         checker.check(rows, rule, field, explain)
-    return checker.errors, warnings
+    return dates, checker.errors, warnings
 
 
 def _row_rules(keep: np.ndarray, cols: Columns, factor_rows: np.ndarray | None
@@ -301,5 +323,6 @@ def _forward_adjust(rows: np.ndarray, sid: np.ndarray, cols: Columns) -> None:
     for name in (*PRICE_COLUMNS, *_DAY_PRICES):
         values = cols[name]
         if values is not None:
+            cols[name] = values = _writeable(values)
             # Literal order of the spec's formula, (price * adj_factor) / last, for parity.
             values[index] = values[index] * factor[index] / last
