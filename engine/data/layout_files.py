@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from engine.data.batch import convert_files
 from engine.data.folder import (
     FolderScan,
     Layout,
@@ -15,8 +16,8 @@ from engine.data.folder import (
     is_stock_list,
 )
 from engine.data.naming import code_from_file_name
-from engine.data.read_pool import read_each
-from engine.data.reader import convert_files, read_raw
+from engine.data.read_pool import iter_each
+from engine.data.reader import read_raw
 from engine.errors import DataError
 from engine.progress import CancelToken
 
@@ -60,7 +61,7 @@ def _scan(folder: Path, listing: Listing) -> FolderScan:
 def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | None,
           cancel: CancelToken | None) -> ReadResult:
     """Decode the files on the pool, then convert them together (``convert_files``)."""
-    return convert_files(read_each(codes, lambda code: read_raw(scan.files[code]), progress,
+    return convert_files(iter_each(codes, lambda code: read_raw(scan.files[code]), progress,
                                    cancel))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -90,7 +90,7 @@ def read_file(path: Path) -> FileTable:
 
 def read_raw(path: Path) -> RawFile:
     """Read and decode one data file (the part of ``read_file`` that threads can share:
-    Arrow's decoders release the GIL); ``convert_files`` finishes the job."""
+    Arrow's decoders release the GIL); ``engine.data.batch.convert_files`` finishes it."""
     data = read_bytes(path)
     if not data or data.isspace():
         raise DataError(f"{path.name}: the file is empty; re-export it or remove it from the "
@@ -99,76 +99,8 @@ def read_raw(path: Path) -> RawFile:
     return RawFile(path, digest_of(data), table, mapping)
 
 
-def convert_files(raws: Sequence[RawFile | DataError]) -> list[FileTable | DataError]:
-    """``file_table`` of each decoded file, the same tables and errors as one file at a time.
-
-    Files of one schema are converted together, as one table (a few Arrow calls for the
-    group instead of a dozen per file); a group whose conversion fails, and files whose
-    conversion depends on the whole file (dates or numbers as text, a ``list_date``), are
-    converted one by one, so every error names its own file and row.
-    """
-    converted: dict[int, FileTable | DataError] = {}
-    groups: dict[tuple[object, ...], list[tuple[int, RawFile]]] = {}
-    for i, raw in enumerate(raws):
-        if isinstance(raw, RawFile):
-            key = (tuple(raw.table.schema.names), tuple(raw.table.schema.types))
-            groups.setdefault(key if _convertible_together(raw) else (i,), []).append((i, raw))
-    for members in groups.values():
-        tables = _convert_group([raw for _, raw in members]) if len(members) > 1 else None
-        for k, (i, raw) in enumerate(members):
-            converted[i] = tables[k] if tables is not None else _convert_one(raw)
-    return [raw if isinstance(raw, DataError) else converted[i] for i, raw in enumerate(raws)]
-
-
-def _convert_one(raw: RawFile) -> FileTable | DataError:
-    try:
-        return file_table(raw.path, raw.digest, raw.table, raw.mapping)
-    except DataError as exc:
-        return exc
-
-
-def _convertible_together(raw: RawFile) -> bool:
-    """True when converting the file's rows depends on nothing but each row itself."""
-    schema, mapping = raw.table.schema, raw.mapping
-    if "list_date" in mapping or missing_required(mapping):
-        return False
-    date = schema.field(mapping["date"]).type
-    if not (pat.is_timestamp(date) or pat.is_date(date)):
-        return False
-    return all(_is_number_type(schema.field(mapping[name]).type)
-               for name in (*NUMERIC_COLUMNS, "tradestatus") if name in mapping)
-
-
-def _convert_group(raws: Sequence[RawFile]) -> list[FileTable] | None:
-    """One conversion for files of one schema, split back per file; None if it fails."""
-    first = raws[0]
-    try:
-        whole = file_table(first.path, "", pa.concat_tables([r.table for r in raws]),
-                           first.mapping)
-    except (DataError, pa.ArrowException):
-        return None
-    counts = [r.table.num_rows for r in raws]
-    starts = np.concatenate([[0], np.cumsum(counts)]).tolist()
-    columns = [_split(column, counts, starts) for column in whole.table.columns]
-    return [whole.part(starts[k], counts[k], path=raw.path, digest=raw.digest,
-                       label=raw.path.name, table=pa.Table.from_arrays(
-                           [c[k] for c in columns], schema=CANONICAL_SCHEMA))
-            for k, raw in enumerate(raws)]
-
-
-def _split(column: pa.ChunkedArray, counts: Sequence[int], starts: Sequence[int]
-           ) -> list[pa.Array]:
-    """A column cut into consecutive pieces of ``counts`` rows from ``starts``. Converting
-    a concatenation keeps one chunk per file, which are then the pieces; slicing a
-    chunked column instead walks its chunks from the start on every cut."""
-    if column.num_chunks == len(counts) and all(
-            len(chunk) == n for chunk, n in zip(column.chunks, counts, strict=True)):
-        return list(column.chunks)
-    whole = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
-    return [whole.slice(start, n) for start, n in zip(starts, counts, strict=False)]
-
-
-def _is_number_type(kind: pa.DataType) -> bool:
+def is_number_type(kind: pa.DataType) -> bool:
+    """True for the Arrow types that convert to float64 as they are (no text parsing)."""
     return (pat.is_integer(kind) or pat.is_floating(kind) or pat.is_boolean(kind)
             or pat.is_decimal(kind) or pat.is_null(kind))
 
@@ -178,11 +110,16 @@ def read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise DataError(f"{path.name}: cannot be read ({exc.strerror or exc}); check the file "
-                        "permissions", file=path, rule="unreadable") from exc
+        raise unreadable(path, exc) from exc
 
 
-def digest_of(data: bytes) -> str:
+def unreadable(path: Path, exc: OSError) -> DataError:
+    """The error of a file the OS would not read."""
+    return DataError(f"{path.name}: cannot be read ({exc.strerror or exc}); check the file "
+                     "permissions", file=path, rule="unreadable")
+
+
+def digest_of(data: bytes | memoryview) -> str:
     """The content digest recorded in a run's input fingerprint."""
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
@@ -223,8 +160,8 @@ def file_table(path: Path, digest: str, table: pa.Table, mapping: dict[str, str]
     if "name" in mapping:
         with _unconvertible(path, label, mapping["name"], "names"):
             numbers["is_st"] = _st_flags(table.column(mapping["name"]),
-                                         numbers.get("is_st", _nulls(len(table))))
-    columns = [dates, *(numbers.get(name, _nulls(len(table))) for name in NUMERIC_COLUMNS)]
+                                         numbers.get("is_st", null_column(len(table))))
+    columns = [dates, *(numbers.get(name, null_column(len(table))) for name in NUMERIC_COLUMNS)]
     list_day = None
     if "list_date" in mapping:
         with _unconvertible(path, label, mapping["list_date"], "dates"):
@@ -237,7 +174,7 @@ def file_table(path: Path, digest: str, table: pa.Table, mapping: dict[str, str]
 _NULLS: list[pa.Array] = [pa.nulls(0, pa.float64())]
 
 
-def _nulls(length: int) -> pa.Array:
+def null_column(length: int) -> pa.Array:
     """An all-null float64 column: a slice of one shared array, so the optional columns a
     file lacks cost no memory per file (``pa.nulls`` allocates its values every time).
     Its one zeroed buffer (validity and values alike) comes from ``np.zeros``, whose
@@ -419,7 +356,7 @@ def _parse_date_text(text: pa.ChunkedArray) -> pa.ChunkedArray:
 def _numeric(path: Path, label: str, column: pa.ChunkedArray, name: str,
              dates: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
     """A numeric column as float64; text that is not a number is an error naming the row."""
-    if _is_number_type(column.type):
+    if is_number_type(column.type):
         return column.cast(pa.float64())
     text = pd.Series(column.to_numpy(zero_copy_only=False), dtype="string").str.strip()
     numbers = pd.to_numeric(text, errors="coerce")
@@ -436,5 +373,5 @@ def _numeric(path: Path, label: str, column: pa.ChunkedArray, name: str,
 
 
 __all__ = ["CANONICAL_SCHEMA", "EXCHANGE_TZ", "NUMERIC_COLUMNS", "FileTable", "RawFile",
-           "convert_files", "digest_of", "file_table", "read_bytes", "read_file", "read_raw",
-           "read_table"]
+           "digest_of", "file_table", "is_number_type", "null_column", "read_bytes",
+           "read_file", "read_raw", "read_table", "unreadable"]
