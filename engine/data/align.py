@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 
 # Order of the planes of ``AlignedArrays.prices``.
 PLANES = ("open", "high", "low", "close", "volume", "up_limit", "down_limit")
@@ -54,6 +55,8 @@ def align(dates: np.ndarray, sid: np.ndarray, values: dict[str, np.ndarray],
         plane = prices[k].reshape(-1)
         plane.fill(np.nan)
         plane[flat] = values.pop(name) if release else values[name]
+        if release:  # a column that was Arrow's memory goes back to the OS for the planes
+            pa.default_memory_pool().release_unused()
     tradable = np.zeros((calendar.size, n_stocks), dtype=bool)
     tradable.reshape(-1)[flat] = True
     return AlignedArrays(calendar, prices, tradable)

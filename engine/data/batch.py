@@ -11,6 +11,7 @@ copy (``FileTable.batch``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
@@ -30,74 +31,100 @@ from engine.errors import DataError
 
 #: Files converted together at most, so their decoded tables are freed as the load goes.
 RUN = 64
+_EMPTY = CANONICAL_SCHEMA.empty_table()
 
 
 class BatchBuilder:
     """Collects canonical tables, in order, as NumPy columns; ``finish`` makes them one table.
 
-    A column no table has a value in stays all-null (no memory); numbers that were null
-    become NaN, which is how validation reads them anyway.
+    Each column is one buffer that doubles when full (its unused tail is never touched,
+    so it costs no memory): rows are copied once, into memory that stays, instead of
+    into pieces joined at the end. A column no table has a value in stays all-null (no
+    memory); numbers that were null become NaN, which is how validation reads them.
     """
 
-    def __init__(self) -> None:
-        self._parts: dict[str, list[np.ndarray | int]] = {n: [] for n in CANONICAL_SCHEMA.names}
+    def __init__(self, expected_files: int = 0) -> None:
+        self._columns: dict[str, np.ndarray | None] = dict.fromkeys(CANONICAL_SCHEMA.names)
+        self._capacity = 1 << 16
+        self._expected_files = expected_files
         self._files: list[tuple[FileTable, int, int]] = []
         self._rows = 0
 
     def add(self, files: Sequence[FileTable]) -> None:
         """Append the rows of ``files``; their tables are not kept."""
-        if not files:
+        table = pa.concat_tables([f.table for f in files]) if files else None
+        if table is None or table.num_rows == 0:
+            self._files += [(replace(f, table=_EMPTY), self._rows, 0) for f in files]
             return
-        table = pa.concat_tables([f.table for f in files])
+        start, stop = self._rows, self._rows + table.num_rows
+        if not self._files and self._expected_files > len(files):
+            # Room for as many rows per file in every file to come, and a tenth more.
+            per_file = table.num_rows / len(files)
+            self._capacity = max(self._capacity, int(per_file * self._expected_files * 1.1))
+        if stop > self._capacity:
+            self._capacity = max(stop, 2 * self._capacity)
         for name in CANONICAL_SCHEMA.names:
             column = table.column(name)
             if name == "date":
-                self._parts[name].append(column.cast(pa.int32()).to_numpy())
+                values = column.cast(pa.int32()).to_numpy()
             elif column.null_count == len(column):
-                self._parts[name].append(len(column))  # all null: just the length
+                if self._columns[name] is not None:
+                    self._room(name, stop)[start:stop] = np.nan
+                continue
             else:
-                self._parts[name].append(column.to_numpy())
-        for f in files:
-            self._files.append((f, self._rows, f.table.num_rows))
+                values = column.to_numpy()
+            self._room(name, stop, values.dtype, start)[start:stop] = values
+        for f in files:  # the file's facts, without its table (whose memory is freed)
+            self._files.append((replace(f, table=_EMPTY), self._rows, f.table.num_rows))
             self._rows += f.table.num_rows
+
+    def _room(self, name: str, stop: int, dtype: np.dtype | None = None,
+              start: int = 0) -> np.ndarray:
+        """The column's buffer with room for ``stop`` rows; a new float column starts as
+        NaN for the rows before it had a value."""
+        column = self._columns[name]
+        if column is None:
+            column = np.empty(self._capacity, dtype=dtype)
+            if start:  # only a float column can first have a value after row 0
+                column[:start] = np.nan
+        elif column.size < stop:
+            grown = np.empty(self._capacity, dtype=column.dtype)
+            grown[:self._rows] = column[:self._rows]
+            column = grown
+        self._columns[name] = column
+        return column
 
     def finish(self) -> tuple[pa.Table, list[FileTable]]:
         """The one table of every row added, and each added file's FileTable as rows of it."""
         columns = []
         for name in CANONICAL_SCHEMA.names:
-            parts, self._parts[name] = self._parts[name], []
-            columns.append(_column(name, parts, self._rows))
-            del parts  # each column's pieces are freed before the next is joined
+            values = self._columns[name]
+            if values is None:
+                columns.append(pa.array(np.empty(0, np.int32)).view(pa.date32())
+                               if name == "date" else null_column(self._rows))
+            else:
+                array = pa.array(values[:self._rows])
+                columns.append(array.view(pa.date32()) if name == "date" else array)
         table = pa.Table.from_arrays(columns, schema=CANONICAL_SCHEMA)
         files = [FileTable(f.path, f.digest, table.slice(start, count), f.has_adj_factor,
                            f.has_limits, f.list_day, f.label, table, start)
                  for f, start, count in self._files]
-        self._files = []
+        self._columns, self._files = dict.fromkeys(CANONICAL_SCHEMA.names), []
         return table, files
 
 
-def _column(name: str, parts: list[np.ndarray | int], rows: int) -> pa.Array:
-    if name == "date":
-        days = np.concatenate([p for p in parts if isinstance(p, np.ndarray)]
-                              or [np.empty(0, np.int32)])
-        return pa.array(days).view(pa.date32())
-    if all(isinstance(p, int) for p in parts):
-        return null_column(rows)
-    return pa.array(np.concatenate([p if isinstance(p, np.ndarray) else np.full(p, np.nan)
-                                    for p in parts]))
-
-
-def convert_files(raws: Iterable[RawFile | DataError]) -> list[FileTable | DataError]:
+def convert_files(raws: Iterable[RawFile | DataError], expected: int = 0
+                  ) -> list[FileTable | DataError]:
     """``file_table`` of each decoded file, the same tables and errors as one file at a time,
-    as rows of one table (``BatchBuilder``). ``raws`` may be a stream: runs of files are
-    converted as they arrive.
+    as rows of one table (``BatchBuilder``). ``raws`` may be a stream (of ``expected``
+    files): runs of files are converted as they arrive.
 
     Consecutive files of one schema are converted together, as one table (a few Arrow
     calls for the run instead of a dozen per file); a run whose conversion fails, and
     files whose conversion depends on the whole file (dates or numbers as text, a
     ``list_date``), are converted one by one, so every error names its own file and row.
     """
-    builder = BatchBuilder()
+    builder = BatchBuilder(expected)
     out: list[FileTable | DataError | None] = []
     run: list[tuple[int, RawFile]] = []
     run_key: object = None
@@ -111,6 +138,11 @@ def convert_files(raws: Iterable[RawFile | DataError]) -> list[FileTable | DataE
                 out[i] = result
         builder.add([r for _, r in converted if isinstance(r, FileTable)])
         run.clear()
+        converted.clear()
+        # The run's decoded tables are freed: give their memory back, so that the next
+        # runs (decoded on other threads, whose allocator would not reuse it) and the
+        # builder's columns reuse those pages instead of touching new ones.
+        pa.default_memory_pool().release_unused()
 
     for raw in raws:
         out.append(raw if isinstance(raw, DataError) else None)

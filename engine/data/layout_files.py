@@ -62,7 +62,7 @@ def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | N
           cancel: CancelToken | None) -> ReadResult:
     """Decode the files on the pool, then convert them together (``convert_files``)."""
     return convert_files(iter_each(codes, lambda code: read_raw(scan.files[code]), progress,
-                                   cancel))
+                                   cancel), len(codes))
 
 
 LAYOUT = Layout("per-stock", "per-stock files", _matches, _scan, _read)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from engine.data import cache
 from engine.data.align import PLANES, AlignedArrays, align
@@ -210,10 +211,14 @@ def _build(scan: FolderScan, wanted: list[str], missing: list[str], params: dict
     end_day = params["end"]
     t0 = time.perf_counter()
     results = read_stocks(scan, wanted, progress, cancel) if wanted else []
-    for code, result in zip(wanted, results, strict=True):
-        if isinstance(result, DataError):
-            result.code = result.code or code
+    # Arrow keeps the memory it frees for its next allocations; the arrays to come are
+    # NumPy's, so Arrow's cache is handed back to the OS whenever it has freed much (here
+    # the decoders' buffers, below the files' tables): freshly freed pages are then
+    # reused, much cheaper than pages the process never had.
+    pa.default_memory_pool().release_unused()
     read_errors = {i: r for i, r in enumerate(results) if isinstance(r, DataError)}
+    for i, error in read_errors.items():
+        error.code = error.code or wanted[i]
     tables = [r for r in results if isinstance(r, FileTable)]
     codes = [c for c, r in zip(wanted, results, strict=True) if isinstance(r, FileTable)]
     timings["read"] = time.perf_counter() - t0
@@ -227,6 +232,7 @@ def _build(scan: FolderScan, wanted: list[str], missing: list[str], params: dict
     has_limits = [table.has_limits for table in tables]
     list_days = [table.list_day for table in tables]
     del results, tables
+    pa.default_memory_pool().release_unused()
     bars.values["up_limit"], bars.values["down_limit"] = bar_limits(
         bars, codes, has_limits, list_days, params["listing"])
     for name in set(bars.values) - set(PLANES):
