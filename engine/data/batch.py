@@ -10,7 +10,7 @@ copy (``FileTable.batch``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -113,18 +113,17 @@ class BatchBuilder:
         return table, files
 
 
-def convert_files(raws: Iterable[RawFile | DataError], expected: int = 0
-                  ) -> list[FileTable | DataError]:
+def convert_files(raws: list[RawFile | DataError]) -> list[FileTable | DataError]:
     """``file_table`` of each decoded file, the same tables and errors as one file at a time,
-    as rows of one table (``BatchBuilder``). ``raws`` may be a stream (of ``expected``
-    files): runs of files are converted as they arrive.
+    as rows of one table (``BatchBuilder``). ``raws`` is emptied as the files are
+    converted, so each file's decoded table is freed as soon as its rows are copied.
 
     Consecutive files of one schema are converted together, as one table (a few Arrow
     calls for the run instead of a dozen per file); a run whose conversion fails, and
     files whose conversion depends on the whole file (dates or numbers as text, a
     ``list_date``), are converted one by one, so every error names its own file and row.
     """
-    builder = BatchBuilder(expected)
+    builder = BatchBuilder(len(raws))
     out: list[FileTable | DataError | None] = []
     run: list[tuple[int, RawFile]] = []
     run_key: object = None
@@ -144,7 +143,7 @@ def convert_files(raws: Iterable[RawFile | DataError], expected: int = 0
         # builder's columns reuse those pages instead of touching new ones.
         pa.default_memory_pool().release_unused()
 
-    for raw in raws:
+    for raw in _draining(raws):
         out.append(raw if isinstance(raw, DataError) else None)
         if isinstance(raw, DataError):
             continue
@@ -157,6 +156,13 @@ def convert_files(raws: Iterable[RawFile | DataError], expected: int = 0
         flush()
     parts = iter(builder.finish()[1])
     return [r if r is not None else next(parts) for r in out]
+
+
+def _draining(items: list[RawFile | DataError]) -> Iterator[RawFile | DataError]:
+    """The items in order, each removed from the list as it is taken."""
+    items.reverse()
+    while items:
+        yield items.pop()
 
 
 def _convert_one(raw: RawFile) -> FileTable | DataError:

@@ -16,7 +16,7 @@ from engine.data.folder import (
     is_stock_list,
 )
 from engine.data.naming import code_from_file_name
-from engine.data.read_pool import iter_each
+from engine.data.read_pool import read_each
 from engine.data.reader import read_raw
 from engine.errors import DataError
 from engine.progress import CancelToken
@@ -60,9 +60,10 @@ def _scan(folder: Path, listing: Listing) -> FolderScan:
 
 def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | None,
           cancel: CancelToken | None) -> ReadResult:
-    """Decode the files on the pool, then convert them together (``convert_files``)."""
-    return convert_files(iter_each(codes, lambda code: read_raw(scan.files[code]), progress,
-                                   cancel), len(codes))
+    """Decode the files on the pool, then convert them together (``convert_files``): one
+    after the other, as converting beside the decoders would only wait for the GIL."""
+    return convert_files(read_each(codes, lambda code: read_raw(scan.files[code]), progress,
+                                   cancel))
 
 
 LAYOUT = Layout("per-stock", "per-stock files", _matches, _scan, _read)
