@@ -27,7 +27,8 @@ _BLOCK = 1 << 16
 
 
 def bar_limits(bars: ValidBars, codes: Sequence[str], has_limits: Sequence[bool],
-               list_days: Sequence[int | None], listing: str = "list_date"
+               list_days: Sequence[int | None], listing: str = "list_date",
+               positions: tuple[np.ndarray, np.ndarray] | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
     """(limit_up, limit_down) of every row of ``bars``; NaN where the bar has no limit.
 
@@ -36,12 +37,13 @@ def bar_limits(bars: ValidBars, codes: Sequence[str], has_limits: Sequence[bool]
     (``bars.sid``). Without limit columns, the reference is the day's ``pre_close`` if
     the file gives one, else the previous bar's close; a stock's first bar and its
     listing-exempt bars have no limit. A file with limit columns gives every bar's
-    limits itself.
+    limits itself. ``positions`` is ``day_positions(bars.dates)`` when the caller has it.
     """
     sid, days, values = bars.sid, bars.dates, bars.values
     first = np.r_[True, sid[1:] != sid[:-1]][: sid.size]
     boards = board_indices(codes)
-    lattice, day_index = _width_lattice(days)
+    calendar, day_index = day_positions(days) if positions is None else positions
+    lattice = _width_lattice(calendar)
     close, pre_close, is_st = values["close"], values.get("pre_close"), values.get("is_st")
     up, down = np.empty(sid.size), np.empty(sid.size)
     for start in range(0, sid.size, _BLOCK):
@@ -67,15 +69,14 @@ def bar_limits(bars: ValidBars, codes: Sequence[str], has_limits: Sequence[bool]
     return up, down
 
 
-def _width_lattice(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The limit width of every (board, ST or not, distinct day) and each bar's day index:
-    ``limit_widths`` runs on a few thousand days instead of millions of bars."""
-    calendar, day_index = day_positions(days)
+def _width_lattice(calendar: np.ndarray) -> np.ndarray:
+    """The limit width of every (board, ST or not, day of ``calendar``): ``limit_widths``
+    runs on a few thousand days instead of millions of bars."""
     shape = (len(BOARDS), 2, calendar.size)
     board, st, day = (np.broadcast_to(axis, shape).reshape(-1) for axis in (
         np.arange(len(BOARDS))[:, None, None], np.array([False, True])[None, :, None],
         calendar[None, None, :]))
-    return limit_widths(board, day, st).reshape(shape), day_index
+    return limit_widths(board, day, st).reshape(shape)
 
 
 def _listing_exempt(sid: np.ndarray, days: np.ndarray, first: np.ndarray, boards: np.ndarray,

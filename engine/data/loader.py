@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from engine.data import cache
-from engine.data.align import PLANES, AlignedArrays, align
+from engine.data.align import PLANES, AlignedArrays, align, day_positions
 from engine.data.folder import FolderScan, ProgressCallback
 from engine.data.layout_detect import LAYOUT_CHOICES, layout_title, read_stocks, scan_folder
 from engine.data.limits import LISTING_MODES, bar_limits
@@ -233,8 +233,9 @@ def _build(scan: FolderScan, wanted: list[str], missing: list[str], params: dict
     list_days = [table.list_day for table in tables]
     del results, tables
     pa.default_memory_pool().release_unused()
+    positions = day_positions(bars.dates)  # the limits' day of each bar, and the planes'
     bars.values["up_limit"], bars.values["down_limit"] = bar_limits(
-        bars, codes, has_limits, list_days, params["listing"])
+        bars, codes, has_limits, list_days, params["listing"], positions)
     for name in set(bars.values) - set(PLANES):
         del bars.values[name]
     timings["validate"] = time.perf_counter() - t1
@@ -253,11 +254,11 @@ def _build(scan: FolderScan, wanted: list[str], missing: list[str], params: dict
     t2 = time.perf_counter()
     sid = bars.sid
     if len(good) < len(sources):  # renumber the good stocks' columns 0..len(good)-1
-        remap = np.full(len(sources), -1, dtype=np.int64)
+        remap = np.full(len(sources), -1, dtype=np.int32)
         remap[good] = np.arange(len(good))
         sid = remap[sid]
-    arrays = align(bars.dates, sid, bars.values, len(good), release=True)
-    del sid
+    arrays = align(bars.dates, sid, bars.values, len(good), release=True, positions=positions)
+    del sid, positions
     warnings, last_day = list(bars.warnings), bars.last_day
     del bars
     timings["align"] = time.perf_counter() - t2
