@@ -209,3 +209,27 @@ def test_read_pool_reports_progress_in_order_up_to_the_end() -> None:
     assert out == list(range(203))
     assert seen[-1] == (203, 203) and all(n == 203 for _, n in seen)
     assert [d for d, _ in seen] == sorted({d for d, _ in seen})
+
+
+def test_bad_day_records_are_found_in_one_search_and_named_per_file(tmp_path: Path) -> None:
+    lday = tmp_path / "vipdoc" / "sz" / "lday"
+    lday.mkdir(parents=True)
+    records = np.zeros(6, dtype=layout_tdx.DAY_RECORD)
+    records["date"] = 20240102 + np.arange(6)
+    records["open"] = records["close"] = 1000
+    records["high"], records["low"], records["volume"] = 1010, 990, 500
+    files = {"sz000001": records, "sz000002": records[:0], "sz000004": records.copy(),
+             "sz000005": records, "sz000006": records.copy(), "sz000007": records}
+    files["sz000004"]["date"][3] = 20241301
+    files["sz000006"]["date"][[0, 2]] = 20240230
+    for name, data in files.items():
+        (lday / f"{name}.day").write_bytes(data.tobytes())
+    (lday / "sz000005.day").write_bytes(records.tobytes()[:-3])  # truncated: left out
+    data = load_market_data(tmp_path, use_cache=False, on_bad_stock="skip")
+    reasons = dict(zip(data.excluded["code"], data.excluded["reason"], strict=True))
+    lday_label = "vipdoc/sz/lday/"
+    assert reasons["000004.SZ"].startswith(f"{lday_label}sz000004.day: record 4 has date 20241301")
+    assert reasons["000006.SZ"].startswith(f"{lday_label}sz000006.day: record 1 has date 20240230")
+    assert "truncated" in reasons["000005.SZ"] and "no rows" in reasons["000002.SZ"]
+    assert data.codes == ("000001.SZ", "000007.SZ")
+    np.testing.assert_array_equal(data.close, np.full((6, 2), 10.0))

@@ -175,12 +175,15 @@ def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | N
     whole = file_table(scan.folder, "", pa.table(columns))
     out: dict[int, FileTable | DataError] = {
         i: digest for i, digest in enumerate(digests) if isinstance(digest, DataError)}
+    # Each file's first record that is no date, if any (one search over all records).
+    bad_rows = np.flatnonzero(bad)
+    first_bad = dict(zip(*np.unique(np.searchsorted(starts, bad_rows, side="right") - 1,
+                                    return_index=True), strict=True))
     for k, i in enumerate(read):
         code, start, count, digest = codes[i], int(starts[k]), int(counts[k]), digests[i]
         assert isinstance(digest, str)
-        wrong = np.flatnonzero(bad[start:start + count])
-        if wrong.size:
-            row = int(wrong[0])
+        if k in first_bad:
+            row = int(bad_rows[first_bad[k]]) - start
             out[i] = DataError(
                 f"{labels[code]}: record {row + 1} has date {int(records['date'][start + row])}, "
                 "which is not a YYYYMMDD date; the file is corrupt, export it again",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -66,9 +66,10 @@ class FileTable:
              table: pa.Table | None = None) -> FileTable:
         """The FileTable of one stock whose rows are ``start`` to ``start + count`` of this
         one's table (or ``table``, the same rows built otherwise)."""
-        return replace(self, path=path, digest=digest, label=label,
-                       table=self.table.slice(start, count) if table is None else table,
-                       batch=self.table, offset=start)
+        # The constructor, not ``dataclasses.replace``: a layout calls this per stock.
+        return FileTable(path, digest, self.table.slice(start, count) if table is None
+                         else table, self.has_adj_factor, self.has_limits, self.list_day,
+                         label, self.table, start)
 
 
 @dataclass(frozen=True)
