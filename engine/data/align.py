@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 
 # Order of the planes of ``AlignedArrays.prices``.
 PLANES = ("open", "high", "low", "close", "volume", "up_limit", "down_limit")
@@ -36,26 +37,38 @@ def _read_only(calendar: np.ndarray, prices: np.ndarray, tradable: np.ndarray) -
 
 
 def align(dates: np.ndarray, sid: np.ndarray, values: dict[str, np.ndarray],
-          n_stocks: int) -> AlignedArrays:
+          n_stocks: int, release: bool = False,
+          positions: tuple[np.ndarray, np.ndarray] | None = None) -> AlignedArrays:
     """Scatter bars into dense arrays on the union of their dates.
 
     Row ``i`` is the bar of stock ``sid[i]`` on day ``dates[i]`` (days since epoch);
     rows are grouped by stock and sorted by date within a stock, and no (stock, date)
-    pair repeats. Every bar lands in exactly one cell.
+    pair repeats. Every bar lands in exactly one cell. ``positions`` is
+    ``day_positions(dates)`` when the caller has it. With ``release``, each column is
+    removed from ``values`` once its plane is filled, so the bars' memory is given back
+    while the planes take theirs (a load then never holds both in full).
     """
-    calendar, day_index = _calendar(dates)
+    calendar, day_index = day_positions(dates) if positions is None else positions
     # A flat index per bar scatters each plane with one 1-D put (much faster than 2-D).
-    flat = day_index * n_stocks + sid
-    prices = np.full((len(PLANES), calendar.size, n_stocks), np.nan)
+    cells = calendar.size * n_stocks
+    flat: np.ndarray = day_index.astype(np.int32 if cells < 2**31 else np.int64)
+    np.multiply(flat, n_stocks, out=flat)
+    np.add(flat, sid, out=flat)
+    prices = np.empty((len(PLANES), calendar.size, n_stocks))
     for k, name in enumerate(PLANES):
-        prices[k].reshape(-1)[flat] = values[name]
+        plane = prices[k].reshape(-1)
+        plane.fill(np.nan)
+        plane[flat] = values.pop(name) if release else values[name]
+        if release:  # a column that was Arrow's memory goes back to the OS for the planes
+            pa.default_memory_pool().release_unused()
     tradable = np.zeros((calendar.size, n_stocks), dtype=bool)
     tradable.reshape(-1)[flat] = True
     return AlignedArrays(calendar, prices, tradable)
 
 
-def _calendar(dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The sorted distinct days and each bar's position among them, in linear time: days
+def day_positions(dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted distinct days (int64) and each bar's position among them (int32), in
+    linear time: days
     are integers over a few thousand values, so a presence table replaces sorting all
     bars (``np.unique``) and searching them (``np.searchsorted``)."""
     if dates.size == 0:
@@ -64,5 +77,5 @@ def _calendar(dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     offset = dates - first
     present = np.zeros(int(offset.max()) + 1, dtype=bool)
     present[offset] = True
-    position = np.cumsum(present, dtype=np.int64) - 1
+    position = np.cumsum(present, dtype=np.int32) - 1
     return np.flatnonzero(present).astype(np.int64) + first, position[offset]

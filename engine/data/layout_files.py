@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from engine.data.batch import convert_files
 from engine.data.folder import (
     FolderScan,
     Layout,
@@ -16,7 +17,7 @@ from engine.data.folder import (
 )
 from engine.data.naming import code_from_file_name
 from engine.data.read_pool import read_each
-from engine.data.reader import read_file
+from engine.data.reader import read_raw
 from engine.errors import DataError
 from engine.progress import CancelToken
 
@@ -59,7 +60,10 @@ def _scan(folder: Path, listing: Listing) -> FolderScan:
 
 def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | None,
           cancel: CancelToken | None) -> ReadResult:
-    return read_each(codes, lambda code: read_file(scan.files[code]), progress, cancel)
+    """Decode the files on the pool, then convert them together (``convert_files``): one
+    after the other, as converting beside the decoders would only wait for the GIL."""
+    return convert_files(read_each(codes, lambda code: read_raw(scan.files[code]), progress,
+                                   cancel))
 
 
 LAYOUT = Layout("per-stock", "per-stock files", _matches, _scan, _read)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -131,8 +132,11 @@ def _stock_of_rows(column: pa.ChunkedArray, codes: Sequence[str]) -> np.ndarray:
     position = {code: i for i, code in enumerate(codes)}
     lookup = np.array([position.get(parse_code(v) or "", -1) if v else -1
                        for v in _code_text(pa.chunked_array([encoded.dictionary])).to_pylist()]
-                      + [-1], dtype=np.int64)
-    return lookup[encoded.indices.fill_null(len(lookup) - 1).to_numpy()]
+                      + [-1], dtype=np.int32)
+    indices = encoded.indices
+    if indices.null_count:
+        indices = indices.fill_null(len(lookup) - 1)
+    return lookup[indices.to_numpy()]
 
 
 def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | None,
@@ -141,8 +145,10 @@ def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | N
     (rows of a stock keep their file order; validation sorts dates and reports duplicates)."""
     path = scan.files[codes[0]]
     data = read_bytes(path)
-    raw, mapping = read_table(path, data, extra=("ts_code",))
-    digest = digest_of(data)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # hashing overlaps decoding
+        hashed = pool.submit(digest_of, data)
+        raw, mapping = read_table(path, data, extra=("ts_code",), threads=True)
+        digest = hashed.result()
     del data
     whole = file_table(path, digest, raw, mapping)
     stock = _stock_of_rows(raw.column(mapping["ts_code"]), codes)
@@ -151,14 +157,13 @@ def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | N
         order = np.argsort(stock, kind="stable")
         order = order[np.count_nonzero(stock < 0):]
         whole, stock = replace(whole, table=whole.table.take(pa.array(order))), stock[order]
-    table = whole.table
     counts = np.bincount(stock, minlength=len(codes))
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     if progress is not None:
         progress(len(codes), len(codes))
-    return [replace(whole, digest=f"{digest}:{code}", label=f"{path.name} ({code})",
-                    table=table.slice(int(start), int(count)))
-            for code, start, count in zip(codes, starts, counts, strict=True)]
+    return [whole.part(start, count, path=path, digest=f"{digest}:{code}",
+                       label=f"{path.name} ({code})")
+            for code, start, count in zip(codes, starts.tolist(), counts.tolist(), strict=True)]
 
 
 LAYOUT = Layout("long", "one long file", _matches, _scan, _read)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ from engine.data.folder import (
 )
 from engine.data.naming import parse_code
 from engine.data.read_pool import read_each
-from engine.data.reader import FileTable, digest_of, file_table, read_bytes
+from engine.data.reader import FileTable, digest_of, file_table, unreadable
 from engine.errors import DataError
 from engine.progress import CancelToken
 
@@ -66,16 +66,50 @@ def _scan(folder: Path, listing: Listing) -> FolderScan:
                        ".day files", broken=broken)
 
 
-def read_day_bytes(path: Path, label: str) -> tuple[bytes, str]:
-    """A ``.day`` file's bytes and digest; a length that is no whole number of records is
-    an error (a truncated file)."""
-    data = read_bytes(path)
-    if len(data) % DAY_RECORD.itemsize:
+def _file_size(path: Path) -> int:
+    """A file's size (0 when it cannot be stat'ed: reading it then reports why)."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def _read_into(path: Path, label: str, view: memoryview) -> str:
+    """Fill ``view`` with a ``.day`` file's bytes (its size when listed) and return their
+    digest; a length that is no whole number of records is an error (a truncated file)."""
+    try:
+        with path.open("rb") as handle:
+            size = handle.readinto(view)
+            grown = bool(handle.read(1))
+    except OSError as exc:
+        raise unreadable(path, exc) from exc
+    if size != len(view) or grown:
+        raise DataError(f"{label}: the file changed while it was read; load the folder again",
+                        file=path, rule="unreadable")
+    if size % DAY_RECORD.itemsize:
         raise DataError(
-            f"{label}: {len(data)} bytes is not a whole number of {DAY_RECORD.itemsize}-byte "
+            f"{label}: {size} bytes is not a whole number of {DAY_RECORD.itemsize}-byte "
             "records (the file is truncated); export it again from TongDaXin",
             file=path, rule="truncated .day file")
-    return data, digest_of(data)
+    return digest_of(view)
+
+
+def _read_all(scan: FolderScan, codes: Sequence[str], labels: dict[str, str],
+              progress: ProgressCallback | None, cancel: CancelToken | None
+              ) -> tuple[np.ndarray, np.ndarray, list[str | DataError]]:
+    """Every file's bytes, back to back in one buffer (NumPy's, so the OS maps it in large
+    pages), where each file starts in it, and each file's digest or error."""
+    sizes = [_file_size(scan.files[code]) for code in codes]
+    starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+    buffer = np.empty(int(starts[-1]), dtype=np.uint8)
+    view = buffer.data
+    where = {code: k for k, code in enumerate(codes)}
+
+    def read_one(code: str) -> str:
+        k = where[code]
+        return _read_into(scan.files[code], labels[code], view[starts[k]:starts[k + 1]])
+
+    return buffer, starts, read_each(codes, read_one, progress, cancel)
 
 
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
@@ -100,38 +134,64 @@ def _yyyymmdd_days(yyyymmdd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return days.astype(np.int32), bad
 
 
+def _label(folder: Path, path: Path) -> str:
+    """A file's path below the data folder (what errors call it), cheaply: the files were
+    found below it, so this is the tail of the path's text."""
+    prefix, text = os.path.join(str(folder), ""), str(path)
+    return text[len(prefix):] if text.startswith(prefix) else str(path.relative_to(folder))
+
+
+def _record_days(yyyymmdd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``_yyyymmdd_days`` of millions of records, computed once per distinct number: the
+    numbers of a few years span about 10^5 values, so a lookup table over that span and
+    one gather replace a dozen passes over every record."""
+    if yyyymmdd.size == 0:
+        return _yyyymmdd_days(yyyymmdd)
+    low, high = int(yyyymmdd.min()), int(yyyymmdd.max())
+    if high - low >= yyyymmdd.size:  # scattered numbers (corrupt dates): no gain
+        return _yyyymmdd_days(yyyymmdd)
+    days, bad = _yyyymmdd_days(np.arange(low, high + 1, dtype=np.int64))
+    offset = yyyymmdd - np.uint32(low)
+    return days[offset], bad[offset]
+
+
 def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | None,
           cancel: CancelToken | None) -> ReadResult:
     """Read every file's bytes on the pool, then convert all records at once: one
     ``frombuffer``, one date conversion, one table, sliced per stock."""
-    labels = {code: str(scan.files[code].relative_to(scan.folder)) for code in codes}
-    blobs = read_each(codes, lambda code: read_day_bytes(scan.files[code], labels[code]),
-                      progress, cancel)
-    read = [(i, blob) for i, blob in enumerate(blobs) if not isinstance(blob, DataError)]
-    records = np.frombuffer(b"".join(blob[0] for _, blob in read), dtype=DAY_RECORD)
-    counts = np.array([len(blob[0]) // DAY_RECORD.itemsize for _, blob in read], np.int64)
+    labels = {code: _label(scan.folder, scan.files[code]) for code in codes}
+    buffer, offsets, digests = _read_all(scan, codes, labels, progress, cancel)
+    read = [i for i, digest in enumerate(digests) if not isinstance(digest, DataError)]
+    if len(read) < len(codes):  # leave out the bytes of the files that failed
+        buffer = np.concatenate([buffer[offsets[i]:offsets[i + 1]] for i in read] or [buffer[:0]])
+    records = buffer.view(DAY_RECORD)
+    counts = np.array([(offsets[i + 1] - offsets[i]) // DAY_RECORD.itemsize for i in read],
+                      np.int64)
     starts = np.concatenate([[0], np.cumsum(counts)])
-    days, bad = _yyyymmdd_days(records["date"])
+    days, bad = _record_days(records["date"])
     columns = {"date": pa.array(days, pa.date32()),
                **{name: records[name] / 100.0 for name in _PRICES},
-               "volume": records["volume"].astype(np.float64),
-               "amount": records["amount"].astype(np.float64)}
+               "volume": records["volume"].astype(np.float64)}
     whole = file_table(scan.folder, "", pa.table(columns))
     out: dict[int, FileTable | DataError] = {
-        i: blob for i, blob in enumerate(blobs) if isinstance(blob, DataError)}
-    for k, (i, (_, digest)) in enumerate(read):
-        code, start, count = codes[i], int(starts[k]), int(counts[k])
-        wrong = np.flatnonzero(bad[start:start + count])
-        if wrong.size:
-            row = int(wrong[0])
+        i: digest for i, digest in enumerate(digests) if isinstance(digest, DataError)}
+    # Each file's first record that is no date, if any (one search over all records).
+    bad_rows = np.flatnonzero(bad)
+    first_bad = dict(zip(*np.unique(np.searchsorted(starts, bad_rows, side="right") - 1,
+                                    return_index=True), strict=True))
+    for k, i in enumerate(read):
+        code, start, count, digest = codes[i], int(starts[k]), int(counts[k]), digests[i]
+        assert isinstance(digest, str)
+        if k in first_bad:
+            row = int(bad_rows[first_bad[k]]) - start
             out[i] = DataError(
                 f"{labels[code]}: record {row + 1} has date {int(records['date'][start + row])}, "
                 "which is not a YYYYMMDD date; the file is corrupt, export it again",
                 file=scan.files[code], code=code, field="date", row=str(row + 1),
                 rule="bad date")
         else:
-            out[i] = replace(whole, path=scan.files[code], digest=digest, label=labels[code],
-                             table=whole.table.slice(start, count))
+            out[i] = whole.part(start, count, path=scan.files[code], digest=digest,
+                                label=labels[code])
     return [out[i] for i in range(len(codes))]
 
 

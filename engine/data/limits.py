@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from engine.data.reader import FileTable
+from engine.data.align import day_positions
 from engine.data.validate import ValidBars
 from engine.market_rules import (
     BOARDS,
@@ -22,46 +22,72 @@ from engine.market_rules import (
 )
 
 LISTING_MODES = ("list_date", "first_bar")
+#: Bars priced at a time, so the formula's temporaries stay small and reuse memory.
+_BLOCK = 1 << 16
 
 
-def bar_limits(bars: ValidBars, files: Sequence[FileTable], codes: Sequence[str],
-               listing: str = "list_date") -> tuple[np.ndarray, np.ndarray]:
+def bar_limits(bars: ValidBars, codes: Sequence[str], has_limits: Sequence[bool],
+               list_days: Sequence[int | None], listing: str = "list_date",
+               positions: tuple[np.ndarray, np.ndarray] | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
     """(limit_up, limit_down) of every row of ``bars``; NaN where the bar has no limit.
 
-    ``files[j]`` and ``codes[j]`` belong to stock ``j`` (``bars.sid``). Without limit
-    columns, the reference is the day's ``pre_close`` if the file gives one, else the
-    previous bar's close; a stock's first bar and its listing-exempt bars have no limit.
-    A file with ``up_limit``/``down_limit`` columns gives every bar's limits itself.
+    ``codes[j]``, ``has_limits[j]`` (the file has ``up_limit``/``down_limit`` columns) and
+    ``list_days[j]`` (its ``list_date``, days since epoch, or None) belong to stock ``j``
+    (``bars.sid``). Without limit columns, the reference is the day's ``pre_close`` if
+    the file gives one, else the previous bar's close; a stock's first bar and its
+    listing-exempt bars have no limit. A file with limit columns gives every bar's
+    limits itself. ``positions`` is ``day_positions(bars.dates)`` when the caller has it.
     """
     sid, days, values = bars.sid, bars.dates, bars.values
     first = np.r_[True, sid[1:] != sid[:-1]][: sid.size]
-    prev_close = np.r_[np.nan, values["close"][:-1]][: sid.size]
-    pre_close = values["pre_close"]
-    ref = np.where(np.isnan(pre_close), prev_close, pre_close)
-    ref[first] = np.nan
     boards = board_indices(codes)
-    width = limit_widths(boards[sid], days, values["is_st"] == 1.0)
-    up, down = limit_prices(ref, width)
-    exempt = _listing_exempt(sid, days, first, boards, files, listing)
+    calendar, day_index = day_positions(days) if positions is None else positions
+    lattice = _width_lattice(calendar)
+    close, pre_close, is_st = values["close"], values.get("pre_close"), values.get("is_st")
+    up, down = np.empty(sid.size), np.empty(sid.size)
+    for start in range(0, sid.size, _BLOCK):
+        block = slice(start, min(start + _BLOCK, sid.size))
+        ref = close[max(start - 1, 0):block.stop - 1].copy()
+        if start == 0:
+            ref = np.r_[np.nan, ref]
+        if pre_close is not None:
+            given = pre_close[block]
+            ref = np.where(np.isnan(given), ref, given)
+        ref[first[block]] = np.nan
+        st = is_st[block] == 1.0 if is_st is not None else np.zeros(ref.size, dtype=bool)
+        width = lattice[boards[sid[block]], st.view(np.int8), day_index[block]]
+        up[block], down[block] = limit_prices(ref, width)
+    exempt = _listing_exempt(sid, days, first, boards, list_days, listing)
     up[exempt] = np.nan
     down[exempt] = np.nan
-    has_limits = np.array([f.has_limits for f in files], dtype=bool)
-    if has_limits.any():
-        own = has_limits[sid]
-        up[own] = values["up_limit"][own]
-        down[own] = values["down_limit"][own]
+    own = np.asarray(has_limits, dtype=bool)
+    if own.any():
+        rows = own[sid]
+        up[rows] = values["up_limit"][rows]
+        down[rows] = values["down_limit"][rows]
     return up, down
 
 
+def _width_lattice(calendar: np.ndarray) -> np.ndarray:
+    """The limit width of every (board, ST or not, day of ``calendar``): ``limit_widths``
+    runs on a few thousand days instead of millions of bars."""
+    shape = (len(BOARDS), 2, calendar.size)
+    board, st, day = (np.broadcast_to(axis, shape).reshape(-1) for axis in (
+        np.arange(len(BOARDS))[:, None, None], np.array([False, True])[None, :, None],
+        calendar[None, None, :]))
+    return limit_widths(board, day, st).reshape(shape)
+
+
 def _listing_exempt(sid: np.ndarray, days: np.ndarray, first: np.ndarray, boards: np.ndarray,
-                    files: Sequence[FileTable], listing: str) -> np.ndarray:
+                    list_days: Sequence[int | None], listing: str) -> np.ndarray:
     """True on the bars a new listing trades without limits.
 
     The listing bar is the bar on the file's ``list_date`` (none when the file has no
     bar that day) or, with ``listing="first_bar"``, the stock's first bar.
     """
     exempt = np.zeros(sid.size, dtype=bool)
-    if listing != "first_bar" and all(f.list_day is None for f in files):
+    if listing != "first_bar" and all(day is None for day in list_days):
         return exempt  # the default with no list_date anywhere: no bar is a listing day
     starts = np.flatnonzero(first)
     stops = np.r_[starts[1:], sid.size].astype(np.int64)[: starts.size]
@@ -70,7 +96,7 @@ def _listing_exempt(sid: np.ndarray, days: np.ndarray, first: np.ndarray, boards
         if listing == "first_bar":
             at = start
         else:
-            list_day = files[j].list_day
+            list_day = list_days[j]
             if list_day is None:
                 continue
             hits = np.flatnonzero(days[start:stop] == list_day)

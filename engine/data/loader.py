@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from engine.config import parse_date
 from engine.data import cache
-from engine.data.align import PLANES, AlignedArrays, align
+from engine.data.align import PLANES, AlignedArrays, align, day_positions
 from engine.data.folder import FolderScan, ProgressCallback
 from engine.data.layout_detect import LAYOUT_CHOICES, layout_title, read_stocks, scan_folder
 from engine.data.limits import LISTING_MODES, bar_limits
@@ -209,10 +210,14 @@ def _build(scan: FolderScan, wanted: list[str], missing: list[str], params: dict
     end_day = params["end"]
     t0 = time.perf_counter()
     results = read_stocks(scan, wanted, progress, cancel) if wanted else []
-    for code, result in zip(wanted, results, strict=True):
-        if isinstance(result, DataError):
-            result.code = result.code or code
+    # Arrow keeps the memory it frees for its next allocations; the arrays to come are
+    # NumPy's, so Arrow's cache is handed back to the OS whenever it has freed much (here
+    # the decoders' buffers, below the files' tables): freshly freed pages are then
+    # reused, much cheaper than pages the process never had.
+    pa.default_memory_pool().release_unused()
     read_errors = {i: r for i, r in enumerate(results) if isinstance(r, DataError)}
+    for i, error in read_errors.items():
+        error.code = error.code or wanted[i]
     tables = [r for r in results if isinstance(r, FileTable)]
     codes = [c for c, r in zip(wanted, results, strict=True) if isinstance(r, FileTable)]
     timings["read"] = time.perf_counter() - t0
@@ -220,12 +225,16 @@ def _build(scan: FolderScan, wanted: list[str], missing: list[str], params: dict
     bars = validate(tables, end_day, params["adjust"])
     for i, error in bars.errors.items():
         error.code = codes[i]
-    bars.values["up_limit"], bars.values["down_limit"] = bar_limits(bars, tables, codes,
-                                                                    params["listing"])
-    # Only the names and digests are needed from here on: free the files' tables, and
-    # the columns the limits were computed from.
+    # The bars are NumPy columns now: free the files' tables before the limits and planes
+    # take their memory; only names, digests and two per-file facts are needed.
     sources = [(table.label, table.digest) for table in tables]
+    has_limits = [table.has_limits for table in tables]
+    list_days = [table.list_day for table in tables]
     del results, tables
+    pa.default_memory_pool().release_unused()
+    positions = day_positions(bars.dates)  # the limits' day of each bar, and the planes'
+    bars.values["up_limit"], bars.values["down_limit"] = bar_limits(
+        bars, codes, has_limits, list_days, params["listing"], positions)
     for name in set(bars.values) - set(PLANES):
         del bars.values[name]
     timings["validate"] = time.perf_counter() - t1
@@ -242,9 +251,13 @@ def _build(scan: FolderScan, wanted: list[str], missing: list[str], params: dict
             raise _error(errors[0])
         raise DataError(_nothing_usable(excluded, errors))
     t2 = time.perf_counter()
-    remap = np.full(len(sources), -1, dtype=np.int64)
-    remap[good] = np.arange(len(good))
-    arrays = align(bars.dates, remap[bars.sid], bars.values, len(good))
+    sid = bars.sid
+    if len(good) < len(sources):  # renumber the good stocks' columns 0..len(good)-1
+        remap = np.full(len(sources), -1, dtype=np.int32)
+        remap[good] = np.arange(len(good))
+        sid = remap[sid]
+    arrays = align(bars.dates, sid, bars.values, len(good), release=True, positions=positions)
+    del sid, positions
     warnings, last_day = list(bars.warnings), bars.last_day
     del bars
     timings["align"] = time.perf_counter() - t2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,6 +53,8 @@ class FileTable:
     "ST"). ``list_day`` is the file's ``list_date`` in days since 1970-01-01, if any.
     ``label`` is what errors call the stock's source: the file name, or for layouts
     with several stocks in one file (or one stock in several) a name that says which.
+    ``batch`` is the table of many stocks that ``table`` is rows ``offset`` on of, when a
+    layout read them at once (``part``): validation then takes whole columns from it.
     """
 
     path: Path
@@ -62,20 +64,55 @@ class FileTable:
     has_limits: bool = False
     list_day: int | None = None
     label: str = ""
+    batch: pa.Table | None = field(default=None, compare=False, repr=False)
+    offset: int = 0
 
     def __post_init__(self) -> None:
         if not self.label:
             object.__setattr__(self, "label", self.path.name)
 
+    def part(self, start: int, count: int, *, path: Path, digest: str, label: str,
+             table: pa.Table | None = None) -> FileTable:
+        """The FileTable of one stock whose rows are ``start`` to ``start + count`` of this
+        one's table (or ``table``, the same rows built otherwise)."""
+        # The constructor, not ``dataclasses.replace``: a layout calls this per stock.
+        return FileTable(path, digest, self.table.slice(start, count) if table is None
+                         else table, self.has_adj_factor, self.has_limits, self.list_day,
+                         label, self.table, start)
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """One data file decoded but not converted: its table under the file's own column
+    names, and ``mapping`` from canonical names to them."""
+
+    path: Path
+    digest: str
+    table: pa.Table
+    mapping: dict[str, str]
+
 
 def read_file(path: Path) -> FileTable:
     """Read, map and convert one data file; errors name the file, column and row."""
+    raw = read_raw(path)
+    return file_table(raw.path, raw.digest, raw.table, raw.mapping)
+
+
+def read_raw(path: Path) -> RawFile:
+    """Read and decode one data file (the part of ``read_file`` that threads can share:
+    Arrow's decoders release the GIL); ``engine.data.batch.convert_files`` finishes it."""
     data = read_bytes(path)
-    if not data.strip():
+    if not data or data.isspace():
         raise DataError(f"{path.name}: the file is empty; re-export it or remove it from the "
                         "data folder", file=path, rule="no traded row")
     table, mapping = read_table(path, data)
-    return file_table(path, digest_of(data), table, mapping)
+    return RawFile(path, digest_of(data), table, mapping)
+
+
+def is_number_type(kind: pa.DataType) -> bool:
+    """True for the Arrow types that convert to float64 as they are (no text parsing)."""
+    return (pat.is_integer(kind) or pat.is_floating(kind) or pat.is_boolean(kind)
+            or pat.is_decimal(kind) or pat.is_null(kind))
 
 
 def read_bytes(path: Path) -> bytes:
@@ -83,11 +120,16 @@ def read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise DataError(f"{path.name}: cannot be read ({exc.strerror or exc}); check the file "
-                        "permissions", file=path, rule="unreadable") from exc
+        raise unreadable(path, exc) from exc
 
 
-def digest_of(data: bytes) -> str:
+def unreadable(path: Path, exc: OSError) -> DataError:
+    """The error of a file the OS would not read."""
+    return DataError(f"{path.name}: cannot be read ({exc.strerror or exc}); check the file "
+                     "permissions", file=path, rule="unreadable")
+
+
+def digest_of(data: bytes | memoryview) -> str:
     """The content digest recorded in a run's input fingerprint."""
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
@@ -128,8 +170,8 @@ def file_table(path: Path, digest: str, table: pa.Table, mapping: dict[str, str]
     if "name" in mapping:
         with _unconvertible(path, label, mapping["name"], "names"):
             numbers["is_st"] = _st_flags(table.column(mapping["name"]),
-                                         numbers.get("is_st", _nulls(len(table))))
-    columns = [dates, *(numbers.get(name, _nulls(len(table))) for name in NUMERIC_COLUMNS)]
+                                         numbers.get("is_st", null_column(len(table))))
+    columns = [dates, *(numbers.get(name, null_column(len(table))) for name in NUMERIC_COLUMNS)]
     list_day = None
     if "list_date" in mapping:
         with _unconvertible(path, label, mapping["list_date"], "dates"):
@@ -142,12 +184,17 @@ def file_table(path: Path, digest: str, table: pa.Table, mapping: dict[str, str]
 _NULLS: list[pa.Array] = [pa.nulls(0, pa.float64())]
 
 
-def _nulls(length: int) -> pa.Array:
+def null_column(length: int) -> pa.Array:
     """An all-null float64 column: a slice of one shared array, so the optional columns a
-    file lacks cost no memory per file (``pa.nulls`` allocates its values every time)."""
+    file lacks cost no memory per file (``pa.nulls`` allocates its values every time).
+    Its one zeroed buffer (validity and values alike) comes from ``np.zeros``, whose
+    pages the OS hands out untouched: a long file's millions of nulls cost no time."""
     shared = _NULLS[0]
     if len(shared) < length:
-        shared = _NULLS[0] = pa.nulls(max(length, 2 * len(shared), 1 << 16), pa.float64())
+        size = max(length, 2 * len(shared), 1 << 16)
+        zeros = pa.py_buffer(np.zeros(size * 8, dtype=np.uint8))
+        shared = _NULLS[0] = pa.Array.from_buffers(pa.float64(), size, [zeros, zeros],
+                                                   null_count=size)
     return shared.slice(0, length)
 
 
@@ -202,19 +249,21 @@ def _check_unique(path: Path, names: list[str]) -> None:
 _READ_COLUMNS = ("date", *NUMERIC_COLUMNS, "tradestatus", "name", "list_date")
 
 
-def read_table(path: Path, data: bytes, extra: tuple[str, ...] = ()) -> tuple[pa.Table,
-                                                                           dict[str, str]]:
+def read_table(path: Path, data: bytes, extra: tuple[str, ...] = (), *,
+               threads: bool = False) -> tuple[pa.Table, dict[str, str]]:
     """Bytes -> (Arrow table, canonical -> file column) for parquet, feather or CSV.
 
     Parquet and feather decode only the columns ``file_table`` reads, plus the canonical
-    ``extra`` ones (a long file's ``ts_code``). CSV is read as UTF-8, else GBK (which
-    Chinese tools often write).
+    ``extra`` ones (a long file's ``ts_code``, which parquet decodes as a dictionary: a
+    few thousand distinct codes, not millions of strings). ``threads`` decodes one big
+    file's columns in parallel. CSV is read as UTF-8, else GBK (which Chinese tools
+    often write).
     """
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".feather"):
             if suffix == ".parquet":
-                parquet = pq.ParquetFile(pa.BufferReader(data))
+                parquet = _open_parquet(data, extra)
                 schema = parquet.schema_arrow
             else:
                 ipc = pa.ipc.open_file(pa.BufferReader(data))
@@ -225,7 +274,7 @@ def read_table(path: Path, data: bytes, extra: tuple[str, ...] = ()) -> tuple[pa
                 return schema.empty_table(), mapping
             columns = sorted({mapping[c] for c in (*_READ_COLUMNS, *extra) if c in mapping})
             if suffix == ".parquet":
-                return parquet.read(columns=columns, use_threads=False), mapping
+                return parquet.read(columns=columns, use_threads=threads), mapping
             return ipc.read_all().select(columns), mapping
         try:
             data.decode("utf-8")
@@ -241,6 +290,16 @@ def read_table(path: Path, data: bytes, extra: tuple[str, ...] = ()) -> tuple[pa
             "re-export it or remove it from the data folder",
             file=path, rule="corrupt",
         ) from exc
+
+
+def _open_parquet(data: bytes, codes: tuple[str, ...]) -> pq.ParquetFile:
+    """A parquet file whose ``codes`` columns (canonical names) decode as dictionaries."""
+    parquet = pq.ParquetFile(pa.BufferReader(data))
+    if not codes:
+        return parquet
+    mapping = map_columns(parquet.schema_arrow.names)
+    return pq.ParquetFile(pa.BufferReader(data),
+                          read_dictionary=[mapping[name] for name in codes if name in mapping])
 
 
 def _read_csv(data: bytes, encoding: str) -> pa.Table:
@@ -307,8 +366,7 @@ def _parse_date_text(text: pa.ChunkedArray) -> pa.ChunkedArray:
 def _numeric(path: Path, label: str, column: pa.ChunkedArray, name: str,
              dates: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
     """A numeric column as float64; text that is not a number is an error naming the row."""
-    if (pat.is_integer(column.type) or pat.is_floating(column.type) or pat.is_boolean(column.type)
-            or pat.is_decimal(column.type) or pat.is_null(column.type)):
+    if is_number_type(column.type):
         return column.cast(pa.float64())
     text = pd.Series(column.to_numpy(zero_copy_only=False), dtype="string").str.strip()
     numbers = pd.to_numeric(text, errors="coerce")
@@ -324,5 +382,6 @@ def _numeric(path: Path, label: str, column: pa.ChunkedArray, name: str,
     return pa.array(numbers.to_numpy(dtype=np.float64, na_value=np.nan), pa.float64())
 
 
-__all__ = ["CANONICAL_SCHEMA", "EXCHANGE_TZ", "NUMERIC_COLUMNS", "FileTable", "digest_of",
-           "file_table", "read_bytes", "read_file", "read_table"]
+__all__ = ["CANONICAL_SCHEMA", "EXCHANGE_TZ", "NUMERIC_COLUMNS", "FileTable", "RawFile",
+           "digest_of", "file_table", "is_number_type", "null_column", "read_bytes",
+           "read_file", "read_raw", "read_table", "unreadable"]

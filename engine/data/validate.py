@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,11 +16,18 @@ TICK = 0.01
 # Float slack so that a bar exactly one tick outside is still accepted.
 _EPS = 1e-9
 #: Columns of ``ValidBars.values``: the bar, and the optional per-day reference price,
-#: daily limits and ST flag (NaN where the file has none).
+#: daily limits and ST flag (NaN where a file has none; left out where no file has one).
 BAR_COLUMNS = ("open", "high", "low", "close", "volume", "pre_close", "up_limit",
                "down_limit", "is_st")
 #: Optional prices of a day, adjusted like the bar's own prices.
 _DAY_PRICES = ("pre_close", "up_limit", "down_limit")
+#: Rows screened at a time: small enough that the screen's masks stay in the CPU cache
+#: and reuse the same memory, instead of a fresh full-length array per rule.
+_BLOCK = 1 << 16
+
+Columns = dict[str, np.ndarray | None]
+#: One rule over rows: (bad rows, rule, field, explain(row, day) -> message).
+RowRule = tuple[np.ndarray, str, str, Callable[[int, str], str]]
 
 
 @dataclass(frozen=True)
@@ -28,7 +35,9 @@ class ValidBars:
     """Traded bars of the stocks that passed, concatenated in stock order.
 
     Rows of stock ``j`` (``sid == j``) are sorted by date, end at ``end``, and are
-    forward-adjusted if requested; ``dates`` are int64 days since epoch.
+    forward-adjusted if requested; ``dates`` are int32 days since epoch. The arrays may
+    be read-only (Arrow's memory, when the files' rows needed no change). ``values``
+    holds the ``BAR_COLUMNS`` that some file has (the bar's own five always).
     ``errors`` maps a failed stock's index to its error; its rows are removed.
     ``last_day`` is the latest traded day of the good stocks, after ``end`` too (None
     when none is left), so an empty run window can be explained.
@@ -78,123 +87,233 @@ def validate(files: Sequence[FileTable], end_day: int, adjust: str) -> ValidBars
     """Apply every rule of SPEC §1 to every file and return the traded bars of the good ones.
 
     Unsorted dates are sorted (with a warning); rows after ``end_day`` are ignored;
-    rows without volume are days without a bar and are dropped.
+    rows without volume are days without a bar and are dropped. A fast screen over
+    all rows finds the stocks any rule could fail (or whose dates are not strictly
+    increasing); the rules run one by one, with their messages, on those stocks' rows
+    only, which gives each the same error as running them on every row.
     """
     counts = np.array([f.table.num_rows for f in files], dtype=np.int64)
-    table = pa.concat_tables([f.table for f in files]) if files else None
-    sid = np.repeat(np.arange(len(files)), counts)
-    dates = _column(table, "date").astype("datetime64[D]").astype(np.int64)
-    cols = {name: _column(table, name) for name in NUMERIC_COLUMNS}
-    del table  # the columns are NumPy copies now
+    sid = np.repeat(np.arange(len(files), dtype=np.int32), counts)
+    dates, cols = gather(files, adjust)
+    factors = np.array([f.has_adj_factor for f in files], dtype=bool)
+    has_factor = factors if adjust == "forward" and factors.any() else None
+    suspects = _screen(dates, sid, cols, counts, end_day, has_factor)
+    errors: dict[int, DataError] = {}
     warnings: list[str] = []
-    unsorted = np.flatnonzero((dates[1:] < dates[:-1]) & (sid[1:] == sid[:-1]))
-    if unsorted.size:
-        order = np.lexsort((dates, sid))
-        dates, cols = dates[order], {k: v[order] for k, v in cols.items()}
-        names = [files[stock].label for stock in np.unique(sid[unsorted]).tolist()]
-        warnings.append(f"{names[0]}: dates were not sorted; sorted them" if len(names) == 1
-                        else f"dates were not sorted in {len(names)} stocks' files; sorted "
-                        "them: " + ", ".join(names[:10]) + (" ..." if len(names) > 10 else ""))
-    checker = _Checker(files, dates, sid)
-    dup = np.zeros(dates.size, dtype=bool)
-    dup[1:] = (dates[1:] == dates[:-1]) & (sid[1:] == sid[:-1])
-    checker.check(dup, "duplicate date", "date",
-                  lambda r, d: f"date {d} appears more than once; keep one row per date")
+    if suspects.any():
+        dates, errors, warnings = _check_suspects(files, dates, sid, cols, counts, suspects,
+                                                  end_day, has_factor)
     volume = cols["volume"]
-    _check_traded_rows(checker, counts, sid, volume)
-    keep = dates <= end_day
-    checker.check(keep & (volume < 0), "negative volume", "volume",
-                  lambda r, d: f"column `volume` is negative on {d}; fix the value")
-    checker.check(keep & np.isinf(volume), "infinite volume", "volume",
-                  lambda r, d: f"column `volume` is {volume[r]} on {d}; volumes must be "
-                  "finite numbers")
-    traded = keep & (volume > 0)
-    _check_prices(checker, traded, cols)
-    _check_day_prices(checker, traded, cols)
-    if adjust == "forward":
-        has_factor = np.array([f.has_adj_factor for f in files], dtype=bool)
-        _forward_adjust(checker, traded & has_factor[sid], sid, cols)
+    assert volume is not None
     good = np.ones(len(files), dtype=bool)
-    good[list(checker.errors)] = False
+    good[list(errors)] = False
+    traded = (dates <= end_day) & (volume > 0)
     rows = traded & good[sid]
+    if has_factor is not None:
+        _forward_adjust(rows & has_factor[sid], sid, cols)
     any_day = (volume > 0) & good[sid]
     last_day = int(dates[any_day].max()) if any_day.any() else None
+    present = {k: v for k in BAR_COLUMNS if (v := cols[k]) is not None}
     if rows.all():  # clean data up to ``end``: no copy of every column
-        return ValidBars(dates, sid, {k: cols[k] for k in BAR_COLUMNS}, checker.errors,
-                         tuple(warnings), last_day)
-    return ValidBars(dates[rows], sid[rows], {k: cols[k][rows] for k in BAR_COLUMNS},
-                     checker.errors, tuple(warnings), last_day)
+        return ValidBars(dates, sid, present, errors, tuple(warnings), last_day)
+    return ValidBars(dates[rows], sid[rows], {k: v[rows] for k, v in present.items()},
+                     errors, tuple(warnings), last_day)
 
 
-def _column(table: pa.Table | None, name: str) -> np.ndarray:
+def gather(files: Sequence[FileTable], adjust: str = "forward") -> tuple[np.ndarray, Columns]:
+    """Every file's rows, concatenated, as NumPy columns (read-only where they are Arrow's
+    own memory): int32 days, and each of ``NUMERIC_COLUMNS`` as float64, or None where no
+    file has a value in it (an ``adj_factor`` column a file declares is kept, so its
+    emptiness is reported)."""
+    table = _rows_of(files)
     if table is None:
-        return np.empty(0, dtype="datetime64[D]" if name == "date" else np.float64)
-    values = table.column(name).to_numpy()
+        return np.empty(0, dtype=np.int32), {name: np.empty(0) for name in NUMERIC_COLUMNS}
+    dates = table.column("date").cast(pa.int32()).to_numpy()
+    cols: Columns = {}
+    for name in NUMERIC_COLUMNS:
+        column = table.column(name)
+        needed = column.null_count < len(column) or name in PRICE_COLUMNS or name == "volume"
+        if name == "adj_factor":
+            needed = needed or (adjust == "forward" and any(f.has_adj_factor for f in files))
+        cols[name] = column.to_numpy() if needed else None
+    return dates, cols
+
+
+def _rows_of(files: Sequence[FileTable]) -> pa.Table | None:
+    """The files' rows in order as one table: the batch they were read in when they are
+    all of it, in order (no copy), else their concatenation."""
+    if not files:
+        return None
+    batch = files[0].batch
+    if batch is not None and all(f.batch is batch for f in files):
+        counts = np.array([f.table.num_rows for f in files], dtype=np.int64)
+        offsets = np.array([f.offset for f in files], dtype=np.int64)
+        if (offsets[0] == 0 and int(counts.sum()) == batch.num_rows
+                and np.array_equal(offsets[1:], np.cumsum(counts)[:-1])):
+            return batch
+    return pa.concat_tables([f.table for f in files])
+
+
+def _writeable(values: np.ndarray) -> np.ndarray:
+    """``values``, or a copy that may be written where they are read-only."""
     return values if values.flags.writeable else values.copy()
 
 
-def _check_traded_rows(checker: _Checker, counts: np.ndarray, sid: np.ndarray,
-                       volume: np.ndarray) -> None:
+def _blocks(size: int) -> Iterator[slice]:
+    for start in range(0, size, _BLOCK):
+        yield slice(start, min(start + _BLOCK, size))
+
+
+def _screen(dates: np.ndarray, sid: np.ndarray, cols: Columns, counts: np.ndarray,
+            end_day: int, has_factor: np.ndarray | None) -> np.ndarray:
+    """Per stock: True where some rule may fail (any bad row, no traded row) or its dates
+    do not strictly increase (unsorted or repeated). Block by block, so its masks are
+    small; it applies the very row rules ``_check_suspects`` reports."""
+    suspect = np.zeros(counts.size, dtype=bool)
+    traded_rows = np.zeros(counts.size, dtype=np.int64)
+    volume = cols["volume"]
+    assert volume is not None
+    for block in _blocks(dates.size):
+        start = max(block.start - 1, 0)  # the row before, to compare dates across blocks
+        d, s = dates[start:block.stop], sid[start:block.stop]
+        suspect[s[1:][(d[1:] <= d[:-1]) & (s[1:] == s[:-1])]] = True
+        v = volume[block]
+        traded_rows += np.bincount(sid[block][v > 0], minlength=counts.size)
+        local = {k: (c[block] if c is not None else None) for k, c in cols.items()}
+        factor_rows = has_factor[sid[block]] if has_factor is not None else None
+        bad = np.zeros(v.size, dtype=bool)
+        for rows, *_ in _row_rules(dates[block] <= end_day, local, factor_rows):
+            bad |= rows
+        suspect[sid[block][bad]] = True
+    return suspect | (traded_rows == 0)
+
+
+def _check_suspects(files: Sequence[FileTable], dates: np.ndarray, sid: np.ndarray,
+                    cols: Columns, counts: np.ndarray, suspects: np.ndarray, end_day: int,
+                    has_factor: np.ndarray | None
+                    ) -> tuple[np.ndarray, dict[int, DataError], list[str]]:
+    """The rules, in order, on the suspect stocks' rows: the dates, sorted, their errors
+    and the warning about unsorted dates. Unsorted rows are sorted in place in ``cols``
+    (a stock's rows keep their span)."""
+    where = np.flatnonzero(suspects[sid])
+    d, s = dates[where], sid[where]
+    c = {k: (v[where] if v is not None else None) for k, v in cols.items()}
+    warnings: list[str] = []
+    unsorted = np.flatnonzero((d[1:] < d[:-1]) & (s[1:] == s[:-1]))
+    if unsorted.size:
+        order = np.lexsort((d, s))
+        d, c = d[order], {k: (v[order] if v is not None else None) for k, v in c.items()}
+        dates = _writeable(dates)
+        dates[where] = d
+        for name, values in c.items():
+            target = cols[name]
+            if values is not None and target is not None:
+                cols[name] = target = _writeable(target)
+                target[where] = values
+        names = [files[stock].label for stock in np.unique(s[unsorted]).tolist()]
+        warnings.append(f"{names[0]}: dates were not sorted; sorted them" if len(names) == 1
+                        else f"dates were not sorted in {len(names)} stocks' files; sorted "
+                        "them: " + ", ".join(names[:10]) + (" ..." if len(names) > 10 else ""))
+    checker = _Checker(files, d, s)
+    dup = np.zeros(d.size, dtype=bool)
+    dup[1:] = (d[1:] == d[:-1]) & (s[1:] == s[:-1])
+    checker.check(dup, "duplicate date", "date",
+                  lambda r, day: f"date {day} appears more than once; keep one row per date")
+    volume = c["volume"]
+    assert volume is not None
+    _check_traded_rows(checker, counts, suspects, s, volume)
+    factor_rows = has_factor[s] if has_factor is not None else None
+    for rows, rule, field, explain in _row_rules(d <= end_day, c, factor_rows):
+        checker.check(rows, rule, field, explain)
+    return dates, checker.errors, warnings
+
+
+def _row_rules(keep: np.ndarray, cols: Columns, factor_rows: np.ndarray | None
+               ) -> Iterator[RowRule]:
+    """Every rule of SPEC §1 that a single row can fail, in the order they are reported,
+    each computed when asked for. ``keep``: rows up to ``end``; ``factor_rows``: rows of
+    stocks whose prices are forward-adjusted (None: none are)."""
+    volume = cols["volume"]
+    assert volume is not None
+    yield (keep & (volume < 0), "negative volume", "volume",
+           lambda r, d: f"column `volume` is negative on {d}; fix the value")
+    yield (keep & np.isinf(volume), "infinite volume", "volume",
+           lambda r, d: f"column `volume` is {volume[r]} on {d}; volumes must be finite numbers")
+    traded = keep & (volume > 0)
+    yield from _price_rules(traded, cols)
+    yield from _day_price_rules(traded, cols)
+    factor = cols["adj_factor"]
+    if factor_rows is not None and factor is not None:
+        yield (traded & factor_rows & ~((factor > 0) & np.isfinite(factor)), "bad adj_factor",
+               "adj_factor", lambda r, d: f"column `adj_factor` is {factor[r]} on {d}; it must "
+               "be a positive number (or run with adjust='none')")
+
+
+def _check_traded_rows(checker: _Checker, counts: np.ndarray, stocks: np.ndarray,
+                       sid: np.ndarray, volume: np.ndarray) -> None:
     """A file without a single traded row (empty, header only, volume 0 throughout) is
-    an error (SPEC §1): it can only be a broken export, never a stock to trade."""
+    an error (SPEC §1): it can only be a broken export, never a stock to trade.
+    ``sid``/``volume`` hold every row of the stocks flagged in ``stocks``."""
     traded = np.bincount(sid[volume > 0], minlength=counts.size)
-    checker.check_stocks((counts > 0) & (traded == 0), "no traded row", "volume",
+    checker.check_stocks(stocks & (counts > 0) & (traded == 0), "no traded row", "volume",
                          lambda s: f"column `volume` is 0 or empty on all {counts[s]} rows, so "
                          "the file has no traded day; re-export it with its volumes")
-    checker.check_stocks(counts == 0, "no traded row", "date",
+    checker.check_stocks(stocks & (counts == 0), "no traded row", "date",
                          lambda s: "the file has a header but no rows; re-export it or "
                          "remove it from the data folder")
 
 
-def _check_prices(checker: _Checker, traded: np.ndarray, cols: dict[str, np.ndarray]) -> None:
+def _price_rules(traded: np.ndarray, cols: Columns) -> Iterator[RowRule]:
+    def price(name: str) -> np.ndarray:
+        values = cols[name]
+        assert values is not None
+        return values
+
     def not_positive(name: str) -> Callable[[int, str], str]:
-        return lambda r, d: (f"column `{name}` is {cols[name][r]} on {d}, a traded day "
+        return lambda r, d: (f"column `{name}` is {price(name)[r]} on {d}, a traded day "
                              "(volume > 0); prices must be positive numbers")
 
     def infinite(name: str) -> Callable[[int, str], str]:
-        return lambda r, d: (f"column `{name}` is {cols[name][r]} on {d}, a traded day "
+        return lambda r, d: (f"column `{name}` is {price(name)[r]} on {d}, a traded day "
                              "(volume > 0); prices must be finite numbers")
 
     for name in PRICE_COLUMNS:
-        checker.check(traded & ~(cols[name] > 0), "price <= 0 or NaN", name, not_positive(name))
-        checker.check(traded & np.isinf(cols[name]), "infinite price", name, infinite(name))
-    top = np.maximum(cols["open"], cols["close"])
-    bottom = np.minimum(cols["open"], cols["close"])
-    high, low = cols["high"], cols["low"]
-    checker.check(traded & (top - high > TICK + _EPS), "high < max(open, close)", "high",
-                  lambda r, d: f"on {d} high {high[r]} is below max(open, close) {top[r]} by "
-                  "more than one tick (0.01); fix the bar")
-    checker.check(traded & (low - bottom > TICK + _EPS), "low > min(open, close)", "low",
-                  lambda r, d: f"on {d} low {low[r]} is above min(open, close) {bottom[r]} by "
-                  "more than one tick (0.01); fix the bar")
+        yield traded & ~(price(name) > 0), "price <= 0 or NaN", name, not_positive(name)
+        yield traded & np.isinf(price(name)), "infinite price", name, infinite(name)
+    top = np.maximum(price("open"), price("close"))
+    high = price("high")
+    yield (traded & (top - high > TICK + _EPS), "high < max(open, close)", "high",
+           lambda r, d: f"on {d} high {high[r]} is below max(open, close) {top[r]} by "
+           "more than one tick (0.01); fix the bar")
+    bottom = np.minimum(price("open"), price("close"))
+    low = price("low")
+    yield (traded & (low - bottom > TICK + _EPS), "low > min(open, close)", "low",
+           lambda r, d: f"on {d} low {low[r]} is above min(open, close) {bottom[r]} by "
+           "more than one tick (0.01); fix the bar")
 
 
-def _check_day_prices(checker: _Checker, traded: np.ndarray,
-                      cols: dict[str, np.ndarray]) -> None:
+def _day_price_rules(traded: np.ndarray, cols: Columns) -> Iterator[RowRule]:
     """``pre_close`` and the daily limits are positive numbers where given (NaN: not given)."""
-    def explain(name: str) -> Callable[[int, str], str]:
-        return lambda r, d: (f"column `{name}` is {cols[name][r]} on {d}; it must be a "
+    def explain(name: str, values: np.ndarray) -> Callable[[int, str], str]:
+        return lambda r, d: (f"column `{name}` is {values[r]} on {d}; it must be a "
                              "positive price, or empty where unknown")
 
     for name in _DAY_PRICES:
         values = cols[name]
-        checker.check(traded & ~np.isnan(values) & ~((values > 0) & np.isfinite(values)),
-                      f"bad {name}", name, explain(name))
+        if values is not None:
+            yield (traded & ~np.isnan(values) & ~((values > 0) & np.isfinite(values)),
+                   f"bad {name}", name, explain(name, values))
 
 
-def _forward_adjust(checker: _Checker, rows: np.ndarray, sid: np.ndarray,
-                    cols: dict[str, np.ndarray]) -> None:
+def _forward_adjust(rows: np.ndarray, sid: np.ndarray, cols: Columns) -> None:
     """Scale prices by ``adj_factor / last adj_factor`` on the rows of stocks that have one.
 
     "Last" is the stock's last traded bar up to ``end``, so a run's final prices are
     the real ones (Tushare's convention for forward adjustment over a query window).
     """
     factor = cols["adj_factor"]
-    checker.check(rows & ~((factor > 0) & np.isfinite(factor)), "bad adj_factor", "adj_factor",
-                  lambda r, d: f"column `adj_factor` is {factor[r]} on {d}; it must be a "
-                  "positive number (or run with adjust='none')")
     index = np.flatnonzero(rows)
-    if index.size == 0:
+    if index.size == 0 or factor is None:
         return
     stocks = sid[index]
     # Rows are sorted by (stock, date), so each stock's rows form one run.
@@ -202,5 +321,8 @@ def _forward_adjust(checker: _Checker, rows: np.ndarray, sid: np.ndarray,
     ends = np.r_[starts[1:], stocks.size]
     last = np.repeat(factor[index[ends - 1]], ends - starts)
     for name in (*PRICE_COLUMNS, *_DAY_PRICES):
-        # Literal order of the spec's formula, (price * adj_factor) / last, for exact parity.
-        cols[name][index] = cols[name][index] * factor[index] / last
+        values = cols[name]
+        if values is not None:
+            cols[name] = values = _writeable(values)
+            # Literal order of the spec's formula, (price * adj_factor) / last, for parity.
+            values[index] = values[index] * factor[index] / last

@@ -1,0 +1,207 @@
+"""Many stocks' rows as one table: files converted together, stored once as NumPy columns.
+
+A load of thousands of files spends most of its time on per-file overhead and on memory
+it touches for the first time. Here files of one schema are converted with one set of
+Arrow calls (``convert_files``), and every converted table is copied at once into
+NumPy columns (``BatchBuilder``), freeing the file's Arrow memory while the load goes on;
+the stocks' FileTables are then slices of one table, which validation reads without a
+copy (``FileTable.batch``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.types as pat
+
+from engine.data.column_aliases import missing_required
+from engine.data.reader import (
+    CANONICAL_SCHEMA,
+    NUMERIC_COLUMNS,
+    FileTable,
+    RawFile,
+    file_table,
+    is_number_type,
+    null_column,
+)
+from engine.errors import DataError
+
+#: Files converted together at most, so their decoded tables are freed as the load goes.
+RUN = 64
+_EMPTY = CANONICAL_SCHEMA.empty_table()
+
+
+class BatchBuilder:
+    """Collects canonical tables, in order, as NumPy columns; ``finish`` makes them one table.
+
+    Each column is one buffer that doubles when full (its unused tail is never touched,
+    so it costs no memory): rows are copied once, into memory that stays, instead of
+    into pieces joined at the end. A column no table has a value in stays all-null (no
+    memory); numbers that were null become NaN, which is how validation reads them.
+    """
+
+    def __init__(self, expected_files: int = 0) -> None:
+        self._columns: dict[str, np.ndarray | None] = dict.fromkeys(CANONICAL_SCHEMA.names)
+        self._capacity = 1 << 16
+        self._expected_files = expected_files
+        self._files: list[tuple[FileTable, int, int]] = []
+        self._rows = 0
+
+    def add(self, files: Sequence[FileTable]) -> None:
+        """Append the rows of ``files``; their tables are not kept."""
+        table = pa.concat_tables([f.table for f in files]) if files else None
+        if table is None or table.num_rows == 0:
+            self._files += [(replace(f, table=_EMPTY), self._rows, 0) for f in files]
+            return
+        start, stop = self._rows, self._rows + table.num_rows
+        if not self._files and self._expected_files > len(files):
+            # Room for as many rows per file in every file to come, and a tenth more.
+            per_file = table.num_rows / len(files)
+            self._capacity = max(self._capacity, int(per_file * self._expected_files * 1.1))
+        if stop > self._capacity:
+            self._capacity = max(stop, 2 * self._capacity)
+        for name in CANONICAL_SCHEMA.names:
+            column = table.column(name)
+            if name == "date":
+                values = column.cast(pa.int32()).to_numpy()
+            elif column.null_count == len(column):
+                if self._columns[name] is not None:
+                    self._room(name, stop)[start:stop] = np.nan
+                continue
+            else:
+                values = column.to_numpy()
+            self._room(name, stop, values.dtype, start)[start:stop] = values
+        for f in files:  # the file's facts, without its table (whose memory is freed)
+            self._files.append((replace(f, table=_EMPTY), self._rows, f.table.num_rows))
+            self._rows += f.table.num_rows
+
+    def _room(self, name: str, stop: int, dtype: np.dtype | None = None,
+              start: int = 0) -> np.ndarray:
+        """The column's buffer with room for ``stop`` rows; a new float column starts as
+        NaN for the rows before it had a value."""
+        column = self._columns[name]
+        if column is None:
+            column = np.empty(self._capacity, dtype=dtype)
+            if start:  # only a float column can first have a value after row 0
+                column[:start] = np.nan
+        elif column.size < stop:
+            grown = np.empty(self._capacity, dtype=column.dtype)
+            grown[:self._rows] = column[:self._rows]
+            column = grown
+        self._columns[name] = column
+        return column
+
+    def finish(self) -> tuple[pa.Table, list[FileTable]]:
+        """The one table of every row added, and each added file's FileTable as rows of it."""
+        columns = []
+        for name in CANONICAL_SCHEMA.names:
+            values = self._columns[name]
+            if values is None:
+                columns.append(pa.array(np.empty(0, np.int32)).view(pa.date32())
+                               if name == "date" else null_column(self._rows))
+            else:
+                array = pa.array(values[:self._rows])
+                columns.append(array.view(pa.date32()) if name == "date" else array)
+        table = pa.Table.from_arrays(columns, schema=CANONICAL_SCHEMA)
+        files = [FileTable(f.path, f.digest, table.slice(start, count), f.has_adj_factor,
+                           f.has_limits, f.list_day, f.label, table, start)
+                 for f, start, count in self._files]
+        self._columns, self._files = dict.fromkeys(CANONICAL_SCHEMA.names), []
+        return table, files
+
+
+def convert_files(raws: list[RawFile | DataError]) -> list[FileTable | DataError]:
+    """``file_table`` of each decoded file, the same tables and errors as one file at a time,
+    as rows of one table (``BatchBuilder``). ``raws`` is emptied as the files are
+    converted, so each file's decoded table is freed as soon as its rows are copied.
+
+    Consecutive files of one schema are converted together, as one table (a few Arrow
+    calls for the run instead of a dozen per file); a run whose conversion fails, and
+    files whose conversion depends on the whole file (dates or numbers as text, a
+    ``list_date``), are converted one by one, so every error names its own file and row.
+    """
+    builder = BatchBuilder(len(raws))
+    out: list[FileTable | DataError | None] = []
+    run: list[tuple[int, RawFile]] = []
+    run_key: object = None
+
+    def flush() -> None:
+        tables = _convert_run([raw for _, raw in run]) if len(run) > 1 else None
+        converted = [(i, tables[k] if tables is not None else _convert_one(raw))
+                     for k, (i, raw) in enumerate(run)]
+        for i, result in converted:
+            if isinstance(result, DataError):
+                out[i] = result
+        builder.add([r for _, r in converted if isinstance(r, FileTable)])
+        run.clear()
+        converted.clear()
+        # The run's decoded tables are freed: give their memory back, so that the next
+        # runs (decoded on other threads, whose allocator would not reuse it) and the
+        # builder's columns reuse those pages instead of touching new ones.
+        pa.default_memory_pool().release_unused()
+
+    for raw in _draining(raws):
+        out.append(raw if isinstance(raw, DataError) else None)
+        if isinstance(raw, DataError):
+            continue
+        key = _run_key(raw)
+        if run and (key is None or key != run_key or len(run) >= RUN):
+            flush()
+        run.append((len(out) - 1, raw))
+        run_key = key
+    if run:
+        flush()
+    parts = iter(builder.finish()[1])
+    return [r if r is not None else next(parts) for r in out]
+
+
+def _draining(items: list[RawFile | DataError]) -> Iterator[RawFile | DataError]:
+    """The items in order, each removed from the list as it is taken."""
+    items.reverse()
+    while items:
+        yield items.pop()
+
+
+def _convert_one(raw: RawFile) -> FileTable | DataError:
+    try:
+        return file_table(raw.path, raw.digest, raw.table, raw.mapping)
+    except DataError as exc:
+        return exc
+
+
+def _run_key(raw: RawFile) -> object:
+    """What files converted together share (their schema), or None when the file's
+    conversion depends on more than each row itself."""
+    schema = raw.table.schema
+    return (tuple(schema.names), tuple(schema.types)) if row_wise(schema, raw.mapping) else None
+
+
+def row_wise(schema: pa.Schema, mapping: dict[str, str]) -> bool:
+    """True when converting a table of ``schema`` depends on nothing but each row itself,
+    so that any rows of it may be converted apart: typed dates and numbers, no
+    ``list_date`` (one per file)."""
+    if "list_date" in mapping or missing_required(mapping):
+        return False
+    date = schema.field(mapping["date"]).type
+    if not (pat.is_timestamp(date) or pat.is_date(date)):
+        return False
+    return all(is_number_type(schema.field(mapping[name]).type)
+               for name in (*NUMERIC_COLUMNS, "tradestatus") if name in mapping)
+
+
+def _convert_run(raws: Sequence[RawFile]) -> list[FileTable] | None:
+    """One conversion for files of one schema, split back per file; None if it fails."""
+    first = raws[0]
+    try:
+        whole = file_table(first.path, "", pa.concat_tables([r.table for r in raws]),
+                           first.mapping)
+    except (DataError, pa.ArrowException):
+        return None
+    counts = [r.table.num_rows for r in raws]
+    starts = np.concatenate([[0], np.cumsum(counts)]).tolist()
+    return [FileTable(raw.path, raw.digest, whole.table.slice(start, count),
+                      whole.has_adj_factor, whole.has_limits, whole.list_day, raw.path.name)
+            for raw, start, count in zip(raws, starts, counts, strict=False)]
