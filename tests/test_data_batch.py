@@ -226,7 +226,7 @@ def test_bad_day_records_are_found_in_one_search_and_named_per_file(tmp_path: Pa
         (lday / f"{name}.day").write_bytes(data.tobytes())
     (lday / "sz000005.day").write_bytes(records.tobytes()[:-3])  # truncated: left out
     data = load_market_data(tmp_path, use_cache=False, on_bad_stock="skip")
-    reasons = dict(zip(data.excluded["code"], data.excluded["reason"], strict=True))
+    reasons = {code: reason for code, _, reason in data.excluded}
     lday_label = "vipdoc/sz/lday/"
     assert reasons["000004.SZ"].startswith(f"{lday_label}sz000004.day: record 4 has date 20241301")
     assert reasons["000006.SZ"].startswith(f"{lday_label}sz000006.day: record 1 has date 20240230")

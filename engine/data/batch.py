@@ -10,6 +10,7 @@ copy (``FileTable.batch``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
@@ -31,7 +32,13 @@ from engine.errors import DataError
 
 #: Files converted together at most, so their decoded tables are freed as the load goes.
 RUN = 64
-_EMPTY = CANONICAL_SCHEMA.empty_table()
+
+
+@functools.cache
+def _empty() -> pa.Table:
+    """A table of no rows in the canonical schema (made on first use: making it imports
+    pandas, which a cached run never needs)."""
+    return CANONICAL_SCHEMA.empty_table()
 
 
 class BatchBuilder:
@@ -54,7 +61,7 @@ class BatchBuilder:
         """Append the rows of ``files``; their tables are not kept."""
         table = pa.concat_tables([f.table for f in files]) if files else None
         if table is None or table.num_rows == 0:
-            self._files += [(replace(f, table=_EMPTY), self._rows, 0) for f in files]
+            self._files += [(replace(f, table=_empty()), self._rows, 0) for f in files]
             return
         start, stop = self._rows, self._rows + table.num_rows
         if not self._files and self._expected_files > len(files):
@@ -75,7 +82,7 @@ class BatchBuilder:
                 values = column.to_numpy()
             self._room(name, stop, values.dtype, start)[start:stop] = values
         for f in files:  # the file's facts, without its table (whose memory is freed)
-            self._files.append((replace(f, table=_EMPTY), self._rows, f.table.num_rows))
+            self._files.append((replace(f, table=_empty()), self._rows, f.table.num_rows))
             self._rows += f.table.num_rows
 
     def _room(self, name: str, stop: int, dtype: np.dtype | None = None,
