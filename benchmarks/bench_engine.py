@@ -123,6 +123,7 @@ def store_save(folder: Path, runs: int) -> dict:
 def _checksum_blobs(result: BacktestResult) -> Callable[[], None]:
     """The integrity work of a save (and of a load) of ``result``: the checksum of each
     stored table on its encoded bytes and of the run's sealed columns (``engine.store``)."""
+    from engine.results import to_arrow
     from engine.store import (
         RESULT_FRAMES,
         SEALED_COLUMNS,
@@ -132,8 +133,8 @@ def _checksum_blobs(result: BacktestResult) -> Callable[[], None]:
         run_checksum,
     )
 
-    blobs = [(name, encode_frame(getattr(result, name))) for name in RESULT_FRAMES
-             if len(getattr(result, name).columns)]
+    tables = {name: to_arrow(result.table(name)) for name in RESULT_FRAMES}
+    blobs = [(name, encode_frame(table)) for name, table in tables.items() if table.num_columns]
     row = _run_row(result, "bench", "")
     sealed = [row[name] for name in SEALED_COLUMNS]
 
