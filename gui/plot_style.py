@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 import pandas as pd
 import pyqtgraph as pg
+from pyqtgraph.graphicsItems.DateAxisItem import ZoomLevel
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QLabel, QStackedWidget, QWidget
@@ -22,6 +25,16 @@ GUIDE_COLOR = "#868e96"
 AXIS_WIDTH = 68  # fixed left-axis width so stacked panels line up
 
 
+class _UtcZoomLevel(ZoomLevel):
+    """A zoom level of a UTC axis: ticks are already where they belong. (pyqtgraph works
+    out each tick's local-time offset through QDateTime and then, the offset being
+    given as 0, throws it away: a third of a chart's first paint.)"""
+
+    def moveTicksToLocalTimeCoords(self, ticks: np.ndarray, spacing: int,
+                                   skipFactor: int) -> np.ndarray:  # noqa: N803
+        return ticks
+
+
 class DateAxis(pg.DateAxisItem):
     """pyqtgraph's date axis in UTC (the charts' x values are dates at UTC midnight, so
     a local-time axis would label them a day early west of Greenwich), minus finer labels
@@ -29,6 +42,10 @@ class DateAxis(pg.DateAxisItem):
 
     def __init__(self) -> None:
         super().__init__(orientation="bottom", utcOffset=0)
+        levels: OrderedDict = self.zoomLevels  # type: ignore[has-type]
+        self.zoomLevels = OrderedDict(
+            (spacing, _UtcZoomLevel(level.tickSpecs, level.exampleText))
+            for spacing, level in levels.items())
 
     def generateDrawSpecs(self, p: QPainter) -> tuple | None:
         specs = super().generateDrawSpecs(p)
