@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QSettings, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QSettings, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -477,13 +477,12 @@ class SweepView(QWidget):
             self._walked(outcome)
             return
         result = outcome.result
-        self._set_running(False)
         self.progress.setValue(1000)
         seconds = result.timings.get("total", 0.0)
         where = f" on {self._cluster}" if self._cluster else ""
         self.progress.setFormat(f"done: {len(result.table):,} combinations in {seconds:.1f} s"
                                 + where)
-        self.set_result(result, outcome.text)
+        self.set_result(result, outcome.text, then=lambda: self._set_running(False))
 
     def _walked(self, outcome: jobs.WalkForwardOutcome) -> None:
         self._set_running(False)
@@ -506,9 +505,11 @@ class SweepView(QWidget):
         self.progress.setFormat("cancelled")
 
     # -------------------------------------------------------------- results
-    def set_result(self, result: SweepResult, text: list[PackedText] | None = None) -> None:
+    def set_result(self, result: SweepResult, text: list[PackedText] | None = None,
+                   then: Callable[[], None] | None = None) -> None:
         """Show a finished sweep: its table (``text``: its display text, when formatted
-        elsewhere), and a heatmap of its first two swept fields."""
+        elsewhere) now, and a heatmap of its first two swept fields in the next
+        event-loop turn (so no single turn does both); then ``then``."""
         self.result = result
         self.table.set_data(result.table, text)
         self.skipped.setText(
@@ -531,7 +532,14 @@ class SweepView(QWidget):
         self.metric_combo.blockSignals(False)
         self.heatmap_group.setEnabled(True)
         self.export_button.setEnabled(True)
-        self._rebuild_slices()
+
+        def draw() -> None:
+            if self.result is result:
+                self._rebuild_slices()
+            if then is not None:
+                then()
+
+        QTimer.singleShot(0, draw)
 
     def clear_data(self) -> None:
         """Forget the shown sweep."""

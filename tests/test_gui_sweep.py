@@ -313,3 +313,19 @@ def test_walk_forward_mode_runs_shows_and_saves_the_folds(view: SweepView, qtbot
     assert (folder / "summary.json").exists() and (folder / "equity.csv").exists()
     with RunStore(view.store_path) as store:
         assert store.attachments(outcome.run_id)["folds"].shape[0] == len(expected.folds)  # type: ignore[arg-type]
+
+
+def test_the_table_shows_first_and_the_heatmap_in_the_next_turn(view: SweepView,
+                                                                 qtbot: QtBot) -> None:
+    """A finished sweep is shown in two event-loop turns (no single turn does both), and
+    the view is 'running' until its heatmap is drawn."""
+    result = run_sweep(BASE, GRID)
+    done: list[bool] = []
+    view.set_result(result, then=lambda: done.append(True))
+    assert view.table.model.rowCount() == 12 and view.heatmap.z.size == 0 and not done
+    qtbot.waitUntil(lambda: bool(done))
+    assert view.heatmap.z.shape == (2, 3)
+    view.set_result(result, then=lambda: done.append(False))
+    view.clear_data()  # a newer state before the deferred turn: it draws nothing
+    qtbot.waitUntil(lambda: len(done) == 2)
+    assert view.heatmap.z.size == 0
