@@ -123,9 +123,8 @@ def store_save(folder: Path, runs: int) -> dict:
 def _checksum_blobs(result: BacktestResult) -> Callable[[], None]:
     """The integrity work of a save (and of a load) of ``result``: the checksum of each
     stored table on its encoded bytes and of the run's sealed columns (``engine.store``)."""
-    from engine.results import to_arrow
+    from engine.results import RESULT_TABLES, to_arrow
     from engine.store import (
-        RESULT_FRAMES,
         SEALED_COLUMNS,
         _run_row,
         encode_frame,
@@ -133,7 +132,7 @@ def _checksum_blobs(result: BacktestResult) -> Callable[[], None]:
         run_checksum,
     )
 
-    tables = {name: to_arrow(result.table(name)) for name in RESULT_FRAMES}
+    tables = {name: to_arrow(result.table(name)) for name in RESULT_TABLES}
     blobs = [(name, encode_frame(table)) for name, table in tables.items() if table.num_columns]
     row = _run_row(result, "bench", "")
     sealed = [row[name] for name in SEALED_COLUMNS]

@@ -60,8 +60,8 @@ def picked_strings(index: np.ndarray, labels: Sequence[str]) -> pa.Array:
     (a stock-code column from stock indices)."""
     index = np.asarray(index, dtype=np.int64)
     encoded = [str(label).encode() for label in labels]
-    width = max((len(e) for e in encoded), default=0)
-    table = np.array(encoded, dtype=f"S{max(width, 1)}").view(np.uint8).reshape(-1, max(width, 1))
+    width = max((len(e) for e in encoded), default=0) or 1
+    table = np.array(encoded, dtype=f"S{width}").view(np.uint8).reshape(-1, width)
     lengths = np.array([len(e) for e in encoded], dtype=np.int64)[index]
     offsets = np.zeros(index.size + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])

@@ -109,8 +109,8 @@ def run_metrics(config: BacktestConfig, data: MarketData, equity: np.ndarray,
     """
     if trades is None:
         trades = results.trade_arrays(fill_records, data.close, data.tradable)
-    # Closed trades in the trades table's order (entry date, then code = column order).
-    order = np.lexsort((trades["stock"], trades["entry_day"]))
+    # Closed trades in the trades table's order.
+    order = results.trade_order(trades)
     closed = order[~trades["open"][order]]
     trade_part = closed_trade_stats(trades["pnl"][closed], trades["return"][closed],
                                     trades["bars_held"][closed])

@@ -306,8 +306,9 @@ def _scan(payload: tuple[Path, Any, str, str], ctx: TaskContext) -> FolderScan:
     from engine.data import coverage, load_market_data
     from engine.data.layout_detect import layout_title
     from engine.data.layout_detect import scan_folder as scan_layout
-    from engine.data.loader import EXCLUDED_COLUMNS, WINDOW_RULE
+    from engine.data.loader import WINDOW_RULE
     from engine.errors import DataError
+    from engine.results import excluded_table
 
     folder, end, adjust, layout = payload
     try:
@@ -322,7 +323,7 @@ def _scan(payload: tuple[Path, Any, str, str], ctx: TaskContext) -> FolderScan:
     dates = data.dates
     others = scan_layout(folder, layout).others
     indices = tuple(sorted(code for code, kind in others.items() if kind == "index"))
-    excluded = pd.DataFrame(list(data.excluded), columns=list(EXCLUDED_COLUMNS), dtype=object)
+    excluded = excluded_table(data.excluded).to_pandas()  # as a result's excluded table
     return FolderScan(folder, data.codes, str(dates[0]), str(dates[-1]), excluded,
                       coverage(data), data.layout, layout_title(data.layout), data.warnings,
                       indices)

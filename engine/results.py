@@ -2,9 +2,8 @@
 
 A run's tables are built as Arrow record batches straight from the kernels' arrays
 (``engine.arrow_columns``: no pandas on a run's path, so a fresh ``backtest run`` process
-never imports it). Each table's
-pandas DataFrame is made on first use and kept (``BacktestResult.frame``); the run store
-saves the Arrow batches as they are.
+never imports it). Each table's pandas DataFrame is made on first use and kept
+(``BacktestResult.frame``); the run store saves the Arrow batches as they are.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ FILL_COLUMNS = ("date", "code", "side", "shares", "price", "commission", "tax", 
 TRADE_COLUMNS = ("code", "entry_date", "entry_price", "exit_date", "exit_price", "shares",
                  "pnl", "return", "bars_held", "open")
 REJECTION_COLUMNS = ("date", "code", "side", "reason")
-EQUITY_COLUMNS = ("date", "equity", "cash", "positions_value", "drawdown", "benchmark")
 SPAN_COLUMNS = ("worker", "stage", "start", "end")
 #: The tables of a result, in the order they are saved.
 RESULT_TABLES = ("equity", "fills", "trades", "rejections", "excluded", "worker_spans")
@@ -47,10 +45,6 @@ def date_column(days: np.ndarray) -> pa.Array:
     return cols.numbers(np.asarray(days).astype("datetime64[s]"))
 
 
-def _code_column(stock: np.ndarray, codes: tuple[str, ...]) -> pa.Array:
-    return cols.picked_strings(stock, codes)
-
-
 def _category_column(values: np.ndarray, names: Mapping[Any, str], kind: type) -> pa.Array:
     """Enum codes as a dictionary column (a pandas Categorical of every name, in order)."""
     return cols.categories(values, [names[kind(v)] for v in sorted(names)])
@@ -61,7 +55,7 @@ def fills_table(records: np.ndarray, dates: np.ndarray, codes: tuple[str, ...]) 
     """Fill records (``fill_dt``) as a table in execution order (``FILL_COLUMNS``)."""
     return cols.record_batch({
         "date": date_column(dates[records["day"]]),
-        "code": _code_column(records["stock"], codes),
+        "code": cols.picked_strings(records["stock"], codes),
         "side": _category_column(records["side"], SIDE_NAMES, Side),
         **{name: np.ascontiguousarray(records[name]) for name in FILL_COLUMNS[3:]},
     })
@@ -72,7 +66,7 @@ def rejections_table(records: np.ndarray, dates: np.ndarray,
     """Rejection records (``rejection_dt``) as a table in the order they happened."""
     return cols.record_batch({
         "date": date_column(dates[records["day"]]),
-        "code": _code_column(records["stock"], codes),
+        "code": cols.picked_strings(records["stock"], codes),
         "side": _category_column(records["side"], SIDE_NAMES, Side),
         "reason": _category_column(records["reason"], REASON_NAMES, Reason),
     })
@@ -118,13 +112,19 @@ def trade_arrays(records: np.ndarray, close: np.ndarray,
     }
 
 
+def trade_order(t: dict[str, np.ndarray]) -> np.ndarray:
+    """The order of the trades table's rows among ``trade_arrays`` rows: by entry date,
+    then code (``codes`` are sorted, so code order is column order)."""
+    return np.lexsort((t["stock"], t["entry_day"]))
+
+
 def trades_table(t: dict[str, np.ndarray], dates: np.ndarray,
                  codes: tuple[str, ...]) -> pa.RecordBatch:
-    """``trade_arrays`` columns as the trades table (``TRADE_COLUMNS``), sorted by entry
-    date and code (``codes`` are sorted, so code order is column order)."""
-    order = np.lexsort((t["stock"], t["entry_day"]))
+    """``trade_arrays`` columns as the trades table (``TRADE_COLUMNS``), in
+    ``trade_order``."""
+    order = trade_order(t)
     return cols.record_batch({
-        "code": _code_column(t["stock"][order], codes),
+        "code": cols.picked_strings(t["stock"][order], codes),
         "entry_date": date_column(dates[t["entry_day"][order]]),
         "entry_price": t["entry_price"][order],
         "exit_date": date_column(dates[t["exit_day"][order]]),

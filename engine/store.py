@@ -64,8 +64,6 @@ SCHEMA_VERSION = 2
 APPLICATION_ID = 0x42545742
 #: Seconds a writer waits for another process's transaction before giving up.
 BUSY_TIMEOUT_S = 60.0
-#: The result's tables, stored one blob each.
-RESULT_FRAMES = RESULT_TABLES
 #: Columns of ``RunStore.list_runs`` in order.
 LIST_COLUMNS = ("id", "name", "created", "stocks", "start", "end", "period", "oversold",
                 "overbought", "capital_mode", "fill", "total_return", "sharpe",
@@ -450,7 +448,7 @@ class RunStore:
         """
         row = _run_row(result, name if name else default_name(result), notes)
         clean_tags = _clean_tags(tags)
-        frames = [("result", key, to_arrow(result.table(key))) for key in RESULT_FRAMES]
+        frames = [("result", key, to_arrow(result.table(key))) for key in RESULT_TABLES]
         frames += [("attachment", key, to_arrow(frame))
                    for key, frame in (attachments or {}).items()]
         # Encode before the transaction, so the write lock is held only for the inserts.
@@ -533,7 +531,7 @@ class RunStore:
         config, metrics, timings, fingerprint, codes, warnings = (
             row[name] for name in ("config", "metrics", "timings", "fingerprint", "codes",
                                    "warnings"))
-        missing = sorted(set(RESULT_FRAMES) - set(frames) - {"worker_spans"})
+        missing = sorted(set(RESULT_TABLES) - set(frames) - {"worker_spans"})
         if missing:
             raise StoreError(f"run {run_id} in {self.path} lacks its {', '.join(missing)} "
                              "table(s); delete it and run it again")

@@ -246,8 +246,8 @@ class WalkForwardResult:
         metrics = {**self.metrics, "wf_efficiency": self.wf_efficiency,
                    "deflated_sharpe": self.diagnostics.get("deflated_sharpe", math.nan),
                    "pbo": self.diagnostics.get("pbo", math.nan)}
-        none = np.zeros(0, dtype=np.int64)
-        rejections = rejections_table(np.zeros(0, dtype=rejection_dt), none, self.codes)
+        no_days = np.zeros(0, dtype="datetime64[D]")
+        rejections = rejections_table(np.zeros(0, dtype=rejection_dt), no_days, self.codes)
         tables = {"equity": self.equity.drop(columns="fold"), "fills": self.fills,
                   "trades": self.trades, "rejections": rejections, "excluded": excluded_table(())}
         return BacktestResult(config=self.config, codes=self.codes, tables=tables,

@@ -22,10 +22,9 @@ from engine import store as store_module
 from engine.backtest import run_backtest
 from engine.cli import main
 from engine.config import BacktestConfig
-from engine.results import BacktestResult
+from engine.results import RESULT_TABLES, BacktestResult
 from engine.store import (
     LIST_COLUMNS,
-    RESULT_FRAMES,
     SCHEMA_VERSION,
     STORE_ENV,
     RunStore,
@@ -88,7 +87,7 @@ def assert_same_result(back: BacktestResult, saved: BacktestResult) -> None:
         got = back.metrics[key]
         assert got == value or (math.isnan(got) and math.isnan(value)), key
         assert type(got) is type(value), key
-    for name in RESULT_FRAMES:
+    for name in RESULT_TABLES:
         got, want = getattr(back, name), getattr(saved, name)
         pd.testing.assert_frame_equal(got, want, check_exact=True)
         assert all(_same_bits(got[c], want[c]) for c in want.columns), name
@@ -137,7 +136,7 @@ def test_ten_thousand_fills_are_one_compact_insert(store: RunStore,
                                   (run_id,)).fetchall())
         size = raw.execute("SELECT length(data) FROM frames WHERE run_id = ? AND "
                            "name = 'fills'", (run_id,)).fetchone()[0]
-    assert frames["fills"] == 10_000 and len(frames) == len(RESULT_FRAMES) - 1  # no spans
+    assert frames["fills"] == 10_000 and len(frames) == len(RESULT_TABLES) - 1  # no spans
     # ~130 kB zstd-compressed (13 bytes a fill; 66 in memory): the database stays small.
     assert size < (30 if pa.Codec.is_available("zstd") else 100) * 10_000
 
