@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 
+#: Cells per plane from which the planes are filled on several threads.
+_THREADED_CELLS = 1 << 20
 # Order of the planes of ``AlignedArrays.prices``.
 PLANES = ("open", "high", "low", "close", "volume", "up_limit", "down_limit")
 
@@ -55,14 +59,28 @@ def align(dates: np.ndarray, sid: np.ndarray, values: dict[str, np.ndarray],
     np.multiply(flat, n_stocks, out=flat)
     np.add(flat, sid, out=flat)
     prices = np.empty((len(PLANES), calendar.size, n_stocks))
-    for k, name in enumerate(PLANES):
+    tradable = np.zeros((calendar.size, n_stocks), dtype=bool)
+
+    def fill(k: int) -> None:
+        if k == len(PLANES):
+            tradable.reshape(-1)[flat] = True
+            return
         plane = prices[k].reshape(-1)
         plane.fill(np.nan)
-        plane[flat] = values.pop(name) if release else values[name]
+        plane[flat] = values.pop(PLANES[k]) if release else values[PLANES[k]]
         if release:  # a column that was Arrow's memory goes back to the OS for the planes
             pa.default_memory_pool().release_unused()
-    tradable = np.zeros((calendar.size, n_stocks), dtype=bool)
-    tradable.reshape(-1)[flat] = True
+
+    # NumPy's fills and scatters release the GIL, and each plane is its own memory: the
+    # planes are filled on all cores (the scatter's stride defeats the CPU cache, so
+    # one core cannot use the memory's bandwidth).
+    workers = min(len(PLANES) + 1, os.cpu_count() or 1)
+    if workers > 1 and cells >= _THREADED_CELLS:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="align") as pool:
+            list(pool.map(fill, range(len(PLANES) + 1)))
+    else:
+        for k in range(len(PLANES) + 1):
+            fill(k)
     return AlignedArrays(calendar, prices, tradable)
 
 

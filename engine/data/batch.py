@@ -10,9 +10,8 @@ copy (``FileTable.batch``).
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -34,11 +33,15 @@ from engine.errors import DataError
 RUN = 64
 
 
-@functools.cache
-def _empty() -> pa.Table:
-    """A table of no rows in the canonical schema (made on first use: making it imports
-    pandas, which a cached run never needs)."""
-    return CANONICAL_SCHEMA.empty_table()
+_PENDING = DataError("not converted")  # a place ``convert_raws`` fills before it returns
+
+#: What a FileTable is besides its rows: path, digest, has_adj_factor, has_limits,
+#: list_day, label.
+_Facts = tuple[Path, str, bool, bool, int | None, str]
+
+
+def _facts(f: FileTable) -> _Facts:
+    return f.path, f.digest, f.has_adj_factor, f.has_limits, f.list_day, f.label
 
 
 class BatchBuilder:
@@ -54,14 +57,14 @@ class BatchBuilder:
         self._columns: dict[str, np.ndarray | None] = dict.fromkeys(CANONICAL_SCHEMA.names)
         self._capacity = 1 << 16
         self._expected_files = expected_files
-        self._files: list[tuple[FileTable, int, int]] = []
+        self._files: list[tuple[_Facts, int, int]] = []
         self._rows = 0
 
     def add(self, files: Sequence[FileTable]) -> None:
         """Append the rows of ``files``; their tables are not kept."""
         table = pa.concat_tables([f.table for f in files]) if files else None
         if table is None or table.num_rows == 0:
-            self._files += [(replace(f, table=_empty()), self._rows, 0) for f in files]
+            self._files += [(_facts(f), self._rows, 0) for f in files]
             return
         start, stop = self._rows, self._rows + table.num_rows
         if not self._files and self._expected_files > len(files):
@@ -82,7 +85,7 @@ class BatchBuilder:
                 values = column.to_numpy()
             self._room(name, stop, values.dtype, start)[start:stop] = values
         for f in files:  # the file's facts, without its table (whose memory is freed)
-            self._files.append((replace(f, table=_empty()), self._rows, f.table.num_rows))
+            self._files.append((_facts(f), self._rows, f.table.num_rows))
             self._rows += f.table.num_rows
 
     def _room(self, name: str, stop: int, dtype: np.dtype | None = None,
@@ -113,9 +116,10 @@ class BatchBuilder:
                 array = pa.array(values[:self._rows])
                 columns.append(array.view(pa.date32()) if name == "date" else array)
         table = pa.Table.from_arrays(columns, schema=CANONICAL_SCHEMA)
-        files = [FileTable(f.path, f.digest, table.slice(start, count), f.has_adj_factor,
-                           f.has_limits, f.list_day, f.label, table, start)
-                 for f, start, count in self._files]
+        files = [FileTable(path, digest, table.slice(start, count), has_adj_factor,
+                           has_limits, list_day, label, table, start)
+                 for (path, digest, has_adj_factor, has_limits, list_day, label), start, count
+                 in self._files]
         self._columns, self._files = dict.fromkeys(CANONICAL_SCHEMA.names), []
         return table, files
 
@@ -123,53 +127,78 @@ class BatchBuilder:
 def convert_files(raws: list[RawFile | DataError]) -> list[FileTable | DataError]:
     """``file_table`` of each decoded file, the same tables and errors as one file at a time,
     as rows of one table (``BatchBuilder``). ``raws`` is emptied as the files are
-    converted, so each file's decoded table is freed as soon as its rows are copied.
+    converted, so each file's decoded table is freed as soon as its rows are copied."""
+    return collect((convert_raws(run) for run in _draining(raws, RUN)), len(raws))
+
+
+def collect(parts: Iterable[list[FileTable | DataError]], expected_files: int
+            ) -> list[FileTable | DataError]:
+    """The converted files of ``parts`` (lists made by ``convert_raws``, in order) as rows
+    of one table (``BatchBuilder``), errors in their places. Each part's tables are
+    copied as it comes, and freed: a load consumes parts while the pool converts the
+    next ones, and never holds every file's Arrow table at once."""
+    builder = BatchBuilder(expected_files)
+    out: list[FileTable | DataError | None] = []
+    for part in parts:
+        builder.add([r for r in part if isinstance(r, FileTable)])
+        out += [r if isinstance(r, DataError) else None for r in part]
+        del part
+        # The part's tables are freed: give their memory back, so that the next parts
+        # (converted on other threads, whose allocator would not reuse it) and the
+        # builder's columns reuse those pages instead of touching new ones.
+        pa.default_memory_pool().release_unused()
+    tables = iter(builder.finish()[1])
+    return [r if r is not None else next(tables) for r in out]
+
+
+def convert_raws(raws: Sequence[RawFile | DataError]) -> list[FileTable | DataError]:
+    """``file_table`` of each decoded file, errors kept in their places (each file's own
+    Arrow table: ``collect`` joins them).
 
     Consecutive files of one schema are converted together, as one table (a few Arrow
     calls for the run instead of a dozen per file); a run whose conversion fails, and
     files whose conversion depends on the whole file (dates or numbers as text, a
     ``list_date``), are converted one by one, so every error names its own file and row.
     """
-    builder = BatchBuilder(len(raws))
-    out: list[FileTable | DataError | None] = []
+    out: list[FileTable | DataError] = []  # each RawFile's place is set by ``flush``
     run: list[tuple[int, RawFile]] = []
-    run_key: object = None
+    last: tuple[pa.Schema | None, bool] = (None, False)
 
     def flush() -> None:
         tables = _convert_run([raw for _, raw in run]) if len(run) > 1 else None
-        converted = [(i, tables[k] if tables is not None else _convert_one(raw))
-                     for k, (i, raw) in enumerate(run)]
-        for i, result in converted:
-            if isinstance(result, DataError):
-                out[i] = result
-        builder.add([r for _, r in converted if isinstance(r, FileTable)])
+        for k, (i, raw) in enumerate(run):
+            out[i] = tables[k] if tables is not None else _convert_one(raw)
         run.clear()
-        converted.clear()
-        # The run's decoded tables are freed: give their memory back, so that the next
-        # runs (decoded on other threads, whose allocator would not reuse it) and the
-        # builder's columns reuse those pages instead of touching new ones.
-        pa.default_memory_pool().release_unused()
 
-    for raw in _draining(raws):
-        out.append(raw if isinstance(raw, DataError) else None)
+    for raw in raws:
         if isinstance(raw, DataError):
+            out.append(raw)
             continue
-        key = _run_key(raw)
-        if run and (key is None or key != run_key or len(run) >= RUN):
+        out.append(_PENDING)
+        schema = raw.table.schema
+        same = last[0] is not None and last[1] and schema.equals(last[0])
+        if not same:
+            last = (schema, row_wise(schema, raw.mapping))
+        if run and not same:
             flush()
         run.append((len(out) - 1, raw))
-        run_key = key
+        if not last[1]:
+            flush()
     if run:
         flush()
-    parts = iter(builder.finish()[1])
-    return [r if r is not None else next(parts) for r in out]
+    return out
 
 
-def _draining(items: list[RawFile | DataError]) -> Iterator[RawFile | DataError]:
-    """The items in order, each removed from the list as it is taken."""
+def _draining(items: list[RawFile | DataError], size: int
+              ) -> Iterator[list[RawFile | DataError]]:
+    """The items in runs of ``size``, in order, each run removed from the list as it is
+    taken."""
     items.reverse()
     while items:
-        yield items.pop()
+        run = items[-size:]
+        del items[-size:]
+        run.reverse()
+        yield run
 
 
 def _convert_one(raw: RawFile) -> FileTable | DataError:
@@ -177,13 +206,6 @@ def _convert_one(raw: RawFile) -> FileTable | DataError:
         return file_table(raw.path, raw.digest, raw.table, raw.mapping)
     except DataError as exc:
         return exc
-
-
-def _run_key(raw: RawFile) -> object:
-    """What files converted together share (their schema), or None when the file's
-    conversion depends on more than each row itself."""
-    schema = raw.table.schema
-    return (tuple(schema.names), tuple(schema.types)) if row_wise(schema, raw.mapping) else None
 
 
 def row_wise(schema: pa.Schema, mapping: dict[str, str]) -> bool:

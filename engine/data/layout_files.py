@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine.data.batch import convert_files
+from engine.data.batch import collect, convert_raws
 from engine.data.folder import (
     FolderScan,
     Layout,
@@ -16,8 +16,8 @@ from engine.data.folder import (
     is_stock_list,
 )
 from engine.data.naming import code_from_file_name
-from engine.data.read_pool import read_each
-from engine.data.reader import read_raw
+from engine.data.read_pool import guarded, read_runs
+from engine.data.reader import FileTable, RawFile, read_raw
 from engine.errors import DataError
 from engine.progress import CancelToken
 
@@ -60,10 +60,15 @@ def _scan(folder: Path, listing: Listing) -> FolderScan:
 
 def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | None,
           cancel: CancelToken | None) -> ReadResult:
-    """Decode the files on the pool, then convert them together (``convert_files``): one
-    after the other, as converting beside the decoders would only wait for the GIL."""
-    return convert_files(read_each(codes, lambda code: read_raw(scan.files[code]), progress,
-                                   cancel))
+    """Decode and convert runs of files on the pool (``convert_raws``), copying each run's
+    rows into one table as it is done (``collect``) while the pool reads the next."""
+    def read_run(run: Sequence[str]) -> list[FileTable | DataError]:
+        return convert_raws([guarded(read_one, code) for code in run])
+
+    def read_one(code: str) -> RawFile:
+        return read_raw(scan.files[code])
+
+    return collect(read_runs(codes, read_run, progress, cancel), len(codes))
 
 
 LAYOUT = Layout("per-stock", "per-stock files", _matches, _scan, _read)

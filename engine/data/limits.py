@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from engine.data.align import day_positions
+from engine.data.blocks import map_blocks
 from engine.data.validate import ValidBars
 from engine.market_rules import (
     BOARDS,
@@ -22,8 +23,6 @@ from engine.market_rules import (
 )
 
 LISTING_MODES = ("list_date", "first_bar")
-#: Bars priced at a time, so the formula's temporaries stay small and reuse memory.
-_BLOCK = 1 << 16
 
 
 def bar_limits(bars: ValidBars, codes: Sequence[str], has_limits: Sequence[bool],
@@ -46,8 +45,9 @@ def bar_limits(bars: ValidBars, codes: Sequence[str], has_limits: Sequence[bool]
     lattice = _width_lattice(calendar)
     close, pre_close, is_st = values["close"], values.get("pre_close"), values.get("is_st")
     up, down = np.empty(sid.size), np.empty(sid.size)
-    for start in range(0, sid.size, _BLOCK):
-        block = slice(start, min(start + _BLOCK, sid.size))
+
+    def price(block: slice) -> None:
+        start = block.start
         ref = close[max(start - 1, 0):block.stop - 1].copy()
         if start == 0:
             ref = np.r_[np.nan, ref]
@@ -58,6 +58,8 @@ def bar_limits(bars: ValidBars, codes: Sequence[str], has_limits: Sequence[bool]
         st = is_st[block] == 1.0 if is_st is not None else np.zeros(ref.size, dtype=bool)
         width = lattice[boards[sid[block]], st.view(np.int8), day_index[block]]
         up[block], down[block] = limit_prices(ref, width)
+
+    map_blocks(price, sid.size)  # each block writes its own rows of ``up`` and ``down``
     exempt = _listing_exempt(sid, days, first, boards, list_days, listing)
     up[exempt] = np.nan
     down[exempt] = np.nan

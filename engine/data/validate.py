@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from engine.data.blocks import BLOCK, map_blocks
 from engine.data.column_aliases import PRICE_COLUMNS
 from engine.data.reader import NUMERIC_COLUMNS, FileTable
 from engine.errors import DataError
@@ -23,7 +24,7 @@ BAR_COLUMNS = ("open", "high", "low", "close", "volume", "pre_close", "up_limit"
 _DAY_PRICES = ("pre_close", "up_limit", "down_limit")
 #: Rows screened at a time: small enough that the screen's masks stay in the CPU cache
 #: and reuse the same memory, instead of a fresh full-length array per rule.
-_BLOCK = 1 << 16
+_BLOCK = BLOCK
 
 Columns = dict[str, np.ndarray | None]
 #: One rule over rows: (bad rows, rule, field, explain(row, day) -> message).
@@ -159,33 +160,33 @@ def _writeable(values: np.ndarray) -> np.ndarray:
     return values if values.flags.writeable else values.copy()
 
 
-def _blocks(size: int) -> Iterator[slice]:
-    for start in range(0, size, _BLOCK):
-        yield slice(start, min(start + _BLOCK, size))
-
-
 def _screen(dates: np.ndarray, sid: np.ndarray, cols: Columns, counts: np.ndarray,
             end_day: int, has_factor: np.ndarray | None) -> np.ndarray:
     """Per stock: True where some rule may fail (any bad row, no traded row) or its dates
-    do not strictly increase (unsorted or repeated). Block by block, so its masks are
-    small; it applies the very row rules ``_check_suspects`` reports."""
-    suspect = np.zeros(counts.size, dtype=bool)
-    traded_rows = np.zeros(counts.size, dtype=np.int64)
+    do not strictly increase (unsorted or repeated). Block by block (``map_blocks``), so
+    its masks are small; it applies the very row rules ``_check_suspects`` reports."""
     volume = cols["volume"]
     assert volume is not None
-    for block in _blocks(dates.size):
+
+    def screen(block: slice) -> tuple[np.ndarray, np.ndarray]:
+        """The block's suspect stocks, and its stocks with a traded row."""
         start = max(block.start - 1, 0)  # the row before, to compare dates across blocks
         d, s = dates[start:block.stop], sid[start:block.stop]
-        suspect[s[1:][(d[1:] <= d[:-1]) & (s[1:] == s[:-1])]] = True
+        unordered = s[1:][(d[1:] <= d[:-1]) & (s[1:] == s[:-1])]
         v = volume[block]
-        traded_rows += np.bincount(sid[block][v > 0], minlength=counts.size)
         local = {k: (c[block] if c is not None else None) for k, c in cols.items()}
         factor_rows = has_factor[sid[block]] if has_factor is not None else None
         bad = np.zeros(v.size, dtype=bool)
         for rows, *_ in _row_rules(dates[block] <= end_day, local, factor_rows):
             bad |= rows
-        suspect[sid[block][bad]] = True
-    return suspect | (traded_rows == 0)
+        return np.r_[unordered, sid[block][bad]], np.unique(sid[block][v > 0])
+
+    suspect = np.zeros(counts.size, dtype=bool)
+    traded = np.zeros(counts.size, dtype=bool)
+    for bad_stocks, traded_stocks in map_blocks(screen, dates.size, _BLOCK):
+        suspect[bad_stocks] = True
+        traded[traded_stocks] = True
+    return suspect | ~traded
 
 
 def _check_suspects(files: Sequence[FileTable], dates: np.ndarray, sid: np.ndarray,
