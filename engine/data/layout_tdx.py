@@ -77,10 +77,13 @@ def _file_size(path: Path) -> int:
 def _read_into(path: Path, label: str, view: memoryview) -> str:
     """Fill ``view`` with a ``.day`` file's bytes (its size when listed) and return their
     digest; a length that is no whole number of records is an error (a truncated file)."""
-    try:
-        with path.open("rb") as handle:
-            size = handle.readinto(view)
-            grown = bool(handle.read(1))
+    try:  # the OS's calls, not a Python file object (a third of a small file's time)
+        handle = os.open(path, os.O_RDONLY)
+        try:
+            size = os.readv(handle, [view])
+            grown = bool(os.read(handle, 1))
+        finally:
+            os.close(handle)
     except OSError as exc:
         raise unreadable(path, exc) from exc
     if size != len(view) or grown:
