@@ -119,24 +119,35 @@ def _distinct_codes(path: Path) -> list[str]:
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataError(f"{path.name}: unreadable or corrupt file ({exc}); re-export it",
                         file=path, rule="corrupt") from exc
-    return [v for v in _code_text(pc.unique(column.combine_chunks())
-                                  if not pat.is_dictionary(column.type)
-                                  else pa.chunked_array([column.combine_chunks().dictionary]))
-            .to_pylist() if v]
+    codes = [v for v in _code_text(pc.unique(column.combine_chunks())
+                                   if not pat.is_dictionary(column.type)
+                                   else pa.chunked_array([column.combine_chunks().dictionary]))
+             .to_pylist() if v]
+    del column
+    pa.default_memory_pool().release_unused()  # the column was read to list the codes only
+    return codes
 
 
 def _stock_of_rows(column: pa.ChunkedArray, codes: Sequence[str]) -> np.ndarray:
     """Each row's position in ``codes`` (-1: not asked for, or no stock code), parsing only
-    the distinct values."""
-    encoded = column.dictionary_encode().unify_dictionaries().combine_chunks()
+    the distinct values: chunk by chunk, each chunk's dictionary looked up once (a value
+    seen in an earlier chunk is not parsed again) and its indices gathered in place."""
     position = {code: i for i, code in enumerate(codes)}
-    lookup = np.array([position.get(parse_code(v) or "", -1) if v else -1
-                       for v in _code_text(pa.chunked_array([encoded.dictionary])).to_pylist()]
-                      + [-1], dtype=np.int32)
-    indices = encoded.indices
-    if indices.null_count:
-        indices = indices.fill_null(len(lookup) - 1)
-    return lookup[indices.to_numpy()]
+    known: dict[str, int] = {}
+    out = np.empty(len(column), dtype=np.int32)
+    done = 0
+    for chunk in column.chunks:
+        if not pat.is_dictionary(chunk.type):
+            chunk = chunk.dictionary_encode()
+        values = _code_text(pa.chunked_array([chunk.dictionary])).to_pylist()
+        lookup = np.array([known.setdefault(v, position.get(parse_code(v) or "", -1))
+                           if v else -1 for v in values] + [-1], dtype=np.int32)
+        indices = chunk.indices
+        if indices.null_count:
+            indices = indices.fill_null(len(lookup) - 1)
+        np.take(lookup, indices.to_numpy(), out=out[done:done + len(chunk)])
+        done += len(chunk)
+    return out
 
 
 def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | None,

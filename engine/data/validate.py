@@ -98,7 +98,13 @@ def validate(files: Sequence[FileTable], end_day: int, adjust: str) -> ValidBars
     dates, cols = gather(files, adjust)
     factors = np.array([f.has_adj_factor for f in files], dtype=bool)
     has_factor = factors if adjust == "forward" and factors.any() else None
-    suspects = _screen(dates, sid, cols, counts, end_day, has_factor)
+    suspects, clean, last_traded = _screen(dates, sid, cols, counts, end_day, has_factor)
+    present = {k: v for k in BAR_COLUMNS if (v := cols[k]) is not None}
+    if clean and not suspects.any():  # every row a good bar up to ``end``: keep them all
+        if has_factor is not None:
+            _forward_adjust(has_factor[sid], sid, cols)
+            present = {k: v for k in BAR_COLUMNS if (v := cols[k]) is not None}
+        return ValidBars(dates, sid, present, {}, (), last_traded)
     errors: dict[int, DataError] = {}
     warnings: list[str] = []
     if suspects.any():
@@ -161,32 +167,44 @@ def _writeable(values: np.ndarray) -> np.ndarray:
 
 
 def _screen(dates: np.ndarray, sid: np.ndarray, cols: Columns, counts: np.ndarray,
-            end_day: int, has_factor: np.ndarray | None) -> np.ndarray:
+            end_day: int, has_factor: np.ndarray | None
+            ) -> tuple[np.ndarray, bool, int | None]:
     """Per stock: True where some rule may fail (any bad row, no traded row) or its dates
-    do not strictly increase (unsorted or repeated). Block by block (``map_blocks``), so
-    its masks are small; it applies the very row rules ``_check_suspects`` reports."""
+    do not strictly increase (unsorted or repeated); whether every row is traded and up
+    to ``end_day`` (so none is dropped); the latest day of a traded row (None: none).
+    Block by block (``map_blocks``), so its masks are small; it applies the very row
+    rules ``_check_suspects`` reports."""
     volume = cols["volume"]
     assert volume is not None
 
-    def screen(block: slice) -> tuple[np.ndarray, np.ndarray]:
-        """The block's suspect stocks, and its stocks with a traded row."""
+    def screen(block: slice) -> tuple[np.ndarray, np.ndarray, bool, int | None]:
+        """The block's suspect stocks, its stocks with a traded row, whether all its rows
+        are kept, and its last traded day."""
         start = max(block.start - 1, 0)  # the row before, to compare dates across blocks
         d, s = dates[start:block.stop], sid[start:block.stop]
         unordered = s[1:][(d[1:] <= d[:-1]) & (s[1:] == s[:-1])]
-        v = volume[block]
+        v, days = volume[block], dates[block]
         local = {k: (c[block] if c is not None else None) for k, c in cols.items()}
         factor_rows = has_factor[sid[block]] if has_factor is not None else None
+        keep = days <= end_day
         bad = np.zeros(v.size, dtype=bool)
-        for rows, *_ in _row_rules(dates[block] <= end_day, local, factor_rows):
+        for rows, *_ in _row_rules(keep, local, factor_rows):
             bad |= rows
-        return np.r_[unordered, sid[block][bad]], np.unique(sid[block][v > 0])
+        traded = v > 0
+        last = int(days[traded].max()) if traded.any() else None
+        return (np.r_[unordered, sid[block][bad]], np.unique(sid[block][traded]),
+                bool((keep & traded).all()), last)
 
     suspect = np.zeros(counts.size, dtype=bool)
     traded = np.zeros(counts.size, dtype=bool)
-    for bad_stocks, traded_stocks in map_blocks(screen, dates.size, _BLOCK):
+    clean, last_traded = True, None
+    for bad_stocks, traded_stocks, kept, last in map_blocks(screen, dates.size, _BLOCK):
         suspect[bad_stocks] = True
         traded[traded_stocks] = True
-    return suspect | ~traded
+        clean = clean and kept
+        if last is not None:
+            last_traded = last if last_traded is None else max(last_traded, last)
+    return suspect | ~traded, clean, last_traded
 
 
 def _check_suspects(files: Sequence[FileTable], dates: np.ndarray, sid: np.ndarray,
