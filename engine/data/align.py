@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +60,7 @@ def align(dates: np.ndarray, sid: np.ndarray, values: dict[str, np.ndarray],
     np.add(flat, sid, out=flat)
     prices = np.empty((len(PLANES), calendar.size, n_stocks))
     tradable = np.zeros((calendar.size, n_stocks), dtype=bool)
+    columns = {k: values.pop(name) if release else values[name] for k, name in enumerate(PLANES)}
 
     def fill(k: int) -> None:
         if k == len(PLANES):
@@ -67,28 +68,28 @@ def align(dates: np.ndarray, sid: np.ndarray, values: dict[str, np.ndarray],
             return
         plane = prices[k].reshape(-1)
         plane.fill(np.nan)
-        plane[flat] = values.pop(PLANES[k]) if release else values[PLANES[k]]
-        if release:  # a column that was Arrow's memory goes back to the OS for the planes
-            pa.default_memory_pool().release_unused()
+        plane[flat] = columns[k]
 
     # NumPy's fills and scatters release the GIL, and each plane is its own memory: the
     # planes are filled on all cores (the scatter's stride defeats the CPU cache, so
-    # one core cannot use the memory's bandwidth).
-    workers = min(len(PLANES) + 1, os.cpu_count() or 1)
-    if workers > 1 and cells >= _THREADED_CELLS:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="align") as pool:
-            list(pool.map(fill, range(len(PLANES) + 1)))
-    else:
-        for k in range(len(PLANES) + 1):
-            fill(k)
+    # one core cannot use the memory's bandwidth). A column is dropped, and its memory
+    # handed back to the OS, on this thread as soon as its plane is filled: Arrow's
+    # allocator returns memory for the thread that asks, so the workers cannot.
+    tasks = range(len(PLANES) + 1)
+    workers = min(len(tasks), os.cpu_count() or 1) if cells >= _THREADED_CELLS else 1
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="align") as pool:
+        futures = {pool.submit(fill, k): k for k in tasks}
+        for future in as_completed(futures):
+            future.result()
+            if columns.pop(futures[future], None) is not None and release:
+                pa.default_memory_pool().release_unused()
     return AlignedArrays(calendar, prices, tradable)
 
 
 def day_positions(dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The sorted distinct days (int64) and each bar's position among them (int32), in
-    linear time: days
-    are integers over a few thousand values, so a presence table replaces sorting all
-    bars (``np.unique``) and searching them (``np.searchsorted``)."""
+    linear time: days are integers over a few thousand values, so a presence table
+    replaces sorting all bars (``np.unique``) and searching them (``np.searchsorted``)."""
     if dates.size == 0:
         return dates.astype(np.int64), np.empty(0, dtype=np.int64)
     first = int(dates.min())
