@@ -88,3 +88,24 @@ def test_every_bar_lands_once_and_tradable_iff_bar(days: list[np.ndarray]) -> No
         assert out.tradable[:, j].sum() == d.size and out.tradable[rows, j].all()
         np.testing.assert_array_equal(out.prices[5][rows, j], out.prices[3][rows, j] + 0.5)
         np.testing.assert_array_equal(out.prices[6][rows, j], out.prices[3][rows, j] - 0.5)
+
+
+def test_limit_planes_priced_block_by_block_equal_whole_columns() -> None:
+    # More bars than one block (engine.data.blocks.BLOCK), so blocks meet inside a stock.
+    days = np.arange(19000, 19000 + 60_000, dtype=np.int64)
+    dates = np.concatenate([days, days[::3]])
+    sid = np.repeat([0, 1], [days.size, days[::3].size])
+    close = np.arange(dates.size, dtype=float) + 1.0
+    values = {k: close for k in ("open", "high", "low", "close", "volume")}
+    up, down = close * 1.1, close * 0.9
+    whole = align(dates, sid, {**values, "up_limit": up, "down_limit": down}, 2)
+    seen: list[slice] = []
+
+    def limits(block: slice) -> tuple[np.ndarray, np.ndarray]:
+        seen.append(block)
+        return up[block], down[block]
+
+    blocked = align(dates, sid, dict(values), 2, limits=limits)
+    assert len(seen) > 1 and seen[0].start == 0 and seen[-1].stop == dates.size
+    np.testing.assert_array_equal(blocked.prices, whole.prices)
+    np.testing.assert_array_equal(blocked.tradable, whole.tradable)

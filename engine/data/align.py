@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+
+from engine.data.blocks import block_slices
 
 #: Cells per plane from which the planes are filled on several threads.
 _THREADED_CELLS = 1 << 20
@@ -40,9 +43,15 @@ def _read_only(calendar: np.ndarray, prices: np.ndarray, tradable: np.ndarray) -
     return AlignedArrays(calendar, prices, tradable)
 
 
+#: The prices of a block of bars' limit planes (up_limit, down_limit).
+LimitsOf = Callable[[slice], tuple[np.ndarray, np.ndarray]]
+_LIMIT_PLANES = (PLANES.index("up_limit"), PLANES.index("down_limit"))
+
+
 def align(dates: np.ndarray, sid: np.ndarray, values: dict[str, np.ndarray],
           n_stocks: int, release: bool = False,
-          positions: tuple[np.ndarray, np.ndarray] | None = None) -> AlignedArrays:
+          positions: tuple[np.ndarray, np.ndarray] | None = None,
+          limits: LimitsOf | None = None) -> AlignedArrays:
     """Scatter bars into dense arrays on the union of their dates.
 
     Row ``i`` is the bar of stock ``sid[i]`` on day ``dates[i]`` (days since epoch);
@@ -50,7 +59,9 @@ def align(dates: np.ndarray, sid: np.ndarray, values: dict[str, np.ndarray],
     pair repeats. Every bar lands in exactly one cell. ``positions`` is
     ``day_positions(dates)`` when the caller has it. With ``release``, each column is
     removed from ``values`` once its plane is filled, so the bars' memory is given back
-    while the planes take theirs (a load then never holds both in full).
+    while the planes take theirs (a load then never holds both in full). ``limits``
+    gives the limit planes block by block (``engine.data.limits.BarLimits``) instead of
+    ``values``' ``up_limit`` and ``down_limit`` columns.
     """
     calendar, day_index = day_positions(dates) if positions is None else positions
     # A flat index per bar scatters each plane with one 1-D put (much faster than 2-D).
@@ -60,11 +71,15 @@ def align(dates: np.ndarray, sid: np.ndarray, values: dict[str, np.ndarray],
     np.add(flat, sid, out=flat)
     prices = np.empty((len(PLANES), calendar.size, n_stocks))
     tradable = np.zeros((calendar.size, n_stocks), dtype=bool)
-    columns = {k: values.pop(name) if release else values[name] for k, name in enumerate(PLANES)}
+    columns = {k: values.pop(name) if release else values[name] for k, name in enumerate(PLANES)
+               if limits is None or k not in _LIMIT_PLANES}
 
     def fill(k: int) -> None:
         if k == len(PLANES):
             tradable.reshape(-1)[flat] = True
+            return
+        if limits is not None and k in _LIMIT_PLANES:
+            _fill_limits(prices, flat, limits)
             return
         plane = prices[k].reshape(-1)
         plane.fill(np.nan)
@@ -75,7 +90,9 @@ def align(dates: np.ndarray, sid: np.ndarray, values: dict[str, np.ndarray],
     # one core cannot use the memory's bandwidth). A column is dropped, and its memory
     # handed back to the OS, on this thread as soon as its plane is filled: Arrow's
     # allocator returns memory for the thread that asks, so the workers cannot.
-    tasks = range(len(PLANES) + 1)
+    # The limits, the longest task, first: the others then share the cores beside it.
+    tasks = [*(_LIMIT_PLANES[:1] if limits is not None else ()),
+             *(k for k in range(len(PLANES) + 1) if limits is None or k not in _LIMIT_PLANES)]
     workers = min(len(tasks), os.cpu_count() or 1) if cells >= _THREADED_CELLS else 1
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="align") as pool:
         futures = {pool.submit(fill, k): k for k in tasks}
@@ -84,6 +101,16 @@ def align(dates: np.ndarray, sid: np.ndarray, values: dict[str, np.ndarray],
             if columns.pop(futures[future], None) is not None and release:
                 pa.default_memory_pool().release_unused()
     return AlignedArrays(calendar, prices, tradable)
+
+
+def _fill_limits(prices: np.ndarray, flat: np.ndarray, limits: LimitsOf) -> None:
+    """The limit planes, a block of bars at a time (the blocks' prices are small and
+    reuse their memory, where whole columns would be memory touched once)."""
+    up, down = (prices[k].reshape(-1) for k in _LIMIT_PLANES)
+    up.fill(np.nan)
+    down.fill(np.nan)
+    for block in block_slices(flat.size):
+        up[flat[block]], down[flat[block]] = limits(block)
 
 
 def day_positions(dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

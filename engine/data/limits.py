@@ -25,11 +25,9 @@ from engine.market_rules import (
 LISTING_MODES = ("list_date", "first_bar")
 
 
-def bar_limits(bars: ValidBars, codes: Sequence[str], has_limits: Sequence[bool],
-               list_days: Sequence[int | None], listing: str = "list_date",
-               positions: tuple[np.ndarray, np.ndarray] | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """(limit_up, limit_down) of every row of ``bars``; NaN where the bar has no limit.
+class BarLimits:
+    """The limit-up and limit-down price (SPEC §4) of any block of rows of ``bars``, NaN
+    where the bar has no limit; a block's prices depend on nothing but its rows.
 
     ``codes[j]``, ``has_limits[j]`` (the file has ``up_limit``/``down_limit`` columns) and
     ``list_days[j]`` (its ``list_date``, days since epoch, or None) belong to stock ``j``
@@ -37,37 +35,64 @@ def bar_limits(bars: ValidBars, codes: Sequence[str], has_limits: Sequence[bool]
     the file gives one, else the previous bar's close; a stock's first bar and its
     listing-exempt bars have no limit. A file with limit columns gives every bar's
     limits itself. ``positions`` is ``day_positions(bars.dates)`` when the caller has it.
+    Priced block by block, the prices of millions of bars never exist at once: the
+    aligned planes take each block's as it is made (``engine.data.align.align``).
     """
-    sid, days, values = bars.sid, bars.dates, bars.values
-    first = np.r_[True, sid[1:] != sid[:-1]][: sid.size]
-    boards = board_indices(codes)
-    calendar, day_index = day_positions(days) if positions is None else positions
-    lattice = _width_lattice(calendar)
-    close, pre_close, is_st = values["close"], values.get("pre_close"), values.get("is_st")
-    up, down = np.empty(sid.size), np.empty(sid.size)
 
-    def price(block: slice) -> None:
+    def __init__(self, bars: ValidBars, codes: Sequence[str], has_limits: Sequence[bool],
+                 list_days: Sequence[int | None], listing: str = "list_date",
+                 positions: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        sid, days, values = bars.sid, bars.dates, bars.values
+        self.sid, self.size = sid, sid.size
+        self.first = np.r_[True, sid[1:] != sid[:-1]][: sid.size]
+        self.boards = board_indices(codes)
+        calendar, self.day_index = day_positions(days) if positions is None else positions
+        self.lattice = _width_lattice(calendar)
+        self.close, self.pre_close = values["close"], values.get("pre_close")
+        self.is_st = values.get("is_st")
+        self.exempt = _listing_exempt(sid, days, self.first, self.boards, list_days, listing)
+        own = np.asarray(has_limits, dtype=bool)
+        self.own = own if own.any() else None
+        self.up_limit, self.down_limit = values.get("up_limit"), values.get("down_limit")
+
+    def __call__(self, block: slice) -> tuple[np.ndarray, np.ndarray]:
+        """(limit_up, limit_down) of the rows ``block``."""
         start = block.start
-        ref = close[max(start - 1, 0):block.stop - 1].copy()
+        ref = self.close[max(start - 1, 0):block.stop - 1].copy()
         if start == 0:
             ref = np.r_[np.nan, ref]
-        if pre_close is not None:
-            given = pre_close[block]
+        if self.pre_close is not None:
+            given = self.pre_close[block]
             ref = np.where(np.isnan(given), ref, given)
-        ref[first[block]] = np.nan
-        st = is_st[block] == 1.0 if is_st is not None else np.zeros(ref.size, dtype=bool)
-        width = lattice[boards[sid[block]], st.view(np.int8), day_index[block]]
-        up[block], down[block] = limit_prices(ref, width)
+        ref[self.first[block]] = np.nan
+        st = (self.is_st[block] == 1.0 if self.is_st is not None
+              else np.zeros(ref.size, dtype=bool))
+        sid = self.sid[block]
+        width = self.lattice[self.boards[sid], st.view(np.int8), self.day_index[block]]
+        up, down = limit_prices(ref, width)
+        exempt = self.exempt[block]
+        up[exempt] = np.nan
+        down[exempt] = np.nan
+        if self.own is not None:
+            rows = self.own[sid]
+            assert self.up_limit is not None and self.down_limit is not None
+            up[rows] = self.up_limit[block][rows]
+            down[rows] = self.down_limit[block][rows]
+        return up, down
 
-    map_blocks(price, sid.size)  # each block writes its own rows of ``up`` and ``down``
-    exempt = _listing_exempt(sid, days, first, boards, list_days, listing)
-    up[exempt] = np.nan
-    down[exempt] = np.nan
-    own = np.asarray(has_limits, dtype=bool)
-    if own.any():
-        rows = own[sid]
-        up[rows] = values["up_limit"][rows]
-        down[rows] = values["down_limit"][rows]
+
+def bar_limits(bars: ValidBars, codes: Sequence[str], has_limits: Sequence[bool],
+               list_days: Sequence[int | None], listing: str = "list_date",
+               positions: tuple[np.ndarray, np.ndarray] | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(limit_up, limit_down) of every row of ``bars`` (``BarLimits`` of all rows)."""
+    pricer = BarLimits(bars, codes, has_limits, list_days, listing, positions)
+    up, down = np.empty(pricer.size), np.empty(pricer.size)
+
+    def price(block: slice) -> None:
+        up[block], down[block] = pricer(block)
+
+    map_blocks(price, pricer.size)  # each block writes its own rows of ``up`` and ``down``
     return up, down
 
 

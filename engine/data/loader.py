@@ -20,7 +20,7 @@ from engine.data import cache
 from engine.data.align import PLANES, AlignedArrays, align, day_positions
 from engine.data.folder import FolderScan, ProgressCallback
 from engine.data.layout_detect import LAYOUT_CHOICES, layout_title, read_stocks, scan_folder
-from engine.data.limits import LISTING_MODES, bar_limits
+from engine.data.limits import LISTING_MODES, BarLimits
 from engine.data.reader import FileTable
 from engine.data.stocklist import parse_stock_selection, resolve_codes
 from engine.data.validate import validate
@@ -233,8 +233,8 @@ def _build(scan: FolderScan, wanted: list[str], missing: list[str], params: dict
     del results, tables
     pa.default_memory_pool().release_unused()
     positions = day_positions(bars.dates)  # the limits' day of each bar, and the planes'
-    bars.values["up_limit"], bars.values["down_limit"] = bar_limits(
-        bars, codes, has_limits, list_days, params["listing"], positions)
+    # Priced as the planes are filled (the pricer keeps the columns it reads).
+    limits = BarLimits(bars, codes, has_limits, list_days, params["listing"], positions)
     for name in set(bars.values) - set(PLANES):
         del bars.values[name]
     timings["validate"] = time.perf_counter() - t1
@@ -256,8 +256,9 @@ def _build(scan: FolderScan, wanted: list[str], missing: list[str], params: dict
         remap = np.full(len(sources), -1, dtype=np.int32)
         remap[good] = np.arange(len(good))
         sid = remap[sid]
-    arrays = align(bars.dates, sid, bars.values, len(good), release=True, positions=positions)
-    del sid, positions
+    arrays = align(bars.dates, sid, bars.values, len(good), release=True, positions=positions,
+                   limits=limits)
+    del sid, positions, limits
     warnings, last_day = list(bars.warnings), bars.last_day
     del bars
     timings["align"] = time.perf_counter() - t2
