@@ -40,7 +40,8 @@ HEADLINE = {"start": "2023-02-04", "end": "2026-02-04"}
 
 # Runs in a child process so its peak RSS is the run's alone.
 _CHILD = """
-import json, resource, statistics, sys, time
+import json, statistics, sys, time
+from benchmarks.common import peak_rss_mb
 from engine.backtest import run_backtest
 from engine.warmup import warm_up
 from engine.config import BacktestConfig
@@ -58,7 +59,7 @@ for _ in range(int(sys.argv[4])):
 mid = sorted(range(len(samples)), key=samples.__getitem__)[len(samples) // 2]
 print(json.dumps({"samples": samples, "stages": stages[mid], "first_run_s": first,
                   "stocks": len(result.codes), "days": len(result.equity),
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "peak_rss_mb": peak_rss_mb(),
                   "total_return": result.metrics["total_return"]}))
 """
 

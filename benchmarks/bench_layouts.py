@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import ROOT, write_result
+from benchmarks.common import ROOT, peak_rss_mb, write_result
 
 # (name, layout written by datagen, stocks, start, end)
 CASES = (
@@ -55,8 +54,7 @@ def _child(folder: str, cache: str) -> None:
                             cache_dir=None if cache == "none" else cache)
     seconds = time.perf_counter() - t0
     aligned = data.arrays.prices.nbytes + data.arrays.tradable.nbytes
-    print(json.dumps({"s": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF)
-                      .ru_maxrss / 1024, "aligned_mb": aligned / 2**20,
+    print(json.dumps({"s": seconds, "peak_mb": peak_rss_mb(), "aligned_mb": aligned / 2**20,
                       "stages": data.timings, "stocks": data.n_stocks,
                       "days": int(data.dates.size), "layout": data.layout}))
 
@@ -68,8 +66,7 @@ def _load(folder: Path, cache: str) -> dict:
 
 
 def _baseline_mb() -> float:
-    code = ("import resource, engine.data; "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    code = "import engine.data; from benchmarks.common import peak_rss_mb; print(peak_rss_mb())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT)
     return float(out.stdout.strip())

@@ -35,6 +35,25 @@ def ensure_demo(folder: Path = DEMO) -> Path:
     return folder
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MiB since it started its program.
+
+    Linux's ``VmHWM`` (the high-water mark of this program's memory): ``ru_maxrss`` also
+    keeps the peak of the process before it ran the program, so a child started by a
+    parent that had grown large (one that generated a universe) reported the parent's.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def timed(fn: Callable[[], Any], runs: int) -> list[float]:
     """Wall seconds of ``runs`` calls of ``fn``."""
     out = []
