@@ -8,6 +8,7 @@ bars it gets alone.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +20,13 @@ from hypothesis import strategies as st
 
 from engine.data import layout_tdx, load_market_data
 from engine.data.batch import RUN, BatchBuilder, convert_files
-from engine.data.read_pool import read_each
+from engine.data.blocks import BLOCK, block_slices, map_blocks
+from engine.data.layout_long import _stock_of_rows
+from engine.data.read_pool import AHEAD, read_each, read_runs
 from engine.data.reader import FileTable, file_table, read_raw
 from engine.data.validate import validate
 from engine.datagen import generate_universe
-from engine.errors import DataError
+from engine.errors import Cancelled, DataError
 from tests.conftest import WriteStock, bars
 
 DATES = list(pd.bdate_range("2024-01-02", periods=12).strftime("%Y-%m-%d"))
@@ -180,6 +183,9 @@ def test_validating_many_stocks_gives_each_what_it_gets_alone(
         int(validate([f], end_day, adjust).sid.size) for i, f in enumerate(files)
         if i not in together.errors)
     assert kept == len(files) - len(together.errors)
+    last_days = [d for i, f in enumerate(files) if i not in together.errors
+                 and (d := validate([f], end_day, adjust).last_day) is not None]
+    assert together.last_day == (max(last_days) if last_days else None)
     warned = [f.label for f in files if validate([f], end_day, adjust).warnings]
     assert len(together.warnings) == (1 if warned else 0)
     for f in files:
@@ -233,3 +239,47 @@ def test_bad_day_records_are_found_in_one_search_and_named_per_file(tmp_path: Pa
     assert "truncated" in reasons["000005.SZ"] and "no rows" in reasons["000002.SZ"]
     assert data.codes == ("000001.SZ", "000007.SZ")
     np.testing.assert_array_equal(data.close, np.full((6, 2), 10.0))
+
+
+@pytest.mark.parametrize("cores", [1, 2, 5])
+def test_blocks_come_back_in_order_whatever_the_cores(
+        monkeypatch: pytest.MonkeyPatch, cores: int) -> None:
+    monkeypatch.setattr("engine.data.blocks.os.cpu_count", lambda: cores)
+    size = 37 * BLOCK + 5
+    values = np.arange(size, dtype=np.int64)
+    sums = map_blocks(lambda rows: int(values[rows].sum()), size)
+    assert sums == [int(values[rows].sum()) for rows in block_slices(size)]
+    assert block_slices(size)[-1] == slice(37 * BLOCK, size)
+    assert map_blocks(lambda rows: rows, 0) == []
+
+
+def test_read_runs_yields_runs_in_order_and_stops_reading_when_cancelled() -> None:
+    import threading
+
+    codes = [f"{i:06d}" for i in range(2000)]
+    runs = list(read_runs(codes, lambda run: [int(c) for c in run], None, None))
+    assert [r for run in runs for r in run] == list(range(2000)) and len(runs) > 1
+    cancel, started = threading.Event(), []
+
+    def read_run(run: list[str]) -> list[int]:
+        started.append(run[0])
+        return [int(c) for c in run]
+
+    reader = read_runs(codes, read_run, None, cancel)
+    next(reader)
+    cancel.set()
+    with pytest.raises(Cancelled):
+        next(reader)
+    workers = max(1, min(8, os.cpu_count() or 1))
+    assert len(started) <= 1 + 2 * AHEAD * workers < len(runs)  # never every run at once
+
+
+def test_long_file_codes_map_per_chunk_with_their_own_dictionaries() -> None:
+    chunks = [pa.array(["000001.SZ", "600000.SH", None, "000001.SZ"]).dictionary_encode(),
+              pa.array(["600000.SH", "sz000002", "000300.SH", ""]).dictionary_encode(),
+              pa.array(["000001", "600000"])]  # plain text: encoded on the way
+    column = pa.chunked_array([chunks[0], chunks[1]])
+    codes = ["000001.SZ", "000002.SZ", "600000.SH"]
+    np.testing.assert_array_equal(_stock_of_rows(column, codes), [0, 2, -1, 0, 2, 1, -1, -1])
+    plain = pa.chunked_array([chunks[2]])
+    np.testing.assert_array_equal(_stock_of_rows(plain, codes), [0, 2])
