@@ -109,3 +109,17 @@ def test_limit_planes_priced_block_by_block_equal_whole_columns() -> None:
     assert len(seen) > 1 and seen[0].start == 0 and seen[-1].stop == dates.size
     np.testing.assert_array_equal(blocked.prices, whole.prices)
     np.testing.assert_array_equal(blocked.tradable, whole.tradable)
+
+
+def test_bars_picked_by_index_align_as_the_picked_columns_do() -> None:
+    rng = np.random.default_rng(3)
+    days = np.arange(19000, 19000 + 50_000, dtype=np.int64)
+    rows = {"dates": np.concatenate([days, days]), "sid": np.repeat([0, 1], days.size)}
+    values = {k: rng.random(2 * days.size) for k in ("open", "high", "low", "close", "volume",
+                                                      "up_limit", "down_limit")}
+    index = np.flatnonzero(rng.random(2 * days.size) < 0.7).astype(np.int32)
+    picked = align(rows["dates"][index], rows["sid"][index],
+                   {k: v[index] for k, v in values.items()}, 2)
+    indexed = align(rows["dates"][index], rows["sid"][index], dict(values), 2, index=index)
+    np.testing.assert_array_equal(indexed.prices, picked.prices)
+    np.testing.assert_array_equal(indexed.tradable, picked.tradable)

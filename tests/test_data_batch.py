@@ -175,8 +175,9 @@ def test_validating_many_stocks_gives_each_what_it_gets_alone(
         assert i not in together.errors
         rows = together.sid == i
         np.testing.assert_array_equal(together.dates[rows], alone.dates)
-        for name, values in alone.values.items():
-            np.testing.assert_array_equal(together.values[name][rows], values, err_msg=name)
+        for name in alone.values:
+            values = alone.column(name)
+            np.testing.assert_array_equal(together.column(name)[rows], values, err_msg=name)
         kept += 1
     assert set(together.values) >= {"open", "high", "low", "close", "volume"}
     assert together.sid.size == sum(

@@ -100,7 +100,7 @@ def _load(path: Path) -> ValidBars:
 
 def _assert_lawful(bars: ValidBars) -> None:
     """Bars that passed validation obey SPEC §1 (what a mutation may not smuggle in)."""
-    v = bars.values
+    v = {name: bars.column(name) for name in bars.values}
     for name in ("open", "high", "low", "close", "volume"):
         assert np.isfinite(v[name]).all() and (v[name] > 0).all(), name
     assert (np.maximum(v["open"], v["close"]) - v["high"] <= TICK + 1e-9).all()
@@ -118,7 +118,7 @@ def test_a_valid_random_file_loads_bar_for_bar(suffix: str, frame: pd.DataFrame)
     expected = traded["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
     np.testing.assert_array_equal(bars.dates, expected)
     for name in ("open", "high", "low", "close", "volume"):
-        np.testing.assert_array_equal(bars.values[name], traded[name].to_numpy())
+        np.testing.assert_array_equal(bars.column(name), traded[name].to_numpy())
 
 
 @st.composite

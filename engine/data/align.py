@@ -51,7 +51,7 @@ _LIMIT_PLANES = (PLANES.index("up_limit"), PLANES.index("down_limit"))
 def align(dates: np.ndarray, sid: np.ndarray, values: dict[str, np.ndarray],
           n_stocks: int, release: bool = False,
           positions: tuple[np.ndarray, np.ndarray] | None = None,
-          limits: LimitsOf | None = None) -> AlignedArrays:
+          limits: LimitsOf | None = None, index: np.ndarray | None = None) -> AlignedArrays:
     """Scatter bars into dense arrays on the union of their dates.
 
     Row ``i`` is the bar of stock ``sid[i]`` on day ``dates[i]`` (days since epoch);
@@ -61,7 +61,8 @@ def align(dates: np.ndarray, sid: np.ndarray, values: dict[str, np.ndarray],
     removed from ``values`` once its plane is filled, so the bars' memory is given back
     while the planes take theirs (a load then never holds both in full). ``limits``
     gives the limit planes block by block (``engine.data.limits.BarLimits``) instead of
-    ``values``' ``up_limit`` and ``down_limit`` columns.
+    ``values``' ``up_limit`` and ``down_limit`` columns. ``index`` says which rows of
+    ``values`` the bars are (``ValidBars.index``; None: all, in order).
     """
     calendar, day_index = day_positions(dates) if positions is None else positions
     # A flat index per bar scatters each plane with one 1-D put (much faster than 2-D).
@@ -83,7 +84,11 @@ def align(dates: np.ndarray, sid: np.ndarray, values: dict[str, np.ndarray],
             return
         plane = prices[k].reshape(-1)
         plane.fill(np.nan)
-        plane[flat] = columns[k]
+        if index is None:
+            plane[flat] = columns[k]
+            return
+        for block in block_slices(flat.size):  # small gathers, not a copy of the column
+            plane[flat[block]] = columns[k][index[block]]
 
     # NumPy's fills and scatters release the GIL, and each plane is its own memory: the
     # planes are filled on all cores (the scatter's stride defeats the CPU cache, so

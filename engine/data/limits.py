@@ -43,7 +43,7 @@ class BarLimits:
                  list_days: Sequence[int | None], listing: str = "list_date",
                  positions: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         sid, days, values = bars.sid, bars.dates, bars.values
-        self.sid, self.size = sid, sid.size
+        self.sid, self.size, self.index = sid, sid.size, bars.index
         self.first = np.r_[True, sid[1:] != sid[:-1]][: sid.size]
         self.boards = board_indices(codes)
         calendar, self.day_index = day_positions(days) if positions is None else positions
@@ -58,14 +58,14 @@ class BarLimits:
     def __call__(self, block: slice) -> tuple[np.ndarray, np.ndarray]:
         """(limit_up, limit_down) of the rows ``block``."""
         start = block.start
-        ref = self.close[max(start - 1, 0):block.stop - 1].copy()
+        ref = self._rows(self.close, slice(max(start - 1, 0), block.stop - 1)).copy()
         if start == 0:
             ref = np.r_[np.nan, ref]
         if self.pre_close is not None:
-            given = self.pre_close[block]
+            given = self._rows(self.pre_close, block)
             ref = np.where(np.isnan(given), ref, given)
         ref[self.first[block]] = np.nan
-        st = (self.is_st[block] == 1.0 if self.is_st is not None
+        st = (self._rows(self.is_st, block) == 1.0 if self.is_st is not None
               else np.zeros(ref.size, dtype=bool))
         sid = self.sid[block]
         width = self.lattice[self.boards[sid], st.view(np.int8), self.day_index[block]]
@@ -76,9 +76,13 @@ class BarLimits:
         if self.own is not None:
             rows = self.own[sid]
             assert self.up_limit is not None and self.down_limit is not None
-            up[rows] = self.up_limit[block][rows]
-            down[rows] = self.down_limit[block][rows]
+            up[rows] = self._rows(self.up_limit, block)[rows]
+            down[rows] = self._rows(self.down_limit, block)[rows]
         return up, down
+
+    def _rows(self, values: np.ndarray, bars: slice) -> np.ndarray:
+        """``values`` (over the files' rows) of the bars ``bars``."""
+        return values[bars] if self.index is None else values[self.index[bars]]
 
 
 def bar_limits(bars: ValidBars, codes: Sequence[str], has_limits: Sequence[bool],

@@ -257,7 +257,7 @@ def _build(scan: FolderScan, wanted: list[str], missing: list[str], params: dict
         remap[good] = np.arange(len(good))
         sid = remap[sid]
     arrays = align(bars.dates, sid, bars.values, len(good), release=True, positions=positions,
-                   limits=limits)
+                   limits=limits, index=bars.index)
     del sid, positions, limits
     warnings, last_day = list(bars.warnings), bars.last_day
     del bars

@@ -38,7 +38,10 @@ class ValidBars:
     Rows of stock ``j`` (``sid == j``) are sorted by date, end at ``end``, and are
     forward-adjusted if requested; ``dates`` are int32 days since epoch. The arrays may
     be read-only (Arrow's memory, when the files' rows needed no change). ``values``
-    holds the ``BAR_COLUMNS`` that some file has (the bar's own five always).
+    holds the ``BAR_COLUMNS`` that some file has (the bar's own five always), over the
+    files' rows: bar ``i`` is their row ``index[i]`` (``index`` None: row ``i``), so
+    rows that are no bar (after ``end``, without volume, of a failed stock) are left
+    out without a copy of every column; ``column`` gives a column's bars.
     ``errors`` maps a failed stock's index to its error; its rows are removed.
     ``last_day`` is the latest traded day of the good stocks, after ``end`` too (None
     when none is left), so an empty run window can be explained.
@@ -50,6 +53,12 @@ class ValidBars:
     errors: dict[int, DataError]
     warnings: tuple[str, ...]
     last_day: int | None = None
+    index: np.ndarray | None = None
+
+    def column(self, name: str) -> np.ndarray:
+        """The bars' values of column ``name`` (a copy when some rows are no bar)."""
+        values = self.values[name]
+        return values if self.index is None else values[self.index]
 
 
 class _Checker:
@@ -102,7 +111,7 @@ def validate(files: Sequence[FileTable], end_day: int, adjust: str) -> ValidBars
     present = {k: v for k in BAR_COLUMNS if (v := cols[k]) is not None}
     if clean and not suspects.any():  # every row a good bar up to ``end``: keep them all
         if has_factor is not None:
-            _forward_adjust(has_factor[sid], sid, cols)
+            _forward_adjust(np.flatnonzero(has_factor[sid]), sid, cols)
             present = {k: v for k in BAR_COLUMNS if (v := cols[k]) is not None}
         return ValidBars(dates, sid, present, {}, (), last_traded)
     errors: dict[int, DataError] = {}
@@ -114,17 +123,26 @@ def validate(files: Sequence[FileTable], end_day: int, adjust: str) -> ValidBars
     assert volume is not None
     good = np.ones(len(files), dtype=bool)
     good[list(errors)] = False
-    traded = (dates <= end_day) & (volume > 0)
-    rows = traded & good[sid]
+    wide = np.int32 if dates.size < 2**31 else np.int64
+
+    def bars_of(block: slice) -> tuple[np.ndarray, int | None]:
+        """The block's bars (rows of a good stock, traded, up to ``end``) and the latest
+        day a good stock traded in it."""
+        d, traded = dates[block], (volume[block] > 0) & good[sid[block]]
+        last = int(d[traded].max()) if traded.any() else None
+        return np.flatnonzero(traded & (d <= end_day)).astype(wide) + block.start, last
+
+    parts = map_blocks(bars_of, dates.size, _BLOCK)
+    index = np.concatenate([rows for rows, _ in parts]) if parts else np.empty(0, wide)
+    lasts = [last for _, last in parts if last is not None]
+    last_day = max(lasts) if lasts else None
     if has_factor is not None:
-        _forward_adjust(rows & has_factor[sid], sid, cols)
-    any_day = (volume > 0) & good[sid]
-    last_day = int(dates[any_day].max()) if any_day.any() else None
+        _forward_adjust(index[has_factor[sid[index]]], sid, cols)
     present = {k: v for k in BAR_COLUMNS if (v := cols[k]) is not None}
-    if rows.all():  # clean data up to ``end``: no copy of every column
+    if index.size == dates.size:  # clean data up to ``end``: no copy of every column
         return ValidBars(dates, sid, present, errors, tuple(warnings), last_day)
-    return ValidBars(dates[rows], sid[rows], {k: v[rows] for k, v in present.items()},
-                     errors, tuple(warnings), last_day)
+    return ValidBars(dates[index], sid[index], present, errors, tuple(warnings), last_day,
+                     index)
 
 
 def gather(files: Sequence[FileTable], adjust: str = "forward") -> tuple[np.ndarray, Columns]:
@@ -324,14 +342,14 @@ def _day_price_rules(traded: np.ndarray, cols: Columns) -> Iterator[RowRule]:
                    f"bad {name}", name, explain(name, values))
 
 
-def _forward_adjust(rows: np.ndarray, sid: np.ndarray, cols: Columns) -> None:
-    """Scale prices by ``adj_factor / last adj_factor`` on the rows of stocks that have one.
+def _forward_adjust(index: np.ndarray, sid: np.ndarray, cols: Columns) -> None:
+    """Scale prices by ``adj_factor / last adj_factor`` on the rows ``index`` (the bars,
+    in order, of the stocks that have a factor).
 
     "Last" is the stock's last traded bar up to ``end``, so a run's final prices are
     the real ones (Tushare's convention for forward adjustment over a query window).
     """
     factor = cols["adj_factor"]
-    index = np.flatnonzero(rows)
     if index.size == 0 or factor is None:
         return
     stocks = sid[index]
