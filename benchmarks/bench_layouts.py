@@ -5,7 +5,7 @@ parquet's; one long parquet of 5,000 x 10 years cold <= 3 s, peak memory <= 2.5x
 aligned arrays; per-stock folder of 5,000 x 10 years first open <= 4 s and <= 2 GB.
 Each load runs in a fresh process (files in the OS page cache, as for a user who opens a
 folder twice), so peak RSS is that load's. Medians of ``--runs`` loads.
-Usage: python benchmarks/bench_layouts.py [--runs N] [--scale F] [--data DIR]
+Usage: python benchmarks/bench_layouts.py [--runs N] [--scale F] [--data DIR] [--only NAMES]
 """
 
 from __future__ import annotations
@@ -18,23 +18,42 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import ROOT, peak_rss_mb, write_result
 
-# (name, layout written by datagen, stocks, start, end)
+
+class Case(NamedTuple):
+    """A load to measure: ``universe`` (the folder, written by datagen in ``layout`` with
+    ``stocks`` stocks from ``start`` to ``end``) loaded up to ``load_end``."""
+
+    name: str
+    universe: str
+    layout: str
+    stocks: int
+    start: str
+    end: str
+    load_end: str = "2100-01-01"
+
+
 CASES = (
-    ("tdx_2500x4.5y", "tdx", 2500, "2021-08-02", "2026-02-04"),
-    ("per_stock_2500x4.5y", "per-stock", 2500, "2021-08-02", "2026-02-04"),
-    ("long_5000x10y", "long", 5000, "2016-02-04", "2026-02-04"),
-    ("per_stock_5000x10y", "per-stock", 5000, "2016-02-04", "2026-02-04"),
+    Case("tdx_2500x4.5y", "tdx_2500x4.5y", "tdx", 2500, "2021-08-02", "2026-02-04"),
+    Case("per_stock_2500x4.5y", "per_stock_2500x4.5y", "per-stock", 2500, "2021-08-02",
+         "2026-02-04"),
+    Case("long_5000x10y", "long_5000x10y", "long", 5000, "2016-02-04", "2026-02-04"),
+    # A run that ends before the data does: the rows after its end are no bars.
+    Case("long_5000x10y_to_2025", "long_5000x10y", "long", 5000, "2016-02-04", "2026-02-04",
+         "2025-06-30"),
+    Case("per_stock_5000x10y", "per_stock_5000x10y", "per-stock", 5000, "2016-02-04",
+         "2026-02-04"),
 )
 TARGETS = {"tdx_2500x4.5y": {"cold_s": 1.0}, "long_5000x10y": {"cold_s": 3.0, "peak_x": 2.5},
            "per_stock_5000x10y": {"cold_s": 4.0, "peak_mb": 2048}}
 
 
-def _child(folder: str, cache: str) -> None:
+def _child(folder: str, cache: str, end: str) -> None:
     """Load once (cold when ``cache`` is "none") and print seconds, peak RSS, array size.
 
     The modules a cold load uses (pandas, which pyarrow imports at its first array, and
@@ -50,7 +69,7 @@ def _child(folder: str, cache: str) -> None:
     from engine.data import load_market_data
 
     t0 = time.perf_counter()
-    data = load_market_data(folder, use_cache=cache != "none",
+    data = load_market_data(folder, end=end, use_cache=cache != "none",
                             cache_dir=None if cache == "none" else cache)
     seconds = time.perf_counter() - t0
     aligned = data.arrays.prices.nbytes + data.arrays.tradable.nbytes
@@ -59,8 +78,8 @@ def _child(folder: str, cache: str) -> None:
                       "days": int(data.dates.size), "layout": data.layout}))
 
 
-def _load(folder: Path, cache: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", str(folder), cache],
+def _load(folder: Path, cache: str, end: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", str(folder), cache, end],
                          capture_output=True, text=True, check=True, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -79,7 +98,7 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="share of the stocks")
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "bench_layouts")
     parser.add_argument("--only", default="", help="comma-separated case names")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _child(*args.child)
@@ -87,17 +106,18 @@ def main() -> int:
     from engine.datagen import generate_universe
 
     results: dict[str, dict] = {"baseline_import_mb": _baseline_mb(), "scale": args.scale}
-    for name, layout, stocks, start, end in CASES:
+    for case in CASES:
+        name = case.name
         if args.only and name not in args.only.split(","):
             continue
-        n = max(1, int(stocks * args.scale))
-        folder = args.data / f"{name}_{n}"
+        n = max(1, int(case.stocks * args.scale))
+        folder = args.data / f"{case.universe}_{n}"
         if not (folder / "stock_list.txt").exists():
-            generate_universe(folder, n, start, end, seed=11, layout=layout)
-        cold = [_load(folder, "none") for _ in range(args.runs)]
+            generate_universe(folder, n, case.start, case.end, seed=11, layout=case.layout)
+        cold = [_load(folder, "none", case.load_end) for _ in range(args.runs)]
         with tempfile.TemporaryDirectory() as cache:
-            _load(folder, cache)
-            warm = [_load(folder, cache) for _ in range(args.runs)]
+            _load(folder, cache, case.load_end)
+            warm = [_load(folder, cache, case.load_end) for _ in range(args.runs)]
         median = statistics.median
         results[name] = {
             "stocks": cold[0]["stocks"], "days": cold[0]["days"], "layout": cold[0]["layout"],
