@@ -284,3 +284,11 @@ def test_long_file_codes_map_per_chunk_with_their_own_dictionaries() -> None:
     np.testing.assert_array_equal(_stock_of_rows(column, codes), [0, 2, -1, 0, 2, 1, -1, -1])
     plain = pa.chunked_array([chunks[2]])
     np.testing.assert_array_equal(_stock_of_rows(plain, codes), [0, 2])
+
+
+def test_the_allocator_keeps_freed_memory_on_glibc_only() -> None:
+    from engine.data.allocator import keep_freed_memory
+
+    glibc = (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+    assert keep_freed_memory() is glibc
+    assert keep_freed_memory() is glibc  # set once per process

@@ -18,6 +18,7 @@ import pyarrow as pa
 from engine.config import parse_date
 from engine.data import cache
 from engine.data.align import PLANES, AlignedArrays, align, day_positions
+from engine.data.allocator import keep_freed_memory
 from engine.data.folder import FolderScan, ProgressCallback
 from engine.data.layout_detect import LAYOUT_CHOICES, layout_title, read_stocks, scan_folder
 from engine.data.limits import LISTING_MODES, BarLimits
@@ -209,6 +210,7 @@ def _build(scan: FolderScan, wanted: list[str], missing: list[str], params: dict
     is usable."""
     end_day = params["end"]
     t0 = time.perf_counter()
+    keep_freed_memory()
     results = read_stocks(scan, wanted, progress, cancel) if wanted else []
     # Arrow keeps the memory it frees for its next allocations; the arrays to come are
     # NumPy's, so Arrow's cache is handed back to the OS whenever it has freed much (here
