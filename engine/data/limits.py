@@ -12,7 +12,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from engine.data.align import day_positions
-from engine.data.blocks import map_blocks
 from engine.data.validate import ValidBars
 from engine.market_rules import (
     BOARDS,
@@ -83,21 +82,6 @@ class BarLimits:
     def _rows(self, values: np.ndarray, bars: slice) -> np.ndarray:
         """``values`` (over the files' rows) of the bars ``bars``."""
         return values[bars] if self.index is None else values[self.index[bars]]
-
-
-def bar_limits(bars: ValidBars, codes: Sequence[str], has_limits: Sequence[bool],
-               list_days: Sequence[int | None], listing: str = "list_date",
-               positions: tuple[np.ndarray, np.ndarray] | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """(limit_up, limit_down) of every row of ``bars`` (``BarLimits`` of all rows)."""
-    pricer = BarLimits(bars, codes, has_limits, list_days, listing, positions)
-    up, down = np.empty(pricer.size), np.empty(pricer.size)
-
-    def price(block: slice) -> None:
-        up[block], down[block] = pricer(block)
-
-    map_blocks(price, pricer.size)  # each block writes its own rows of ``up`` and ``down``
-    return up, down
 
 
 def _width_lattice(calendar: np.ndarray) -> np.ndarray:

@@ -100,7 +100,7 @@ def read_file(path: Path) -> FileTable:
 
 def read_raw(path: Path) -> RawFile:
     """Read and decode one data file (the part of ``read_file`` that threads can share:
-    Arrow's decoders release the GIL); ``engine.data.batch.convert_files`` finishes it."""
+    Arrow's decoders release the GIL); ``engine.data.batch.convert_raws`` finishes it."""
     data = read_bytes(path)
     if not data or data.isspace():
         raise DataError(f"{path.name}: the file is empty; re-export it or remove it from the "

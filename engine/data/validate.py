@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from engine.data.blocks import BLOCK, map_blocks
+from engine.data.blocks import map_blocks
 from engine.data.column_aliases import PRICE_COLUMNS
 from engine.data.reader import NUMERIC_COLUMNS, FileTable
 from engine.errors import DataError
@@ -22,9 +22,6 @@ BAR_COLUMNS = ("open", "high", "low", "close", "volume", "pre_close", "up_limit"
                "down_limit", "is_st")
 #: Optional prices of a day, adjusted like the bar's own prices.
 _DAY_PRICES = ("pre_close", "up_limit", "down_limit")
-#: Rows screened at a time: small enough that the screen's masks stay in the CPU cache
-#: and reuse the same memory, instead of a fresh full-length array per rule.
-_BLOCK = BLOCK
 
 Columns = dict[str, np.ndarray | None]
 #: One rule over rows: (bad rows, rule, field, explain(row, day) -> message).
@@ -108,41 +105,44 @@ def validate(files: Sequence[FileTable], end_day: int, adjust: str) -> ValidBars
     factors = np.array([f.has_adj_factor for f in files], dtype=bool)
     has_factor = factors if adjust == "forward" and factors.any() else None
     suspects, clean, last_traded = _screen(dates, sid, cols, counts, end_day, has_factor)
-    present = {k: v for k in BAR_COLUMNS if (v := cols[k]) is not None}
-    if clean and not suspects.any():  # every row a good bar up to ``end``: keep them all
-        if has_factor is not None:
-            _forward_adjust(np.flatnonzero(has_factor[sid]), sid, cols)
-            present = {k: v for k in BAR_COLUMNS if (v := cols[k]) is not None}
-        return ValidBars(dates, sid, present, {}, (), last_traded)
     errors: dict[int, DataError] = {}
     warnings: list[str] = []
     if suspects.any():
         dates, errors, warnings = _check_suspects(files, dates, sid, cols, counts, suspects,
                                                   end_day, has_factor)
+    if clean and not suspects.any():  # every row a good bar up to ``end``: keep them all
+        index, last_day = None, last_traded
+    else:
+        index, last_day = _bar_rows(dates, sid, cols, errors, len(files), end_day)
+    if has_factor is not None:  # the bars of the stocks with a factor
+        _forward_adjust(np.flatnonzero(has_factor[sid]) if index is None
+                        else index[has_factor[sid[index]]], sid, cols)
+    present = {k: v for k in BAR_COLUMNS if (v := cols[k]) is not None}
+    if index is None or index.size == dates.size:  # no copy of every column
+        return ValidBars(dates, sid, present, errors, tuple(warnings), last_day)
+    return ValidBars(dates[index], sid[index], present, errors, tuple(warnings), last_day,
+                     index)
+
+
+def _bar_rows(dates: np.ndarray, sid: np.ndarray, cols: Columns, errors: dict[int, DataError],
+              n_files: int, end_day: int) -> tuple[np.ndarray, int | None]:
+    """The rows that are bars (of a good stock, traded, up to ``end_day``), in order, and
+    the latest day a good stock traded (after ``end_day`` too; None: none did)."""
     volume = cols["volume"]
     assert volume is not None
-    good = np.ones(len(files), dtype=bool)
+    good = np.ones(n_files, dtype=bool)
     good[list(errors)] = False
     wide = np.int32 if dates.size < 2**31 else np.int64
 
     def bars_of(block: slice) -> tuple[np.ndarray, int | None]:
-        """The block's bars (rows of a good stock, traded, up to ``end``) and the latest
-        day a good stock traded in it."""
         d, traded = dates[block], (volume[block] > 0) & good[sid[block]]
         last = int(d[traded].max()) if traded.any() else None
         return np.flatnonzero(traded & (d <= end_day)).astype(wide) + block.start, last
 
-    parts = map_blocks(bars_of, dates.size, _BLOCK)
+    parts = map_blocks(bars_of, dates.size)
     index = np.concatenate([rows for rows, _ in parts]) if parts else np.empty(0, wide)
     lasts = [last for _, last in parts if last is not None]
-    last_day = max(lasts) if lasts else None
-    if has_factor is not None:
-        _forward_adjust(index[has_factor[sid[index]]], sid, cols)
-    present = {k: v for k in BAR_COLUMNS if (v := cols[k]) is not None}
-    if index.size == dates.size:  # clean data up to ``end``: no copy of every column
-        return ValidBars(dates, sid, present, errors, tuple(warnings), last_day)
-    return ValidBars(dates[index], sid[index], present, errors, tuple(warnings), last_day,
-                     index)
+    return index, (max(lasts) if lasts else None)
 
 
 def gather(files: Sequence[FileTable], adjust: str = "forward") -> tuple[np.ndarray, Columns]:
@@ -216,7 +216,7 @@ def _screen(dates: np.ndarray, sid: np.ndarray, cols: Columns, counts: np.ndarra
     suspect = np.zeros(counts.size, dtype=bool)
     traded = np.zeros(counts.size, dtype=bool)
     clean, last_traded = True, None
-    for bad_stocks, traded_stocks, kept, last in map_blocks(screen, dates.size, _BLOCK):
+    for bad_stocks, traded_stocks, kept, last in map_blocks(screen, dates.size):
         suspect[bad_stocks] = True
         traded[traded_stocks] = True
         clean = clean and kept
