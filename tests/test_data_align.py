@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.data import align, load_market_data
+from engine.data.align import PLANES, day_positions
+from engine.data.blocks import BLOCK
 from tests.conftest import WriteStock, bars
 
 DAYS = pd.bdate_range("2024-01-01", periods=10)
@@ -123,3 +126,30 @@ def test_bars_picked_by_index_align_as_the_picked_columns_do() -> None:
     indexed = align(rows["dates"][index], rows["sid"][index], dict(values), 2, index=index)
     np.testing.assert_array_equal(indexed.prices, picked.prices)
     np.testing.assert_array_equal(indexed.tradable, picked.tradable)
+
+
+@pytest.mark.parametrize("cores", [1, 2, 5])
+def test_planes_and_day_positions_are_the_same_on_any_number_of_cores(
+        monkeypatch: pytest.MonkeyPatch, cores: int) -> None:
+    # Bars over many blocks (the planes, their NaN fill and the day positions are made
+    # block by block on the cores), against a plain NumPy reference.
+    monkeypatch.setattr("engine.data.blocks.os.cpu_count", lambda: cores)
+    rng = np.random.default_rng(5)
+    n_stocks, n_days = 300, 4000
+    keep = rng.random((n_stocks, n_days)) < 0.9
+    sid = np.repeat(np.arange(n_stocks, dtype=np.int32), keep.sum(axis=1))
+    dates = (19000 + np.nonzero(keep)[1]).astype(np.int32)
+    values = {k: rng.random(sid.size) for k in ("open", "high", "low", "close", "volume",
+                                                 "up_limit", "down_limit")}
+    calendar, positions = day_positions(dates)
+    np.testing.assert_array_equal(calendar, np.unique(dates))
+    np.testing.assert_array_equal(positions, np.searchsorted(calendar, dates))
+    out = align(dates, sid, dict(values), n_stocks)
+    assert sid.size > 16 * BLOCK  # threaded
+    for k, name in enumerate(PLANES):
+        expected = np.full((calendar.size, n_stocks), np.nan)
+        expected[positions, sid] = values[name]
+        np.testing.assert_array_equal(out.prices[k], expected)
+    expected_tradable = np.zeros((calendar.size, n_stocks), dtype=bool)
+    expected_tradable[positions, sid] = True
+    np.testing.assert_array_equal(out.tradable, expected_tradable)

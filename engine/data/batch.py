@@ -75,15 +75,18 @@ class BatchBuilder:
             self._capacity = max(stop, 2 * self._capacity)
         for name in CANONICAL_SCHEMA.names:
             column = table.column(name)
-            if name == "date":
-                values = column.cast(pa.int32()).to_numpy()
-            elif column.null_count == len(column):
+            if name != "date" and column.null_count == len(column):
                 if self._columns[name] is not None:
                     self._room(name, stop)[start:stop] = np.nan
                 continue
-            else:
-                values = column.to_numpy()
-            self._room(name, stop, values.dtype, start)[start:stop] = values
+            # Chunk by chunk into the column: each chunk's values are read in place
+            # (a chunk without nulls is its own memory), not joined into a copy first.
+            dtype = np.dtype(np.int32 if name == "date" else np.float64)
+            target, at = self._room(name, stop, dtype, start), start
+            for chunk in column.chunks:
+                values = chunk.view(pa.int32()) if name == "date" else chunk
+                target[at:at + len(chunk)] = values.to_numpy(zero_copy_only=False)
+                at += len(chunk)
         for f in files:  # the file's facts, without its table (whose memory is freed)
             self._files.append((_facts(f), self._rows, f.table.num_rows))
             self._rows += f.table.num_rows

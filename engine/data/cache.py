@@ -34,7 +34,8 @@ from engine.data.align import AlignedArrays
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "BACKTEST_CACHE_DIR"
-FORMAT_VERSION = 4  # 2: every bad stock's error; 3: limit planes; 4: checksums.json
+FORMAT_VERSION = 5  # 2: every bad stock's error; 3: limit planes; 4: checksums.json;
+#                    5: xxh3-128 file digests in the fingerprint
 KEEP_ENTRIES = 16
 ARRAY_FILES = ("calendar.npy", "prices.npy", "tradable.npy")
 META_FILE = "meta.json"

@@ -47,9 +47,12 @@ class BarLimits:
         self.boards = board_indices(codes)
         calendar, self.day_index = day_positions(days) if positions is None else positions
         self.lattice = _width_lattice(calendar)
+        # Each stock's first cell in the flat lattice: its board's non-ST row.
+        self.row_of = self.boards.astype(np.int64) * (2 * calendar.size)
         self.close, self.pre_close = values["close"], values.get("pre_close")
         self.is_st = values.get("is_st")
         self.exempt = _listing_exempt(sid, days, self.first, self.boards, list_days, listing)
+        self.any_exempt = bool(self.exempt.any())
         own = np.asarray(has_limits, dtype=bool)
         self.own = own if own.any() else None
         self.up_limit, self.down_limit = values.get("up_limit"), values.get("down_limit")
@@ -64,16 +67,18 @@ class BarLimits:
             given = self._rows(self.pre_close, block)
             ref = np.where(np.isnan(given), ref, given)
         ref[self.first[block]] = np.nan
-        st = (self._rows(self.is_st, block) == 1.0 if self.is_st is not None
-              else np.zeros(ref.size, dtype=bool))
-        sid = self.sid[block]
-        width = self.lattice[self.boards[sid], st.view(np.int8), self.day_index[block]]
-        up, down = limit_prices(ref, width)
-        exempt = self.exempt[block]
-        up[exempt] = np.nan
-        down[exempt] = np.nan
+        # The lattice's flat cell: (board, ST, day) as one index, one 1-D take.
+        cell = self.row_of[self.sid[block]]
+        cell += self.day_index[block]
+        if self.is_st is not None:
+            cell[self._rows(self.is_st, block) == 1.0] += self.lattice.shape[2]
+        up, down = limit_prices(ref, self.lattice.reshape(-1)[cell])
+        if self.any_exempt:
+            exempt = self.exempt[block]
+            up[exempt] = np.nan
+            down[exempt] = np.nan
         if self.own is not None:
-            rows = self.own[sid]
+            rows = self.own[self.sid[block]]
             assert self.up_limit is not None and self.down_limit is not None
             up[rows] = self._rows(self.up_limit, block)[rows]
             down[rows] = self._rows(self.down_limit, block)[rows]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 import pyarrow.types as pat
+import xxhash
 
 from engine.data.column_aliases import (
     ALIASES,
@@ -116,9 +117,23 @@ def is_number_type(kind: pa.DataType) -> bool:
 
 
 def read_bytes(path: Path) -> bytes:
-    """A file's bytes, or a DataError that names it."""
+    """A file's bytes, or a DataError that names it.
+
+    Four calls to the OS (open, size, read, close), not a Python file object's nine: each
+    call gives up the GIL, and the threads of a load wait for it after every one."""
     try:
-        return path.read_bytes()
+        handle = os.open(path, os.O_RDONLY)
+        try:
+            size = os.fstat(handle).st_size
+            data = os.read(handle, size + 1)  # a regular file gives all it has at once
+            if len(data) <= size:
+                return data
+            parts = [data]  # it grew since its size was taken: read it to its end
+            while part := os.read(handle, 1 << 20):
+                parts.append(part)
+            return b"".join(parts)
+        finally:
+            os.close(handle)
     except OSError as exc:
         raise unreadable(path, exc) from exc
 
@@ -130,8 +145,9 @@ def unreadable(path: Path, exc: OSError) -> DataError:
 
 
 def digest_of(data: bytes | memoryview) -> str:
-    """The content digest recorded in a run's input fingerprint."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    """The content digest recorded in a run's input fingerprint: xxh3-128, which hashes a
+    file at memory speed (BLAKE2b took a tenth of a per-stock load's CPU)."""
+    return xxhash.xxh3_128_hexdigest(data)
 
 
 def file_table(path: Path, digest: str, table: pa.Table, mapping: dict[str, str] | None = None,
