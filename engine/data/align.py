@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 
-from engine.data.blocks import BLOCK, map_blocks
+from engine.data.blocks import block_slices, map_blocks
 
+#: Cells per plane from which the planes are filled on several threads.
+_THREADED_CELLS = 1 << 20
 # Order of the planes of ``AlignedArrays.prices``.
 PLANES = ("open", "high", "low", "close", "volume", "up_limit", "down_limit")
 
@@ -71,31 +75,36 @@ def align(dates: np.ndarray, sid: np.ndarray, values: dict[str, np.ndarray],
     columns = {k: values.pop(name) if release else values[name] for k, name in enumerate(PLANES)
                if limits is None or k not in _LIMIT_PLANES}
 
-    def scatter(k: int) -> Callable[[slice], None]:
-        plane, column = prices[k].reshape(-1), columns[k]
-        if index is None:
-            return lambda rows: plane.__setitem__(flat[rows], column[rows])
-        return lambda rows: plane.__setitem__(flat[rows], column[index[rows]])
-
-    # One plane at a time, on all cores (NumPy's fills and scatters release the GIL, and
-    # a scatter's stride defeats the CPU cache, so one core cannot use the memory's
-    # bandwidth); each column is dropped, and its memory handed back, before the next
-    # plane is touched, so the OS gives that plane the pages just freed instead of
-    # fresh ones (which a virtual machine's host must back first, at several times
-    # the cost). Columns are dropped on this thread: Arrow's allocator returns memory
-    # for the thread that asks. The close goes last of the prices: the limits read it.
-    order = [k for k in range(len(PLANES)) if k in columns and PLANES[k] != "close"]
-    for k in [*order, *(k for k in columns if PLANES[k] == "close")]:
-        _nan_fill(prices[k])
-        map_blocks(scatter(k), flat.size)
+    def fill(k: int) -> None:
+        if k == len(PLANES):
+            tradable.reshape(-1)[flat] = True
+            return
         if limits is not None and k in _LIMIT_PLANES:
-            continue
-        del columns[k]
-        if release:
-            pa.default_memory_pool().release_unused()
-    if limits is not None:
-        _fill_limits(prices, flat, limits)
-    map_blocks(lambda rows: tradable.reshape(-1).__setitem__(flat[rows], True), flat.size)
+            _fill_limits(prices, flat, limits)
+            return
+        plane = prices[k].reshape(-1)
+        plane.fill(np.nan)
+        if index is None:
+            plane[flat] = columns[k]
+            return
+        for block in block_slices(flat.size):  # small gathers, not a copy of the column
+            plane[flat[block]] = columns[k][index[block]]
+
+    # NumPy's fills and scatters release the GIL, and each plane is its own memory: the
+    # planes are filled on all cores (the scatter's stride defeats the CPU cache, so
+    # one core cannot use the memory's bandwidth). A column is dropped, and its memory
+    # handed back to the OS, on this thread as soon as its plane is filled: Arrow's
+    # allocator returns memory for the thread that asks, so the workers cannot.
+    # The limits, the longest task, first: the others then share the cores beside it.
+    tasks = [*(_LIMIT_PLANES[:1] if limits is not None else ()),
+             *(k for k in range(len(PLANES) + 1) if limits is None or k not in _LIMIT_PLANES)]
+    workers = min(len(tasks), os.cpu_count() or 1) if cells >= _THREADED_CELLS else 1
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="align") as pool:
+        futures = {pool.submit(fill, k): k for k in tasks}
+        for future in as_completed(futures):
+            future.result()
+            if columns.pop(futures[future], None) is not None and release:
+                pa.default_memory_pool().release_unused()
     return AlignedArrays(calendar, prices, tradable)
 
 
@@ -103,19 +112,10 @@ def _fill_limits(prices: np.ndarray, flat: np.ndarray, limits: LimitsOf) -> None
     """The limit planes, a block of bars at a time (the blocks' prices are small and
     reuse their memory, where whole columns would be memory touched once)."""
     up, down = (prices[k].reshape(-1) for k in _LIMIT_PLANES)
-    _nan_fill(prices[_LIMIT_PLANES[0]])
-    _nan_fill(prices[_LIMIT_PLANES[1]])
-
-    def fill(rows: slice) -> None:
-        up[flat[rows]], down[flat[rows]] = limits(rows)
-
-    map_blocks(fill, flat.size)
-
-
-def _nan_fill(plane: np.ndarray) -> None:
-    """Every cell of ``plane`` NaN, blocks of cells on all cores."""
-    cells = plane.reshape(-1)
-    map_blocks(lambda part: cells[part].fill(np.nan), cells.size, 16 * BLOCK)
+    up.fill(np.nan)
+    down.fill(np.nan)
+    for block in block_slices(flat.size):
+        up[flat[block]], down[flat[block]] = limits(block)
 
 
 def day_positions(dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
