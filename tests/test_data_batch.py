@@ -19,11 +19,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.data import layout_tdx, load_market_data
-from engine.data.batch import RUN, BatchBuilder, convert_files
+from engine.data.batch import BatchBuilder, collect, convert_raws
 from engine.data.blocks import BLOCK, block_slices, map_blocks
 from engine.data.layout_long import _stock_of_rows
 from engine.data.read_pool import AHEAD, read_each, read_runs
-from engine.data.reader import FileTable, file_table, read_raw
+from engine.data.reader import FileTable, RawFile, file_table, read_raw
 from engine.data.validate import validate
 from engine.datagen import generate_universe
 from engine.errors import Cancelled, DataError
@@ -31,6 +31,15 @@ from tests.conftest import WriteStock, bars
 
 DATES = list(pd.bdate_range("2024-01-02", periods=12).strftime("%Y-%m-%d"))
 FAR_END = int(np.datetime64("2100-01-01", "D").astype(np.int64))
+#: Files per run, as the per-stock reader converts them (``engine.data.read_pool``).
+RUN = 25
+
+
+def _convert(raws: list[RawFile | DataError]) -> list[FileTable | DataError]:
+    """The per-stock reader's conversion without its pool: runs of ``RUN`` files, each
+    converted together (``convert_raws``) and copied into one batch (``collect``)."""
+    return collect((convert_raws(raws[i:i + RUN]) for i in range(0, len(raws), RUN)),
+                   len(raws))
 
 
 def _one_by_one(paths: list[Path]) -> list[FileTable | DataError]:
@@ -85,8 +94,8 @@ def _mixed_folder(write_stock: WriteStock) -> list[Path]:
 def test_batched_conversion_equals_one_file_at_a_time(write_stock: WriteStock) -> None:
     paths = _mixed_folder(write_stock)
     raws = read_each([str(p) for p in paths], lambda p: read_raw(Path(p)), None, None)
-    batched = convert_files(raws)
-    assert not raws  # emptied as converted: each decoded table is freed once copied
+    assert len(raws) <= RUN  # one run: the files of each schema are converted together
+    batched = _convert(raws)
     for got, alone in zip(batched, _one_by_one(paths), strict=True):
         _same(got, alone)
     tables = [t for t in batched if isinstance(t, FileTable)]
@@ -99,9 +108,9 @@ def test_a_bad_row_in_a_run_is_reported_for_its_own_file_and_row(
     bad = good.copy()
     bad.loc[5, "date"] = pd.NaT  # a null date: found only when the run is converted
     paths = [write_stock(f"{600000 + i}_SH.parquet", bad if i == 37 else good)
-             for i in range(RUN + 10)]
+             for i in range(2 * RUN + 10)]  # 37: inside the second run
     raws = read_each([str(p) for p in paths], lambda p: read_raw(Path(p)), None, None)
-    results = convert_files(raws)
+    results = _convert(raws)
     error = results[37]
     assert isinstance(error, DataError)
     assert str(error).startswith("600037_SH.parquet: column `date` row 6 has an unreadable date")

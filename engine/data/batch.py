@@ -1,16 +1,17 @@
 """Many stocks' rows as one table: files converted together, stored once as NumPy columns.
 
 A load of thousands of files spends most of its time on per-file overhead and on memory
-it touches for the first time. Here files of one schema are converted with one set of
-Arrow calls (``convert_files``), and every converted table is copied at once into
-NumPy columns (``BatchBuilder``), freeing the file's Arrow memory while the load goes on;
+it touches for the first time. Here consecutive files of one schema are converted with
+one set of Arrow calls (``convert_raws``), and each run of converted tables is copied into
+NumPy columns as it comes (``collect``, ``BatchBuilder``), freeing its Arrow memory while
+the load goes on;
 the stocks' FileTables are then slices of one table, which validation reads without a
 copy (``FileTable.batch``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +29,6 @@ from engine.data.reader import (
     null_column,
 )
 from engine.errors import DataError
-
-#: Files converted together at most, so their decoded tables are freed as the load goes.
-RUN = 64
-
 
 _PENDING = DataError("not converted")  # a place ``convert_raws`` fills before it returns
 
@@ -127,13 +124,6 @@ class BatchBuilder:
         return table, files
 
 
-def convert_files(raws: list[RawFile | DataError]) -> list[FileTable | DataError]:
-    """``file_table`` of each decoded file, the same tables and errors as one file at a time,
-    as rows of one table (``BatchBuilder``). ``raws`` is emptied as the files are
-    converted, so each file's decoded table is freed as soon as its rows are copied."""
-    return collect((convert_raws(run) for run in _draining(raws, RUN)), len(raws))
-
-
 def collect(parts: Iterable[list[FileTable | DataError]], expected_files: int
             ) -> list[FileTable | DataError]:
     """The converted files of ``parts`` (lists made by ``convert_raws``, in order) as rows
@@ -189,18 +179,6 @@ def convert_raws(raws: Sequence[RawFile | DataError]) -> list[FileTable | DataEr
     if run:
         flush()
     return out
-
-
-def _draining(items: list[RawFile | DataError], size: int
-              ) -> Iterator[list[RawFile | DataError]]:
-    """The items in runs of ``size``, in order, each run removed from the list as it is
-    taken."""
-    items.reverse()
-    while items:
-        run = items[-size:]
-        del items[-size:]
-        run.reverse()
-        yield run
 
 
 def _convert_one(raw: RawFile) -> FileTable | DataError:
