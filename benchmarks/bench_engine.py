@@ -26,6 +26,7 @@ from benchmarks.common import (
     DEMO,
     ROOT,
     ensure_demo,
+    ensure_universe,
     isolate_run_store,
     summary,
     timed,
@@ -148,11 +149,7 @@ def _checksum_blobs(result: BacktestResult) -> Callable[[], None]:
 
 def ensure_large() -> Path:
     """The generated 5,000-stock x 10-year universe (written once, git-ignored)."""
-    if not (LARGE / "stock_list.txt").exists():
-        from engine.datagen import generate_universe
-
-        generate_universe(LARGE, 5000, "2016-01-01", "2026-02-04", seed=11)
-    return LARGE
+    return ensure_universe(LARGE, 5000, "2016-01-01", "2026-02-04", seed=11)
 
 
 def main() -> int:

@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import ROOT, peak_rss_mb, write_result
+from benchmarks.common import ROOT, ensure_universe, peak_rss_mb, write_result
 
 
 class Case(NamedTuple):
@@ -103,8 +103,6 @@ def main() -> int:
     if args.child:
         _child(*args.child)
         return 0
-    from engine.datagen import generate_universe
-
     results: dict[str, dict] = {"baseline_import_mb": _baseline_mb(), "scale": args.scale}
     for case in CASES:
         name = case.name
@@ -112,8 +110,7 @@ def main() -> int:
             continue
         n = max(1, int(case.stocks * args.scale))
         folder = args.data / f"{case.universe}_{n}"
-        if not (folder / "stock_list.txt").exists():
-            generate_universe(folder, n, case.start, case.end, seed=11, layout=case.layout)
+        ensure_universe(folder, n, case.start, case.end, seed=11, layout=case.layout)
         cold = [_load(folder, "none", case.load_end) for _ in range(args.runs)]
         with tempfile.TemporaryDirectory() as cache:
             _load(folder, cache, case.load_end)

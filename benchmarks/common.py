@@ -28,11 +28,35 @@ def isolate_run_store() -> None:
 
 def ensure_demo(folder: Path = DEMO) -> Path:
     """The 500-stock demo universe (generated as the README's quick start does, if missing)."""
-    if not (folder / "stock_list.txt").exists():
+    return ensure_universe(folder, DEMO_STOCKS, DEMO_START, DEMO_END, DEMO_SEED)
+
+
+def ensure_universe(folder: Path, stocks: int, start: str, end: str, seed: int,
+                    layout: str = "per-stock") -> Path:
+    """A generated universe (``engine.datagen``), written afresh when it is missing or
+    stale: its stock list must hold ``stocks`` codes, every one an A-share by today's
+    code rules. A folder an older datagen wrote (921xxx.BJ codes, which are not A-shares)
+    would otherwise be measured with some stocks left out."""
+    if not _is_current(folder / "stock_list.txt", stocks):
+        import shutil
+
         from engine.datagen import generate_universe
 
-        generate_universe(folder, DEMO_STOCKS, DEMO_START, DEMO_END, seed=DEMO_SEED)
+        shutil.rmtree(folder, ignore_errors=True)  # only generated data lives here
+        generate_universe(folder, stocks, start, end, seed=seed, layout=layout)
     return folder
+
+
+def _is_current(stock_list: Path, stocks: int) -> bool:
+    from engine.data.naming import parse_code, security_kind
+
+    try:
+        lines = [line.strip() for line in stock_list.read_text().splitlines() if line.strip()]
+    except OSError:
+        return False
+    codes = [parse_code(line) for line in lines]
+    return len(codes) == stocks and all(
+        code is not None and security_kind(code) == "A-share" for code in codes)
 
 
 def peak_rss_mb() -> float:
