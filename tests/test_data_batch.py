@@ -23,7 +23,7 @@ from engine.data.batch import BatchBuilder, collect, convert_raws
 from engine.data.blocks import BLOCK, block_slices, map_blocks
 from engine.data.layout_long import _stock_of_rows
 from engine.data.read_pool import AHEAD, read_each, read_runs
-from engine.data.reader import FileTable, RawFile, file_table, read_raw
+from engine.data.reader import FileTable, RawFile, file_table, read_bytes, read_raw
 from engine.data.validate import validate
 from engine.datagen import generate_universe
 from engine.errors import Cancelled, DataError
@@ -301,3 +301,20 @@ def test_the_allocator_keeps_freed_memory_on_glibc_only() -> None:
     glibc = (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
     assert keep_freed_memory() is glibc
     assert keep_freed_memory() is glibc  # set once per process
+
+
+@pytest.mark.parametrize("layout", ["per-stock", "long"])
+def test_short_reads_still_give_every_byte_of_a_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str) -> None:
+    # One read() returns at most about 2 GiB, so a big long file comes in several reads:
+    # a short read must never pass for the file's end (a truncated file, lost rows).
+    folder = tmp_path / layout
+    generate_universe(folder, 4, "2024-01-01", "2024-06-01", seed=2, layout=layout)
+    whole = load_market_data(folder, use_cache=False)
+    read = os.read
+    monkeypatch.setattr("engine.data.reader.os.read", lambda fd, n: read(fd, min(n, 997)))
+    some = next(p for p in folder.rglob("*.parquet"))
+    assert read_bytes(some) == some.read_bytes()
+    short = load_market_data(folder, use_cache=False)
+    np.testing.assert_array_equal(short.arrays.prices, whole.arrays.prices)
+    assert short.fingerprint == whole.fingerprint

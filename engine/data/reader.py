@@ -126,10 +126,12 @@ def read_bytes(path: Path) -> bytes:
         try:
             size = os.fstat(handle).st_size
             data = os.read(handle, size + 1)  # a regular file gives all it has at once
-            if len(data) <= size:
+            if len(data) == size:
                 return data
-            parts = [data]  # it grew since its size was taken: read it to its end
-            while part := os.read(handle, 1 << 20):
+            # A short read (one read returns at most about 2 GiB), or a file that changed
+            # since its size was taken: read on to its end.
+            parts = [data]
+            while part := os.read(handle, 1 << 24):
                 parts.append(part)
             return b"".join(parts)
         finally:
