@@ -165,6 +165,8 @@ def _rounded_limit(ref: np.ndarray, factor: np.ndarray) -> np.ndarray:
     """``floor(ref * factor * 100 + 0.500001) / 100``, the same operations in the same
     order, written in place into one array (a load prices millions of bars)."""
     out = np.multiply(ref, factor)
+    if not isinstance(out, np.ndarray):  # one price: the same operations, no buffer
+        return np.floor(out * 100.0 + 0.500001) / 100.0
     np.multiply(out, 100.0, out=out)
     np.add(out, 0.500001, out=out)
     np.floor(out, out=out)

@@ -48,6 +48,7 @@ def test_half_up_ties_go_up() -> None:
     # 14.35 * 1.1 = 15.785 and 0.45 * 1.1 = 0.495 exactly in decimal: ties round up.
     up, _ = limit_prices(np.array([14.35, 0.45]), np.array([0.10, 0.10]))
     assert up.tolist() == [15.79, 0.50]
+    assert [float(v) for v in limit_prices(14.35, 0.10)] == [15.79, 12.92]  # one price
 
 
 def test_no_reference_price_means_no_limit() -> None:
