@@ -48,15 +48,15 @@ def ensure_universe(folder: Path, stocks: int, start: str, end: str, seed: int,
 
 
 def _is_current(stock_list: Path, stocks: int) -> bool:
-    from engine.data.naming import parse_code, security_kind
+    from engine.data.naming import security_kind
+    from engine.data.stocklist import read_stock_list
+    from engine.errors import DataError
 
     try:
-        lines = [line.strip() for line in stock_list.read_text().splitlines() if line.strip()]
-    except OSError:
+        codes = read_stock_list(stock_list)
+    except DataError:  # missing, unreadable or not codes
         return False
-    codes = [parse_code(line) for line in lines]
-    return len(codes) == stocks and all(
-        code is not None and security_kind(code) == "A-share" for code in codes)
+    return len(codes) == stocks and all(security_kind(code) == "A-share" for code in codes)
 
 
 def peak_rss_mb() -> float:

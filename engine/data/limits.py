@@ -42,7 +42,7 @@ class BarLimits:
                  list_days: Sequence[int | None], listing: str = "list_date",
                  positions: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         sid, days, values = bars.sid, bars.dates, bars.values
-        self.sid, self.size, self.index = sid, sid.size, bars.index
+        self.sid, self.index = sid, bars.index
         self.first = np.r_[True, sid[1:] != sid[:-1]][: sid.size]
         self.boards = board_indices(codes)
         calendar, self.day_index = day_positions(days) if positions is None else positions
