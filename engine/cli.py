@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from engine.config import CHOICES, BacktestConfig
 from engine.errors import BacktestError
+from engine.util.oscompat import make_console_safe
 
 if TYPE_CHECKING:
     from engine.results import BacktestResult
@@ -412,7 +413,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _write_sweep(out: Path, result: SweepResult, grid: dict[str, list[float]]) -> None:
-    from engine.export import export_sweep, staged_folder, write_csv, write_json, writing
+    from engine.export import export_sweep, write_csv, write_json, writing
+    from engine.util.atomic import staged_folder
 
     with writing(out), staged_folder(out) as stage:
         export_sweep(result, stage / "sweep.csv")
@@ -464,7 +466,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     The objects alive when a command ends are frozen (``gc.freeze``), so the
     interpreter's final collections skip the few hundred thousand that numba's types and
     the imported libraries allocated: that saves a fresh process 0.3-0.5 s at exit.
+    Standard output and error first take any text (``make_console_safe``): a Chinese stock
+    name printed to a GBK console, or to a file it is redirected to, never raises.
     """
+    make_console_safe()
     try:
         return _main(argv)
     finally:

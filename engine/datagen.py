@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -16,9 +15,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from engine.market_rules import board_indices, limit_prices, limit_widths
+from engine.util.atomic import write_through
 
-__all__ = ["MAX_STOCKS", "generate_frames", "generate_universe", "trading_calendar",
-           "write_atomically"]
+__all__ = ["MAX_STOCKS", "generate_frames", "generate_universe", "trading_calendar"]
 
 log = logging.getLogger(__name__)
 
@@ -368,13 +367,6 @@ def generate_frames(
     return frames
 
 
-def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    """Write through a temporary sibling, then rename, so no half-written file is left."""
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    tmp.replace(path)
-
-
 def generate_universe(
     out_dir: Path | str,
     n_stocks: int,
@@ -402,7 +394,7 @@ def generate_universe(
     paths = _write_per_stock(out_dir, frames) if layout == "per-stock" else WRITERS[layout](
         out_dir, frames)
     stock_list = "".join(f"{code}\n" for code in frames)
-    write_atomically(out_dir / "stock_list.txt", lambda p: p.write_text(stock_list, "utf-8"))
+    write_through(out_dir / "stock_list.txt", lambda p: p.write_text(stock_list, "utf-8"))
     log.info("wrote %d files to %s in %.2f s", len(paths), out_dir, time.perf_counter() - began)
     return paths
 
@@ -412,7 +404,7 @@ def _write_per_stock(out_dir: Path, frames: dict[str, pd.DataFrame]) -> list[Pat
     for code, frame in frames.items():
         path = out_dir / f"{code.replace('.', '_')}.parquet"
         table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
-        write_atomically(path, partial(pq.write_table, table, compression="zstd"))
+        write_through(path, partial(pq.write_table, table, compression="zstd"))
         paths.append(path)
     stale = sorted(set(out_dir.glob("*.parquet")) - set(paths))
     if stale:

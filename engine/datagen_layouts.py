@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from engine.data.layout_tdx import DAY_RECORD
-from engine.datagen import write_atomically
+from engine.util.atomic import write_through
 
 _FACTORS = (1.0, 2.0, 0.5)
 
@@ -39,7 +39,7 @@ def write_tdx(out_dir: Path, frames: dict[str, pd.DataFrame]) -> list[Path]:
         records["volume"] = frame["volume"].to_numpy()
         records["amount"] = frame["close"].to_numpy() * frame["volume"].to_numpy()
         path = folder / f"{exchange}{code[:6]}.day"
-        write_atomically(path, partial(_write_bytes, records.tobytes()))
+        write_through(path, partial(_write_bytes, records.tobytes()))
         paths.append(path)
     return paths
 
@@ -52,7 +52,7 @@ def write_qlib(out_dir: Path, frames: dict[str, pd.DataFrame]) -> list[Path]:
     for sub in ("calendars", "instruments", "features"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
     days = calendar.strftime("%Y-%m-%d")
-    write_atomically(out_dir / "calendars" / "day.txt",
+    write_through(out_dir / "calendars" / "day.txt",
                      lambda p: p.write_text("".join(f"{d}\n" for d in days), "utf-8"))
     instruments, paths = [], []
     for j, (code, frame) in enumerate(frames.items()):
@@ -71,9 +71,9 @@ def write_qlib(out_dir: Path, frames: dict[str, pd.DataFrame]) -> list[Path]:
             dense[index - first] = values
             data = np.concatenate([np.array([first], "<f4"), dense]).tobytes()
             path = folder / f"{field}.day.bin"
-            write_atomically(path, partial(_write_bytes, data))
+            write_through(path, partial(_write_bytes, data))
         paths.append(folder)
-    write_atomically(out_dir / "instruments" / "all.txt",
+    write_through(out_dir / "instruments" / "all.txt",
                      lambda p: p.write_text("".join(instruments), "utf-8"))
     return paths
 
@@ -83,7 +83,7 @@ def write_long(out_dir: Path, frames: dict[str, pd.DataFrame]) -> list[Path]:
     table = pa.Table.from_pandas(pd.concat(frames.values(), ignore_index=True),
                                  preserve_index=False, nthreads=1)
     path = out_dir / "bars.parquet"
-    write_atomically(path, partial(pq.write_table, table, compression="zstd"))
+    write_through(path, partial(pq.write_table, table, compression="zstd"))
     return [path]
 
 
@@ -100,7 +100,7 @@ def write_akshare(out_dir: Path, frames: dict[str, pd.DataFrame]) -> list[Path]:
         out["股票代码"] = code[:6]
         out["成交额"] = frame["close"] * frame["volume"]
         path = out_dir / f"{code[:6]}.csv"
-        write_atomically(path, partial(_to_csv, out))
+        write_through(path, partial(_to_csv, out))
         paths.append(path)
     return paths
 
@@ -110,7 +110,7 @@ def _write_bytes(data: bytes, path: Path) -> None:
 
 
 def _to_csv(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_csv(path, index=False, encoding="utf-8-sig")
+    frame.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
 
 
 WRITERS: dict[str, Callable[[Path, dict[str, pd.DataFrame]], list[Path]]] = {

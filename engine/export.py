@@ -6,10 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
-import shutil
-import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -18,6 +14,8 @@ from engine.errors import BacktestError
 from engine.lazy_import import lazy_module
 from engine.report import METRICS
 from engine.results import BacktestResult
+from engine.util.atomic import atomic_path, staged_folder
+from engine.util.oscompat import folder_accepts_files
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,51 +26,13 @@ else:
     pd = lazy_module("pandas")  # imported on first use: off the path of a plain run
 
 
-@contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A new empty temporary file beside ``path`` for the block to write (by any means:
-    text, parquet, an image); renamed onto ``path`` when the block ends, removed if it
-    raises, so ``path`` is never a half file and an existing one survives a failure."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-#: A staging folder older than this was left by a killed export and is removed.
-STALE_STAGING_SECONDS = 3600.0
-_STAGING_PREFIX = ".partial-"
-
-
-@contextlib.contextmanager
-def staged_folder(folder: Path) -> Iterator[Path]:
-    """A hidden staging folder inside ``folder`` (created if missing) for the block to
-    fill; when the block ends each file is renamed into ``folder``, and the staging folder
-    is removed, also when the block raises. A process killed while writing leaves only
-    the hidden staging folder (removed by a later export), never a partial result file,
-    and the earlier result in ``folder`` stays whole until the renames."""
-    folder.mkdir(parents=True, exist_ok=True)
-    _remove_stale_staging(folder)
-    stage = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=folder))
-    try:
-        yield stage
-        for path in sorted(stage.iterdir()):
-            os.replace(path, folder / path.name)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-
-
-def _remove_stale_staging(folder: Path) -> None:
-    now = time.time()
-    for path in folder.glob(f"{_STAGING_PREFIX}*"):
-        with contextlib.suppress(OSError):
-            if path.is_dir() and now - path.stat().st_mtime > STALE_STAGING_SECONDS:
-                shutil.rmtree(path, ignore_errors=True)
+#: Every file a run's export may write (``excluded.csv`` only when stocks were left
+#: out): an earlier export's file that a new one does not write again is removed.
+RESULT_FILES = ("equity.csv", "fills.csv", "trades.csv", "rejections.csv", "excluded.csv",
+                "metrics.csv", "metrics.json", "timings.json", "config.toml")
+#: Every file a walk-forward's export writes.
+WALK_FORWARD_FILES = ("folds.csv", "equity.csv", "fills.csv", "trades.csv", "summary.json",
+                      "config.toml")
 
 
 def check_writable_folder(path: Path, what: str) -> None:
@@ -84,7 +44,7 @@ def check_writable_folder(path: Path, what: str) -> None:
     if probe.exists() and not probe.is_dir():
         raise BacktestError(f"cannot write {what} {path}: {probe} is a file, not a folder; "
                             "choose another folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
+    if not folder_accepts_files(probe):
         raise BacktestError(f"cannot write {what} {path}: no permission to write in {probe}")
 
 
@@ -110,8 +70,10 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """A table as CSV in UTF-8 with a BOM (spreadsheets then read Chinese text).
 
     Floats are written in their shortest round-trip form, so they parse back exactly.
+    Lines end in LF on every OS (pandas would end them in the OS's own line separator).
     """
-    write_atomic(path, lambda h: frame.to_csv(h, index=False), encoding="utf-8-sig")
+    write_atomic(path, lambda h: frame.to_csv(h, index=False, lineterminator="\n"),
+                 encoding="utf-8-sig")
 
 
 def _jsonable(value: Any) -> Any:
@@ -166,7 +128,7 @@ def export_result(result: BacktestResult, folder: Path,
         tables["excluded.csv"] = result.excluded
     tables["metrics.csv"] = metrics_frame(result.metrics)
     tables.update({f"{name}.csv": frame for name, frame in (extra or {}).items()})
-    with staged_folder(folder) as stage:
+    with staged_folder(folder, owned=RESULT_FILES) as stage:
         for name, frame in tables.items():
             write_csv(frame, stage / name)
         write_json(result.metrics, stage / "metrics.json")
@@ -184,7 +146,7 @@ def export_walk_forward(result: WalkForwardResult, folder: Path) -> list[Path]:
     folder = Path(folder)
     tables = (("folds.csv", result.folds), ("equity.csv", result.equity),
               ("fills.csv", result.fills), ("trades.csv", result.trades))
-    with staged_folder(folder) as stage:
+    with staged_folder(folder, owned=WALK_FORWARD_FILES) as stage:
         for name, frame in tables:
             write_csv(frame, stage / name)
         write_json({**result.summary(), "grid": {k: list(v) for k, v in result.grid.items()}},

@@ -35,7 +35,7 @@ from typing import Any
 from engine.column_pass import Chunk, ChunkRecords, balance_chunks, column_pass, merge_records
 from engine.config import BacktestConfig
 from engine.data import MarketData
-from engine.pool import MapStats, Task, WorkerPool
+from engine.pool import MapStats, Task, WorkerPool, worker_cap
 from engine.progress import CancelToken, LocalContext, ProgressSink, TaskContext
 from engine.shared_data import (
     DataRef,
@@ -80,7 +80,7 @@ def shared_pool(n_workers: int) -> WorkerPool:
 def prestart_pool(n_workers: int | None = None) -> None:
     """Start the shared pool's workers in the background (one per core by default), so
     the first run or sweep that needs them pays no start-up. Returns at once."""
-    n = n_workers or os.cpu_count() or 1
+    n = worker_cap(n_workers or os.cpu_count() or 1)
     shared_pool(n).start(n)
 
 
@@ -111,8 +111,8 @@ def choose_workers(requested: str | int, serial_seconds: float, n_units: int,
     ``transfer_seconds`` for moving the job's outputs.
     """
     if requested != "auto":
-        return max(1, min(int(requested), n_units))
-    k = min(os.cpu_count() or 1, n_units)
+        return worker_cap(max(1, min(int(requested), n_units)))
+    k = worker_cap(min(os.cpu_count() or 1, n_units))
     if k < 2:
         return 1
     overhead = WARM_OVERHEAD_SECONDS if pool_is_warm(k) else COLD_START_SECONDS

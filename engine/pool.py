@@ -34,6 +34,7 @@ from typing import Any
 
 from engine.errors import BacktestError, Cancelled
 from engine.progress import MIN_INTERVAL, CancelToken, ProgressSink, Throttle
+from engine.util.oscompat import max_workers
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +236,17 @@ class _Progress:
         self.sink(stage, sum(per_task), self.total, worker)
 
 
+#: Handles the pool waits on per busy or starting worker: its pipe and its process.
+_HANDLES_PER_WORKER = 2
+
+
+def worker_cap(n: int) -> int:
+    """``n`` workers, or fewer where the OS limits the handles one wait may watch (30 on
+    Windows before Python 3.13: 32 would crash the first sweep of a 32-thread desktop)."""
+    cap = max_workers(_HANDLES_PER_WORKER)
+    return n if cap is None else max(1, min(n, cap))
+
+
 class WorkerPool:
     """``size`` spawned worker processes, started lazily and kept warm between runs.
 
@@ -258,7 +270,7 @@ class WorkerPool:
         self._daemon, self._name = daemon, name
         self._ctx = multiprocessing.get_context("spawn")
         self._cancel_flag = self._ctx.RawValue("q", 0)
-        self._workers: list[_Worker | None] = [None] * size
+        self._workers: list[_Worker | None] = [None] * worker_cap(size)
         self._lock = threading.RLock()
         self._run_ids = itertools.count(1)
         self.closed = False
@@ -293,7 +305,7 @@ class WorkerPool:
         """Spawn the first ``n`` workers (default all) that are missing or dead, without
         waiting for them; ``prepare`` runs here first (once)."""
         with self._lock:
-            n = self.size if n is None else n
+            n = self.size if n is None else worker_cap(n)
             if n > self.size:
                 self._workers.extend([None] * (n - self.size))
             missing = [i for i, w in enumerate(self._workers[:n]) if w is None or not w.alive]
@@ -328,7 +340,7 @@ class WorkerPool:
             if cancel is not None and cancel.is_set():
                 raise Cancelled("cancelled while waiting for the worker pool")
         try:
-            n_workers = max(1, min(n_workers, len(tasks)))
+            n_workers = worker_cap(max(1, min(n_workers, len(tasks))))
             t0 = time.perf_counter()
             cold = not self.warm(n_workers)
             self.start(n_workers)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import itertools
-import os
-import sys
 import time
-from contextlib import suppress
 from typing import Any
 
 import numpy as np
@@ -18,43 +14,15 @@ from engine.backtest import build_result, local_simulation
 from engine.config import BacktestConfig
 from engine.data import PLANES, AlignedArrays, MarketData
 from engine.progress import ProgressSink
-
-#: Unix niceness of engine worker processes: the caller (a window that must keep drawing)
-#: gets the CPU it needs even while every core computes.
-WORKER_NICENESS = 5
-
-
-#: glibc allocator thresholds of worker processes (bytes): see ``tune_allocator``.
-MMAP_THRESHOLD, TRIM_THRESHOLD = 32 * 2**20, 64 * 2**20
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+from engine.util.oscompat import lower_priority, tune_allocator
 
 
 def start_worker() -> None:
     """Initializer of engine worker processes (the local pool's and Dask's): lower their
     priority, tune the allocator, then load the kernels."""
-    if hasattr(os, "nice"):  # not on Windows
-        with suppress(OSError):
-            os.nice(max(0, WORKER_NICENESS - os.nice(0)))
+    lower_priority()
     tune_allocator()
     warm_up()
-
-
-def tune_allocator() -> bool:
-    """Serve allocations up to ``MMAP_THRESHOLD`` from the heap (glibc only; True if set).
-
-    Every sweep combination allocates the same few-MB arrays. Dask starts its workers
-    with ``MALLOC_TRIM_THRESHOLD_=65536``, which turns off glibc's adaptive threshold,
-    so each such array was a fresh ``mmap`` (page faults) and a ``munmap``: per-stock
-    sweeps took ~45% more CPU. These are the values the adaptive threshold grows to.
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None)
-        return bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-                    and libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
-        return False
 
 
 def _tiny_market(n_days: int = 40, n_stocks: int = 3) -> MarketData:

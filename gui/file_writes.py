@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QWidget
 
 from engine.errors import BacktestError
-from engine.export import atomic_path
+from engine.util.atomic import write_through
 from gui.error_panel import ErrorPanel
 
 log = logging.getLogger(__name__)
@@ -46,10 +46,7 @@ def write_file(errors: ErrorPanel | None, path: Path, write: Callable[[Path], ob
     replaces ``path``. A failure (no such folder, no permission, disk full, an engine
     error) shows in ``errors`` (logged when None) and leaves an existing ``path`` as it
     was. ``what`` names the content for the details and the log. Returns success."""
-    def atomically() -> None:
-        with atomic_path(path) as tmp:
-            write(tmp)
-    return _reported(errors, path, what, atomically)
+    return _reported(errors, path, what, lambda: write_through(path, write))
 
 
 def write_folder(errors: ErrorPanel | None, folder: Path, write: Callable[[Path], object],

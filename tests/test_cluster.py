@@ -30,7 +30,7 @@ from engine.cli import main
 from engine.config import BacktestConfig
 from engine.errors import Cancelled, ClusterError
 from engine.sweep import run_sweep
-from engine.warmup import tune_allocator
+from engine.util.oscompat import tune_allocator
 from tests.conftest import SAMPLE
 
 ADDRESS = "local:2"

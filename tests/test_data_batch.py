@@ -295,14 +295,6 @@ def test_long_file_codes_map_per_chunk_with_their_own_dictionaries() -> None:
     np.testing.assert_array_equal(_stock_of_rows(plain, codes), [0, 2])
 
 
-def test_the_allocator_keeps_freed_memory_on_glibc_only() -> None:
-    from engine.data.allocator import keep_freed_memory
-
-    glibc = (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
-    assert keep_freed_memory() is glibc
-    assert keep_freed_memory() is glibc  # set once per process
-
-
 @pytest.mark.parametrize("layout", ["per-stock", "long"])
 def test_short_reads_still_give_every_byte_of_a_file(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str) -> None:

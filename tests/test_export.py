@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,7 @@ from engine.compare import (
     config_differences,
 )
 from engine.config import BacktestConfig
+from engine.errors import BacktestError
 from engine.export import (
     export_comparison,
     export_result,
@@ -97,7 +100,7 @@ def test_exported_csvs_parse_back_to_the_same_numbers(pair: dict[int, BacktestRe
             assert isinstance(text, float) and math.isnan(text)
         else:
             assert float(text) == value and type(value)(float(text)) == value
-    assert json.loads((tmp_path / "metrics.json").read_text())["sharpe"] == result.metrics["sharpe"]
+    assert json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))["sharpe"] == result.metrics["sharpe"]
     assert BacktestConfig.load(tmp_path / "config.toml") == result.config
 
 
@@ -188,3 +191,89 @@ def test_export_sweep_round_trips_the_table(tmp_path: Path) -> None:
                       {"period": [10, 14], "oversold": [25, 30]})
     path = export_sweep(sweep, tmp_path / "sweep.csv")
     _assert_numbers_equal(_read(path), sweep.table)
+
+
+def _sharing_violation(path: Path) -> OSError:
+    """The error Windows raises for a file another program (Excel, WPS) holds open."""
+    exc = PermissionError(13, "The process cannot access the file because it is being used "
+                              "by another process", str(path))
+    exc.winerror = 32  # type: ignore[attr-defined]
+    return exc
+
+
+def _hold_open(monkeypatch: pytest.MonkeyPatch, held: Path) -> None:
+    """Emulate Windows with ``held`` open in a spreadsheet: no rename touches it."""
+    real = os.replace
+    monkeypatch.setattr("engine.util.oscompat.RENAME_RETRY_SECONDS", 0.05)
+
+    def replace(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+        if held in (Path(source), Path(target)):
+            raise _sharing_violation(held)
+        real(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+
+
+def _contents(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_an_export_over_a_file_open_in_another_program_changes_nothing(
+        tmp_path: Path, pair: dict[int, BacktestResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export_result(pair[8], tmp_path)
+    before = _contents(tmp_path)
+    _hold_open(monkeypatch, tmp_path / "trades.csv")
+    with pytest.raises(BacktestError) as caught:
+        export_result(pair[3], tmp_path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("trades.csv is open in another program")
+    assert "close it" in message
+    assert _contents(tmp_path) == before  # every file of the earlier export as it was
+
+
+def test_a_file_held_for_a_moment_is_retried(tmp_path: Path, pair: dict[int, BacktestResult],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # A virus scanner or OneDrive holds a new file for a moment: the rename retries.
+    real, refused = os.replace, []
+
+    def replace(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+        if Path(target).name == "fills.csv" and len(refused) < 2:
+            refused.append(target)
+            raise _sharing_violation(Path(target))
+        real(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    export_result(pair[3], tmp_path)
+    assert len(refused) == 2
+    _assert_numbers_equal(_read(tmp_path / "fills.csv"), pair[3].fills)
+
+
+def test_files_of_an_earlier_export_that_this_one_does_not_write_are_removed(
+        tmp_path: Path, pair: dict[int, BacktestResult]) -> None:
+    export_result(pair[3], tmp_path, extra={"notes": pd.DataFrame({"x": [1]})})
+    (tmp_path / "excluded.csv").write_text("code,reason\n", encoding="utf-8")  # older export
+    (tmp_path / "mine.txt").write_text("the user's own file", encoding="utf-8")
+    written = export_result(pair[8], tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == sorted(
+        [*(p.name for p in written), "mine.txt"])
+    assert not (tmp_path / "notes.csv").exists() and not (tmp_path / "excluded.csv").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [
+        ".export-files.json"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="Unix file modes")
+def test_exported_files_get_the_mode_the_umask_gives(tmp_path: Path,
+                                                     pair: dict[int, BacktestResult]) -> None:
+    old = os.umask(0o022)
+    try:
+        paths = export_result(pair[3], tmp_path)
+    finally:
+        os.umask(old)
+    assert {stat.S_IMODE(p.stat().st_mode) for p in paths} == {0o644}
+
+
+def test_csv_lines_end_in_lf_on_every_os(tmp_path: Path) -> None:
+    write_csv(pd.DataFrame({"a": [1, 2]}), tmp_path / "t.csv")
+    assert (tmp_path / "t.csv").read_bytes() == b"\xef\xbb\xbfa\n1\n2\n"

@@ -21,7 +21,7 @@ from engine.pool import WorkerCrashError, inject_fault
 from engine.report import format_frame
 from engine.store import RunStore
 from engine.sweep import run_sweep
-from engine.warmup import WORKER_NICENESS
+from engine.util.oscompat import WORKER_NICENESS
 from tests.conftest import SAMPLE
 
 CONFIG = BacktestConfig(data_dir=SAMPLE)

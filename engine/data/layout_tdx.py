@@ -23,6 +23,7 @@ from engine.data.read_pool import read_each
 from engine.data.reader import FileTable, digest_of, file_table, unreadable
 from engine.errors import DataError
 from engine.progress import CancelToken
+from engine.util.oscompat import open_binary, read_into
 
 #: One daily record: date YYYYMMDD, prices in fen (0.01 yuan), amount, volume in shares.
 DAY_RECORD = np.dtype([("date", "<u4"), ("open", "<u4"), ("high", "<u4"), ("low", "<u4"),
@@ -78,9 +79,9 @@ def _read_into(path: Path, label: str, view: memoryview) -> str:
     """Fill ``view`` with a ``.day`` file's bytes (its size when listed) and return their
     digest; a length that is no whole number of records is an error (a truncated file)."""
     try:  # the OS's calls, not a Python file object (a third of a small file's time)
-        handle = os.open(path, os.O_RDONLY)
+        handle = open_binary(path)
         try:
-            size = os.readv(handle, [view])
+            size = read_into(handle, view)
             grown = bool(os.read(handle, 1))
         finally:
             os.close(handle)

@@ -18,7 +18,6 @@ import pyarrow as pa
 from engine.config import parse_date
 from engine.data import cache
 from engine.data.align import PLANES, AlignedArrays, align, day_positions
-from engine.data.allocator import keep_freed_memory
 from engine.data.folder import FolderScan, ProgressCallback
 from engine.data.layout_detect import LAYOUT_CHOICES, layout_title, read_stocks, scan_folder
 from engine.data.limits import LISTING_MODES, BarLimits
@@ -27,6 +26,7 @@ from engine.data.stocklist import parse_stock_selection, resolve_codes
 from engine.data.validate import validate
 from engine.errors import ConfigError, DataError
 from engine.progress import CancelToken
+from engine.util.oscompat import tune_allocator
 
 log = logging.getLogger(__name__)
 
@@ -176,8 +176,7 @@ def load_market_data(
     timings = {"scan": time.perf_counter() - t0}
     entry: Path | None = None
     if hit is not None:
-        arrays, meta = hit
-        entry = root / key
+        arrays, meta, entry = hit
     else:
         arrays, meta = _build(scan, codes, missing, params, on_bad_stock, progress, cancel,
                               timings)
@@ -210,7 +209,7 @@ def _build(scan: FolderScan, wanted: list[str], missing: list[str], params: dict
     is usable."""
     end_day = params["end"]
     t0 = time.perf_counter()
-    keep_freed_memory()
+    tune_allocator()
     results = read_stocks(scan, wanted, progress, cancel) if wanted else []
     # Arrow keeps the memory it frees for its next allocations; the arrays to come are
     # NumPy's, so Arrow's cache is handed back to the OS whenever it has freed much (here

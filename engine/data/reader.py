@@ -23,6 +23,8 @@ from engine.data.column_aliases import (
 )
 from engine.errors import DataError
 from engine.lazy_import import lazy_module
+from engine.util.oscompat import open_binary
+from engine.util.text import text_encoding
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -122,7 +124,7 @@ def read_bytes(path: Path) -> bytes:
     Four calls to the OS (open, size, read, close), not a Python file object's nine: each
     call gives up the GIL, and the threads of a load wait for it after every one."""
     try:
-        handle = os.open(path, os.O_RDONLY)
+        handle = open_binary(path)
         try:
             size = os.fstat(handle).st_size
             data = os.read(handle, size + 1)  # a regular file gives all it has at once
@@ -274,8 +276,9 @@ def read_table(path: Path, data: bytes, extra: tuple[str, ...] = (), *,
     Parquet and feather decode only the columns ``file_table`` reads, plus the canonical
     ``extra`` ones (a long file's ``ts_code``, which parquet decodes as a dictionary: a
     few thousand distinct codes, not millions of strings). ``threads`` decodes one big
-    file's columns in parallel. CSV is read as UTF-8, else GBK (which Chinese tools
-    often write).
+    file's columns in parallel. CSV is read as UTF-8 (with or without a BOM), else
+    GB18030 (a superset of the GBK that Chinese tools often write): UTF-8 bytes go to
+    Arrow as they are, validated in place, not transcoded.
     """
     suffix = path.suffix.lower()
     try:
@@ -294,12 +297,7 @@ def read_table(path: Path, data: bytes, extra: tuple[str, ...] = (), *,
             if suffix == ".parquet":
                 return parquet.read(columns=columns, use_threads=threads), mapping
             return ipc.read_all().select(columns), mapping
-        try:
-            data.decode("utf-8")
-            encoding = "utf8"
-        except UnicodeDecodeError:
-            encoding = "gbk"
-        table = _read_csv(data, encoding)
+        table = _read_csv(data, text_encoding(data))
         _check_unique(path, table.column_names)
         return table, map_columns(table.column_names)
     except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError) as exc:
