@@ -75,7 +75,8 @@ def in_process(folder: Path, start: str, end: str, runs: int) -> dict:
     subprocess.run([str(cli), "check", str(folder), "--start", start, "--end", end],
                    check=True, capture_output=True)
     out = subprocess.run([sys.executable, "-c", _CHILD, str(folder), start, end, str(runs)],
-                         check=True, capture_output=True, text=True, cwd=ROOT)
+                         check=True, capture_output=True, cwd=ROOT, encoding="utf-8",
+                         errors="replace")
     payload = json.loads(out.stdout.strip().splitlines()[-1])
     payload.update(summary(payload.pop("samples")))
     return payload
@@ -93,7 +94,8 @@ def fresh_process(folder: Path, runs: int) -> dict:
         subprocess.run(cmd, check=True, capture_output=True)
         samples.append(time.perf_counter() - t0)
     imports = subprocess.run([sys.executable, "-X", "importtime", "-c",
-                              "import engine.backtest"], capture_output=True, text=True)
+                              "import engine.backtest"], capture_output=True,
+                             encoding="utf-8", errors="replace")
     last = imports.stderr.strip().splitlines()[-1].split("|")
     return {**summary(samples), "import_engine_backtest_s": int(last[1]) / 1e6}
 

@@ -80,14 +80,15 @@ def _child(folder: str, cache: str, end: str) -> None:
 
 def _load(folder: Path, cache: str, end: str) -> dict:
     out = subprocess.run([sys.executable, __file__, "--child", str(folder), cache, end],
-                         capture_output=True, text=True, check=True, cwd=ROOT)
+                         capture_output=True, check=True, cwd=ROOT, encoding="utf-8",
+                         errors="replace")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _baseline_mb() -> float:
     code = "import engine.data; from benchmarks.common import peak_rss_mb; print(peak_rss_mb())"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=ROOT)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         check=True, cwd=ROOT, encoding="utf-8", errors="replace")
     return float(out.stdout.strip())
 
 

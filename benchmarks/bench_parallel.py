@@ -243,7 +243,8 @@ def cli_sweep(folder: Path) -> dict[str, Any]:
     cmd = [str(cli), "sweep", "--data", str(folder), "--start", START, "--end", END,
            "--no-progress", *(f"--{k}={v}" for k, v in GRID_TEXT.items())]
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT, encoding="utf-8",
+                          errors="replace")
     return {"wall_s": time.perf_counter() - t0, "first_line": done.stdout.splitlines()[0]}
 
 

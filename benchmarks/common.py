@@ -67,7 +67,7 @@ def peak_rss_mb() -> float:
     parent that had grown large (one that generated a universe) reported the parent's.
     """
     try:
-        with open("/proc/self/status") as status:
+        with open("/proc/self/status", encoding="utf-8") as status:
             for line in status:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) / 1024
@@ -100,5 +100,5 @@ def write_result(name: str, payload: dict[str, Any]) -> Path:
     payload = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                            "platform": platform.platform()}, **payload}
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps(payload, indent=2))
+    path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
     return path

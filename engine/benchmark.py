@@ -5,6 +5,7 @@ as TongDaXin's ``sh000300.day``, or a file of daily closes)."""
 from __future__ import annotations
 
 import functools
+import io
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +18,14 @@ from engine.data.layout_detect import read_security, scan_folder
 from engine.data.naming import DATA_SUFFIXES, parse_code
 from engine.data.reader import parse_dates
 from engine.errors import DataError
+from engine.util.text import read_text
 from engine.valuation_nb import benchmark_equity_nb
 
 
 def read_closes(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(days since 1970, closes) of a file of daily closes: CSV, parquet or feather with
-    a date column (any alias of SPEC §1) and a close column; sorted by date.
+    """(days since 1970, closes) of a file of daily closes: CSV (UTF-8 with or without a
+    BOM, else GB18030/GBK), parquet or feather with a date column (any alias of SPEC §1)
+    and a close column; sorted by date.
 
     Errors name the file and the row: a missing column, an unreadable date, a close that
     is not a positive number, a date given twice.
@@ -33,7 +36,8 @@ def read_closes(path: Path) -> tuple[np.ndarray, np.ndarray]:
         suffix = path.suffix.lower()
         frame = (pd.read_parquet(path) if suffix == ".parquet" else
                  pd.read_feather(path) if suffix == ".feather" else
-                 pd.read_csv(path, dtype=str))
+                 pd.read_csv(io.StringIO(read_text(path, f"benchmark {path.name}")),
+                             dtype=str))
     except (OSError, ValueError, ImportError) as exc:
         raise DataError(f"benchmark {path.name}: cannot be read ({exc}); give a CSV, parquet "
                         "or feather file with date and close columns", file=path) from exc

@@ -13,7 +13,8 @@ from typing import Any
 
 import tomli_w
 
-from engine.errors import ConfigError
+from engine.errors import ConfigError, DataError
+from engine.util.text import read_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -239,10 +240,14 @@ class BacktestConfig:
 
     @classmethod
     def load(cls, path: Path | str) -> BacktestConfig:
-        """Read a TOML file written by ``save`` (or by hand); relative paths stay relative."""
+        """Read a TOML file written by ``save`` (or by hand); relative paths stay relative.
+
+        The file is UTF-8 with or without a BOM (Notepad's "UTF-8"), else GB18030 (GBK)."""
         path = Path(path)
         try:
-            values = tomllib.loads(path.read_text(encoding="utf-8"))
+            values = tomllib.loads(read_text(path))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"configuration {path.name} cannot be read: {exc}") from exc
+        except DataError as exc:
+            raise ConfigError(f"configuration {exc}") from exc
         return cls.from_dict(values)

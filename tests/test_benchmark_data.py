@@ -18,14 +18,15 @@ def test_a_generated_universe_is_kept_while_current_and_rewritten_when_stale(
     assert stock_list.stat().st_mtime_ns == written  # current: kept as it is
 
     # What an older datagen wrote: a 921xxx.BJ code, which is not an A-share (SPEC §1).
-    codes = stock_list.read_text().split()
+    codes = stock_list.read_text(encoding="utf-8").split()
     stale = folder / "921023_BJ.parquet"
     stale.write_bytes((folder / f"{codes[-1].replace('.', '_')}.parquet").read_bytes())
-    stock_list.write_text("\n".join([*codes[:-1], "921023.BJ"]) + "\n")
+    stock_list.write_text("\n".join([*codes[:-1], "921023.BJ"]) + "\n", encoding="utf-8")
     ensure_universe(folder, 6, "2024-01-01", "2024-03-01", seed=3)
-    assert stock_list.read_text().split() == codes and not stale.exists()
+    assert stock_list.read_text(encoding="utf-8").split() == codes and not stale.exists()
     assert load_market_data(folder, use_cache=False).n_stocks == 6
 
-    stock_list.write_text("\n".join(codes[:-1]) + "\n")  # too few stocks: stale too
+    # Too few stocks: stale too.
+    stock_list.write_text("\n".join(codes[:-1]) + "\n", encoding="utf-8")
     ensure_universe(folder, 6, "2024-01-01", "2024-03-01", seed=3)
-    assert stock_list.read_text().split() == codes
+    assert stock_list.read_text(encoding="utf-8").split() == codes

@@ -64,14 +64,15 @@ def test_run_prints_metrics_and_writes_every_file(tmp_path: Path,
     np.testing.assert_array_equal(fills["commission"], result.fills["commission"])
     equity = pd.read_csv(out / "equity.csv", encoding="utf-8-sig")
     np.testing.assert_array_equal(equity["equity"], result.equity["equity"])
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["total_return"] == result.metrics["total_return"]
 
 
 def test_run_reads_config_and_flags_override(tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "run.toml"
-    path.write_text(f'data_dir = "{SAMPLE.as_posix()}"\nperiod = 9\noversold = 25.0\n')
+    path.write_text(f'data_dir = "{SAMPLE.as_posix()}"\nperiod = 9\noversold = 25.0\n',
+                    encoding="utf-8")
     assert main(["run", "--config", str(path), "--overbought", "75"]) == 0
     assert "RSI 9 25/75" in capsys.readouterr().out
 
@@ -129,7 +130,7 @@ def test_bad_out_or_cache_folder_fails_before_any_work(
     monkeypatch.setattr(engine.sweep, "run_sweep", no_work)
     monkeypatch.setattr(engine.walkforward, "run_walk_forward", no_work)
     a_file = tmp_path / "a_file"
-    a_file.write_text("x")
+    a_file.write_text("x", encoding="utf-8")
     target = a_file / ("out" if flag == "--out" else "cache")
     extra = {"run": ["--no-store"], "sweep": ["--period", "10,14", "--no-store"],
              "walkforward": ["--period", "10,14"]}[command]

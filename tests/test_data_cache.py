@@ -105,7 +105,7 @@ def test_explicit_cache_dir_and_no_cache(folder: Path, tmp_path: Path,
 
 def test_unwritable_cache_only_costs_speed(folder: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "file-not-folder"
-    blocker.write_text("x")
+    blocker.write_text("x", encoding="utf-8")
     data = load_market_data(folder, cache_dir=blocker / "cache")
     assert data.n_stocks == 2 and not data.from_cache
 
@@ -242,7 +242,7 @@ def test_a_file_where_an_entry_belongs_is_replaced(folder: Path, isolated_cache:
     cold = load_market_data(folder)
     entry = next(isolated_cache.iterdir())
     shutil.rmtree(entry)
-    entry.write_text("not an entry")
+    entry.write_text("not an entry", encoding="utf-8")
     again = load_market_data(folder)
     _same(cold, again)
     assert entry.is_dir() and load_market_data(folder).from_cache

@@ -124,7 +124,7 @@ def test_nothing_usable_says_what_the_folder_holds_and_why(tmp_path: Path) -> No
         pd.DataFrame({"when": DATES, "close": CLOSE}).to_csv(tmp_path / name, index=False)
     pd.DataFrame({"date": DATES, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0,
                   "volume": 1.0}).to_parquet(tmp_path / "prices.parquet")
-    (tmp_path / "notes.docx").write_text("x")
+    (tmp_path / "notes.docx").write_text("x", encoding="utf-8")
     (tmp_path / "old").mkdir()
     with pytest.raises(DataError) as info:
         load_market_data(tmp_path)

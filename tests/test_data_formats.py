@@ -84,8 +84,8 @@ def test_slash_dates_and_datetimes_with_time(write_stock: WriteStock) -> None:
 
 def test_other_files_are_ignored_with_a_warning(write_stock: WriteStock) -> None:
     path = write_stock("000001_SZ.parquet", bars(DATES, CLOSE))
-    (path.parent / "notes.md").write_text("hello")
-    (path.parent / "stock_list.txt").write_text("000001.SZ\n")
+    (path.parent / "notes.md").write_text("hello", encoding="utf-8")
+    (path.parent / "stock_list.txt").write_text("000001.SZ\n", encoding="utf-8")
     data = load_market_data(path.parent)
     assert data.codes == ("000001.SZ",)
     assert any("notes.md" in w for w in data.warnings)

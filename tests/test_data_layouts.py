@@ -163,7 +163,8 @@ def test_qlib_bin_shorter_than_its_calendar_is_one_line_error(folders: dict[str,
 def test_qlib_bin_longer_than_calendar(folders: dict[str, Path], tmp_path: Path) -> None:
     folder = _copy_tree(folders["qlib"], tmp_path / "qlib")
     calendar = folder / "calendars" / "day.txt"
-    calendar.write_text("".join(calendar.read_text().splitlines(keepends=True)[:-10]))
+    days = calendar.read_text(encoding="utf-8").splitlines(keepends=True)
+    calendar.write_text("".join(days[:-10]), encoding="utf-8")
     with pytest.raises(DataError, match=r"run past the end of calendars/day.txt"):
         load_market_data(folder)
 
@@ -171,7 +172,8 @@ def test_qlib_bin_longer_than_calendar(folders: dict[str, Path], tmp_path: Path)
 def test_qlib_factor_gives_real_prices_and_adj_factor(tmp_path: Path) -> None:
     folder = tmp_path / "q"
     (folder / "calendars").mkdir(parents=True)
-    (folder / "calendars" / "day.txt").write_text("2024-01-02\n2024-01-03\n2024-01-04\n")
+    (folder / "calendars" / "day.txt").write_text("2024-01-02\n2024-01-03\n2024-01-04\n",
+                                                  encoding="utf-8")
     inst = folder / "features" / "sh600000"
     inst.mkdir(parents=True)
     factor = np.array([0.5, 0.5, 1.0], "<f4")

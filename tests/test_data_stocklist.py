@@ -23,7 +23,8 @@ def folder(write_stock: WriteStock) -> Path:
 
 def test_text_list_with_comments_commas_and_spaces(tmp_path: Path) -> None:
     path = tmp_path / "list.txt"
-    path.write_text("# my picks\n000001.SZ, 600000_SH  # bank\n\nsz300750 000001.SZ\n")
+    path.write_text("# my picks\n000001.SZ, 600000_SH  # bank\n\nsz300750 000001.SZ\n",
+                    encoding="utf-8")
     assert read_stock_list(path) == ["000001.SZ", "600000.SH", "300750.SZ"]
 
 
@@ -46,7 +47,7 @@ def test_table_list_without_code_column(tmp_path: Path) -> None:
 
 def test_bad_code_in_list(tmp_path: Path) -> None:
     path = tmp_path / "list.txt"
-    path.write_text("000001.SZ\nAPPLE\n")
+    path.write_text("000001.SZ\nAPPLE\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"list.txt: 'APPLE' is not a stock code"):
         read_stock_list(path)
 
@@ -57,7 +58,7 @@ def test_all_stocks_by_default_sorted_by_code(folder: Path) -> None:
 
 def test_selection_from_list_file_and_codes(folder: Path, tmp_path: Path) -> None:
     path = tmp_path / "picks.txt"
-    path.write_text("600000_SH\n000001.SZ\n")
+    path.write_text("600000_SH\n000001.SZ\n", encoding="utf-8")
     assert load_market_data(folder, path).codes == ("000001.SZ", "600000.SH")
     assert load_market_data(folder, "300750.SZ, 600000").codes == ("300750.SZ", "600000.SH")
     assert load_market_data(folder, ["sz000001"]).codes == ("000001.SZ",)
@@ -95,7 +96,7 @@ def test_two_parquet_files_for_one_code(write_stock: WriteStock) -> None:
 
 def test_a_list_of_only_comments_is_named(folder: Path, tmp_path: Path) -> None:
     listing = tmp_path / "mine.txt"
-    listing.write_text("# my picks\n\n  # none yet\n")
+    listing.write_text("# my picks\n\n  # none yet\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"^stock list mine\.txt holds no stock code") as info:
         load_market_data(folder, listing)
     assert info.value.file == str(listing)

@@ -167,7 +167,8 @@ def test_all_zero_volume_names_the_file_not_the_end_date(write_stock: WriteStock
 
 def test_duplicated_csv_column_is_an_error_not_a_traceback(write_stock: WriteStock) -> None:
     path = write_stock("000001_SZ.csv", bars(DATES))
-    path.write_text("date,open,high,low,close,Close,volume\n2024-01-02,1,1,1,1,1,100\n")
+    path.write_text("date,open,high,low,close,Close,volume\n2024-01-02,1,1,1,1,1,100\n",
+                    encoding="utf-8")
     with pytest.raises(DataError, match=r"^000001_SZ\.csv: column `Close` appears more than "
                        r"once in the header") as info:
         load_market_data(path.parent)

@@ -33,7 +33,7 @@ def _python(code: str, *args: str) -> subprocess.Popen[str]:
     """A Python process running ``code`` (dedented) with ``args`` as ``sys.argv[1:]``."""
     return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, encoding="utf-8", errors="replace")
 
 
 def _kill_when(process: subprocess.Popen[str], marker: Path) -> None:
@@ -224,6 +224,6 @@ def test_a_worker_killed_during_a_cli_sweep_fails_it_in_one_line_and_a_rerun_suc
     assert _visible(out) == {}
     rerun = subprocess.run([sys.executable, "-m", "engine.cli", *sweep, "--period", "10,14",
                             "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
-                           timeout=HANG_GUARD_S)
+                           timeout=HANG_GUARD_S, encoding="utf-8", errors="replace")
     assert rerun.returncode == 0, rerun.stderr
     assert set(_visible(out)) == {"sweep.csv", "skipped.csv", "sweep.json"}

@@ -36,7 +36,7 @@ print(json.dumps({"code": code, "modules": [
 
 def _imported_by_cli(args: list[str]) -> dict:
     out = subprocess.run([sys.executable, "-c", _CHILD, *args], capture_output=True,
-                         text=True, cwd=ROOT, check=True)
+                         text=True, cwd=ROOT, check=True, encoding="utf-8", errors="replace")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -142,7 +142,7 @@ def test_a_lazy_module_runs_at_its_first_attribute_access() -> None:
             "m = lazy_module('colorsys'); before = 'colorsys' in sys.modules; "
             "m.rgb_to_hsv(1, 0, 0); print(before, 'colorsys' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=ROOT)
+                         check=True, cwd=ROOT, encoding="utf-8", errors="replace")
     assert out.stdout.split() == ["False", "True"]
 
 
@@ -153,7 +153,7 @@ def test_a_lazy_module_imports_once_under_many_threads() -> None:
             "print(set(pool.map(lambda _: m.parseString('<a/>').documentElement.tagName, "
             "range(64))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=ROOT)
+                         check=True, cwd=ROOT, encoding="utf-8", errors="replace")
     assert out.stdout.strip() == "{'a'}"
 
 

@@ -114,14 +114,14 @@ def test_a_write_into_a_folder_that_cannot_exist_shows_in_the_panel(
         window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     write, panel_of = ALL_WRITES[name]
     in_the_way = tmp_path / "afile"
-    in_the_way.write_text("keep me")
+    in_the_way.write_text("keep me", encoding="utf-8")
     target = in_the_way / "out.x"
     assert not write(window, target, monkeypatch)
     panel = panel_of(window)
     assert not panel.isHidden()  # shown, though its tab may be behind another
     assert panel.message.text() == (f"Could not write {target}: Not a directory; "
                                     "choose another folder")
-    assert in_the_way.read_text() == "keep me"
+    assert in_the_way.read_text(encoding="utf-8") == "keep me"
 
 
 @pytest.mark.parametrize("name", FILE_WRITES)
@@ -131,7 +131,7 @@ def test_a_file_write_is_atomic(window: MainWindow, tmp_path: Path,
     folder = tmp_path / "out"
     folder.mkdir()
     target = folder / "written.x"
-    target.write_text("old")
+    target.write_text("old", encoding="utf-8")
     assert write(window, target, monkeypatch)
     assert panel_of(window).isHidden()
     assert [p.name for p in folder.iterdir()] == ["written.x"]  # no temporary file left
@@ -169,14 +169,14 @@ def test_a_writer_failing_midway_leaves_the_old_file_intact(qtbot: QtBot,
     panel = ErrorPanel()
     qtbot.addWidget(panel)
     target = tmp_path / "table.csv"
-    target.write_text("the old table")
+    target.write_text("the old table", encoding="utf-8")
 
     def half_then_full_disk(tmp: Path) -> None:
-        tmp.write_text("half a ta")
+        tmp.write_text("half a ta", encoding="utf-8")
         raise OSError(28, "No space left on device")
 
     assert not write_file(panel, target, half_then_full_disk, "a table")
-    assert target.read_text() == "the old table"
+    assert target.read_text(encoding="utf-8") == "the old table"
     assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]
     assert panel.message.text() == (f"Could not write {target}: No space left on device; "
                                     "choose another folder")
@@ -210,7 +210,7 @@ def test_a_table_outside_any_panel_logs_the_failure(qtbot: QtBot, tmp_path: Path
     qtbot.addWidget(table)
     table.set_data(pd.DataFrame({"code": ["000001.SZ"]}))
     assert error_panel_of(table) is None
-    (tmp_path / "afile").write_text("")
+    (tmp_path / "afile").write_text("", encoding="utf-8")
     with caplog.at_level(logging.WARNING, logger="gui.file_writes"):
         assert table.export_csv(tmp_path / "afile" / "t.csv") is None
     assert "Could not write" in caplog.text

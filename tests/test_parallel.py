@@ -195,7 +195,7 @@ def test_warm_pool_has_no_start_up_and_shared_memory_without_cache(tmp_path: Pat
     assert second.timings["pool_startup"] == 0.0
     assert "startup" not in set(second.worker_spans["stage"])
     not_a_folder = tmp_path / "file"
-    not_a_folder.write_text("the cache cannot be written here")
+    not_a_folder.write_text("the cache cannot be written here", encoding="utf-8")
     no_cache = run_backtest(_config(workers=2, cache_dir=not_a_folder / "cache"))
     assert_same(first, no_cache)
     assert no_cache.timings["bytes_to_workers"] < 20_000

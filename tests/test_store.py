@@ -401,7 +401,7 @@ def test_runs_errors_are_one_line(args: list[str], message: str, tmp_path: Path,
                                   capsys: pytest.CaptureFixture[str]) -> None:
     store.save(runs["shared"])
     a_file = tmp_path / "a_file"
-    a_file.write_text("x")
+    a_file.write_text("x", encoding="utf-8")
     argv = [a.format(file=a_file, tmp=tmp_path) for a in args]
     assert main(argv) == 2
     err = capsys.readouterr().err

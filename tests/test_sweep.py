@@ -170,7 +170,7 @@ def test_without_dask_sweeps_run_here_and_a_cluster_says_how_to_install_it(
             *(["--cluster", cluster] if cluster else [])]
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     done = subprocess.run([sys.executable, "-c", _WITHOUT_DASK, *args], capture_output=True,
-                          text=True, timeout=300, env=env)
+                          text=True, timeout=300, env=env, encoding="utf-8", errors="replace")
     if cluster is None:
         assert done.returncode == 0, done.stderr
         assert "2 combinations" in done.stdout

@@ -27,6 +27,7 @@ from engine.data.reader import digest_of, file_table, read_bytes, read_table
 from engine.errors import DataError
 from engine.lazy_import import lazy_module
 from engine.progress import CancelToken
+from engine.util.text import text_encoding
 
 if TYPE_CHECKING:
     import pyarrow.compute as pc
@@ -47,10 +48,19 @@ def column_names(path: Path) -> list[str]:
         if suffix == ".feather":
             with pa.memory_map(str(path)) as source:
                 return list(pa.ipc.open_file(source).schema.names)
-        with pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16)) as csv:
+        with pacsv.open_csv(path, read_options=pacsv.ReadOptions(
+                block_size=1 << 16, encoding=csv_encoding(path))) as csv:
             return list(csv.schema.names)
     except (pa.ArrowException, OSError, ValueError):
         return []
+
+
+def csv_encoding(path: Path) -> str:
+    """The encoding of a CSV file's header and first rows (SPEC §1: UTF-8, else GB18030),
+    judged on its first 64 KiB up to the last whole line."""
+    with open(path, "rb") as file:
+        head = file.read(1 << 16)
+    return text_encoding(head[:head.rfind(b"\n") + 1] or head)
 
 
 def candidates(listing: Listing) -> list[Path]:
@@ -114,7 +124,8 @@ def _distinct_codes(path: Path) -> list[str]:
             with pa.memory_map(str(path)) as source:
                 column = pa.ipc.open_file(source).read_all().column(name)
         else:
-            column = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+            column = pacsv.read_csv(path, read_options=pacsv.ReadOptions(
+                encoding=csv_encoding(path)), convert_options=pacsv.ConvertOptions(
                 include_columns=[name], column_types={name: pa.string()})).column(name)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataError(f"{path.name}: unreadable or corrupt file ({exc}); re-export it",

@@ -23,6 +23,7 @@ from engine.data.read_pool import read_each
 from engine.data.reader import FileTable, digest_of, file_table, read_bytes
 from engine.errors import DataError
 from engine.progress import CancelToken
+from engine.util.text import decode_text
 
 BIN_SUFFIX = ".day.bin"
 CALENDAR = Path("calendars") / "day.txt"
@@ -75,7 +76,7 @@ class _Provider:
 
 def _provider(folder: Path) -> _Provider:
     path = folder / CALENDAR
-    text = read_bytes(path).decode("utf-8", errors="replace").split()
+    text = decode_text(read_bytes(path), path, CALENDAR.as_posix()).split()
     try:
         calendar = np.array(text, dtype="datetime64[D]").astype(np.int64)
     except ValueError as exc:
@@ -83,7 +84,8 @@ def _provider(folder: Path) -> _Provider:
                         file=path, rule="bad calendar") from exc
     ends: dict[str, int] = {}
     for listing in _instrument_lists(folder):
-        for line in listing.read_text(encoding="utf-8", errors="replace").splitlines():
+        listed = decode_text(read_bytes(listing), listing, f"instruments/{listing.name}")
+        for line in listed.splitlines():
             parts = line.split()
             code = parse_code(parts[0]) if len(parts) >= 3 else None
             if code is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ from engine.data.folder import FolderScan
 from engine.data.naming import normalize_code, parse_code
 from engine.errors import DataError
 from engine.lazy_import import lazy_module
+from engine.util.text import read_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,14 +31,15 @@ def read_stock_list(path: Path | str) -> list[str]:
     """Codes in a stock-list file, in file order, duplicates removed.
 
     Text: codes separated by newlines, commas or spaces, ``#`` starts a comment.
-    Parquet/CSV: a ``ts_code`` or ``code`` column.
+    Parquet/CSV: a ``ts_code`` or ``code`` column. Text and CSV are UTF-8 (with or
+    without a BOM), else GB18030 (GBK, as Chinese Excel and Notepad save).
     """
     path = Path(path)
     try:
         if path.suffix.lower() in (".parquet", ".csv"):
             items = _table_codes(path)
         else:
-            text = path.read_text(encoding="utf-8-sig")
+            text = read_text(path, f"stock list {path.name}")
             items = [t for line in text.splitlines()
                      for t in _SEPARATORS.split(line.split("#", 1)[0]) if t]
     except (OSError, UnicodeDecodeError, pa.ArrowException, ValueError) as exc:
@@ -59,7 +62,7 @@ def _table_codes(path: Path) -> list[str]:
     if path.suffix.lower() == ".parquet":
         frame = pq.read_table(path).to_pandas()
     else:
-        frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+        frame = pd.read_csv(io.StringIO(read_text(path, f"stock list {path.name}")), dtype=str)
     column = map_columns([str(c) for c in frame.columns]).get("ts_code")
     if column is None:
         raise ValueError(f"it needs a code column ({', '.join(ALIASES['ts_code'])}); found: "
