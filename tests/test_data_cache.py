@@ -13,7 +13,7 @@ import pytest
 from engine import parallel
 from engine.backtest import load, run_backtest
 from engine.config import BacktestConfig
-from engine.data import PLANES, default_cache_dir, load_market_data
+from engine.data import PLANES, cache, default_cache_dir, load_market_data
 from engine.data.cache import STALE_SECONDS
 from engine.errors import DataError
 from engine.pool import WorkerError
@@ -266,3 +266,124 @@ def test_a_warm_worker_drops_its_map_of_an_entry_that_was_damaged_and_rebuilt(
     assert any("aligned cache entry" in w for w in rebuilt.warnings)
     assert_same(reference, rebuilt)
     parallel.shutdown_pool()
+
+
+@pytest.fixture
+def mapped(monkeypatch: pytest.MonkeyPatch) -> set[Path]:
+    """Windows, emulated for the folders a test adds to the returned set: a process maps
+    their files, so renaming or removing them, or anything in them, fails with a sharing
+    violation (winerror 32). Linux renames and removes mapped files."""
+    held: set[Path] = set()
+    real_replace, real_rmtree, real_unlink, real_rmdir = (os.replace, shutil.rmtree,
+                                                          os.unlink, os.rmdir)
+
+    def check(*paths: object) -> None:
+        for path in paths:
+            where = Path(os.fspath(path)).absolute()  # type: ignore[arg-type]
+            if any(where == folder or folder in where.parents for folder in held):
+                refused = PermissionError(13, "The process cannot access the file because "
+                                          "it is being used by another process", str(where))
+                refused.winerror = 32  # type: ignore[attr-defined]
+                raise refused
+
+    def replace(source, target, **kwargs):  # type: ignore[no-untyped-def]
+        check(source, target)
+        return real_replace(source, target, **kwargs)
+
+    def rmtree(path, ignore_errors=False, *args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            check(path)
+        except PermissionError:
+            if ignore_errors:
+                return None
+            raise
+        return real_rmtree(path, ignore_errors, *args, **kwargs)
+
+    def unlink(path, **kwargs):  # type: ignore[no-untyped-def]
+        check(path)
+        return real_unlink(path, **kwargs)
+
+    def rmdir(path, **kwargs):  # type: ignore[no-untyped-def]
+        check(path)
+        return real_rmdir(path, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(shutil, "rmtree", rmtree)
+    monkeypatch.setattr(os, "unlink", unlink)
+    monkeypatch.setattr(os, "rmdir", rmdir)
+    return held
+
+
+def _names(root: Path) -> list[str]:
+    return sorted(path.name for path in root.iterdir())
+
+
+def test_a_damaged_entry_a_process_maps_is_rebuilt_under_a_new_name(
+        folder: Path, isolated_cache: Path, mapped: set[Path]) -> None:
+    cold = load_market_data(folder)
+    entry = next(isolated_cache.iterdir())
+    _flip_byte(entry / "prices.npy", -8)
+    mapped.add(entry)  # a worker still computes on it: it cannot be removed or replaced
+    again = load_market_data(folder)
+    assert not again.from_cache
+    _same(cold, again)
+    warning = [w for w in again.warnings if "aligned cache entry" in w]
+    assert len(warning) == 1 and entry.name in warning[0]
+    newer = isolated_cache / f"{entry.name}~1"
+    assert again.cache_path == newer
+    assert _names(isolated_cache) == [entry.name, newer.name]  # the damaged one stays
+    for _ in range(2):  # the damaged entry is never read, nor warned about, again
+        warm = load_market_data(folder)
+        assert warm.from_cache and warm.cache_path == newer
+        assert not any("aligned cache" in w for w in warm.warnings)
+        _same(cold, warm)
+    mapped.clear()  # the worker let go: the next store prunes the damaged entry
+    load_market_data(folder, end="2024-01-04")
+    assert entry.name not in _names(isolated_cache) and newer.is_dir()
+    assert not any(name.startswith(".") for name in _names(isolated_cache))
+    last = load_market_data(folder)
+    assert last.from_cache and last.cache_path == newer
+    _same(cold, last)
+
+
+def test_an_outdated_entry_a_process_maps_is_pruned_once_it_is_let_go(
+        folder: Path, isolated_cache: Path, mapped: set[Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache, "KEEP_ENTRIES", 1)
+    load_market_data(folder)
+    old = next(isolated_cache.iterdir())
+    mapped.add(old)
+    bars(DATES, [20.0, 20.1, 20.2, 20.3]).to_parquet(folder / "000001_SZ.parquet",
+                                                      index=False)
+    fresh = load_market_data(folder)  # a new key; the old entry is out of date
+    assert not fresh.from_cache and fresh.close[0, 0] == 20.0
+    assert fresh.cache_path is not None and fresh.warnings == ()
+    assert _names(isolated_cache) == sorted([old.name, fresh.cache_path.name])
+    warm = load_market_data(folder)  # the refused removal is no error, nor a warning
+    assert warm.from_cache and warm.warnings == () and old.is_dir()
+    mapped.clear()
+    later = load_market_data(folder, end="2024-01-04")
+    assert later.cache_path is not None and _names(isolated_cache) == [later.cache_path.name]
+
+
+def test_a_keys_generations_count_as_one_entry(folder: Path, isolated_cache: Path,
+                                               mapped: set[Path],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache, "KEEP_ENTRIES", 2)
+    other = load_market_data(folder, end="2024-01-04").cache_path
+    assert other is not None
+    past = time.time() - 60
+    os.utime(other, (past, past))  # written before the key below
+    cold = load_market_data(folder)
+    entry = cold.cache_path
+    assert entry is not None
+    _flip_byte(entry / "tradable.npy", -1)
+    mapped.add(entry)
+    again = load_market_data(folder)  # publishes <key>~1 while <key> stays
+    assert again.cache_path == isolated_cache / f"{entry.name}~1"
+    # two keys, three folders: the other key's entry is kept
+    assert _names(isolated_cache) == sorted([other.name, entry.name, f"{entry.name}~1"])
+    assert load_market_data(folder, end="2024-01-04").from_cache
+    warm = load_market_data(folder)
+    assert warm.from_cache and warm.cache_path == again.cache_path
+    _same(cold, warm)

@@ -156,7 +156,7 @@ _FILL_TOGETHER = """
         give_up = time.monotonic() + 120
         while len(list(barrier.iterdir())) < 2 and time.monotonic() < give_up:
             time.sleep(0.01)
-        real(tmp, entry)
+        return real(tmp, entry)
 
     cache._publish = publish_together
     data = load_market_data(sys.argv[2])

@@ -7,6 +7,15 @@ never sees half an entry and a crashed writer leaves only a hidden temporary fol
 no load trusts (pruned later). Every load verifies every digest: a damaged or truncated
 entry is discarded with a warning naming it and rebuilt from the data files, so damage
 can cost time but never change a result.
+
+Windows refuses to rename or delete a file that any process has memory-mapped (a worker
+still computing on an entry). So a key's entry has generations: ``<key>``, then
+``<key>~1``, ``<key>~2``, ... A load reads only the newest generation of its key; an
+entry that must be replaced but cannot be removed stays where it is and the rebuilt one
+is published under the next generation's name, so the old one is never read (or warned
+about) again. Every store prunes the older generations of each key, and the entries
+beyond ``KEEP_ENTRIES``; a removal the OS refuses is tried again at the next prune. On
+POSIX a mapped entry can be removed, so a key never has more than its one entry there.
 """
 
 from __future__ import annotations
@@ -36,7 +45,12 @@ log = logging.getLogger(__name__)
 CACHE_ENV = "BACKTEST_CACHE_DIR"
 FORMAT_VERSION = 5  # 2: every bad stock's error; 3: limit planes; 4: checksums.json;
 #                    5: xxh3-128 file digests in the fingerprint
-KEEP_ENTRIES = 16
+KEEP_ENTRIES = 16  # keys: all generations of a key count as one entry
+#: Separates a key from its generation in an entry's name (``<key>~<generation>``).
+GENERATION_MARK = "~"
+#: Generations ``_publish`` tries past the newest before it gives up (each a name taken
+#: by an entry that is damaged and cannot be removed).
+PUBLISH_TRIES = 8
 ARRAY_FILES = ("calendar.npy", "prices.npy", "tradable.npy")
 META_FILE = "meta.json"
 CHECKSUM_FILE = "checksums.json"
@@ -139,20 +153,59 @@ def open_entry(entry: Path) -> tuple[AlignedArrays, dict[str, Any]]:
     return arrays, meta
 
 
-def load(root: Path, key: str) -> tuple[tuple[AlignedArrays, dict[str, Any]] | None, str | None]:
-    """(the verified entry's arrays and metadata, or None when absent or damaged; a
-    one-line warning naming a damaged entry, which is discarded, else None)."""
-    entry = root / key
-    if not entry.is_dir():
-        return None, None
+def entry_name(key: str, generation: int) -> str:
+    """The folder name of ``key``'s entry of ``generation`` (0: the key itself)."""
+    return f"{key}{GENERATION_MARK}{generation}" if generation else key
+
+
+def split_name(name: str) -> tuple[str, int]:
+    """(key, generation) of an entry's folder name; a name that is no generation of a
+    key is a key of its own (generation 0)."""
+    key, mark, generation = name.partition(GENERATION_MARK)
+    if mark and generation.isascii() and generation.isdigit() and generation[0] != "0":
+        return key, int(generation)
+    return name, 0
+
+
+def generations(root: Path, key: str) -> list[tuple[int, Path]]:
+    """(generation, path) of every name ``key``'s entries hold in ``root``, oldest first
+    (empty when ``root`` cannot be listed)."""
     try:
-        return open_entry(entry), None
-    except DamagedEntryError as exc:
-        warning = (f"aligned cache entry {entry} was damaged ({exc}); rebuilt it from the "
-                   "data files")
-        log.warning(warning)
-        _discard(entry)
-        return None, warning
+        names = os.listdir(root)
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        if name.startswith(key):
+            owner, generation = split_name(name)
+            if owner == key:
+                found.append((generation, root / name))
+    return sorted(found)
+
+
+def load(root: Path, key: str
+         ) -> tuple[tuple[AlignedArrays, dict[str, Any], Path] | None, str | None]:
+    """(the verified newest entry of ``key``: its arrays, metadata and folder, or None
+    when absent or damaged; a one-line warning naming a damaged entry, else None).
+
+    A damaged entry is discarded; where the OS refuses (Windows, a process still maps
+    it) it stays, and the rebuilt entry ``store`` publishes under a newer generation
+    hides it from every later load."""
+    for _ in range(2):  # once more if the newest vanished (a newer one replaced it)
+        found = generations(root, key)
+        if not found or not found[-1][1].is_dir():
+            return None, None
+        entry = found[-1][1]
+        try:
+            return (*open_entry(entry), entry), None
+        except DamagedEntryError as exc:
+            if os.path.lexists(entry):
+                warning = (f"aligned cache entry {entry} was damaged ({exc}); rebuilt it "
+                           "from the data files")
+                log.warning(warning)
+                _discard(entry)
+                return None, warning
+    return None, None
 
 
 def store(root: Path, key: str, arrays: AlignedArrays, meta: dict[str, Any]) -> Path | None:
@@ -173,60 +226,93 @@ def store(root: Path, key: str, arrays: AlignedArrays, meta: dict[str, Any]) -> 
             digests = {name: file_digest(tmp / name) for name in (*ARRAY_FILES, META_FILE)}
             (tmp / CHECKSUM_FILE).write_text(json.dumps(digests, sort_keys=True),
                                              encoding="utf-8")
-            _publish(tmp, root / key)
+            entry = _publish(tmp, root / key)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)  # gone already when it was published
         _prune(root)
-        return root / key
+        return entry
     except OSError as exc:
         log.warning("could not write the aligned cache in %s (%s); continuing without it",
                     root, exc)
         return None
 
 
-def _publish(tmp: Path, entry: Path) -> None:
-    """Rename ``tmp`` to ``entry``. When ``entry`` exists, another process filled it at the
-    same time (same key, same files, so the same bytes): a verified one is kept, a
-    damaged one is replaced."""
+def _publish(tmp: Path, entry: Path) -> Path:
+    """Rename ``tmp`` to the newest generation of ``entry``'s key (``entry`` itself when
+    the key has none) and return where it went.
+
+    When that name is taken, another process filled it at the same time (same key, same
+    files, so the same bytes): a verified one is kept and returned, a damaged one is
+    replaced. One the OS will not remove (Windows: a process maps it) stays, and ``tmp``
+    goes to the next generation's name instead."""
+    root, key = entry.parent, entry.name
+    found = generations(root, key)
+    generation = found[-1][0] if found else 0
+    for _ in range(PUBLISH_TRIES):
+        target = root / entry_name(key, generation)
+        if _rename_to_free_name(tmp, target):
+            return target
+        try:
+            verify_entry(target)
+            return target
+        except DamagedEntryError:
+            pass
+        if _discard(target) and _rename_to_free_name(tmp, target):
+            return target
+        generation += 1
+    raise OSError(f"no free name for the aligned cache entry {key} in {root}")
+
+
+def _rename_to_free_name(tmp: Path, target: Path) -> bool:
+    """Rename ``tmp`` to ``target``; False when ``target`` is taken (an error otherwise)."""
     try:
-        os.replace(tmp, entry)
-        return
+        os.replace(tmp, target)
+        return True
     except OSError:
-        if not entry.exists():
+        if not os.path.lexists(target):
             raise
-    try:
-        verify_entry(entry)
-        return
-    except DamagedEntryError:
-        _discard(entry)
-    os.replace(tmp, entry)
+        return False
 
 
-def _discard(entry: Path) -> None:
-    """Remove an entry: first renamed aside (atomic), so no reader opens it half deleted."""
+def _discard(entry: Path) -> bool:
+    """Remove an entry: first renamed aside (atomic), so no reader opens it half deleted.
+
+    False when it is still there: the OS refused (Windows, a process maps it); the next
+    prune tries again. Files a refused removal leaves in the renamed folder are pruned
+    later too."""
     aside = entry.with_name(f".discarded-{entry.name}-{os.getpid()}-{time.monotonic_ns()}")
     try:
         os.replace(entry, aside)
     except OSError:
-        return  # already gone (another process discarded or replaced it)
+        return not os.path.lexists(entry)  # gone: another process discarded or replaced it
     if aside.is_dir():
         shutil.rmtree(aside, ignore_errors=True)
     else:
-        aside.unlink(missing_ok=True)  # a stray file where an entry belongs
+        with contextlib.suppress(OSError):
+            aside.unlink(missing_ok=True)  # a stray file where an entry belongs
+    return True
 
 
 def _prune(root: Path) -> None:
-    """Keep only the most recently written entries; remove stale hidden debris."""
+    """Keep only the newest generation of the most recently written keys; remove
+    discarded entries and stale hidden debris. What the OS refuses to remove (Windows:
+    a process maps it) is left for the next prune, without a word."""
     now = time.time()
-    entries = []
+    keys: dict[str, list[tuple[int, Path]]] = {}
+    written: dict[str, int] = {}
     for path in root.iterdir():
         with contextlib.suppress(OSError):
             if not path.is_dir():
                 continue
             if not path.name.startswith("."):
-                entries.append((path.stat().st_mtime_ns, path))
-            elif now - path.stat().st_mtime > STALE_SECONDS:
+                key, generation = split_name(path.name)
+                keys.setdefault(key, []).append((generation, path))
+                written[key] = max(written.get(key, 0), path.stat().st_mtime_ns)
+            elif (path.name.startswith(".discarded-")
+                  or now - path.stat().st_mtime > STALE_SECONDS):
                 shutil.rmtree(path, ignore_errors=True)
-    entries.sort(reverse=True)
-    for _, stale in entries[KEEP_ENTRIES:]:
-        _discard(stale)
+    recent = sorted(keys, key=lambda key: (written[key], key), reverse=True)
+    for rank, key in enumerate(recent):
+        found = sorted(keys[key])
+        for _, old in (found[:-1] if rank < KEEP_ENTRIES else found):
+            _discard(old)
