@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import tomli_w
@@ -105,18 +106,18 @@ class BacktestConfig:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        if not isinstance(self.data_dir, str | Path):
+        if not isinstance(self.data_dir, str | PurePath):
             raise ConfigError(f"data_dir must be a folder path, not {self.data_dir!r}",
                               field="data_dir")
-        set_(self, "data_dir", Path(self.data_dir))
+        set_(self, "data_dir", Path(os.fspath(self.data_dir)))
         if self.cache_dir is not None:
-            set_(self, "cache_dir", Path(self.cache_dir))
+            set_(self, "cache_dir", Path(os.fspath(self.cache_dir)))
         set_(self, "start", parse_date(self.start, "start"))
         set_(self, "end", parse_date(self.end, "end"))
         if isinstance(self.stocks, list | tuple):
             set_(self, "stocks", tuple(str(s) for s in self.stocks))
-        elif isinstance(self.stocks, Path):
-            set_(self, "stocks", str(self.stocks))
+        elif isinstance(self.stocks, PurePath):
+            set_(self, "stocks", os.fspath(self.stocks))
         self._coerce_numbers()
         self._validate()
 
@@ -192,6 +193,13 @@ class BacktestConfig:
                                         and self.workers >= 1),
              "workers", "must be 'auto' or a whole number >= 1")
 
+    def __reduce__(self) -> tuple[Any, tuple[type[BacktestConfig], dict[str, Any]]]:
+        """Pickled as plain values, paths as text: a ``WindowsPath`` in a Dask task cannot
+        be unpickled on a Linux worker (nor a ``PosixPath`` on Windows)."""
+        state = {f.name: getattr(self, f.name) for f in fields(self)}
+        state.update({k: os.fspath(v) for k, v in state.items() if isinstance(v, PurePath)})
+        return _config_from_state, (type(self), state)
+
     def replace(self, **changes: Any) -> BacktestConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
@@ -251,3 +259,8 @@ class BacktestConfig:
         except DataError as exc:
             raise ConfigError(f"configuration {exc}") from exc
         return cls.from_dict(values)
+
+
+def _config_from_state(cls: type[BacktestConfig], state: dict[str, Any]) -> BacktestConfig:
+    """A configuration from the plain values ``BacktestConfig.__reduce__`` pickled."""
+    return cls(**state)

@@ -170,7 +170,12 @@ class RunOutcome:
     text: dict[str, list[PackedText]] = field(default_factory=dict)
 
 
-def _save(result: BacktestResult, store_path: Path | None, **extra: Any
+def _text(path: Path | None) -> str | None:
+    """A path as text for a task's payload (paths cross process boundaries as text)."""
+    return None if path is None else os.fspath(path)
+
+
+def _save(result: BacktestResult, store_path: str | None, **extra: Any
           ) -> tuple[int | None, str, pd.DataFrame | None]:
     """Save ``result`` (``extra``: RunStore.save's name, notes, tags, attachments)."""
     from engine.errors import BacktestError
@@ -186,7 +191,7 @@ def _save(result: BacktestResult, store_path: Path | None, **extra: Any
         return None, str(exc), None
 
 
-def _run(payload: tuple[BacktestConfig, Path | None], ctx: TaskContext) -> RunOutcome:
+def _run(payload: tuple[BacktestConfig, str | None], ctx: TaskContext) -> RunOutcome:
     from engine.backtest import run_backtest
 
     config, store_path = payload
@@ -205,7 +210,7 @@ def run(config: BacktestConfig, store_path: Path | None = None,
         progress: Progress | None = None, cancel: CancelToken | None = None) -> RunOutcome:
     """``run_backtest(config)`` on the run host, saved to the run store at ``store_path``
     (when given) before it returns."""
-    outcome: RunOutcome = submit("run", _run, (config, store_path), "the run", progress,
+    outcome: RunOutcome = submit("run", _run, (config, _text(store_path)), "the run", progress,
                                  cancel)
     outcome.result.frames()  # in this (the job's) thread, not the window's
     return outcome
@@ -253,7 +258,7 @@ class WalkForwardOutcome:
 
 
 def _walk_forward(payload: tuple[BacktestConfig, dict[str, list[float]], FoldSpec, str,
-                                 Path | None, str | None],
+                                 str | None, str | None],
                   ctx: TaskContext) -> WalkForwardOutcome:
     from engine.walkforward import run_walk_forward
 
@@ -278,7 +283,7 @@ def walk_forward(config: BacktestConfig, grid: Mapping[str, Iterable[float]], sp
     """``run_walk_forward`` on the sweep host (its sweeps on the Dask ``cluster``, if
     given), saved to the run store (its stitched out-of-sample run, tagged
     "walkforward", with the fold table attached)."""
-    payload = (config, {k: list(v) for k, v in grid.items()}, spec, metric, store_path,
+    payload = (config, {k: list(v) for k, v in grid.items()}, spec, metric, _text(store_path),
                cluster)
     return submit("sweep", _walk_forward, payload, "the walk-forward", progress, cancel)
 
@@ -302,7 +307,7 @@ class FolderScan:
     indices: tuple[str, ...] = ()
 
 
-def _scan(payload: tuple[Path, Any, str, str], ctx: TaskContext) -> FolderScan:
+def _scan(payload: tuple[str, Any, str, str], ctx: TaskContext) -> FolderScan:
     from engine.data import coverage, load_market_data
     from engine.data.layout_detect import layout_title
     from engine.data.layout_detect import scan_folder as scan_layout
@@ -310,7 +315,8 @@ def _scan(payload: tuple[Path, Any, str, str], ctx: TaskContext) -> FolderScan:
     from engine.errors import DataError
     from engine.results import excluded_table
 
-    folder, end, adjust, layout = payload
+    text, end, adjust, layout = payload
+    folder = Path(text)
     try:
         data = load_market_data(folder, end=end, adjust=adjust, layout=layout,
                                 on_bad_stock="skip", cancel=ctx)
@@ -334,8 +340,8 @@ def scan_folder(folder: Path, end: Any, adjust: str, layout: str = "auto",
     """Load every stock of ``folder`` (validated, aligned and cached up to ``end``) on the
     run host and summarise it. The aligned cache entry it writes is the one the first
     run of all the folder's stocks reads. ``end`` None (or before the data) loads all."""
-    return submit("run", _scan, (folder, end if end is not None else "2100-01-01", adjust,
-                                 layout), f"scan of {folder}", cancel=cancel)
+    return submit("run", _scan, (os.fspath(folder), end if end is not None else "2100-01-01",
+                                 adjust, layout), f"scan of {folder}", cancel=cancel)
 
 
 def _detail(payload: tuple[BacktestConfig, str], ctx: TaskContext) -> pd.DataFrame:
@@ -352,7 +358,7 @@ def stock_detail(config: BacktestConfig, code: str,
     return submit("run", _detail, (config, code), f"stock {code}", cancel=cancel)
 
 
-def _load_runs(payload: tuple[Path, list[int]], ctx: TaskContext
+def _load_runs(payload: tuple[str, list[int]], ctx: TaskContext
                ) -> tuple[dict[int, BacktestResult], dict[int, str]]:
     from engine.store import RunStore
 
@@ -364,7 +370,8 @@ def _load_runs(payload: tuple[Path, list[int]], ctx: TaskContext
 def load_runs(store_path: Path, run_ids: Sequence[int]
               ) -> tuple[dict[int, BacktestResult], dict[int, str]]:
     """Stored runs by id, and their names, read on the run host."""
-    results, names = submit("run", _load_runs, (store_path, list(run_ids)), "stored runs")
+    results, names = submit("run", _load_runs, (os.fspath(store_path), list(run_ids)),
+                            "stored runs")
     for result in results.values():
         result.frames()  # in this (the job's) thread, not the window's
     return results, names
@@ -380,7 +387,7 @@ class StoredRun:
     text: dict[str, list[PackedText]]
 
 
-def _open_run(payload: tuple[Path, int], ctx: TaskContext) -> StoredRun:
+def _open_run(payload: tuple[str, int], ctx: TaskContext) -> StoredRun:
     from engine.store import RunStore
 
     path, run_id = payload
@@ -391,6 +398,7 @@ def _open_run(payload: tuple[Path, int], ctx: TaskContext) -> StoredRun:
 
 def open_run(store_path: Path, run_id: int) -> StoredRun:
     """One stored run and its display text, read and formatted on the run host."""
-    stored: StoredRun = submit("run", _open_run, (store_path, run_id), f"run {run_id}")
+    stored: StoredRun = submit("run", _open_run, (os.fspath(store_path), run_id),
+                               f"run {run_id}")
     stored.result.frames()  # in this (the job's) thread, not the window's
     return stored

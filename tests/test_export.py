@@ -100,7 +100,8 @@ def test_exported_csvs_parse_back_to_the_same_numbers(pair: dict[int, BacktestRe
             assert isinstance(text, float) and math.isnan(text)
         else:
             assert float(text) == value and type(value)(float(text)) == value
-    assert json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))["sharpe"] == result.metrics["sharpe"]
+    metrics = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["sharpe"] == result.metrics["sharpe"]
     assert BacktestConfig.load(tmp_path / "config.toml") == result.config
 
 
