@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
     from gui.main_window import MainWindow
 
 NO_DISPLAY = ("no display found (DISPLAY/WAYLAND_DISPLAY unset): the workbench needs a desktop; "
@@ -53,14 +55,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem is not None:
         print(problem, file=sys.stderr)
         return 1
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("Backtest Workbench")
-    app.setOrganizationName("backtest-workbench")
+    app = start_application()
     window = build_window(args.data)
     window.show()
     return app.exec()
+
+
+def start_application() -> QApplication:
+    """The QApplication, named (where QSettings keep the window's state) and in the light
+    Fusion look on every OS (``gui.native``)."""
+    from PySide6.QtWidgets import QApplication
+
+    from gui.native import use_light_theme
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("Backtest Workbench")
+    app.setOrganizationName("backtest-workbench")
+    use_light_theme(app)
+    return app
 
 
 def build_window(data: Path | None = None) -> MainWindow:

@@ -14,7 +14,6 @@ from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -37,6 +36,7 @@ from engine.compare import (
 from engine.export import export_comparison
 from engine.report import METRICS, format_column, format_value
 from engine.results import BacktestResult
+from gui.dialog_folders import EXPORT, ask_save_file
 from gui.error_panel import ErrorPanel
 from gui.file_writes import write_file
 from gui.plot_style import (
@@ -292,11 +292,10 @@ class CompareView(QWidget):
         if self.table.empty:
             return None
         if path is None:
-            chosen, _ = QFileDialog.getSaveFileName(self, "Export comparison", "comparison.csv",
-                                                    "CSV (*.csv)")
-            if not chosen:
+            path = ask_save_file(self, EXPORT, "Export comparison", "comparison.csv",
+                                 "CSV (*.csv)")
+            if path is None:
                 return None
-            path = Path(chosen)
         table = self.table.copy()
         table.insert(1, "name", [self.names[run_id] for run_id in table["id"]])
         if not write_file(self.errors, path, lambda tmp: export_comparison(table, tmp),

@@ -29,6 +29,7 @@ from engine.config import CHOICES, BacktestConfig
 from engine.data.summary import window_problem
 from engine.errors import ConfigError
 from gui.date_field import DateField
+from gui.dialog_folders import DATA, ask_folder
 from gui.rule_field import RuleField
 from gui.stock_picker import StockPicker
 
@@ -297,11 +298,9 @@ class ConfigPanel(QWidget):
         self.changed.emit()
 
     def _browse(self) -> None:
-        from PySide6.QtWidgets import QFileDialog
-
-        folder = QFileDialog.getExistingDirectory(self, "Open data folder", self.folder.text())
-        if folder:
-            self.set_folder(Path(folder))
+        folder = ask_folder(self, DATA, "Open data folder")
+        if folder is not None:
+            self.set_folder(folder)
 
     def set_folder(self, folder: Path) -> None:
         """Use ``folder`` as the data folder and announce it (the window loads it)."""

@@ -13,7 +13,6 @@ import pandas as pd
 from PySide6.QtCore import QSettings, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -37,9 +36,20 @@ from engine.results import BacktestResult
 from gui.compare_view import CompareView
 from gui.config_panel import ConfigPanel
 from gui.data_loader import JobLoad
+from gui.dialog_folders import (
+    CONFIG,
+    DATA,
+    EXPORT,
+    IMAGE,
+    ask_folder,
+    ask_open_file,
+    ask_save_file,
+    remember_folder,
+)
 from gui.equity_chart import EquityChart
 from gui.error_panel import ErrorPanel
 from gui.file_writes import write_file, write_folder
+from gui.native import Shortcut, shortcut_label
 from gui.run_worker import RunWorker
 from gui.runs_panel import RunsPanel
 from gui.stock_chart import StockChart
@@ -47,7 +57,9 @@ from gui.sweep_view import SweepView
 from gui.table_view import FrameTable
 from gui.timing_chart import TimingChart
 
-Shortcut = QKeySequence | QKeySequence.StandardKey | str | Qt.Key
+#: Qt reads "Ctrl" as the Command key on macOS.
+RUN_KEY: Shortcut = "Ctrl+R"
+CANCEL_KEY: Shortcut = Qt.Key.Key_Escape
 
 
 class MainWindow(QMainWindow):
@@ -147,10 +159,10 @@ class MainWindow(QMainWindow):
         self.resize(1400, 880)
 
     def _run_box(self) -> QVBoxLayout:
-        self.run_button = QPushButton("Run  (Ctrl+R)")
+        self.run_button = QPushButton(f"Run  ({shortcut_label(RUN_KEY)})")
         self.run_button.setStyleSheet("font-weight: bold; padding: 6px;")
         self.run_button.clicked.connect(self.run)
-        self.cancel_button = QPushButton("Cancel  (Esc)")
+        self.cancel_button = QPushButton(f"Cancel  ({shortcut_label(CANCEL_KEY)})")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
         self.progress = QProgressBar(textVisible=True)
@@ -190,8 +202,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         action(file_menu, "Quit", QKeySequence.StandardKey.Quit, self.close)
         run_menu = self.menuBar().addMenu("&Run")
-        action(run_menu, "Run", "Ctrl+R", self.run)
-        action(run_menu, "Cancel", Qt.Key.Key_Escape, self.cancel)
+        action(run_menu, "Run", RUN_KEY, self.run)
+        action(run_menu, "Cancel", CANCEL_KEY, self.cancel)
 
     def _start_worker(self) -> None:
         self.run_thread = QThread(self)
@@ -432,14 +444,13 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ data folder
     def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open data folder",
-                                                  str(self.settings.value("data_folder", "")))
-        if folder:
-            self.panel.set_folder(Path(folder))
+        folder = ask_folder(self, DATA, "Open data folder")
+        if folder is not None:
+            self.panel.set_folder(folder)
 
     def open_folder(self, folder: Path) -> None:
         """Scan ``folder`` in the background and list its stocks in the panel."""
-        self.settings.setValue("data_folder", str(folder))
+        remember_folder(DATA, folder)
         self._folder = folder
         # The run's end date and adjustment: the aligned cache entry the scan writes is
         # the one the first run of all the folder's stocks reads.
@@ -493,15 +504,14 @@ class MainWindow(QMainWindow):
         except ConfigError as exc:
             self.errors.show_error(f"Fix the configuration before saving: {exc}")
             return
-        name, _ = QFileDialog.getSaveFileName(self, "Save configuration", "run.toml",
-                                              "TOML (*.toml)")
-        if name and write_file(self.errors, Path(name), config.save, "the configuration"):
+        name = ask_save_file(self, CONFIG, "Save configuration", "run.toml", "TOML (*.toml)")
+        if name and write_file(self.errors, name, config.save, "the configuration"):
             self.statusBar().showMessage(f"Saved {name}", 5000)
 
     def load_config(self) -> None:
         """Load a TOML configuration into the panel."""
-        path, _ = QFileDialog.getOpenFileName(self, "Load configuration", "", "TOML (*.toml)")
-        if path:
+        path = ask_open_file(self, CONFIG, "Load configuration", "TOML (*.toml)")
+        if path is not None:
             try:
                 self.apply_config(BacktestConfig.load(path))
             except ConfigError as exc:
@@ -517,10 +527,10 @@ class MainWindow(QMainWindow):
         if self.result is None:
             self.statusBar().showMessage("Nothing to export yet: run a backtest first", 5000)
             return
-        folder = QFileDialog.getExistingDirectory(self, "Export result into folder")
+        folder = ask_folder(self, EXPORT, "Export result into folder")
         result = self.result
         written: list[Path] = []
-        if folder and write_folder(self.errors, Path(folder),
+        if folder and write_folder(self.errors, folder,
                                    lambda into: written.extend(export_result(result, into)),
                                    "the result's tables"):
             self.statusBar().showMessage(f"Wrote {len(written)} files to {folder}", 10000)
@@ -530,11 +540,9 @@ class MainWindow(QMainWindow):
         is None). Returns the path, None if nothing was written."""
         if path is None:
             title = self.tabs.tabText(self.tabs.currentIndex()).lower()
-            name, _ = QFileDialog.getSaveFileName(self, "Save as PNG", f"{title}.png",
-                                                  "PNG (*.png)")
-            if not name:
+            path = ask_save_file(self, IMAGE, "Save as PNG", f"{title}.png", "PNG (*.png)")
+            if path is None:
                 return None
-            path = Path(name)
         image = self.tabs.currentWidget().grab()
 
         def save(tmp: Path) -> None:

@@ -12,7 +12,6 @@ from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 from engine.errors import BacktestError
 from engine.export import export_result
 from engine.store import RunStore
+from gui.dialog_folders import EXPORT, ask_folder
 from gui.error_panel import ErrorPanel
 from gui.file_writes import write_folder
 from gui.metric_table import MetricTable
@@ -301,9 +301,9 @@ class RunsPanel(QWidget):
         ids = self.selected_ids()
         if not ids:
             return
-        folder = QFileDialog.getExistingDirectory(self, "Export run(s) into folder")
-        if folder:
-            self.export_runs(ids, Path(folder))
+        folder = ask_folder(self, EXPORT, "Export run(s) into folder")
+        if folder is not None:
+            self.export_runs(ids, folder)
 
     def ask_delete(self) -> None:
         """Delete the selected runs after the user confirms."""

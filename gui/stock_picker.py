@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -23,6 +21,7 @@ from engine.data import read_stock_list
 from engine.data.naming import parse_code
 from engine.data.stocklist import parse_stock_selection
 from engine.errors import DataError
+from gui.dialog_folders import STOCK_LIST, ask_open_file
 
 
 class StockPicker(QWidget):
@@ -111,11 +110,11 @@ class StockPicker(QWidget):
 
     def load_list(self) -> None:
         """Check the stocks of a stock-list file (text, CSV or parquet)."""
-        path, _ = QFileDialog.getOpenFileName(self, "Load stock list", "",
-                                              "Stock lists (*.txt *.csv *.parquet)")
-        if path:
+        path = ask_open_file(self, STOCK_LIST, "Load stock list",
+                             "Stock lists (*.txt *.csv *.parquet)")
+        if path is not None:
             try:
-                self.select(read_stock_list(Path(path)))
+                self.select(read_stock_list(path))
             except DataError as exc:
                 self.message_posted.emit(str(exc))
 

@@ -13,7 +13,6 @@ from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -44,6 +43,7 @@ from engine.sweep_grid import (
 )
 from engine.sweep_grid import heatmap_metrics as metric_choices
 from engine.walkforward import FoldSpec, Window
+from gui.dialog_folders import EXPORT, ask_folder, ask_save_file
 from gui.error_panel import ErrorPanel
 from gui.file_writes import write_file, write_folder
 from gui.heatmap import Heatmap
@@ -664,10 +664,9 @@ class SweepView(QWidget):
         if outcome is None:
             return None
         if folder is None:
-            chosen = QFileDialog.getExistingDirectory(self, "Export walk-forward into")
-            if not chosen:
+            folder = ask_folder(self, EXPORT, "Export walk-forward into")
+            if folder is None:
                 return None
-            folder = Path(chosen)
         result = outcome.result
         if not write_folder(self.errors, folder,
                             lambda target: export_walk_forward(result, target),
@@ -683,11 +682,9 @@ class SweepView(QWidget):
         if self.result is None:
             return None
         if path is None:
-            chosen, _ = QFileDialog.getSaveFileName(self, "Export sweep", "sweep.csv",
-                                                    "CSV (*.csv)")
-            if not chosen:
+            path = ask_save_file(self, EXPORT, "Export sweep", "sweep.csv", "CSV (*.csv)")
+            if path is None:
                 return None
-            path = Path(chosen)
         result = self.result
         if not write_file(self.errors, path, lambda tmp: export_sweep(result, tmp),
                           "the sweep table"):

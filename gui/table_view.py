@@ -10,7 +10,6 @@ from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
-    QFileDialog,
     QLineEdit,
     QMenu,
     QTableView,
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from engine.export import write_csv
 from engine.report import TextColumn
+from gui.dialog_folders import EXPORT, ask_save_file
 from gui.file_writes import error_panel_of, write_file
 from gui.frame_model import FrameModel
 
@@ -93,11 +93,9 @@ class FrameTable(QWidget):
         ``path`` is None). Returns the path, None if nothing was written; a failure shows
         in the error panel of the nearest enclosing widget that has one."""
         if path is None:
-            name, _ = QFileDialog.getSaveFileName(self, "Export table", "table.csv",
-                                                  "CSV (*.csv)")
-            if not name:
+            path = ask_save_file(self, EXPORT, "Export table", "table.csv", "CSV (*.csv)")
+            if path is None:
                 return None
-            path = Path(name)
         frame = self.model.frame()
         if not write_file(error_panel_of(self), path, lambda tmp: write_csv(frame, tmp),
                           "the table"):
