@@ -27,9 +27,11 @@ else:
 
 
 #: Every file a run's export may write (``excluded.csv`` only when stocks were left
-#: out): an earlier export's file that a new one does not write again is removed.
+#: out; a stored run's attachments: a sweep's table and skips, a walk-forward's folds):
+#: an earlier export's file that a new one does not write again is removed.
 RESULT_FILES = ("equity.csv", "fills.csv", "trades.csv", "rejections.csv", "excluded.csv",
-                "metrics.csv", "metrics.json", "timings.json", "config.toml")
+                "metrics.csv", "metrics.json", "timings.json", "config.toml", "sweep.csv",
+                "skipped.csv", "folds.csv")
 #: Every file a walk-forward's export writes.
 WALK_FORWARD_FILES = ("folds.csv", "equity.csv", "fills.csv", "trades.csv", "summary.json",
                       "config.toml")

@@ -253,15 +253,14 @@ def test_a_file_held_for_a_moment_is_retried(tmp_path: Path, pair: dict[int, Bac
 
 def test_files_of_an_earlier_export_that_this_one_does_not_write_are_removed(
         tmp_path: Path, pair: dict[int, BacktestResult]) -> None:
-    export_result(pair[3], tmp_path, extra={"notes": pd.DataFrame({"x": [1]})})
-    (tmp_path / "excluded.csv").write_text("code,reason\n", encoding="utf-8")  # older export
+    export_result(pair[3], tmp_path, extra={"sweep": pd.DataFrame({"x": [1]})})
+    (tmp_path / "excluded.csv").write_text("code,reason\n", encoding="utf-8")
     (tmp_path / "mine.txt").write_text("the user's own file", encoding="utf-8")
     written = export_result(pair[8], tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == sorted(
         [*(p.name for p in written), "mine.txt"])
-    assert not (tmp_path / "notes.csv").exists() and not (tmp_path / "excluded.csv").exists()
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [
-        ".export-files.json"]
+    assert not (tmp_path / "sweep.csv").exists() and not (tmp_path / "excluded.csv").exists()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
 @pytest.mark.skipif(os.name != "posix", reason="Unix file modes")

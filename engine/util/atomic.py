@@ -4,7 +4,6 @@ files through a staging folder that replaces the earlier set all together or not
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import secrets
 import shutil
@@ -20,9 +19,6 @@ from engine.util.oscompat import is_sharing_violation, replace
 STALE_STAGING_SECONDS = 3600.0
 _STAGING_PREFIX = ".partial-"
 _BACKUP_PREFIX = ".previous-"
-#: The hidden list of the files the last export into a folder wrote: the next export
-#: removes those it does not write again, so no file of an older export survives.
-MANIFEST = ".export-files.json"
 
 
 def _new_file_beside(path: Path) -> Path:
@@ -82,9 +78,9 @@ def staged_folder(folder: Path, owned: tuple[str, ...] = ()) -> Iterator[Path]:
     """A hidden staging folder inside ``folder`` (created if missing) for the block to
     fill with a set of files that then replaces the earlier set whole.
 
-    When the block ends, every file of the earlier set (those the staging folder replaces,
-    those the last export listed in ``MANIFEST`` and the ``owned`` names this kind of
-    export may write, even where this one does not write them) is
+    When the block ends, every file of the earlier set (those the staging folder replaces
+    and the ``owned`` names this kind of export may write, even where this one does not
+    write them, so no file of an older export survives beside the new ones) is
     first moved into a hidden backup folder; only when all have moved are the new files
     moved in. A file another program holds open (a CSV open in Excel) stops the export
     before anything changed, with a ``BacktestError`` naming it; any failure puts the
@@ -95,21 +91,15 @@ def staged_folder(folder: Path, owned: tuple[str, ...] = ()) -> Iterator[Path]:
     stage = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=folder))
     try:
         yield stage
-        names = sorted(p.name for p in stage.iterdir())
-        (stage / MANIFEST).write_text(json.dumps(names), encoding="utf-8")
-        _swap_in(folder, stage, [*names, MANIFEST], owned)
+        _swap_in(folder, stage, sorted(p.name for p in stage.iterdir()), owned)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 
 
 def _earlier_files(folder: Path, names: list[str], owned: tuple[str, ...]) -> list[str]:
-    """The files of the earlier export in ``folder``: those ``names`` replace, those its
-    manifest lists and the ``owned`` ones."""
-    listed: list[str] = []
-    with contextlib.suppress(OSError, ValueError):
-        listed = [str(n) for n in json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-                  if isinstance(n, str) and n == Path(n).name]
-    return sorted({n for n in (*names, *listed, *owned) if (folder / n).is_file()})
+    """The files of the earlier export in ``folder``: those ``names`` replace and the
+    ``owned`` ones."""
+    return sorted({n for n in (*names, *owned) if (folder / n).is_file()})
 
 
 def _swap_in(folder: Path, stage: Path, names: list[str], owned: tuple[str, ...]) -> None:
