@@ -63,7 +63,8 @@ def start() -> int:
 
 def test(pytest_args: list[str]) -> int:
     """Install the test extras, lint (ruff) and type-check (mypy, for this OS, Windows and
-    macOS), then run the whole test suite with Qt offscreen. Arguments given go to pytest, and skip the checks."""
+    macOS), then run the whole test suite with Qt offscreen. Arguments given go to pytest,
+    and skip the checks."""
     _ensure_venv("test")
     python = str(_bin("python"))
     if not pytest_args:
