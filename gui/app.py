@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.util.oscompat import make_console_safe
+
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
@@ -48,6 +50,7 @@ def missing_system_library() -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Open the workbench window, optionally on ``--data FOLDER``."""
     multiprocessing.freeze_support()  # worker processes of a frozen (bundled) app
+    make_console_safe()  # its log lines name Chinese stocks; a GBK console must not raise
     parser = argparse.ArgumentParser(prog="backtest-workbench")
     parser.add_argument("--data", type=Path, default=None, help="data folder to open")
     args = parser.parse_args(argv)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
+
+#: Tests that kill a process with SIGKILL (Windows has no such signal).
+needs_sigkill = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="no SIGKILL here")
+#: Tests that make symlinks (on Windows only with a privilege or developer mode).
+needs_symlinks = pytest.mark.skipif(sys.platform == "win32",
+                                    reason="symlinks need a privilege on Windows")
 
 
 def bars(dates: list[str] | pd.DatetimeIndex, close: list[float] | np.ndarray | None = None,

@@ -31,7 +31,7 @@ from engine.config import BacktestConfig
 from engine.errors import Cancelled, ClusterError
 from engine.sweep import run_sweep
 from engine.util.oscompat import tune_allocator
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, needs_sigkill
 
 ADDRESS = "local:2"
 GRID = {"period": [8, 12, 16, 20], "oversold": [25, 30], "overbought": [65, 70, 75]}
@@ -127,6 +127,7 @@ def test_data_the_workers_cannot_map_is_scattered_once(
     assert remote.timings["bytes_to_workers"] < TASK_BYTES * remote.timings["tasks"]
 
 
+@needs_sigkill
 def test_a_killed_worker_is_replaced_and_the_table_is_unchanged(
         dask_cluster: cluster.DaskExecutor, small_tasks: None) -> None:
     base = _config(capital_mode="per_stock")

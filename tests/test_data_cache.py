@@ -18,7 +18,7 @@ from engine.data.cache import STALE_SECONDS
 from engine.errors import DataError
 from engine.pool import WorkerError
 from engine.progress import ProgressSink
-from tests.conftest import SAMPLE, WriteStock, bars
+from tests.conftest import SAMPLE, WriteStock, bars, needs_symlinks
 from tests.test_backtest import assert_same
 
 DATES = ["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"]
@@ -204,6 +204,7 @@ def test_truncated_entry_is_repaired_so_worker_runs_do_not_fail_on_mmap(
     parallel.shutdown_pool()
 
 
+@needs_symlinks
 def test_retargeted_symlinked_file_invalidates(write_stock: WriteStock, tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

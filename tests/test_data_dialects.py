@@ -12,7 +12,7 @@ import pytest
 
 from engine.data import load_market_data
 from engine.errors import DataError
-from tests.conftest import WriteStock, bars
+from tests.conftest import WriteStock, bars, needs_symlinks
 
 DATES = ["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"]
 CLOSE = [10.0, 10.5, 10.2, 10.8]
@@ -95,6 +95,7 @@ def test_zoned_date_text_in_csv(write_stock: WriteStock) -> None:
     assert [str(d) for d in load_market_data(path.parent, use_cache=False).dates] == DATES
 
 
+@needs_symlinks
 def test_symlink_loop_and_dangling_symlink_are_skipped_with_a_warning(
         write_stock: WriteStock) -> None:
     path = write_stock("000001_SZ.parquet", bars(DATES, CLOSE))
@@ -108,6 +109,7 @@ def test_symlink_loop_and_dangling_symlink_are_skipped_with_a_warning(
             "again (a symlink loop), loop.csv (a symlink loop)") in data.warnings
 
 
+@needs_symlinks
 def test_symlink_loop_inside_a_vipdoc_is_skipped(tmp_path: Path) -> None:
     from tests.test_data_layouts import _one_stock_tdx, _records
 

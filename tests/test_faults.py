@@ -21,7 +21,7 @@ import xxhash
 
 from engine.cli import main
 from engine.data import load_market_data
-from tests.conftest import ROOT, SAMPLE
+from tests.conftest import ROOT, SAMPLE, needs_sigkill
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 
@@ -79,6 +79,7 @@ _STUCK_EXPORT = """
 """
 
 
+@needs_sigkill
 @pytest.mark.slow
 @pytest.mark.parametrize("earlier", [False, True], ids=["new folder", "earlier result"])
 def test_sigkill_of_run_out_mid_write_leaves_no_partial_result_files(
@@ -128,6 +129,7 @@ def _digest(data: object) -> dict[str, object]:
             "tradable": xxhash.xxh3_64_hexdigest(np.ascontiguousarray(arrays.tradable))}
 
 
+@needs_sigkill
 @pytest.mark.slow
 def test_sigkill_while_a_cache_entry_is_written_leaves_the_next_run_correct(
         tmp_path: Path, isolated_cache: Path) -> None:
@@ -165,6 +167,7 @@ _FILL_TOGETHER = """
 """
 
 
+@needs_sigkill
 @pytest.mark.slow
 def test_two_processes_filling_one_cache_entry_at_once_both_get_correct_results(
         tmp_path: Path, isolated_cache: Path) -> None:

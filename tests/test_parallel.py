@@ -34,7 +34,7 @@ from engine.pool import (
 )
 from engine.progress import MIN_INTERVAL, LocalContext, Progress, ProgressSink, TaskContext
 from engine.sweep import run_sweep
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, needs_sigkill
 from tests.test_backtest import assert_same
 
 # Big enough on the 50-stock sample to take several seconds on two workers.
@@ -370,6 +370,7 @@ def test_a_worker_that_raises_fails_the_run_naming_its_stocks() -> None:
     assert_same(run_backtest(_config(workers=1)), run_backtest(_config(workers=3)))
 
 
+@needs_sigkill
 @pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 def test_a_killed_worker_fails_the_run_naming_it_and_the_next_run_works() -> None:
