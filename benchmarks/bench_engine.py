@@ -34,7 +34,7 @@ from benchmarks.common import (
 )
 
 if TYPE_CHECKING:
-    from engine.results import BacktestResult
+    from engine.results.tables import BacktestResult
 
 LARGE = ROOT / "data" / "bench_5000x10"
 HEADLINE = {"start": "2023-02-04", "end": "2026-02-04"}
@@ -43,8 +43,8 @@ HEADLINE = {"start": "2023-02-04", "end": "2026-02-04"}
 _CHILD = """
 import json, statistics, sys, time
 from benchmarks.common import peak_rss_mb
-from engine.backtest import run_backtest
-from engine.warmup import warm_up
+from engine.run.backtest import run_backtest
+from engine.execution.warmup import warm_up
 from engine.config import BacktestConfig
 first = time.perf_counter()
 warm_up()
@@ -94,7 +94,7 @@ def fresh_process(folder: Path, runs: int) -> dict:
         subprocess.run(cmd, check=True, capture_output=True)
         samples.append(time.perf_counter() - t0)
     imports = subprocess.run([sys.executable, "-X", "importtime", "-c",
-                              "import engine.backtest"], capture_output=True,
+                              "import engine.run.backtest"], capture_output=True,
                              encoding="utf-8", errors="replace")
     last = imports.stderr.strip().splitlines()[-1].split("|")
     return {**summary(samples), "import_engine_backtest_s": int(last[1]) / 1e6}
@@ -103,9 +103,9 @@ def fresh_process(folder: Path, runs: int) -> dict:
 def store_save(folder: Path, runs: int) -> dict:
     """Seconds to save and to load back the headline run and a copy of it with 10,000
     fills (drawn from its own) in a fresh run store; median and max of ``runs``."""
-    from engine.backtest import run_backtest
     from engine.config import BacktestConfig
-    from engine.store import RunStore
+    from engine.results.store import RunStore
+    from engine.run.backtest import run_backtest
 
     result = run_backtest(BacktestConfig(data_dir=folder, **HEADLINE))
     fills = result.fills.sample(10_000, replace=True, random_state=0).reset_index(drop=True)
@@ -126,15 +126,15 @@ def store_save(folder: Path, runs: int) -> dict:
 
 def _checksum_blobs(result: BacktestResult) -> Callable[[], None]:
     """The integrity work of a save (and of a load) of ``result``: the checksum of each
-    stored table on its encoded bytes and of the run's sealed columns (``engine.store``)."""
-    from engine.results import RESULT_TABLES, to_arrow
-    from engine.store import (
+    stored table on its encoded bytes and of the run's sealed columns (``engine.results.store``)."""
+    from engine.results.store import (
         SEALED_COLUMNS,
         _run_row,
         encode_frame,
         frame_checksum,
         run_checksum,
     )
+    from engine.results.tables import RESULT_TABLES, to_arrow
 
     tables = {name: to_arrow(result.table(name)) for name in RESULT_TABLES}
     blobs = [(name, encode_frame(table)) for name, table in tables.items() if table.num_columns]
@@ -170,7 +170,7 @@ def main() -> int:
           f"{h['first_run_s']:.2f} s")
     print("  stages (ms): " + ", ".join(f"{k} {v * 1000:.1f}" for k, v in h["stages"].items()))
     print(f"fresh `backtest run` process: median {f['median_s']:.2f} s (target 2 s); "
-          f"import engine.backtest {f['import_engine_backtest_s']:.2f} s")
+          f"import engine.run.backtest {f['import_engine_backtest_s']:.2f} s")
     if not args.skip_large:
         large = ensure_large()
         g = in_process(large, "2016-01-01", "2026-02-04", runs=max(3, args.runs // 2))

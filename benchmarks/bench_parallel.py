@@ -46,7 +46,7 @@ GRID_TEXT = {"period": "6:30:1", "oversold": "20:35:5", "overbought": "62:80:2"}
 
 
 def _grid() -> dict[str, list[float]]:
-    from engine.sweep import parse_values
+    from engine.studies.sweep import parse_values
 
     return {name: parse_values(text) for name, text in GRID_TEXT.items()}
 
@@ -58,9 +58,9 @@ def sweep_case(folder: Path, workers: int | str) -> dict[str, Any]:
     its start-up for this job on few cores), so its second run first warms the pool
     with one worker per core, as the GUI's pool would be.
     """
-    from engine import parallel
     from engine.config import BacktestConfig
-    from engine.sweep import run_sweep
+    from engine.execution import parallel
+    from engine.studies.sweep import run_sweep
 
     parallel.shutdown_pool()
     config = BacktestConfig(data_dir=folder, start=START, end=END, workers=workers)
@@ -84,8 +84,8 @@ def sweep_case(folder: Path, workers: int | str) -> dict[str, Any]:
 
 def headline_case(folder: Path, workers: int | str, mode: str, runs: int) -> dict[str, Any]:
     """Median wall of the headline run (warm kernels, warm pool, cached data)."""
-    from engine.backtest import run_backtest
     from engine.config import BacktestConfig
+    from engine.run.backtest import run_backtest
 
     config = BacktestConfig(data_dir=folder, start=START, end=END, capital_mode=mode,
                             workers=workers)
@@ -152,11 +152,11 @@ def _latency(samples: list[float | None]) -> dict[str, Any]:
 
 def cancel_cases(folder: Path, tries: int) -> list[dict[str, Any]]:
     """Cancel latency (median and max of ``tries``) of the sweep and the headline run."""
-    from engine import parallel
-    from engine.backtest import run_backtest
     from engine.config import BacktestConfig
-    from engine.pool import CANCEL_GRACE, inject_fault
-    from engine.sweep import run_sweep
+    from engine.execution import parallel
+    from engine.execution.pool import CANCEL_GRACE, inject_fault
+    from engine.run.backtest import run_backtest
+    from engine.studies.sweep import run_sweep
 
     grid = _grid()
     cases = []
@@ -200,9 +200,9 @@ def cancel_cases(folder: Path, tries: int) -> list[dict[str, Any]]:
 
 def progress_gaps(folder: Path, workers: int) -> dict[str, Any]:
     """Gaps between the sweep's progress events (warm pool, cached data)."""
-    from engine.backtest import run_backtest
     from engine.config import BacktestConfig
-    from engine.sweep import run_sweep
+    from engine.run.backtest import run_backtest
+    from engine.studies.sweep import run_sweep
 
     config = BacktestConfig(data_dir=folder, start=START, end=END, workers=workers)
     run_backtest(config)  # warm pool, cached data
@@ -279,8 +279,8 @@ def main() -> int:
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
     folder = ensure_demo()
-    from engine import parallel
-    from engine.warmup import warm_up
+    from engine.execution import parallel
+    from engine.execution.warmup import warm_up
 
     warm_up()
     result: dict[str, Any] = {"cores": os.cpu_count(), "grid": GRID_TEXT}

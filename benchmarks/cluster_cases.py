@@ -26,7 +26,7 @@ GRID_20K = {"period": "6:30:1", "oversold": "20:39:1", "overbought": "61:80:1",
 
 def grid_of(text: dict[str, str]) -> dict[str, list[float]]:
     """A grid from range texts."""
-    from engine.sweep import parse_values
+    from engine.studies.sweep import parse_values
 
     return {name: parse_values(values) for name, values in text.items()}
 
@@ -61,7 +61,7 @@ def _breakdown(result: Any, wall: float) -> dict[str, float]:
 def _timed_sweeps(config: Any, grid: dict[str, list[float]], repeats: int, pids: Any,
                   cluster: str | None = None) -> dict[str, Any]:
     """Median of ``repeats`` sweeps after one warm-up sweep."""
-    from engine.sweep import run_sweep
+    from engine.studies.sweep import run_sweep
 
     run_sweep(config, {"period": [10]}, cluster=cluster)  # warm pool / cluster, cached data
     samples, rows = [], []
@@ -85,8 +85,8 @@ def _timed_sweeps(config: Any, grid: dict[str, list[float]], repeats: int, pids:
 
 def per_stock_scaling(folder: Path, counts: list[int], repeats: int) -> list[dict[str, Any]]:
     """The 1,000-combination per-stock sweep on 1..N local workers (warm pool)."""
-    from engine import parallel
     from engine.config import BacktestConfig
+    from engine.execution import parallel
 
     cases = []
     for workers in counts:
@@ -95,7 +95,7 @@ def per_stock_scaling(folder: Path, counts: list[int], repeats: int) -> list[dic
 
         cold = {}
         if workers > 1:  # a one-shot sweep (the CLI's) pays the pool's start-up
-            from engine.sweep import run_sweep
+            from engine.studies.sweep import run_sweep
 
             parallel.shutdown_pool()
             t0 = time.perf_counter()
@@ -122,10 +122,10 @@ def per_stock_scaling(folder: Path, counts: list[int], repeats: int) -> list[dic
 
 def auto_choice(folder: Path) -> dict[str, Any]:
     """What ``workers="auto"`` picks for the per-stock sweep with no pool running."""
-    from engine import parallel
-    from engine.backtest import load
     from engine.config import BacktestConfig
-    from engine.sweep import estimate_sweep_seconds
+    from engine.execution import parallel
+    from engine.run.backtest import load
+    from engine.studies.sweep import estimate_sweep_seconds
 
     parallel.shutdown_pool()
     config = BacktestConfig(data_dir=folder, start=START, end=END, capital_mode="per_stock")
@@ -140,9 +140,9 @@ def cluster_cases(folder: Path, address: str, repeats: int,
                   local_2: dict[str, Any] | None) -> dict[str, Any]:
     """The per-stock sweep on ``address`` (vs the 2-worker local pool), then 20,000
     combinations with each worker's resident memory."""
-    from engine import cluster
     from engine.config import BacktestConfig
-    from engine.sweep import run_sweep
+    from engine.execution import cluster
+    from engine.studies.sweep import run_sweep
 
     t0 = time.perf_counter()
     executor = cluster.connect(address)

@@ -33,14 +33,14 @@ def ensure_demo(folder: Path = DEMO) -> Path:
 
 def ensure_universe(folder: Path, stocks: int, start: str, end: str, seed: int,
                     layout: str = "per-stock") -> Path:
-    """A generated universe (``engine.datagen``), written afresh when it is missing or
+    """A generated universe (``engine.datagen.universe``), written afresh when it is missing or
     stale: its stock list must hold ``stocks`` codes, every one an A-share by today's
     code rules. A folder an older datagen wrote (921xxx.BJ codes, which are not A-shares)
     would otherwise be measured with some stocks left out."""
     if not _is_current(folder / "stock_list.txt", stocks):
         import shutil
 
-        from engine.datagen import generate_universe
+        from engine.datagen.universe import generate_universe
 
         shutil.rmtree(folder, ignore_errors=True)  # only generated data lives here
         generate_universe(folder, stocks, start, end, seed=seed, layout=layout)

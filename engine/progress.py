@@ -16,7 +16,7 @@ worker process reported.
 ``done`` and ``total`` count:
 
 - for the stage-start marker of ``run_backtest`` (the first event of each stage of
-  ``engine.backtest.STAGES``, worker None): the stage's position,
+  ``engine.run.backtest.STAGES``, worker None): the stage's position,
   ``STAGES.index(stage)`` of ``len(STAGES)``, as before;
 - for later ``"load"`` events: files read of files to read;
 - for later ``"indicators"``, ``"signals"`` and ``"simulate"`` events: stocks done of

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.compare import (
+from engine.results.compare import (
     COVERAGE,
     PARAMETERS,
     best_per_metric,
@@ -33,9 +33,9 @@ from engine.compare import (
     config_differences,
     normalised_equity,
 )
-from engine.export import export_comparison
-from engine.report import METRICS, format_column, format_value
-from engine.results import BacktestResult
+from engine.results.export import export_comparison
+from engine.results.formatting import METRICS, format_column, format_value
+from engine.results.tables import BacktestResult
 from gui.dialog_folders import EXPORT, ask_save_file
 from gui.error_panel import ErrorPanel
 from gui.file_writes import write_file

@@ -22,7 +22,7 @@ class JobSignals(QObject):
 
 
 class JobLoad(QRunnable):
-    """Calls ``job()`` (an ``engine.jobs`` function, which waits for a job host) on Qt's
+    """Calls ``job()`` (an ``engine.execution.jobs`` function, which waits for a job host) on Qt's
     thread pool and reports its value or its one-line error with ``key``.
 
     The signals belong to ``owner``, so they outlive the runnable (deleted when ``run``

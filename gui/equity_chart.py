@@ -10,7 +10,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from engine.report import format_value
+from engine.results.formatting import format_value
 from gui.plot_style import (
     BENCHMARK,
     DRAWDOWN,

@@ -52,7 +52,7 @@ def write_file(errors: ErrorPanel | None, path: Path, write: Callable[[Path], ob
 def write_folder(errors: ErrorPanel | None, folder: Path, write: Callable[[Path], object],
                  what: str) -> bool:
     """Write several files into ``folder`` with ``write(folder)``, which writes each one
-    atomically itself (``engine.export.write_atomic``); failures as in ``write_file``."""
+    atomically itself (``engine.results.export.write_atomic``); failures as in ``write_file``."""
     return _reported(errors, folder, what, lambda: write(folder))
 
 

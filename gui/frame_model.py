@@ -10,10 +10,10 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
-from engine.report import PackedText, TextColumn, format_frame
+from engine.results.formatting import PackedText, TextColumn, format_frame
 
 Index = QModelIndex | QPersistentModelIndex
-#: Display text of one value, for a column shown otherwise than by ``engine.report``.
+#: Display text of one value, for a column shown otherwise than by ``engine.results.formatting``.
 Formatter = Callable[[Any], str]
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
@@ -32,7 +32,8 @@ def _text_column(text: TextColumn) -> TextColumn:
 
 
 class FrameModel(QAbstractTableModel):
-    """Shows a DataFrame through precomputed display text (``engine.report.format_frame``);
+    """Shows a DataFrame through precomputed display text
+    (``engine.results.formatting.format_frame``);
     painting only indexes into it. Sorting and filtering choose the rows shown, in order,
     and text and values are both read through that choice: no value is formatted again,
     and the frame itself is never changed.
@@ -57,7 +58,7 @@ class FrameModel(QAbstractTableModel):
         """Replace the data (the current filter and sort are applied to it).
 
         ``text`` is the display text of ``frame``, one array per column as
-        ``engine.report.format_frame`` returns it (computed off the GUI thread); it is
+        ``engine.results.formatting.format_frame`` returns it (computed off the GUI thread); it is
         computed here when None. Columns in ``formats`` are formatted by those instead.
         """
         frame = frame.reset_index(drop=True)

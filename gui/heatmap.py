@@ -8,7 +8,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from engine.report import format_value
+from engine.results.formatting import format_value
 from gui.plot_style import (
     HEATMAP_COLORMAP,
     make_plot_widget,
@@ -80,7 +80,7 @@ class Heatmap(QWidget):
                  best: tuple[int, int] | None = None, title: str = "",
                  plateau: tuple[int, int] | None = None) -> None:
         """Show ``z`` (shape ``len(y_values)`` x ``len(x_values)``); ``kind`` is the
-        metric's ``engine.report`` kind, ``best`` the (row, column) to outline (solid
+        metric's ``engine.results.formatting`` kind, ``best`` the (row, column) to outline (solid
         orange), ``plateau`` the best neighbourhood's centre (dashed blue)."""
         self.x_values, self.y_values, self.z = np.asarray(x_values), np.asarray(y_values), z
         self.x_label, self.y_label, self.value_label, self.kind = (x_label, y_label,

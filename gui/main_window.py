@@ -26,13 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine import jobs
-from engine.backtest import STAGES
 from engine.config import BacktestConfig
 from engine.errors import ConfigError
-from engine.export import export_result
-from engine.report import PackedText, metric_rows
-from engine.results import BacktestResult
+from engine.execution import jobs
+from engine.results.export import export_result
+from engine.results.formatting import PackedText, metric_rows
+from engine.results.tables import BacktestResult
+from engine.run.backtest import STAGES
 from gui.compare_view import CompareView
 from gui.config_panel import ConfigPanel
 from gui.data_loader import JobLoad
@@ -362,7 +362,7 @@ class MainWindow(QMainWindow):
         """Show ``result``: the visible tab now, every other result tab when it is first
         shown; then the summary and ``then``, each in its own event-loop turn so no
         single turn does much. ``text`` is the display text of its tables by name
-        (``engine.jobs.RunOutcome.text``); tables without it are formatted here."""
+        (``engine.execution.jobs.RunOutcome.text``); tables without it are formatted here."""
         text = text or {}
         self.result = result
         metrics = pd.DataFrame(metric_rows(result.metrics), columns=["metric", "value"])

@@ -10,7 +10,7 @@ from gui.table_view import FrameTable
 
 class MetricTable(FrameTable):
     """Sortable table of a frame with metric columns, shown as the reports write them
-    (``engine.report``, as every FrameTable is); ``extra_formats`` show other columns
+    (``engine.results.formatting``, as every FrameTable is); ``extra_formats`` show other columns
     their own way (applied once per ``set_data``, not per paint). ``row_activated(dict)``
     on double-click."""
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel, QLineEdit
 
-from engine import cluster
 from engine.errors import ClusterError
+from engine.execution import cluster
 from gui.plot_style import GUIDE_COLOR, error_label
 
 THIS_MACHINE = "this machine"

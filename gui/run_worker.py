@@ -1,4 +1,5 @@
-"""Worker objects that wait, in a QThread, for engine jobs on the job hosts (``engine.jobs``)
+"""Worker objects that wait, in a QThread, for engine jobs on the job hosts
+(``engine.execution.jobs``)
 and talk to the window only through Qt signals."""
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from engine import jobs
 from engine.config import BacktestConfig
 from engine.errors import BacktestError, Cancelled
+from engine.execution import jobs
 
 
 class EngineWorker(QObject):
@@ -66,7 +67,7 @@ class EngineWorker(QObject):
 class RunWorker(EngineWorker):
     """Starts the run host (``warm_up``, then ``host_started(seconds)`` or
     ``host_failed(message)``) and runs single backtests on it (``start_run``);
-    ``finished`` carries an ``engine.jobs.RunOutcome``."""
+    ``finished`` carries an ``engine.execution.jobs.RunOutcome``."""
 
     host_started = Signal(float)
     host_failed = Signal(str)

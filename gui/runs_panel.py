@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import BacktestError
-from engine.export import export_result
-from engine.store import RunStore
+from engine.results.export import export_result
+from engine.results.store import RunStore
 from gui.dialog_folders import EXPORT, ask_folder
 from gui.error_panel import ErrorPanel
 from gui.file_writes import write_folder
@@ -59,7 +59,7 @@ class RunsPanel(QWidget):
     def __init__(self, store: RunStore | None = None) -> None:
         super().__init__()
         self.errors = ErrorPanel()
-        # "created" reads as YYYY-MM-DD HH:MM by its engine.report kind.
+        # "created" reads as YYYY-MM-DD HH:MM by its engine.results.formatting kind.
         self.table = MetricTable(extra_formats={"tags": _tags}, filter_column="name")
         self.table.filter.setPlaceholderText("Filter by name…")
         view = self.table.view
@@ -193,7 +193,7 @@ class RunsPanel(QWidget):
         return self._change(apply, f"Deleted {len(run_ids)} run(s)", "Could not delete")
 
     def export_runs(self, run_ids: Sequence[int], folder: Path) -> bool:
-        """Write each run's tables with ``engine.export.export_result`` (with the tables
+        """Write each run's tables with ``engine.results.export.export_result`` (with the tables
         attached to it: a sweep's table, a walk-forward's folds): one run into ``folder``
         itself, several into one ``run_<id>`` subfolder each."""
         store = self._store_or_say("Could not export")

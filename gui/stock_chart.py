@@ -5,7 +5,7 @@ Colours follow the A-share convention that users of Chinese trading software exp
 fill price from below, sells are amber down-triangles pointing at it from above, so they
 never read as candles.
 
-The widget only shows what it is given (``engine.detail.stock_detail`` and the run's
+The widget only shows what it is given (``engine.run.drill_down.stock_detail`` and the run's
 fills). Everything it derives is presentation: which bars are in view, and the per-pixel
 peak binning that keeps 10^5+ bars smooth when zoomed out.
 """
@@ -395,7 +395,7 @@ class StockChart(QWidget):
                  overbought: float, title: str) -> None:
         """Show one stock.
 
-        ``detail``: ``engine.detail.stock_detail`` (date, open, high, low, close, volume,
+        ``detail``: ``engine.run.drill_down.stock_detail`` (date, open, high, low, close, volume,
         rsi); ``fills``: *this stock's* rows of ``BacktestResult.fills`` (filter by code
         first; every row given becomes a marker); ``oversold``/``overbought``: the run's
         RSI thresholds; ``title``: shown above the chart (e.g. the code).

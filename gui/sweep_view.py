@@ -26,14 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine import jobs
-from engine.compare import metric_goal
 from engine.config import BacktestConfig
 from engine.errors import BacktestError, ConfigError
-from engine.export import export_sweep, export_walk_forward
-from engine.report import METRICS, PackedText, diagnostics_text
-from engine.sweep import GRID_FIELDS, RSI_FIELDS, SweepResult, expand_grid, parse_values
-from engine.sweep_grid import (
+from engine.execution import jobs
+from engine.results.compare import metric_goal
+from engine.results.export import export_sweep, export_walk_forward
+from engine.results.formatting import METRICS, PackedText, diagnostics_text
+from engine.studies.heatmap import (
     AGGREGATES,
     HeatmapGrid,
     best_cell,
@@ -41,8 +40,9 @@ from engine.sweep_grid import (
     heatmap_grid,
     neighbourhood_mean,
 )
-from engine.sweep_grid import heatmap_metrics as metric_choices
-from engine.walkforward import FoldSpec, Window
+from engine.studies.heatmap import heatmap_metrics as metric_choices
+from engine.studies.sweep import GRID_FIELDS, RSI_FIELDS, SweepResult, expand_grid, parse_values
+from engine.studies.walkforward import FoldSpec, Window
 from gui.dialog_folders import EXPORT, ask_folder, ask_save_file
 from gui.error_panel import ErrorPanel
 from gui.file_writes import write_file, write_folder
@@ -63,7 +63,7 @@ KINDS = {key: kind for key, _, kind in METRICS}
 
 
 class SweepWorker(EngineWorker):
-    """Runs sweeps on the sweep host (``engine.jobs.sweep``) from a QThread
+    """Runs sweeps on the sweep host (``engine.execution.jobs.sweep``) from a QThread
     (``start_sweep``); signals and cancellation as ``EngineWorker``, ``finished``
     carries the SweepResult. ``warm_up`` starts the host and its worker pool."""
 
@@ -100,7 +100,7 @@ class SweepView(QWidget):
     disables Run with ``reason``). Signals: ``run_requested(BacktestConfig)`` when a
     heatmap cell is clicked: the sweep's base configuration with that cell's
     parameters; for a dimension aggregated in the heatmap, the value of the cell's best
-    combination for the shown metric (``engine.sweep_grid.cell_parameters``). Call
+    combination for the shown metric (``engine.studies.heatmap.cell_parameters``). Call
     ``shutdown()`` before the application quits (it stops the worker thread).
     ``walk_forward_saved(runs)`` after a walk-forward was saved to the run store at
     ``store_path`` (the store's run list). ``settings`` remembers where sweeps run ("Run
@@ -598,7 +598,7 @@ class SweepView(QWidget):
                 if combo.currentData() is not None}
 
     def update_heatmap(self) -> None:
-        """Draw the heatmap the combo boxes describe (``engine.sweep_grid.heatmap_grid``)."""
+        """Draw the heatmap the combo boxes describe (``engine.studies.heatmap.heatmap_grid``)."""
         metric = self.metric_combo.currentData()
         if self.result is None or metric is None:
             return
@@ -659,7 +659,7 @@ class SweepView(QWidget):
 
     def export_walk_forward(self, folder: Path | None = None) -> Path | None:
         """Write the shown walk-forward's files into ``folder``
-        (``engine.export.export_walk_forward``); asks where when None."""
+        (``engine.results.export.export_walk_forward``); asks where when None."""
         outcome = self.walk_view.outcome
         if outcome is None:
             return None
@@ -677,7 +677,7 @@ class SweepView(QWidget):
         return folder
 
     def export_csv(self, path: Path | None = None) -> Path | None:
-        """Write the sweep table as CSV (``engine.export.export_sweep``); asks where when
+        """Write the sweep table as CSV (``engine.results.export.export_sweep``); asks where when
         ``path`` is None. Returns the written path, None if nothing was written."""
         if self.result is None:
             return None

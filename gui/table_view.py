@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.export import write_csv
-from engine.report import TextColumn
+from engine.results.export import write_csv
+from engine.results.formatting import TextColumn
 from gui.dialog_folders import EXPORT, ask_save_file
 from gui.file_writes import error_panel_of, write_file
 from gui.frame_model import FrameModel
@@ -55,7 +55,7 @@ class FrameTable(QWidget):
         layout.addWidget(self.view, 1)
 
     def set_data(self, frame: pd.DataFrame, text: Sequence[TextColumn] | None = None) -> None:
-        """Show ``frame``; ``text`` is its display text (``engine.report.format_frame``,
+        """Show ``frame``; ``text`` is its display text (``engine.results.formatting.format_frame``,
         computed off the GUI thread), formatted here when None."""
         self.model.set_frame(frame, text)
         self._fit_columns()

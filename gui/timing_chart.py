@@ -15,18 +15,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.backtest import STAGES
-from engine.results import TIMING_COUNTS
+from engine.results.tables import TIMING_COUNTS
+from engine.run.backtest import STAGES
 from gui.plot_style import AXIS_WIDTH, GUIDE_COLOR, TEXT_COLOR, placeholder_stack, style_plot
 
 #: Stage colours (Tableau 10); stages the engine may add later take the spare ones in order.
 STAGE_COLORS = dict(zip(STAGES, ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2"),
                         strict=True))
-#: The worker pool's own spans (engine.pool): quiet colours, the stages stay the story.
+#: The worker pool's own spans (engine.execution.pool): quiet colours, the stages stay the story.
 STAGE_COLORS.update({"startup": "#cfd4da", "attach": "#b07aa1", "return": "#9c755f",
                      "pool_startup": "#adb5bd"})
 SPARE_COLORS = ("#edc948", "#ff9da7", "#8cd17d", "#86bcb6", "#d4a6c8")
-#: ``timings`` entries that are counts, not seconds (engine.parallel.pool_timings).
+#: ``timings`` entries that are counts, not seconds (engine.execution.parallel.pool_timings).
 IN_PROCESS = "in-process"
 BAR_HEIGHT = 0.62
 LANE_HEIGHT = 0.7

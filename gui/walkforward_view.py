@@ -8,8 +8,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
-from engine.jobs import WalkForwardOutcome
-from engine.report import EXTRA_METRICS, METRICS, format_value
+from engine.execution.jobs import WalkForwardOutcome
+from engine.results.formatting import EXTRA_METRICS, METRICS, format_value
 from gui.metric_table import MetricTable
 from gui.plot_style import (
     BENCHMARK,

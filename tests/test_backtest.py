@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.backtest import STAGES, run_backtest
 from engine.config import BacktestConfig
 from engine.errors import Cancelled, DataError
-from engine.report import METRICS
-from engine.results import BacktestResult
+from engine.results.formatting import METRICS
+from engine.results.tables import BacktestResult
+from engine.run.backtest import STAGES, run_backtest
 from tests.conftest import ROOT, SAMPLE, bars
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.backtest import run_backtest
-from engine.benchmark import index_equity, read_closes
 from engine.config import BacktestConfig
 from engine.errors import ConfigError, DataError
-from engine.metrics import daily_returns, relative_stats
+from engine.results.metrics import daily_returns, relative_stats
+from engine.run.backtest import run_backtest
+from engine.run.benchmark_curve import index_equity, read_closes
 from tests.conftest import SAMPLE
 
 BASE = BacktestConfig(data_dir=SAMPLE, workers=1)

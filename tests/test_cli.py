@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.cli import main
+from engine.cli.main import main
 from tests.conftest import SAMPLE
 
 
@@ -44,8 +44,8 @@ def test_errors_are_one_line_without_traceback(args: list[str], message: str,
 
 def test_run_prints_metrics_and_writes_every_file(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    from engine.backtest import run_backtest
     from engine.config import BacktestConfig
+    from engine.run.backtest import run_backtest
 
     out = tmp_path / "out"
     assert main(["run", "--data", str(SAMPLE), "--period", "10", "--mode", "per_stock",
@@ -119,16 +119,16 @@ def test_bad_flag_is_one_line_not_the_usage_block(args: list[str], message: str,
 def test_bad_out_or_cache_folder_fails_before_any_work(
         command: str, flag: str, message: str, tmp_path: Path,
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    import engine.backtest
-    import engine.sweep
-    import engine.walkforward
+    import engine.run.backtest
+    import engine.studies.sweep
+    import engine.studies.walkforward
 
     def no_work(*args: object, **kwargs: object) -> None:
         raise AssertionError("the run started before its paths were checked")
 
-    monkeypatch.setattr(engine.backtest, "run_backtest", no_work)
-    monkeypatch.setattr(engine.sweep, "run_sweep", no_work)
-    monkeypatch.setattr(engine.walkforward, "run_walk_forward", no_work)
+    monkeypatch.setattr(engine.run.backtest, "run_backtest", no_work)
+    monkeypatch.setattr(engine.studies.sweep, "run_sweep", no_work)
+    monkeypatch.setattr(engine.studies.walkforward, "run_walk_forward", no_work)
     a_file = tmp_path / "a_file"
     a_file.write_text("x", encoding="utf-8")
     target = a_file / ("out" if flag == "--out" else "cache")

@@ -24,12 +24,12 @@ pytest.importorskip("distributed")
 
 from distributed import LocalCluster
 
-from engine import cluster, executor
-from engine import sweep as sweep_module
-from engine.cli import main
+from engine.cli.main import main
 from engine.config import BacktestConfig
 from engine.errors import Cancelled, ClusterError
-from engine.sweep import run_sweep
+from engine.execution import cluster, executor
+from engine.studies import sweep as sweep_module
+from engine.studies.sweep import run_sweep
 from engine.util.oscompat import tune_allocator
 from tests.conftest import SAMPLE, needs_sigkill
 
@@ -98,7 +98,7 @@ def test_cluster_table_is_the_local_pools_exactly(dask_cluster: cluster.DaskExec
 
 
 def _prepared() -> tuple[int, bool]:
-    from engine.warmup import warm_up
+    from engine.execution.warmup import warm_up
 
     return warm_up.cache_info().currsize, tune_allocator()
 
@@ -235,7 +235,7 @@ def test_cli_sweep_on_the_cluster(dask_cluster: cluster.DaskExecutor,
 
 def test_a_walk_forward_on_the_cluster_equals_the_local_one(
         dask_cluster: cluster.DaskExecutor) -> None:
-    from engine.walkforward import FoldSpec, run_walk_forward
+    from engine.studies.walkforward import FoldSpec, run_walk_forward
 
     grid = {"period": [10, 14], "oversold": [25, 30]}
     spec = FoldSpec("12m", "6m")

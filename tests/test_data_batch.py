@@ -18,14 +18,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.data import layout_tdx, load_market_data
+from engine.data import load_market_data
 from engine.data.batch import BatchBuilder, collect, convert_raws
 from engine.data.blocks import BLOCK, block_slices, map_blocks
-from engine.data.layout_long import _stock_of_rows
+from engine.data.layouts import tdx as layout_tdx
+from engine.data.layouts.long_file import _stock_of_rows
 from engine.data.read_pool import AHEAD, read_each, read_runs
 from engine.data.reader import FileTable, RawFile, file_table, read_bytes, read_raw
 from engine.data.validate import validate
-from engine.datagen import generate_universe
+from engine.datagen.universe import generate_universe
 from engine.errors import Cancelled, DataError
 from tests.conftest import WriteStock, bars
 

@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import parallel
-from engine.backtest import load, run_backtest
 from engine.config import BacktestConfig
 from engine.data import PLANES, cache, default_cache_dir, load_market_data
 from engine.data.cache import STALE_SECONDS
 from engine.errors import DataError
-from engine.pool import WorkerError
+from engine.execution import parallel
+from engine.execution.pool import WorkerError
 from engine.progress import ProgressSink
+from engine.run.backtest import load, run_backtest
 from tests.conftest import SAMPLE, WriteStock, bars, needs_symlinks
 from tests.test_backtest import assert_same
 

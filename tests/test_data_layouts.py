@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.backtest import run_backtest
 from engine.config import CHOICES, BacktestConfig
 from engine.data import LAYOUT_CHOICES, load_market_data
-from engine.data.layout_tdx import DAY_RECORD
-from engine.datagen import generate_universe
+from engine.data.layouts.tdx import DAY_RECORD
+from engine.datagen.universe import generate_universe
 from engine.errors import DataError
+from engine.run.backtest import run_backtest
 from tests.test_backtest import assert_same
 
 START, END = "2021-01-01", "2022-12-31"
@@ -237,7 +237,7 @@ def test_cache_key_covers_the_layouts_source_files(folders: dict[str, Path], tmp
 
 
 def test_day_record_dates_match_numpy_calendar_and_reject_impossible_days() -> None:
-    from engine.data.layout_tdx import _yyyymmdd_days
+    from engine.data.layouts.tdx import _yyyymmdd_days
 
     days = np.arange(np.datetime64("1990-01-01"), np.datetime64("2040-01-01"))
     text = np.datetime_as_string(days)

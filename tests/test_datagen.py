@@ -1,4 +1,4 @@
-"""Tests of the synthetic A-share universe generator (engine.datagen)."""
+"""Tests of the synthetic A-share universe generator (engine.datagen.universe)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from engine.data import load_market_data
-from engine.datagen import generate_frames, generate_universe, trading_calendar
+from engine.datagen.universe import generate_frames, generate_universe, trading_calendar
 from tests.reference import rsi_of_bars
 
 COLUMNS = ["ts_code", "date", "open", "high", "low", "close", "volume"]

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.backtest import compute_rsi, load
 from engine.config import BacktestConfig
 from engine.data import MarketData
-from engine.detail import DETAIL_COLUMNS, stock_detail
 from engine.errors import DataError
+from engine.run.backtest import compute_rsi, load
+from engine.run.drill_down import DETAIL_COLUMNS, stock_detail
 from tests.conftest import SAMPLE, WriteStock, bars
 
 

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from engine import parallel
-from engine.executor import TARGET_TASK_SECONDS, LocalExecutor, batch_sizes, executor_for
-from engine.sweep import estimate_sweep_seconds
+from engine.execution import parallel
+from engine.execution.executor import TARGET_TASK_SECONDS, LocalExecutor, batch_sizes, executor_for
+from engine.studies.sweep import estimate_sweep_seconds
 
 #: The shape of the 500-stock demo universe over 2023-02-04 .. 2026-02-04.
 DEMO = SimpleNamespace(tradable=SimpleNamespace(size=859 * 500, shape=(859, 500)),

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.backtest import run_backtest
-from engine.compare import (
+from engine.config import BacktestConfig
+from engine.errors import BacktestError
+from engine.results.compare import (
     ALL_STOCKS,
     COVERAGE,
     METRIC_GOALS,
@@ -24,9 +25,7 @@ from engine.compare import (
     compare_table,
     config_differences,
 )
-from engine.config import BacktestConfig
-from engine.errors import BacktestError
-from engine.export import (
+from engine.results.export import (
     export_comparison,
     export_result,
     export_sweep,
@@ -34,9 +33,10 @@ from engine.export import (
     write_atomic,
     write_csv,
 )
-from engine.report import METRICS
-from engine.results import BacktestResult
-from engine.sweep import run_sweep
+from engine.results.formatting import METRICS
+from engine.results.tables import BacktestResult
+from engine.run.backtest import run_backtest
+from engine.studies.sweep import run_sweep
 from tests.conftest import SAMPLE
 
 METRIC_KEYS = [key for key, _, _ in METRICS]

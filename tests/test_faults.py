@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import xxhash
 
-from engine.cli import main
+from engine.cli.main import main
 from engine.data import load_market_data
 from tests.conftest import ROOT, SAMPLE, needs_sigkill
 
@@ -62,7 +62,7 @@ def _visible(folder: Path) -> dict[str, bytes]:
 _STUCK_EXPORT = """
     import sys, time
     from pathlib import Path
-    import engine.export as export
+    import engine.results.export as export
 
     marker, real, written = Path(sys.argv[1]), export.write_csv, []
 
@@ -74,7 +74,7 @@ _STUCK_EXPORT = """
             time.sleep(3600)
 
     export.write_csv = stuck_after_three
-    from engine.cli import main
+    from engine.cli.main import main
     sys.exit(main(sys.argv[2:]))
 """
 
@@ -193,8 +193,8 @@ def test_two_processes_filling_one_cache_entry_at_once_both_get_correct_results(
 
 _KILL_A_WORKER = """
     import os, signal, sys
-    import engine.cli as cli
-    from engine import parallel
+    import engine.cli.main as cli
+    from engine.execution import parallel
 
     real, killed = cli.ProgressBar.__call__, []
 
@@ -225,7 +225,7 @@ def test_a_worker_killed_during_a_cli_sweep_fails_it_in_one_line_and_a_rerun_suc
                                                    "computing period ")
     assert "(killed by signal SIGKILL); the run was stopped" in lines[0]
     assert _visible(out) == {}
-    rerun = subprocess.run([sys.executable, "-m", "engine.cli", *sweep, "--period", "10,14",
+    rerun = subprocess.run([sys.executable, "-m", "engine.cli.main", *sweep, "--period", "10,14",
                             "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
                            timeout=HANG_GUARD_S, encoding="utf-8", errors="replace")
     assert rerun.returncode == 0, rerun.stderr

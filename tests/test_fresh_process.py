@@ -17,8 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from engine import arrow_columns as cols
-from engine.lazy_import import lazy_module
+from engine.results import arrow_columns as cols
+from engine.util.lazy_import import lazy_module
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -26,7 +26,7 @@ SAMPLE = ROOT / "data" / "sample"
 #: Runs the CLI and reports which of the heavy modules were imported (JSON).
 _CHILD = """
 import json, sys
-from engine.cli import main
+from engine.cli.main import main
 code = main(sys.argv[1:])
 print(json.dumps({"code": code, "modules": [
     name for name in ("pandas", "pyarrow.compute", "pyarrow.csv", "pyarrow.parquet")
@@ -50,7 +50,7 @@ def test_a_cached_run_never_imports_pandas_or_pyarrow_compute(tmp_path: Path) ->
 
 
 def test_the_cached_run_saved_the_same_tables_pandas_would_read(tmp_path: Path) -> None:
-    from engine.store import RunStore
+    from engine.results.store import RunStore
 
     args = ["run", "--data", str(SAMPLE), "--start", "2024-01-02", "--end", "2025-06-30",
             "--no-progress", "--store", str(tmp_path / "runs.sqlite")]
@@ -138,7 +138,7 @@ def test_a_record_batch_equals_the_dataframe_pandas_builds() -> None:
 
 
 def test_a_lazy_module_runs_at_its_first_attribute_access() -> None:
-    code = ("import sys; from engine.lazy_import import lazy_module; "
+    code = ("import sys; from engine.util.lazy_import import lazy_module; "
             "m = lazy_module('colorsys'); before = 'colorsys' in sys.modules; "
             "m.rgb_to_hsv(1, 0, 0); print(before, 'colorsys' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -148,7 +148,7 @@ def test_a_lazy_module_runs_at_its_first_attribute_access() -> None:
 
 def test_a_lazy_module_imports_once_under_many_threads() -> None:
     code = ("import sys; from concurrent.futures import ThreadPoolExecutor; "
-            "from engine.lazy_import import lazy_module; m = lazy_module('xml.dom.minidom'); "
+            "from engine.util.lazy_import import lazy_module; m = lazy_module('xml.dom.minidom'); "
             "pool = ThreadPoolExecutor(8); "
             "print(set(pool.map(lambda _: m.parseString('<a/>').documentElement.tagName, "
             "range(64))))")

@@ -11,10 +11,10 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 from pytestqt.qtbot import QtBot
 
-from engine.backtest import STAGES, load, run_backtest
 from engine.config import BacktestConfig
-from engine.detail import stock_detail
-from engine.results import BacktestResult
+from engine.results.tables import BacktestResult
+from engine.run.backtest import STAGES, load, run_backtest
+from engine.run.drill_down import stock_detail
 from gui.stock_chart import BUY_SYMBOL, StockChart, posix_seconds
 from gui.timing_chart import IN_PROCESS, TimingChart, format_ms
 from tests.conftest import SAMPLE
@@ -201,7 +201,7 @@ def test_one_lane_per_worker_with_its_spans(qtbot: QtBot,
     spans = pd.DataFrame(rows, columns=["worker", "stage", "start", "end"])
     chart = _timing_chart(qtbot)
     counters = {"pool_startup": 0.8, "workers": 4.0, "bytes_to_workers": 3.5 * 2**20,
-                "bytes_from_workers": 900.0}  # what a pooled run adds (engine.parallel)
+                "bytes_from_workers": 900.0}  # what a pooled run adds (engine.execution.parallel)
     chart.set_data({**run[0].timings, **counters}, spans)
     assert chart.grab().save(str(tmp_path / "timing_chart_workers.png"))
     assert "workers" not in chart.stage_names and chart.stage_names[-1] == "pool_startup"

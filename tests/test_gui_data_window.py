@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from engine.datagen import generate_universe
+from engine.datagen.universe import generate_universe
 from gui.main_window import MainWindow
 
 FIRST, LAST = "2010-01-04", "2014-08-25"

@@ -14,10 +14,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
-from engine.backtest import run_backtest
 from engine.config import BacktestConfig
-from engine.pool import inject_fault
-from engine.report import format_value
+from engine.execution.pool import inject_fault
+from engine.results.formatting import format_value
+from engine.run.backtest import run_backtest
 from gui.main_window import MainWindow
 from tests.conftest import SAMPLE
 
@@ -156,9 +156,9 @@ def test_configuration_is_restored_at_start(qtbot: QtBot) -> None:
 
 
 #: Engine entry points that must never run on the GUI thread (they run on job hosts).
-ENGINE_CALLS = ("engine.backtest.run_backtest", "engine.sweep.run_sweep",
-                "engine.data.loader.load_market_data", "engine.detail.stock_detail",
-                "engine.store.RunStore.save", "engine.store.RunStore.load")
+ENGINE_CALLS = ("engine.run.backtest.run_backtest", "engine.studies.sweep.run_sweep",
+                "engine.data.loader.load_market_data", "engine.run.drill_down.stock_detail",
+                "engine.results.store.RunStore.save", "engine.results.store.RunStore.load")
 
 
 def _record_threads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
@@ -229,8 +229,8 @@ def test_data_argument_sets_the_folder_that_runs_use(qtbot: QtBot) -> None:
 
 def test_a_slow_load_of_an_old_folder_does_not_overwrite_the_new_one(
         qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine import jobs
-    from engine.datagen import generate_universe
+    from engine.datagen.universe import generate_universe
+    from engine.execution import jobs
 
     big = tmp_path / "big"
     generate_universe(big, 20, "2022-01-01", "2026-02-04", seed=3)

@@ -12,12 +12,17 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
-from engine.backtest import run_backtest
-from engine.compare import best_per_metric, compare_table, config_differences, normalised_equity
 from engine.config import BacktestConfig
-from engine.report import METRICS, format_value
-from engine.results import BacktestResult
-from engine.store import RunStore
+from engine.results.compare import (
+    best_per_metric,
+    compare_table,
+    config_differences,
+    normalised_equity,
+)
+from engine.results.formatting import METRICS, format_value
+from engine.results.store import RunStore
+from engine.results.tables import BacktestResult
+from engine.run.backtest import run_backtest
 from gui.compare_view import CompareView
 from gui.runs_panel import RunsPanel
 from tests.conftest import SAMPLE

@@ -11,11 +11,11 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
 from pytestqt.qtbot import QtBot
 
-from engine import cluster
 from engine.config import BacktestConfig
-from engine.report import format_value
-from engine.sweep import run_sweep
-from engine.sweep_grid import cell_parameters, heatmap_grid
+from engine.execution import cluster
+from engine.results.formatting import format_value
+from engine.studies.heatmap import cell_parameters, heatmap_grid
+from engine.studies.sweep import run_sweep
 from gui.heatmap import Heatmap
 from gui.sweep_view import SweepView
 from tests.conftest import SAMPLE
@@ -269,7 +269,7 @@ def test_the_view_runs_a_sweep_on_a_local_cluster(view: SweepView, qtbot: QtBot,
 
 def test_heatmap_robustness_view_shows_neighbourhood_means_and_marks_the_plateau(
         view: SweepView, qtbot: QtBot) -> None:
-    from engine.sweep_grid import best_cell, neighbourhood_mean
+    from engine.studies.heatmap import best_cell, neighbourhood_mean
 
     _run(view, qtbot)
     assert view.result is not None
@@ -283,8 +283,8 @@ def test_heatmap_robustness_view_shows_neighbourhood_means_and_marks_the_plateau
 
 def test_walk_forward_mode_runs_shows_and_saves_the_folds(view: SweepView, qtbot: QtBot,
                                                           tmp_path: Path) -> None:
-    from engine.store import RunStore
-    from engine.walkforward import FoldSpec, run_walk_forward
+    from engine.results.store import RunStore
+    from engine.studies.walkforward import FoldSpec, run_walk_forward
 
     view.store_path = tmp_path / "runs.sqlite"
     view.mode.setCurrentText("Walk-forward")

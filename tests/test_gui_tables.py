@@ -1,4 +1,5 @@
-"""Result tables show engine.report's text, computed once: sorting and filtering move the
+"""Result tables show engine.results.formatting's text, computed once: sorting and filtering move
+the
 text with its row and never format again."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 import gui.frame_model
-from engine.report import format_frame, format_value
+from engine.results.formatting import format_frame, format_value
 from gui.frame_model import FrameModel
 from gui.metric_table import MetricTable
 from gui.table_view import FrameTable

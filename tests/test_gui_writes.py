@@ -15,10 +15,10 @@ from PySide6.QtCore import QObject, QSettings, Qt, QThread, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QPushButton
 from pytestqt.qtbot import QtBot
 
-from engine.backtest import run_backtest
 from engine.config import BacktestConfig
-from engine.results import BacktestResult
-from engine.sweep import SweepResult, run_sweep
+from engine.results.tables import BacktestResult
+from engine.run.backtest import run_backtest
+from engine.studies.sweep import SweepResult, run_sweep
 from gui.error_panel import ErrorPanel
 from gui.excepthook import ExceptHook, install_excepthook
 from gui.file_writes import error_panel_of, write_file

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from engine.indicators_nb import rsi_sma_nb, rsi_wilder_nb
-from engine.signals_nb import signals_nb
+from engine.kernels.indicators_nb import rsi_sma_nb, rsi_wilder_nb
+from engine.kernels.signals_nb import signals_nb
 from tests.reference import random_universe, rsi_reference, signals_reference
 
 # StockCharts ChartSchool "Relative Strength Index (RSI)", spreadsheet cs-rsi.xls:

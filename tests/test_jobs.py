@@ -13,14 +13,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine import jobs
-from engine.backtest import run_backtest
 from engine.config import BacktestConfig
 from engine.errors import Cancelled, DataError
-from engine.pool import WorkerCrashError, inject_fault
-from engine.report import format_frame
-from engine.store import RunStore
-from engine.sweep import run_sweep
+from engine.execution import jobs
+from engine.execution.pool import WorkerCrashError, inject_fault
+from engine.results.formatting import format_frame
+from engine.results.store import RunStore
+from engine.run.backtest import run_backtest
+from engine.studies.sweep import run_sweep
 from engine.util.oscompat import WORKER_NICENESS
 from tests.conftest import SAMPLE
 
@@ -133,7 +133,7 @@ def test_hosts_compute_at_a_lower_priority_than_the_caller() -> None:
 
 
 def test_a_walk_forward_on_the_host_is_saved_like_a_run_with_its_folds(tmp_path: Path) -> None:
-    from engine.walkforward import FoldSpec, run_walk_forward
+    from engine.studies.walkforward import FoldSpec, run_walk_forward
 
     store = tmp_path / "runs.sqlite"
     grid = {"period": [10, 14], "oversold": [25, 30]}

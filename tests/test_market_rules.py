@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.backtest import run_backtest
 from engine.config import BacktestConfig
 from engine.data import load_market_data
-from engine.market_rules import (
+from engine.kernels.simulate_nb import buy_shares_nb
+from engine.rules.rulebook import (
     BJ,
     CHINEXT,
     MAIN,
@@ -25,7 +25,7 @@ from engine.market_rules import (
     limit_widths,
     lot_rules,
 )
-from engine.simulate_nb import buy_shares_nb
+from engine.run.backtest import run_backtest
 from tests.conftest import WriteStock, bars
 
 # ------------------------------------------------------------------ rounding

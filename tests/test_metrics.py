@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.metrics import (
+from engine.kernels.valuation_nb import benchmark_equity_nb
+from engine.results.metrics import (
     compute_metrics,
     cost_stats,
     daily_returns,
@@ -17,8 +18,7 @@ from engine.metrics import (
     return_stats,
     trade_stats,
 )
-from engine.results import FILL_COLUMNS, TRADE_COLUMNS
-from engine.valuation_nb import benchmark_equity_nb
+from engine.results.tables import FILL_COLUMNS, TRADE_COLUMNS
 
 NAN = math.nan
 SQRT252 = math.sqrt(252)
@@ -414,7 +414,7 @@ def test_a_single_day_has_undefined_volatility() -> None:
 
 
 def test_relative_stats_by_hand() -> None:
-    from engine.metrics import relative_stats
+    from engine.results.metrics import relative_stats
 
     b = np.array([0.01, -0.02, 0.015, 0.0, -0.005, 0.02])
     r = 2 * b + 0.001
@@ -428,7 +428,7 @@ def test_relative_stats_by_hand() -> None:
 
 
 def test_relative_stats_undefined_cases_are_nan() -> None:
-    from engine.metrics import relative_stats
+    from engine.results.metrics import relative_stats
 
     b = np.array([0.01, -0.02, 0.015])
     same = relative_stats(b, b)
@@ -439,9 +439,9 @@ def test_relative_stats_undefined_cases_are_nan() -> None:
 
 
 def test_runs_report_beta_alpha_against_the_equal_weight_benchmark() -> None:
-    from engine.backtest import run_backtest
     from engine.config import BacktestConfig
-    from engine.metrics import daily_returns, relative_stats
+    from engine.results.metrics import daily_returns, relative_stats
+    from engine.run.backtest import run_backtest
     from tests.conftest import SAMPLE
 
     result = run_backtest(BacktestConfig(data_dir=SAMPLE, workers=1))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.pool import worker_cap
+from engine.execution.pool import worker_cap
 from engine.util import oscompat
 
 

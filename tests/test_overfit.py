@@ -1,4 +1,4 @@
-"""Deflated Sharpe ratio and PBO (engine.overfit) against hand-computed cases and a plain
+"""Deflated Sharpe ratio and PBO (engine.studies.overfit) against hand-computed cases and a plain
 loop version of CSCV."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from engine.overfit import (
+from engine.studies.overfit import (
     EULER_GAMMA,
     deflated_sharpe,
     expected_max_sharpe,

@@ -17,14 +17,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine import jobs, parallel
 from engine import progress as progress_module
-from engine.backtest import STAGES, run_backtest
-from engine.column_pass import balance_chunks, column_pass, merge_records, pieces
 from engine.config import BacktestConfig
 from engine.data import load_market_data
 from engine.errors import Cancelled
-from engine.pool import (
+from engine.execution import jobs, parallel
+from engine.execution.pool import (
     CANCEL_GRACE,
     START_TIMEOUT,
     Task,
@@ -33,7 +31,9 @@ from engine.pool import (
     inject_fault,
 )
 from engine.progress import MIN_INTERVAL, LocalContext, Progress, ProgressSink, TaskContext
-from engine.sweep import run_sweep
+from engine.run.backtest import STAGES, run_backtest
+from engine.run.column_pass import balance_chunks, column_pass, merge_records, pieces
+from engine.studies.sweep import run_sweep
 from tests.conftest import SAMPLE, needs_sigkill
 from tests.test_backtest import assert_same
 
@@ -330,7 +330,7 @@ def test_cancel_kills_a_worker_that_does_not_stop_and_the_pool_recovers(
     # Neither stalled worker could stop by itself: both were killed once the grace ran out.
     assert not set(stalled) & set(pool.pids())
     killed = sorted(r.getMessage() for r in caplog.records
-                    if r.name == "engine.pool" and "killing" in r.getMessage())
+                    if r.name == "engine.execution.pool" and "killing" in r.getMessage())
     assert [m.startswith(f"worker {slot} did not stop within {CANCEL_GRACE:.1f} s")
             for slot, m in enumerate(killed)] == [True, True]
     _assert_no_orphans()

@@ -1,4 +1,4 @@
-"""The one formatter (engine.report): how each kind of number reads, and that the column
+"""The one formatter (engine.results.formatting): how each kind of number reads, and that the column
 formatter writes exactly what the scalar one does."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.report import (
+from engine.results.formatting import (
     COLUMN_KINDS,
     KINDS,
     METRICS,
@@ -169,7 +169,7 @@ def test_text_frame_keeps_columns_and_index() -> None:
 def test_packed_text_gives_back_every_cell_and_pickles_whole() -> None:
     import pickle
 
-    from engine.report import PackedText, pack_text
+    from engine.results.formatting import PackedText, pack_text
 
     values = ["1,735.12", "", "—", "五粮液", "12.35%"]
     packed = PackedText(values)

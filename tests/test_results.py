@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.enums import Reason, Side, fill_dt, rejection_dt
-from engine.results import (
+from engine.kernels.records import Reason, Side, fill_dt, rejection_dt
+from engine.results.tables import (
     FILL_COLUMNS,
     REJECTION_COLUMNS,
     TRADE_COLUMNS,

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.backtest import run_backtest
 from engine.config import BacktestConfig
-from engine.datagen import generate_frames
+from engine.datagen.universe import generate_frames
+from engine.run.backtest import run_backtest
 from tests.reference import (
     Params,
     StockFile,

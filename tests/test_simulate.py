@@ -12,11 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.enums import NO_REJECTION, REASON_NAMES, SIDE_NAMES, Reason, Side
-from engine.indicators_nb import rsi_wilder_nb
-from engine.market_rules import cost_rates, lot_rules
-from engine.signals_nb import signals_nb
-from engine.simulate_nb import (
+from engine.kernels.indicators_nb import rsi_wilder_nb
+from engine.kernels.records import NO_REJECTION, REASON_NAMES, SIDE_NAMES, Reason, Side
+from engine.kernels.signals_nb import signals_nb
+from engine.kernels.simulate_nb import (
     Costs,
     Market,
     sell_reason_nb,
@@ -24,6 +23,7 @@ from engine.simulate_nb import (
     simulate_shared_nb,
     sum_sleeves_nb,
 )
+from engine.rules.rulebook import cost_rates, lot_rules
 from tests.reference import (
     Params,
     RefResult,

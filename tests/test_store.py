@@ -18,12 +18,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from engine import store as store_module
-from engine.backtest import run_backtest
-from engine.cli import main
+from engine.cli.main import main
 from engine.config import BacktestConfig
-from engine.results import RESULT_TABLES, BacktestResult
-from engine.store import (
+from engine.results import store as store_module
+from engine.results.store import (
     LIST_COLUMNS,
     SCHEMA_VERSION,
     STORE_ENV,
@@ -32,6 +30,8 @@ from engine.store import (
     default_name,
     default_store_path,
 )
+from engine.results.tables import RESULT_TABLES, BacktestResult
+from engine.run.backtest import run_backtest
 from tests.conftest import SAMPLE
 
 

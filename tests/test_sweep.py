@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine import parallel
-from engine.backtest import run_backtest
-from engine.cli import main
+from engine.cli.main import main
 from engine.config import BacktestConfig
 from engine.errors import ConfigError
-from engine.sweep import GRID_FIELDS, expand_grid, parse_values, run_sweep
+from engine.execution import parallel
+from engine.run.backtest import run_backtest
+from engine.studies.sweep import GRID_FIELDS, expand_grid, parse_values, run_sweep
 from tests.conftest import SAMPLE
 
 METRIC_KEYS = list(run_backtest(BacktestConfig(data_dir=SAMPLE)).metrics)
@@ -158,7 +158,7 @@ class _NoDask:
             raise ModuleNotFoundError(f"No module named {name!r}")
 sys.meta_path.insert(0, _NoDask())
 import gui.sweep_view  # the window's Sweep tab imports without Dask
-from engine.cli import main
+from engine.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
 

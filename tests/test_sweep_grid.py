@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.backtest import run_backtest
-from engine.compare import normalised_equity
 from engine.config import BacktestConfig
 from engine.errors import ConfigError
-from engine.sweep_grid import (
+from engine.results.compare import normalised_equity
+from engine.run.backtest import run_backtest
+from engine.studies.heatmap import (
     AGGREGATES,
     best_cell,
     cell_parameters,
@@ -131,7 +131,7 @@ def test_normalised_equity_is_growth_of_one() -> None:
 
 
 def test_neighbourhood_mean_averages_the_3x3_block_ignoring_gaps() -> None:
-    from engine.sweep_grid import HeatmapGrid, best_cell, neighbourhood_mean
+    from engine.studies.heatmap import HeatmapGrid, best_cell, neighbourhood_mean
 
     z = np.array([[1.0, 2.0, 3.0],
                   [4.0, np.nan, 6.0],

@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.benchmark import read_closes
 from engine.config import BacktestConfig
 from engine.data import load_market_data, read_stock_list
-from engine.datagen import generate_universe
+from engine.datagen.universe import generate_universe
 from engine.errors import ConfigError, DataError
+from engine.run.benchmark_curve import read_closes
 from engine.util.text import decode_text, is_utf8, read_text, text_encoding
 from tests.conftest import ROOT
 
@@ -157,7 +157,7 @@ def test_qlib_calendar_and_instruments_with_a_bom(tmp_path: Path) -> None:
 def test_cli_prints_to_a_gbk_console_without_raising(tmp_path: Path) -> None:
     out = tmp_path / "行情😀"  # the emoji has no GBK code: printed as "?"
     env = {**os.environ, "PYTHONIOENCODING": "gbk"}  # strict errors on stdout
-    done = subprocess.run([sys.executable, "-m", "engine.cli", "datagen", str(out),
+    done = subprocess.run([sys.executable, "-m", "engine.cli.main", "datagen", str(out),
                            "--stocks", "1", "--start", "2024-01-02", "--end", "2024-01-31"],
                           cwd=ROOT, env=env, capture_output=True, timeout=300)
     assert done.returncode == 0, done.stderr.decode("gbk", errors="replace")

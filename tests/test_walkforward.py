@@ -1,4 +1,4 @@
-"""Walk-forward validation (engine.walkforward): fold boundaries, no look-ahead, stitching,
+"""Walk-forward validation (engine.studies.walkforward): fold boundaries, no look-ahead, stitching,
 the choice rule and determinism across worker counts."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pytest
 
 from engine.config import BacktestConfig
 from engine.errors import ConfigError
-from engine.sweep import SweepResult
-from engine.walkforward import FoldSpec, Window, best_row, run_walk_forward, split_folds
+from engine.studies.sweep import SweepResult
+from engine.studies.walkforward import FoldSpec, Window, best_row, run_walk_forward, split_folds
 from tests.conftest import SAMPLE
 
 DAYS = pd.bdate_range("2023-01-02", "2024-12-31")
@@ -122,7 +122,7 @@ def test_stitched_curve_chains_the_folds_with_positions_closed(sample_copy: Path
                              initial_capital=float(ends["equity"].iloc[k - 2]),
                              period=int(folds["period"].iloc[k - 1]),
                              oversold=float(folds["oversold"].iloc[k - 1]))
-        from engine.backtest import run_backtest
+        from engine.run.backtest import run_backtest
 
         alone = run_backtest(run).equity["equity"].to_numpy()
         assert np.array_equal(equity[equity["fold"] == k]["equity"].to_numpy()[:-1],
@@ -174,7 +174,7 @@ def test_results_do_not_depend_on_the_worker_count(sample_copy: Path) -> None:
 def test_cli_walkforward_writes_folds_equity_and_summary(sample_copy: Path, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]
                                                          ) -> None:
-    from engine.cli import main
+    from engine.cli.main import main
 
     out = tmp_path / "wf"
     assert main(["walkforward", "--data", str(sample_copy), "--workers", "1", "--period",
@@ -194,7 +194,7 @@ def test_cli_walkforward_writes_folds_equity_and_summary(sample_copy: Path, tmp_
 
 def test_cli_walkforward_bad_window_is_one_line(sample_copy: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    from engine.cli import main
+    from engine.cli.main import main
 
     assert main(["walkforward", "--data", str(sample_copy), "--period", "10,14",
                  "--train", "1y", "--no-progress"]) == 2

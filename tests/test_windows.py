@@ -12,10 +12,10 @@ from pathlib import Path, PureWindowsPath
 import pandas as pd
 import pytest
 
-from engine.backtest import run_backtest
 from engine.config import BacktestConfig
-from engine.datagen import generate_universe
-from engine.sweep import run_sweep
+from engine.datagen.universe import generate_universe
+from engine.run.backtest import run_backtest
+from engine.studies.sweep import run_sweep
 from tests.windows_emulation import emulate_windows_files, text_mode
 
 LAYOUTS = ("per-stock", "tdx", "qlib", "long", "akshare")
@@ -98,7 +98,7 @@ def test_a_configuration_made_with_windows_paths_runs_on_this_machines_workers(
 
     # The sweep's tasks carry the Windows configuration to 2 spawned workers; the data
     # reaches them as it does from any client (here, loaded from this machine's folder).
-    from engine import sweep as sweep_module
+    from engine.studies import sweep as sweep_module
 
     local = _config(universes["per-stock"], tmp_path / "cache")
     real_load = sweep_module.load

@@ -2,7 +2,7 @@
 
 from engine.data.align import PLANES, AlignedArrays, align
 from engine.data.cache import default_cache_dir
-from engine.data.layout_detect import LAYOUT_CHOICES, scan_folder
+from engine.data.layouts.detect import LAYOUT_CHOICES, scan_folder
 from engine.data.loader import MarketData, load_market_data
 from engine.data.naming import code_from_file_name, normalize_code
 from engine.data.stocklist import read_stock_list

@@ -13,7 +13,7 @@ import numpy as np
 
 from engine.data.align import day_positions
 from engine.data.validate import ValidBars
-from engine.market_rules import (
+from engine.rules.rulebook import (
     BOARDS,
     board_indices,
     limit_prices,

@@ -19,7 +19,7 @@ from engine.config import parse_date
 from engine.data import cache
 from engine.data.align import PLANES, AlignedArrays, align, day_positions
 from engine.data.folder import FolderScan, ProgressCallback
-from engine.data.layout_detect import LAYOUT_CHOICES, layout_title, read_stocks, scan_folder
+from engine.data.layouts.detect import LAYOUT_CHOICES, layout_title, read_stocks, scan_folder
 from engine.data.limits import LISTING_MODES, BarLimits
 from engine.data.reader import FileTable
 from engine.data.stocklist import parse_stock_selection, resolve_codes
@@ -46,7 +46,7 @@ class MarketData:
     run's own calendar. Columns follow ``codes`` (sorted). Arrays may be read-only
     memory maps of the aligned cache; ``cache_path`` is then the cache entry folder
     (``prices.npy``, ``tradable.npy``, ...) that worker processes map too, else None.
-    ``layout`` names the folder's layout (``engine.data.layout_detect.LAYOUTS``).
+    ``layout`` names the folder's layout (``engine.data.layouts.detect.LAYOUTS``).
     ``excluded`` holds a (code, file, reason) row (``EXCLUDED_COLUMNS``) for each stock
     of the selection that was left out.
     """

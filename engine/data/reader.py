@@ -22,7 +22,7 @@ from engine.data.column_aliases import (
     missing_required,
 )
 from engine.errors import DataError
-from engine.lazy_import import lazy_module
+from engine.util.lazy_import import lazy_module
 from engine.util.oscompat import open_binary
 from engine.util.text import text_encoding
 

@@ -14,7 +14,7 @@ from engine.data.column_aliases import ALIASES, map_columns
 from engine.data.folder import FolderScan
 from engine.data.naming import normalize_code, parse_code
 from engine.errors import DataError
-from engine.lazy_import import lazy_module
+from engine.util.lazy_import import lazy_module
 from engine.util.text import read_text
 
 if TYPE_CHECKING:

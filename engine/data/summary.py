@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.data.loader import MarketData
-from engine.lazy_import import lazy_module
-from engine.market_rules import board_of
+from engine.rules.rulebook import board_of
+from engine.util.lazy_import import lazy_module
 
 if TYPE_CHECKING:
     import pandas as pd

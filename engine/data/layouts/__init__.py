@@ -1,0 +1,1 @@
+"""One reader per on-disk layout, and the detector that picks one."""

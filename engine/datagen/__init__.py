@@ -1,0 +1,1 @@
+"""Synthetic A-share universes in every layout users keep real data in."""

@@ -1,0 +1,406 @@
+"""Engine jobs (runs, sweeps, folder scans, drill-downs) run on job-host processes.
+
+A job host is a one-worker spawn pool (``engine.execution.pool.WorkerPool``) whose process loads
+the kernels at start and then runs whole jobs: ``run_backtest``, ``run_sweep``, a
+folder scan, a stock's drill-down. The caller's thread only waits on the host's pipe
+(with the GIL released) and receives a finished, picklable outcome, so a window that
+calls these from a worker thread never has engine work in its process. A host is not
+daemonic: a job that wants several workers starts the engine's shared pool
+(``engine.execution.parallel``) inside the host, as a process would that called the engine
+directly.
+
+Two hosts keep long sweeps from delaying runs: ``"run"`` (runs, scans, drill-downs,
+stored runs) and ``"sweep"``. Each runs one job at a time. Jobs see the caller's
+``BACKTEST_*`` environment (cache folder, run store) as it is when they are sent.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from engine.config import BacktestConfig
+from engine.execution.pool import Task, WorkerPool
+from engine.progress import CancelToken, Progress, ProgressSink, TaskContext
+from engine.results.formatting import PackedText, format_frame, pack_text
+
+if TYPE_CHECKING:
+    from engine.results.tables import BacktestResult
+    from engine.studies.sweep import SweepResult
+    from engine.studies.walkforward import FoldSpec, WalkForwardResult
+
+#: Seconds a cancelled job gets to stop before its host is killed (and restarted later).
+JOB_GRACE = 5.0
+HOSTS = ("run", "sweep")
+ENV_PREFIX = "BACKTEST_"
+
+_hosts: dict[str, WorkerPool] = {}
+_hosts_lock = threading.Lock()
+
+
+def host(name: str) -> WorkerPool:
+    """The job host ``name`` (one of ``HOSTS``), created on first use."""
+    if name not in HOSTS:
+        raise ValueError(f"unknown job host {name!r}; hosts: {', '.join(HOSTS)}")
+    with _hosts_lock:
+        pool = _hosts.get(name)
+        if pool is None or pool.closed:
+            from engine.execution.warmup import start_worker  # imports the whole engine
+
+            pool = WorkerPool(1, initializer=start_worker, daemon=False,
+                              name=f"backtest-{name}-host")
+            _hosts[name] = pool
+        return pool
+
+
+def host_pids() -> set[int]:
+    """Process ids of the job hosts that are running (none is started here)."""
+    with _hosts_lock:
+        return {pid for pool in _hosts.values() for pid in pool.pids()}
+
+
+def shutdown_hosts() -> None:
+    """Stop every job host (and the worker pools their jobs started); registered at exit."""
+    with _hosts_lock:
+        pools = list(_hosts.values())
+        _hosts.clear()
+    for pool in pools:
+        pool.shutdown()
+
+
+atexit.register(shutdown_hosts)
+
+
+def _environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
+
+
+def _in_environment(payload: tuple[Callable[[Any, TaskContext], Any], Any, dict[str, str]],
+                    ctx: TaskContext) -> Any:
+    """Host side of every job: take on the caller's environment, then run the job."""
+    fn, inner, env = payload
+    for key in [k for k in os.environ if k.startswith(ENV_PREFIX) and k not in env]:
+        del os.environ[key]
+    os.environ.update(env)
+    with ctx.span("job"):
+        return fn(inner, ctx)
+
+
+def submit(host_name: str, fn: Callable[[Any, TaskContext], Any], payload: Any, label: str,
+           progress: Progress | None = None, cancel: CancelToken | None = None) -> Any:
+    """Run ``fn(payload, ctx)`` on job host ``host_name`` and return its value.
+
+    Blocks the calling thread until the job ends; ``progress`` gets the job's events as
+    they happen (in this thread). ``cancel`` stops the job (``Cancelled``). An engine
+    error the job raises is raised here as itself; a host that dies raises
+    ``engine.execution.pool.WorkerCrashError`` and is restarted by the next job.
+    """
+    task = Task(_in_environment, (fn, payload, _environment()), label, 1, relay=True)
+    results, _ = host(host_name).map([task], 1, ProgressSink(progress), cancel,
+                                     grace=JOB_GRACE)
+    return results[0]
+
+
+def _relay(ctx: TaskContext) -> Progress:
+    """A progress callback that forwards a job's events to the caller: each stage's first
+    event always, later ones throttled."""
+    last: list[str] = [""]
+
+    def progress(stage: str, done: int, total: int) -> None:
+        ctx.report(stage, done, total, force=stage != last[0] or done == total)
+        last[0] = stage
+
+    return progress
+
+
+# ------------------------------------------------------------------------------ jobs
+def _ping(_: object, ctx: TaskContext) -> int:
+    return os.getpid()
+
+
+def start(name: str) -> float:
+    """Start job host ``name`` and wait until it is ready; the seconds that took."""
+    t0 = time.perf_counter()
+    submit(name, _ping, None, "start-up")
+    return time.perf_counter() - t0
+
+
+def host_pid(name: str) -> int:
+    """Process id of job host ``name`` (started if needed)."""
+    return int(submit(name, _ping, None, "ping"))
+
+
+def _prestart(n_workers: int | None, ctx: TaskContext) -> None:
+    from engine.execution.parallel import prestart_pool
+
+    prestart_pool(n_workers)
+
+
+def prestart_workers(name: str, n_workers: int | None = None) -> None:
+    """Start the worker pool of host ``name``'s jobs in the background (one per core by
+    default), so its first sweep pays no start-up."""
+    submit(name, _prestart, n_workers, "start-up")
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """A finished run: the result, where the run store keeps it, and the store's list.
+
+    ``run_id`` is None when it was not saved (no store, or ``store_error`` says why);
+    ``runs`` is the store's ``list_runs()`` after the save (None without a store);
+    ``host_pid`` is the process that computed it.
+    """
+
+    result: BacktestResult
+    run_id: int | None
+    store_error: str
+    runs: pd.DataFrame | None
+    host_pid: int
+    #: Packed display text (``engine.results.formatting.format_frame``) of the result's tables, by
+    #: name: "trades", "fills", "rejections".
+    text: dict[str, list[PackedText]] = field(default_factory=dict)
+
+
+def _text(path: Path | None) -> str | None:
+    """A path as text for a task's payload (paths cross process boundaries as text)."""
+    return None if path is None else os.fspath(path)
+
+
+def _save(result: BacktestResult, store_path: str | None, **extra: Any
+          ) -> tuple[int | None, str, pd.DataFrame | None]:
+    """Save ``result`` (``extra``: RunStore.save's name, notes, tags, attachments)."""
+    from engine.errors import BacktestError
+    from engine.results.store import RunStore
+
+    if store_path is None:
+        return None, "", None
+    try:
+        with RunStore(store_path) as store:
+            run_id = store.save(result, **extra)
+            return run_id, "", store.list_runs()
+    except BacktestError as exc:
+        return None, str(exc), None
+
+
+def _run(payload: tuple[BacktestConfig, str | None], ctx: TaskContext) -> RunOutcome:
+    from engine.run.backtest import run_backtest
+
+    config, store_path = payload
+    result = run_backtest(config, progress=_relay(ctx), cancel=ctx)
+    run_id, error, runs = _save(result, store_path)
+    return RunOutcome(result, run_id, error, runs, os.getpid(), _table_text(result))
+
+
+def _table_text(result: BacktestResult) -> dict[str, list[PackedText]]:
+    """Packed display text of a result's big tables (what a window shows of them)."""
+    return {name: pack_text(format_frame(result.frame(name)))
+            for name in ("trades", "fills", "rejections")}
+
+
+def run(config: BacktestConfig, store_path: Path | None = None,
+        progress: Progress | None = None, cancel: CancelToken | None = None) -> RunOutcome:
+    """``run_backtest(config)`` on the run host, saved to the run store at ``store_path``
+    (when given) before it returns."""
+    outcome: RunOutcome = submit("run", _run, (config, _text(store_path)), "the run", progress,
+                                 cancel)
+    outcome.result.frames()  # in this (the job's) thread, not the window's
+    return outcome
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    """A finished sweep and the display text of its table
+    (``engine.results.formatting.format_frame``,
+    packed)."""
+
+    result: SweepResult
+    text: list[PackedText]
+
+
+def _sweep(payload: tuple[BacktestConfig, dict[str, list[float]], str | None],
+           ctx: TaskContext) -> SweepOutcome:
+    from engine.studies.sweep import run_sweep
+
+    config, grid, cluster = payload
+    result = run_sweep(config, grid, progress=_relay(ctx), cancel=ctx, cluster=cluster)
+    # The window shows the diagnostics, never the per-combination returns behind them.
+    light = dataclasses.replace(result, returns=result.returns[:0, :0])
+    return SweepOutcome(light, pack_text(format_frame(result.table)))
+
+
+def sweep(config: BacktestConfig, grid: Mapping[str, Iterable[float]],
+          progress: Progress | None = None, cancel: CancelToken | None = None, *,
+          cluster: str | None = None) -> SweepOutcome:
+    """``run_sweep(config, grid, cluster=cluster)`` on the sweep host, with its table's
+    display text. A ``local:N`` cluster lives in the sweep host, warm for later sweeps."""
+    payload = (config, {k: list(v) for k, v in grid.items()}, cluster)
+    return submit("sweep", _sweep, payload, "the sweep", progress, cancel)
+
+
+@dataclass(frozen=True)
+class WalkForwardOutcome:
+    """A finished walk-forward, saved like a run (``run_id``, ``store_error``, ``runs`` as
+    in ``RunOutcome``), with the display text of its fold table."""
+
+    result: WalkForwardResult
+    run_id: int | None
+    store_error: str
+    runs: pd.DataFrame | None
+    folds_text: list[PackedText]
+
+
+def _walk_forward(payload: tuple[BacktestConfig, dict[str, list[float]], FoldSpec, str,
+                                 str | None, str | None],
+                  ctx: TaskContext) -> WalkForwardOutcome:
+    from engine.studies.walkforward import run_walk_forward
+
+    config, grid, spec, metric, store_path, cluster = payload
+    result = run_walk_forward(config, grid, spec, metric, progress=_relay(ctx), cancel=ctx,
+                              cluster=cluster)
+    kind = "anchored" if spec.anchored else "rolling"
+    notes = (f"walk-forward: {len(result.folds)} {kind} folds, train {spec.train}, test "
+             f"{spec.test}, best by {metric}; grid: "
+             + "; ".join(f"{k} {', '.join(f'{v:g}' for v in values)}"
+                         for k, values in result.grid.items()))
+    run_id, error, runs = _save(result.as_result(), store_path, notes=notes,
+                                tags=("walkforward",), attachments={"folds": result.folds})
+    return WalkForwardOutcome(result, run_id, error, runs,
+                              pack_text(format_frame(result.folds)))
+
+
+def walk_forward(config: BacktestConfig, grid: Mapping[str, Iterable[float]], spec: FoldSpec,
+                 metric: str, store_path: Path | None = None, progress: Progress | None = None,
+                 cancel: CancelToken | None = None, *,
+                 cluster: str | None = None) -> WalkForwardOutcome:
+    """``run_walk_forward`` on the sweep host (its sweeps on the Dask ``cluster``, if
+    given), saved to the run store (its stitched out-of-sample run, tagged
+    "walkforward", with the fold table attached)."""
+    payload = (config, {k: list(v) for k, v in grid.items()}, spec, metric, _text(store_path),
+               cluster)
+    return submit("sweep", _walk_forward, payload, "the walk-forward", progress, cancel)
+
+
+@dataclass(frozen=True)
+class FolderScan:
+    """What a window shows of a data folder: its layout (``layout`` its name, ``title`` how
+    to say it), its usable stocks, their calendar span (the data's coverage), the files it
+    could not use (``excluded``: code, file, reason), warnings, and per-stock coverage."""
+
+    folder: Path
+    codes: tuple[str, ...]
+    first_date: str
+    last_date: str
+    excluded: pd.DataFrame
+    coverage: pd.DataFrame
+    layout: str = "per-stock"
+    title: str = "per-stock files"
+    warnings: tuple[str, ...] = ()
+    #: Codes of the index files the folder holds (each can be a run's benchmark).
+    indices: tuple[str, ...] = ()
+
+
+def _scan(payload: tuple[str, Any, str, str], ctx: TaskContext) -> FolderScan:
+    from engine.data import coverage, load_market_data
+    from engine.data.layouts.detect import layout_title
+    from engine.data.layouts.detect import scan_folder as scan_layout
+    from engine.data.loader import WINDOW_RULE
+    from engine.errors import DataError
+    from engine.results.tables import excluded_table
+
+    text, end, adjust, layout = payload
+    folder = Path(text)
+    try:
+        data = load_market_data(folder, end=end, adjust=adjust, layout=layout,
+                                on_bad_stock="skip", cancel=ctx)
+    except DataError as exc:
+        if exc.rule != WINDOW_RULE:
+            raise
+        # The data starts after the window's end: load all of it, to show its coverage.
+        data = load_market_data(folder, adjust=adjust, layout=layout, on_bad_stock="skip",
+                                cancel=ctx)
+    dates = data.dates
+    others = scan_layout(folder, layout).others
+    indices = tuple(sorted(code for code, kind in others.items() if kind == "index"))
+    excluded = excluded_table(data.excluded).to_pandas()  # as a result's excluded table
+    return FolderScan(folder, data.codes, str(dates[0]), str(dates[-1]), excluded,
+                      coverage(data), data.layout, layout_title(data.layout), data.warnings,
+                      indices)
+
+
+def scan_folder(folder: Path, end: Any, adjust: str, layout: str = "auto",
+                cancel: CancelToken | None = None) -> FolderScan:
+    """Load every stock of ``folder`` (validated, aligned and cached up to ``end``) on the
+    run host and summarise it. The aligned cache entry it writes is the one the first
+    run of all the folder's stocks reads. ``end`` None (or before the data) loads all."""
+    return submit("run", _scan, (os.fspath(folder), end if end is not None else "2100-01-01",
+                                 adjust, layout), f"scan of {folder}", cancel=cancel)
+
+
+def _detail(payload: tuple[BacktestConfig, str], ctx: TaskContext) -> pd.DataFrame:
+    from engine.run.backtest import load
+    from engine.run.drill_down import stock_detail as detail_of
+
+    config, code = payload
+    return detail_of(load(config, cancel=ctx), code, config)
+
+
+def stock_detail(config: BacktestConfig, code: str,
+                 cancel: CancelToken | None = None) -> pd.DataFrame:
+    """``engine.run.drill_down.stock_detail`` of ``code`` in ``config``'s universe, on the run
+    host."""
+    return submit("run", _detail, (config, code), f"stock {code}", cancel=cancel)
+
+
+def _load_runs(payload: tuple[str, list[int]], ctx: TaskContext
+               ) -> tuple[dict[int, BacktestResult], dict[int, str]]:
+    from engine.results.store import RunStore
+
+    path, run_ids = payload
+    with RunStore(path) as store:
+        return store.load_many(run_ids)
+
+
+def load_runs(store_path: Path, run_ids: Sequence[int]
+              ) -> tuple[dict[int, BacktestResult], dict[int, str]]:
+    """Stored runs by id, and their names, read on the run host."""
+    results, names = submit("run", _load_runs, (os.fspath(store_path), list(run_ids)),
+                            "stored runs")
+    for result in results.values():
+        result.frames()  # in this (the job's) thread, not the window's
+    return results, names
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A run read from the store, with its name and its tables' display text (as
+    ``RunOutcome.text``), so showing it formats nothing in the caller's process."""
+
+    result: BacktestResult
+    name: str
+    text: dict[str, list[PackedText]]
+
+
+def _open_run(payload: tuple[str, int], ctx: TaskContext) -> StoredRun:
+    from engine.results.store import RunStore
+
+    path, run_id = payload
+    with RunStore(path) as store:
+        results, names = store.load_many([run_id])
+    return StoredRun(results[run_id], names[run_id], _table_text(results[run_id]))
+
+
+def open_run(store_path: Path, run_id: int) -> StoredRun:
+    """One stored run and its display text, read and formatted on the run host."""
+    stored: StoredRun = submit("run", _open_run, (os.fspath(store_path), run_id),
+                               f"run {run_id}")
+    stored.result.frames()  # in this (the job's) thread, not the window's
+    return stored

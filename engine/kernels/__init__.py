@@ -1,0 +1,1 @@
+"""The jitted kernels (the only modules that import numba) and their record dtypes."""

@@ -1,0 +1,1 @@
+"""The exchange's book by date: boards, price limits, lots, costs."""

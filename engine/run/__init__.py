@@ -1,0 +1,1 @@
+"""One run's pipeline: indicators, the column pass, simulation, benchmark curve, drill-down."""

@@ -1,0 +1,231 @@
+"""One backtest run: load -> indicators -> signals -> simulate -> metrics -> BacktestResult."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+
+import numpy as np
+import pyarrow as pa
+
+from engine.config import BacktestConfig
+from engine.data import MarketData, load_market_data
+from engine.errors import Cancelled
+from engine.execution import parallel
+from engine.kernels.indicators_nb import rsi_sma_nb, rsi_wilder_nb
+from engine.kernels.simulate_nb import simulate_per_stock_nb, simulate_shared_nb, sum_sleeves_nb
+from engine.progress import CancelToken, LocalContext, Progress, ProgressSink
+from engine.results import tables as results
+from engine.results.arrow_columns import record_batch
+from engine.results.metrics import closed_trade_stats, drawdown, fill_cost_stats, summary_metrics
+from engine.run.benchmark_curve import benchmark_curve
+from engine.run.column_pass import ChunkRecords, column_pass
+from engine.run.kernel_inputs import costs_of, market_of
+
+STAGES = ("load", "indicators", "signals", "simulate", "metrics")
+
+
+class _Stages:
+    """Times named stages, reports progress, and honours cancellation between stages."""
+
+    def __init__(self, progress: Progress | None, cancel: CancelToken | None) -> None:
+        self.progress, self.cancel = progress, cancel
+        self.timings: dict[str, float] = {}
+
+    def mark(self, name: str) -> None:
+        """Stage ``name`` begins: honour a cancel, report the stage-start event."""
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled(f"run cancelled before {name}")
+        if self.progress is not None:
+            self.progress(name, STAGES.index(name), len(STAGES))
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time the block as stage ``name``."""
+        self.mark(name)
+        t0 = time.perf_counter()
+        yield
+        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
+
+
+class _StageContext(LocalContext):
+    """In-process column work: its spans are the run's timed stages."""
+
+    def __init__(self, stages: _Stages, sink: ProgressSink) -> None:
+        super().__init__(sink, stages.cancel)
+        self.stages = stages
+
+    def span(self, stage: str) -> AbstractContextManager[None]:
+        """Time the block as the run's stage ``stage`` (with its stage-start event)."""
+        return self.stages.stage(stage)
+
+
+def load(config: BacktestConfig, progress: Progress | None = None,
+         cancel: CancelToken | None = None) -> MarketData:
+    """The run's market data (from the aligned cache when fresh)."""
+    def report(done: int, total: int) -> None:
+        if progress is not None:
+            progress("load", done, total)
+
+    return load_market_data(config.data_dir, config.stocks, config.start, config.end,
+                            layout=config.layout, adjust=config.adjust,
+                            on_bad_stock=config.on_bad_stock, listing=config.listing,
+                            cache_dir=config.cache_dir, progress=report, cancel=cancel)
+
+
+def compute_rsi(data: MarketData, config: BacktestConfig) -> np.ndarray:
+    """RSI of every stock on its own bars (SPEC §3)."""
+    kernel = rsi_wilder_nb if config.rsi_method == "wilder" else rsi_sma_nb
+    return kernel(data.close, data.tradable, config.period)
+
+
+def simulate(data: MarketData, config: BacktestConfig, rsi: np.ndarray, buy: np.ndarray,
+             sell: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                        np.ndarray]:
+    """(equity, cash, positions_value, fills, rejections) of the whole portfolio."""
+    fill_close = config.fill == "close"
+    market, costs = market_of(data), costs_of(data, config)
+    if config.capital_mode == "shared":
+        return simulate_shared_nb(
+            market, costs, rsi, buy, sell, data.start_index, fill_close,
+            config.initial_capital, config.position_pct, config.max_positions,
+            config.price_limits)
+    sleeve = config.initial_capital / data.n_stocks
+    equity, cash, value, fills, rejections = simulate_per_stock_nb(
+        market, costs, buy, sell, data.start_index, 0, data.n_stocks, fill_close, sleeve,
+        config.price_limits)
+    # The portfolio is the sum of its sleeves (SPEC §5), added in code order.
+    return (sum_sleeves_nb(equity), sum_sleeves_nb(cash), sum_sleeves_nb(value), fills,
+            rejections)
+
+
+def run_metrics(config: BacktestConfig, data: MarketData, equity: np.ndarray,
+                positions_value: np.ndarray, fill_records: np.ndarray, benchmark: np.ndarray,
+                trades: dict[str, np.ndarray] | None = None) -> dict[str, object]:
+    """Every metric of SPEC §7 from the simulation's arrays and fill records.
+
+    Runs and parameter sweeps both use it, so a sweep's row equals the run's metrics
+    exactly. ``trades`` are the ``results.trade_arrays`` of the fills, if already known.
+    """
+    if trades is None:
+        trades = results.trade_arrays(fill_records, data.close, data.tradable)
+    # Closed trades in the trades table's order.
+    order = results.trade_order(trades)
+    closed = order[~trades["open"][order]]
+    trade_part = closed_trade_stats(trades["pnl"][closed], trades["return"][closed],
+                                    trades["bars_held"][closed])
+    # Contiguous copies, as in the fills table: numpy sums unaligned record fields in
+    # buffered blocks, which rounds differently.
+    shares, price, commission, tax, fee = (
+        np.ascontiguousarray(fill_records[name])
+        for name in ("shares", "price", "commission", "tax", "transfer_fee"))
+    cost_part = fill_cost_stats(shares, price, commission, tax, fee, equity, positions_value)
+    return summary_metrics(data.run_dates, equity, config.initial_capital, trade_part,
+                           cost_part, benchmark, config.risk_free_rate)
+
+
+def build_result(config: BacktestConfig, data: MarketData, sim: tuple[np.ndarray, ...],
+                 timings: dict[str, float]) -> results.BacktestResult:
+    """Tables, benchmark and metrics from the simulation's arrays and records."""
+    equity, cash, value, fill_records, rejection_records = sim
+    dates = data.dates
+    bench = benchmark_curve(data, config)
+    equity_table = record_batch({
+        "date": results.date_column(data.run_dates), "equity": equity, "cash": cash,
+        "positions_value": value, "drawdown": drawdown(equity), "benchmark": bench,
+    })
+    trade_columns = results.trade_arrays(fill_records, data.close, data.tradable)
+    metrics = run_metrics(config, data, equity, value, fill_records, bench,
+                          trade_columns)
+    tables = {
+        "equity": equity_table,
+        "fills": results.fills_table(fill_records, dates, data.codes),
+        "trades": results.trades_table(trade_columns, dates, data.codes),
+        "rejections": results.rejections_table(rejection_records, dates, data.codes),
+        "excluded": results.excluded_table(data.excluded),
+    }
+    return results.BacktestResult(config=config, codes=data.codes, tables=tables,
+                                  metrics=metrics, timings=timings,
+                                  fingerprint=data.fingerprint, warnings=data.warnings)
+
+
+def run_backtest(config: BacktestConfig, progress: Progress | None = None,
+                 cancel: CancelToken | None = None) -> results.BacktestResult:
+    """Run one backtest and return its complete result.
+
+    The per-stock work (RSI, signals, per_stock sleeves) runs in this process or on the
+    shared warm worker pool, as ``config.workers`` says ("auto": the pool only when it
+    repays its cost; see ``engine.execution.parallel``). Any worker count gives bit-identical
+    results. ``progress`` gets the events of ``engine.progress`` (a three- or
+    four-argument callable); ``cancel.is_set()`` is polled between stages and pieces of
+    work and raises ``Cancelled`` (no partial result). A failing or killed worker raises
+    ``engine.execution.pool.WorkerError`` / ``WorkerCrashError``.
+    """
+    t0, wall0 = time.perf_counter(), time.time()
+    sink = ProgressSink(progress)
+    stages = _Stages(sink, cancel)
+    with stages.stage("load"):
+        data = load(config, sink, cancel)
+    n_workers = parallel.run_workers(config, data)
+    spans = None
+    if n_workers > 1:
+        sim, spans = _pooled_simulation(data, config, n_workers, stages, sink, wall0)
+    else:
+        sim = _local_simulation(data, config, stages, sink)
+    timings: dict[str, float] = stages.timings
+    with stages.stage("metrics"):
+        result = build_result(config, data, sim, timings)
+    for name in ("read", "validate", "align"):
+        if name in data.timings:
+            timings[f"load.{name}"] = data.timings[name]
+    timings["total"] = time.perf_counter() - t0
+    if spans is not None:
+        result = result.with_tables(worker_spans=spans)
+    sink("done", len(STAGES), len(STAGES))
+    return result
+
+
+def local_simulation(data: MarketData, config: BacktestConfig,
+                     sink: ProgressSink) -> tuple[np.ndarray, ...]:
+    """(equity, cash, positions_value, fills, rejections) of a run done in this process."""
+    return _local_simulation(data, config, _Stages(sink, None), sink)
+
+
+def _local_simulation(data: MarketData, config: BacktestConfig, stages: _Stages,
+                      sink: ProgressSink) -> tuple[np.ndarray, ...]:
+    """The run's column work and portfolio pass in this process."""
+    out: dict[str, np.ndarray] = {}
+    records = column_pass(data, config, (0, data.n_stocks), out, _StageContext(stages, sink))
+    with stages.stage("simulate"):
+        return _portfolio(data, config, out, records)
+
+
+def _pooled_simulation(data: MarketData, config: BacktestConfig, n_workers: int,
+                       stages: _Stages, sink: ProgressSink,
+                       wall0: float) -> tuple[tuple[np.ndarray, ...], pa.RecordBatch]:
+    """The column work on ``n_workers`` pool workers, then the portfolio pass here.
+
+    The workers' wall time is shared among their stages in proportion to their busy time.
+    """
+    stages.mark("indicators")
+    with (parallel.pooled_columns(data, config, n_workers, sink, stages.cancel) as cols,
+          stages.stage("simulate")):
+        sim = _portfolio(data, config, cols.out, cols.records)
+    shares = parallel.stage_shares(cols.stats, cols.wall, ("indicators", "signals", "simulate"))
+    parent_simulate = stages.timings.pop("simulate")
+    stages.timings.update(indicators=shares["indicators"], signals=shares["signals"],
+                          simulate=shares["simulate"] + parent_simulate)
+    stages.timings.update(parallel.pool_timings(cols.stats))
+    return sim, results.spans_table(cols.stats.spans, wall0)
+
+
+def _portfolio(data: MarketData, config: BacktestConfig, out: dict[str, np.ndarray],
+               records: ChunkRecords | None) -> tuple[np.ndarray, ...]:
+    """(equity, cash, positions_value, fills, rejections) from the column work's outputs."""
+    if config.capital_mode == "shared":
+        return simulate(data, config, out["rsi"], out["buy"], out["sell"])
+    assert records is not None
+    # The portfolio is the sum of its sleeves (SPEC §5), added in code order.
+    return (sum_sleeves_nb(out["equity"]), sum_sleeves_nb(out["cash"]),
+            sum_sleeves_nb(out["positions_value"]), records.fills, records.rejections)

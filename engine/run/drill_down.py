@@ -1,0 +1,57 @@
+"""One stock's bars and RSI over the run window, for drill-down charts and tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from engine.config import BacktestConfig
+from engine.data import MarketData
+from engine.errors import DataError
+from engine.kernels.indicators_nb import rsi_sma_nb, rsi_wilder_nb
+
+DETAIL_COLUMNS = ("date", "open", "high", "low", "close", "volume", "rsi")
+_KERNELS = {"wilder": rsi_wilder_nb, "sma": rsi_sma_nb}
+
+
+def _column(data: MarketData, code: str) -> int:
+    """Column of ``code`` in ``data``, or a DataError naming the code and what is loaded."""
+    try:
+        return data.codes.index(code)
+    except ValueError:
+        shown = ", ".join(data.codes[:5]) + (" …" if data.n_stocks > 5 else "")
+        raise DataError(
+            f"stock {code!r} is not in the loaded universe ({data.n_stocks} stocks: {shown}); "
+            "pick one of the loaded codes, spelled like 000001.SZ",
+            code=code,
+        ) from None
+
+
+def _frozen(values: np.ndarray) -> np.ndarray:
+    # Read-only contiguous copies have the same numba signature as the full run's (possibly
+    # memory-mapped) planes, so the cached compiled kernel is reused instead of recompiled.
+    out = np.ascontiguousarray(values)
+    out.flags.writeable = False
+    return out
+
+
+def stock_detail(data: MarketData, code: str, config: BacktestConfig) -> pd.DataFrame:
+    """Bars and RSI of ``code`` from the run's first day (``data.start_index``) to the end.
+
+    Only days on which the stock has a bar are returned (suspended days are absent).
+    RSI comes from the same kernel as the run (``config.rsi_method``, ``config.period``)
+    applied to the stock's whole history, so the warm-up before the window is honoured and
+    each value equals the run's ``compute_rsi`` column. Columns: ``DETAIL_COLUMNS``.
+    """
+    j = _column(data, code)
+    cols = [j]
+    tradable = _frozen(data.tradable[:, cols])
+    rsi = _KERNELS[config.rsi_method](_frozen(data.close[:, cols]), tradable,
+                                      config.period)[:, 0]
+    rows = np.flatnonzero(tradable[:, 0])
+    rows = rows[rows >= data.start_index]
+    frame = {"date": data.dates[rows]}
+    for name in DETAIL_COLUMNS[1:-1]:
+        frame[name] = data.plane(name)[rows, j]
+    frame["rsi"] = rsi[rows]
+    return pd.DataFrame(frame, columns=list(DETAIL_COLUMNS))

@@ -1,0 +1,1 @@
+"""Many runs: sweeps, heatmaps, walk-forward and the overfitting figures."""

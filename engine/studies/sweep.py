@@ -1,0 +1,343 @@
+"""Parameter sweeps: every combination of a grid of numeric config values, as one table.
+
+``run_sweep(base, {"period": range(6, 31), "oversold": [20, 25, 30, 35], ...})`` loads
+the data once, computes RSI once per distinct period (per worker, at most), runs each
+combination's signals, portfolio simulation and metrics without building any tables,
+and spreads the combinations over the warm worker pool (``base.workers``; "auto" uses
+the pool when it repays its start-up) or a Dask cluster (``cluster=``; the same tasks,
+see ``engine.execution.executor``). A row's metrics equal ``run_backtest``'s metrics
+of the same configuration exactly: both go through ``engine.run.backtest.run_metrics``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.config import BacktestConfig
+from engine.data import MarketData
+from engine.errors import ConfigError
+from engine.execution import parallel
+from engine.execution.executor import batch_sizes, executor_for
+from engine.execution.pool import Task
+from engine.execution.shared_data import DataRef, attach_market_data
+from engine.kernels.signals_nb import signals_nb
+from engine.progress import CancelToken, Progress, ProgressSink, TaskContext
+from engine.results.metrics import TRADING_DAYS, daily_returns
+from engine.results.tables import spans_table
+from engine.run.backtest import compute_rsi, load, run_metrics, simulate
+from engine.run.benchmark_curve import benchmark_curve
+from engine.studies.overfit import deflated_sharpe, probability_of_overfitting
+
+#: Config fields a grid may vary: every numeric field (also those that take a rule word
+#: instead, such as ``lot_size``), except the worker count.
+GRID_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in fields(BacktestConfig)
+    if str(f.type) in ("int", "float", "int | str", "float | str"))
+#: Always in the table, swept or not.
+RSI_FIELDS = ("period", "oversold", "overbought")
+#: Blocks of the CSCV split behind the PBO (Bailey et al. 2015 use 16).
+PBO_BLOCKS = 16
+
+_rsi_cache: list[tuple[np.ndarray, str, int, np.ndarray]] = []
+
+
+def parse_values(text: str) -> list[float]:
+    """Values of a CLI grid argument: ``start:stop:step`` (inclusive) or ``a,b,c``.
+
+    Decimal arithmetic keeps ``0.1:0.3:0.1`` at exactly 0.1, 0.2, 0.3.
+    """
+    try:
+        if ":" in text:
+            start, stop, step = (Decimal(part) for part in text.split(":"))
+            if step <= 0 or stop < start:
+                raise ValueError
+            count = int((stop - start) / step) + 1
+            values = [start + i * step for i in range(count)]
+        else:
+            values = [Decimal(part) for part in text.split(",") if part.strip()]
+    except (InvalidOperation, ValueError) as exc:
+        raise ConfigError(f"{text!r} is not a range start:stop:step (step > 0, stop >= start) "
+                          "or a comma-separated list of numbers") from exc
+    if not values:
+        raise ConfigError(f"{text!r} gives no values")
+    return [int(v) if v == v.to_integral_value() else float(v) for v in values]
+
+
+def check_field(name: str) -> None:
+    """Raise ``ConfigError`` unless ``name`` is a config field a grid may vary."""
+    if name not in GRID_FIELDS:
+        raise ConfigError(f"cannot sweep {name!r}; sweepable fields: {', '.join(GRID_FIELDS)}",
+                          field=name)
+
+
+def expand_grid(grid: Mapping[str, Iterable[float]]) -> tuple[dict[str, tuple[float, ...]],
+                                                               list[dict[str, float]]]:
+    """The checked grid and its combinations (the first field varies slowest)."""
+    checked: dict[str, tuple[float, ...]] = {}
+    for name, values in grid.items():
+        check_field(name)
+        checked[name] = tuple(dict.fromkeys(values))
+        if not checked[name]:
+            raise ConfigError(f"no values to sweep for {name}", field=name)
+    combos = [dict(zip(checked, values, strict=True))
+              for values in itertools.product(*checked.values())]
+    return checked, combos
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """A sweep's outcome: one ``table`` row per valid combination (parameters, then every
+    metric of SPEC §7), the combinations the config rules reject in ``skipped`` (with
+    the reason), ``timings`` (seconds; plus pool statistics) and the workers' spans.
+    ``returns`` holds each valid combination's daily returns (float32, one column per
+    table row); ``diagnostics`` the deflated Sharpe ratio and PBO computed from them
+    (``engine.studies.overfit``; NaN where the sweep is too small)."""
+
+    config: BacktestConfig
+    grid: dict[str, tuple[float, ...]]
+    table: pd.DataFrame
+    skipped: pd.DataFrame
+    timings: dict[str, float]
+    codes: tuple[str, ...]
+    fingerprint: str
+    worker_spans: pd.DataFrame = field(default_factory=pd.DataFrame)
+    returns: np.ndarray = field(default_factory=lambda: np.empty((0, 0), np.float32))
+    diagnostics: dict[str, float] = field(default_factory=dict)
+    #: Where the combinations ran ("this process", "2 local workers", "the Dask cluster
+    #: at ...").
+    executor: str = "this process"
+
+    @property
+    def parameters(self) -> list[str]:
+        """The parameter columns of ``table``."""
+        return _parameter_columns(self.grid)
+
+    def top(self, metric: str, n: int = 10, ascending: bool = False) -> pd.DataFrame:
+        """The ``n`` best rows by ``metric`` (largest first unless ``ascending``; NaN last)."""
+        if metric not in self.table.columns:
+            raise ConfigError(f"no metric {metric!r}; choose one of "
+                              f"{', '.join(c for c in self.table.columns if c not in self.grid)}")
+        order = self.table.sort_values(metric, ascending=ascending, kind="stable",
+                                       na_position="last")
+        return order.head(n)
+
+
+def _parameter_columns(grid: Mapping[str, Any]) -> list[str]:
+    return [*grid, *(name for name in RSI_FIELDS if name not in grid)]
+
+
+def _cached_rsi(data: MarketData, config: BacktestConfig) -> tuple[np.ndarray, bool]:
+    """RSI of ``config.period`` on ``data``; reuses the last one computed (True if new)."""
+    prices = data.arrays.prices
+    for held, method, period, rsi in _rsi_cache:
+        if held is prices and method == config.rsi_method and period == config.period:
+            return rsi, False
+    rsi = compute_rsi(data, config)
+    _rsi_cache[:] = [(prices, config.rsi_method, config.period, rsi)]
+    return rsi, True
+
+
+def evaluate(data: MarketData, config: BacktestConfig, rsi: np.ndarray,
+             benchmark: np.ndarray) -> tuple[dict[str, object], np.ndarray]:
+    """One combination's metrics and daily returns (float32): signals, simulation,
+    metrics, no tables."""
+    buy, sell = signals_nb(rsi, data.tradable, data.start_index, config.oversold,
+                           config.overbought)
+    equity, _, value, fills, _ = simulate(data, config, rsi, buy, sell)
+    returns = daily_returns(equity, config.initial_capital).astype(np.float32)
+    return run_metrics(config, data, equity, value, fills, benchmark), returns
+
+
+def _sweep_task(payload: tuple[DataRef | MarketData, BacktestConfig,
+                               list[tuple[int, dict[str, float]]], dict[float, np.ndarray]],
+                ctx: TaskContext) -> tuple[list[tuple[int, tuple[dict[str, object],
+                                                                  np.ndarray]]], int]:
+    """Evaluate a batch of combinations (in period order); returns (rows of index and
+    (metrics, daily returns), RSI computations)."""
+    source, base, combos, bench = payload
+    with ctx.span("attach"):
+        data = source if isinstance(source, MarketData) else attach_market_data(source)
+    rows, computed = [], 0
+    with ctx.span("sweep"):
+        for i, (index, params) in enumerate(combos, start=1):
+            config = base.replace(**params)
+            rsi, new = _cached_rsi(data, config)
+            computed += new
+            rows.append((index, evaluate(data, config, rsi, bench[config.initial_capital])))
+            ctx.report("sweep", i, len(combos), force=i == len(combos))
+            ctx.check_cancel()
+    return rows, computed
+
+
+def _tasks(source: Any, base: BacktestConfig, valid: list[tuple[int, dict[str, float]]],
+           bench: dict[float, np.ndarray], combo_seconds: float, workers: int) -> list[Task]:
+    """Batches of combinations in period order (a batch computes RSI once per period it
+    holds, and the next batch on the same worker reuses the last one), sized by
+    ``engine.execution.executor.batch_sizes``."""
+    ordered = sorted(valid, key=lambda item: (item[1].get("period", base.period), item[0]))
+    tasks, start = [], 0
+    for size in batch_sizes(len(ordered), combo_seconds, workers):
+        piece = ordered[start:start + size]
+        start += size
+        periods = sorted({int(p.get("period", base.period)) for _, p in piece})
+        span = f"{periods[0]}..{periods[-1]}" if len(periods) > 1 else f"{periods[0]}"
+        label = f"period {span}, {len(piece)} combinations"
+        tasks.append(Task(_sweep_task, (source, base, piece, bench), label, len(piece)))
+    return tasks
+
+
+def estimate_sweep_seconds(data: MarketData, n_periods: int, n_combos: int,
+                           capital_mode: str = "shared") -> float:
+    """Single-core seconds of a sweep (RSI per period, then each combination)."""
+    return n_periods * estimate_rsi_seconds(data) + n_combos * estimate_combo_seconds(
+        data, capital_mode)
+
+
+def estimate_rsi_seconds(data: MarketData) -> float:
+    """Single-core seconds of one RSI computation over ``data``."""
+    return data.tradable.size * parallel.COST_INDICATORS
+
+
+def estimate_combo_seconds(data: MarketData, capital_mode: str) -> float:
+    """Single-core seconds of one combination's signals, simulation and metrics.
+
+    A per-stock simulation keeps a cash and a value history per sleeve (and adds them
+    up), several times the work of the shared pool's single history.
+    """
+    run_cells = (data.tradable.shape[0] - data.start_index) * data.n_stocks
+    simulate = (parallel.COST_SIMULATE_PER_STOCK if capital_mode == "per_stock"
+                else parallel.COST_SIMULATE_SHARED)
+    return (data.tradable.size * parallel.COST_SIGNALS + run_cells * simulate
+            + parallel.COST_COMBO_METRICS)
+
+
+def _validate(base: BacktestConfig, combos: list[dict[str, float]]
+              ) -> tuple[dict[int, BacktestConfig], list[dict[str, Any]]]:
+    """The valid combinations' configs by grid index (checked once: the parent's only
+    per-combination work), and the rejected ones with the reason."""
+    configs, skipped = {}, []
+    for index, params in enumerate(combos):
+        try:
+            configs[index] = base.replace(**params)
+        except ConfigError as exc:
+            skipped.append({**params, "reason": str(exc)})
+    if not configs:
+        raise ConfigError("no valid combination in the grid"
+                          + (f"; e.g. {skipped[0]['reason']}" if skipped else ""))
+    return configs, skipped
+
+
+def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
+              progress: Progress | None = None, cancel: CancelToken | None = None, *,
+              cluster: str | None = None) -> SweepResult:
+    """Run every combination of ``grid`` (config field -> values) on ``base_config``.
+
+    Combinations the config rules reject (e.g. oversold >= overbought) are listed in
+    ``skipped``, not run. ``progress`` gets ``("load", ...)``, ``("startup", ...)`` when
+    workers start, ``("sweep", combinations done, combinations, worker)`` and a final
+    ``("done", n, n)`` (see ``engine.progress``). ``cancel`` stops the sweep within about
+    a second with ``Cancelled``; a failing or killed worker raises ``WorkerError`` /
+    ``WorkerCrashError`` naming its combinations.
+
+    ``cluster`` runs the combinations on a Dask cluster instead of this machine:
+    ``"tcp://host:8786"`` (a running ``dask scheduler``) or ``"local:N"`` (N worker
+    processes started here); see ``engine.execution.cluster``. The table is bit-identical to the
+    local one. A cluster that cannot be reached or goes away raises ``ClusterError``.
+    """
+    t0, wall0 = time.perf_counter(), time.time()
+    sink = ProgressSink(progress)
+    checked, combos = expand_grid(grid)
+    configs, skipped = _validate(base_config, combos)
+    valid = [(index, combos[index]) for index in configs]
+    data = load(base_config, sink, cancel)
+    timings = {"load": time.perf_counter() - t0}
+    capitals = {float(c.initial_capital) for c in configs.values()}
+    bench = {c: benchmark_curve(data, base_config, c) for c in capitals}
+    periods = {p.get("period", base_config.period) for _, p in valid}
+    mode = base_config.capital_mode
+    t1 = time.perf_counter()
+    executor = executor_for(base_config.workers,
+                            estimate_sweep_seconds(data, len(periods), len(valid), mode),
+                            len(valid), cluster, sink)
+    try:
+        with executor.share(data) as source:
+            workers = executor.workers
+            tasks = _tasks(source, base_config, valid, bench,
+                           estimate_combo_seconds(data, mode), workers)
+            outcomes, stats = executor.map(tasks, sink, cancel)
+    finally:
+        _rsi_cache.clear()
+    timings["sweep"] = time.perf_counter() - t1 - stats.startup_seconds
+    timings.update(parallel.pool_timings(stats))
+    timings["tasks"] = float(len(tasks))
+    timings["rsi_computations"] = float(sum(n for _, n in outcomes))
+    t2 = time.perf_counter()
+    table = _table(checked, configs, outcomes)
+    returns = _returns(valid, outcomes, data.run_dates.size)
+    timings["merge"] = time.perf_counter() - t2
+    t3 = time.perf_counter()
+    diagnostics = sweep_diagnostics(returns, base_config.risk_free_rate)
+    timings["diagnostics"] = time.perf_counter() - t3
+    timings["total"] = time.perf_counter() - t0
+    sink("done", len(valid), len(valid))
+    return SweepResult(
+        config=base_config, grid=checked, table=table,
+        skipped=pd.DataFrame(skipped, columns=[*checked, "reason"]), timings=timings,
+        codes=data.codes, fingerprint=data.fingerprint, executor=executor.describe(),
+        worker_spans=(spans_table(stats.spans, wall0).to_pandas() if stats.spans
+                      else pd.DataFrame()),
+        returns=returns, diagnostics=diagnostics)
+
+
+def _table(grid: Mapping[str, Sequence[float]], configs: Mapping[int, BacktestConfig],
+           outcomes: list[tuple[list[tuple[int, tuple[dict[str, object], np.ndarray]]], int]]
+           ) -> pd.DataFrame:
+    """Parameters then metrics, one row per valid combination in grid order."""
+    metrics = {index: row[0] for rows, _ in outcomes for index, row in rows}
+    columns = _parameter_columns(grid)
+    records = [{**{name: getattr(config, name) for name in columns}, **metrics[index]}
+               for index, config in configs.items()]
+    return pd.DataFrame.from_records(records)
+
+
+def _returns(valid: list[tuple[int, dict[str, float]]],
+             outcomes: list[tuple[list[tuple[int, tuple[dict[str, object], np.ndarray]]], int]],
+             n_days: int) -> np.ndarray:
+    """Daily returns, one column per valid combination in grid order (the table's rows)."""
+    by_index = {index: row[1] for rows, _ in outcomes for index, row in rows}
+    out = np.empty((n_days, len(valid)), dtype=np.float32)
+    for column, (index, _) in enumerate(valid):
+        out[:, column] = by_index[index]
+    return out
+
+
+def sweep_diagnostics(returns: np.ndarray, risk_free_rate: float = 0.0) -> dict[str, float]:
+    """Deflated Sharpe ratio of the best combination (by Sharpe) and the probability of
+    backtest overfitting of a sweep's daily returns (``engine.studies.overfit``); NaN values
+    where the sweep has too few combinations or days."""
+    nan = float("nan")
+    out = {"deflated_sharpe": nan, "expected_max_sharpe": nan, "best_sharpe": nan,
+           "trials": float(returns.shape[1]), "pbo": nan, "pbo_splits": 0.0}
+    if returns.shape[1] < 2 or returns.shape[0] < 3:
+        return out
+    r = returns.astype(np.float64) - risk_free_rate / TRADING_DAYS
+    std = r.std(axis=0, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sharpes = np.where(std > 0, r.mean(axis=0) / std, np.nan)
+    if np.isfinite(sharpes).any():
+        best = int(np.nanargmax(sharpes))
+        dsr = deflated_sharpe(returns[:, best].astype(np.float64), sharpes, risk_free_rate)
+        out.update(deflated_sharpe=dsr.value, expected_max_sharpe=dsr.expected_max,
+                   best_sharpe=dsr.sharpe)
+    if returns.shape[0] >= 2 * PBO_BLOCKS:
+        pbo = probability_of_overfitting(returns, PBO_BLOCKS)
+        out.update(pbo=pbo.pbo, pbo_splits=float(pbo.n_splits))
+    return out

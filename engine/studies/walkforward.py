@@ -1,0 +1,372 @@
+"""Walk-forward validation of a parameter grid: choose on a train window, trade the choice
+on the following test window, stitch the out-of-sample results into one curve.
+
+``run_walk_forward(base, grid, folds=FoldSpec("12m", "3m"), metric="sharpe")`` splits
+[start, end] into folds (rolling or anchored), sweeps the grid on each train window
+with ``engine.studies.sweep.run_sweep``, runs the best combination on the test window with
+``engine.run.backtest.run_backtest`` and chains the test windows' equity. A test window only
+ever sees data up to its own end, and its choice comes from bars before its start.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import math
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.config import BacktestConfig
+from engine.errors import Cancelled, ConfigError
+from engine.kernels.records import rejection_dt
+from engine.kernels.simulate_nb import sell_costs_nb
+from engine.progress import CancelToken, Progress, ProgressSink
+from engine.results.compare import metric_goal
+from engine.results.metrics import compute_metrics, drawdown
+from engine.results.tables import BacktestResult, excluded_table, rejections_table
+from engine.rules.rulebook import cost_rates
+from engine.run.backtest import load, run_backtest
+from engine.studies.sweep import SweepResult, expand_grid, run_sweep
+
+_WINDOW = re.compile(r"^\s*(\d+)\s*([dm])\s*$", re.IGNORECASE)
+STAGES = ("load", "train", "test", "done")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A window length: ``count`` trading days ("250d") or calendar months ("12m")."""
+
+    count: int
+    unit: str  # "d" or "m"
+
+    @classmethod
+    def parse(cls, text: str, name: str) -> Window:
+        """``"250d"`` or ``"12m"``; a ConfigError names ``name`` otherwise."""
+        match = _WINDOW.match(str(text))
+        if match is None or int(match.group(1)) < 1:
+            raise ConfigError(f"{name} {text!r} is not a window; write trading days as 250d "
+                              "or months as 12m", field=name)
+        return cls(int(match.group(1)), match.group(2).lower())
+
+    def __str__(self) -> str:
+        return f"{self.count}{self.unit}"
+
+
+@dataclass(frozen=True)
+class FoldSpec:
+    """How to cut [start, end] into folds: train and test lengths, rolling or anchored."""
+
+    train: str = "12m"
+    test: str = "3m"
+    anchored: bool = False
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One fold's train and test windows (trading dates, inclusive)."""
+
+    train_start: dt.date
+    train_end: dt.date
+    test_start: dt.date
+    test_end: dt.date
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` later (the month's last day where it has fewer days)."""
+    year, month = divmod(day.month - 1 + months, 12)
+    year += day.year
+    return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _index(days: np.ndarray, day: dt.date) -> int:
+    """Index of the first trading date on or after ``day``."""
+    return int(np.searchsorted(days, np.datetime64(day, "D")))
+
+
+def _window_starts(days: np.ndarray, first: int, window: Window, end: dt.date,
+                   anchor: dt.date) -> list[tuple[int, int]]:
+    """Consecutive complete windows [a, b) (indices) from ``days[first]`` on; months count
+    from the calendar date ``anchor``, days are trading days."""
+    out: list[tuple[int, int]] = []
+    k, start = 1, first
+    while start < days.size:
+        if window.unit == "d":
+            stop = first + k * window.count
+            if stop > days.size:
+                break
+        else:
+            limit = _add_months(anchor, k * window.count)
+            if limit - dt.timedelta(days=1) > end:
+                break
+            stop = _index(days, limit)
+        if stop > start:
+            out.append((start, stop))
+        start, k = stop, k + 1
+    return out
+
+
+def split_folds(run_dates: Iterable[Any], spec: FoldSpec, end: dt.date | None = None,
+                start: dt.date | None = None) -> list[Fold]:
+    """The folds of a run calendar (its trading dates, sorted; ``start`` and ``end`` the
+    run's configured dates, default the first and last trading date).
+
+    The test windows are consecutive windows of ``spec.test`` that begin after the first
+    ``spec.train`` of the calendar. Each fold trains on the ``spec.train`` just before
+    its test window (rolling), or on everything from the first date (``anchored``).
+    Months are calendar months counted from ``start`` (12m from 2023-02-04 ends on
+    2024-02-03), days are trading days; only complete windows count.
+    """
+    days = np.array([np.datetime64(pd.Timestamp(d).date(), "D") for d in run_dates],
+                    dtype="datetime64[D]")
+    train, test = Window.parse(spec.train, "train"), Window.parse(spec.test, "test")
+    span = f"{days[0]} .. {days[-1]}" if days.size else "an empty window"
+    last = end if end is not None else (days[-1].item() if days.size else dt.date.min)
+    origin = start if start is not None else (days[0].item() if days.size else last)
+    first_train = _window_starts(days, 0, train, last, origin)[:1] if days.size else []
+    test_origin = (_add_months(origin, train.count) if train.unit == "m" else
+                   days[first_train[0][1]].item() if first_train and
+                   first_train[0][1] < days.size else origin)
+    tests = (_window_starts(days, first_train[0][1], test, last, test_origin)
+             if first_train and first_train[0][1] < days.size else [])
+    folds = []
+    for a, b in tests:
+        if spec.anchored:
+            begin = 0
+        elif train.unit == "d":
+            begin = a - train.count
+        else:
+            begin = _index(days, _add_months(days[a].item(), -train.count))
+        folds.append(Fold(days[begin].item(), days[a - 1].item(), days[a].item(),
+                          days[b - 1].item()))
+    if not folds:
+        raise ConfigError(f"no complete fold of train {train} + test {test} fits in {span}; "
+                          "use shorter windows or a longer run", field="train")
+    return folds
+
+
+def best_row(sweep: SweepResult, metric: str) -> pd.Series:
+    """The sweep's best combination by ``metric`` (NaN never wins); ties go to the
+    smallest parameter values, in grid order."""
+    goal = metric_goal(metric) or "max"
+    table = sweep.table.dropna(subset=[metric])
+    if table.empty:
+        raise ConfigError(f"no combination has a {metric} on the train window (e.g. no "
+                          "trades); choose another metric or a longer train window",
+                          field="metric")
+    keys = [metric, *sweep.parameters]
+    ascending = [goal == "min", *([True] * len(sweep.parameters))]
+    return table.sort_values(keys, ascending=ascending, kind="stable").iloc[0]
+
+
+def _liquidate(result: BacktestResult) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """Close the positions still open at the end of a test run at the last close.
+
+    Returns the closing sells (as fills: commission, stamp tax and transfer fee of the
+    last day), the trades with those round trips closed (pnl net of both sides' costs),
+    and the total of the closing costs.
+    """
+    config, trades = result.config, result.trades.copy()
+    open_ = trades.index[trades["open"]]
+    if len(open_) == 0:
+        return result.fills.iloc[:0], trades, 0.0
+    last_day = result.equity["date"].iloc[-1]
+    day = np.array([np.datetime64(last_day, "D").astype(np.int64)])
+    rates = cost_rates(day, config.stamp_tax_rate, config.transfer_fee_rate)
+    buys = result.fills[result.fills["side"].astype(str) == "buy"].set_index(["code", "date"])
+    rows, total = [], 0.0
+    cash = float(result.equity["cash"].iloc[-1])
+    for i in open_:
+        t = trades.loc[i]
+        entry = buys.loc[(t["code"], t["entry_date"])]
+        shares, price = int(t["shares"]), float(t["exit_price"])
+        notional = shares * price
+        commission, tax, fee = sell_costs_nb(notional, config.commission_rate,
+                                             config.min_commission,
+                                             float(rates.stamp_sell[0]),
+                                             float(rates.transfer_fee[0]))
+        cost = (shares * float(t["entry_price"]) + float(entry["commission"])
+                + float(entry["tax"]) + float(entry["transfer_fee"]))
+        pnl = notional - commission - tax - fee - cost
+        trades.loc[i, ["exit_date", "pnl", "return", "open"]] = [last_day, pnl, pnl / cost,
+                                                                 False]
+        cash += notional - commission - tax - fee
+        total += commission + tax + fee
+        rows.append({"date": last_day, "code": t["code"], "side": "sell", "shares": shares,
+                     "price": price, "commission": commission, "tax": tax,
+                     "transfer_fee": fee, "cash_after": cash})
+    closing = pd.DataFrame(rows, columns=result.fills.columns)
+    sides = result.fills["side"].cat.categories
+    closing["side"] = pd.Categorical(closing["side"], categories=sides)
+    return closing, trades, total
+
+
+@dataclass(frozen=True)
+class WalkForwardResult:
+    """Per-fold choices and results, and the stitched out-of-sample run.
+
+    ``folds``: train_start, train_end, test_start, test_end, each chosen parameter,
+    ``is_<metric>``, ``oos_<metric>`` (the test run's own metric, positions marked at the
+    last close), trades (round trips in the test window, those closed at its end too).
+    ``equity``: the stitched out-of-sample curve (date, equity, cash, positions_value,
+    drawdown, benchmark, fold), with every test window's positions closed at its end.
+    ``metrics``: SPEC §7 on that curve. ``in_sample_best`` is the combination the whole
+    window's sweep would have picked and ``in_sample_equity`` (date, equity) its run over
+    the out-of-sample dates, scaled to start from the same capital (hindsight, to compare
+    against); ``diagnostics`` that sweep's deflated Sharpe
+    ratio and PBO (``engine.studies.sweep.sweep_diagnostics``).
+    """
+
+    config: BacktestConfig
+    grid: dict[str, tuple[float, ...]]
+    spec: FoldSpec
+    metric: str
+    folds: pd.DataFrame
+    equity: pd.DataFrame
+    fills: pd.DataFrame
+    trades: pd.DataFrame
+    metrics: dict[str, object]
+    wf_efficiency: float
+    timings: dict[str, float] = field(default_factory=dict)
+    diagnostics: dict[str, float] = field(default_factory=dict)
+    in_sample_best: dict[str, float] = field(default_factory=dict)
+    in_sample_equity: pd.DataFrame = field(default_factory=pd.DataFrame)
+    codes: tuple[str, ...] = ()
+    fingerprint: str = ""
+
+    def as_result(self) -> BacktestResult:
+        """The stitched out-of-sample run as a ``BacktestResult`` (for the run history,
+        export and comparison), its metrics joined by the walk-forward efficiency, the
+        deflated Sharpe ratio and the PBO."""
+        metrics = {**self.metrics, "wf_efficiency": self.wf_efficiency,
+                   "deflated_sharpe": self.diagnostics.get("deflated_sharpe", math.nan),
+                   "pbo": self.diagnostics.get("pbo", math.nan)}
+        no_days = np.zeros(0, dtype="datetime64[D]")
+        rejections = rejections_table(np.zeros(0, dtype=rejection_dt), no_days, self.codes)
+        tables = {"equity": self.equity.drop(columns="fold"), "fills": self.fills,
+                  "trades": self.trades, "rejections": rejections, "excluded": excluded_table(())}
+        return BacktestResult(config=self.config, codes=self.codes, tables=tables,
+                              metrics=metrics, timings=self.timings,
+                              fingerprint=self.fingerprint)
+
+    def summary(self) -> dict[str, object]:
+        """What ``summary.json`` holds: the OOS metrics, efficiency and diagnostics."""
+        return {"oos_metrics": self.metrics, "wf_efficiency": self.wf_efficiency,
+                "deflated_sharpe": self.diagnostics.get("deflated_sharpe"),
+                "pbo": self.diagnostics.get("pbo"), "diagnostics": self.diagnostics,
+                "in_sample_best": self.in_sample_best, "metric": self.metric,
+                "train": self.spec.train, "test": self.spec.test, "anchored": self.spec.anchored,
+                "folds": len(self.folds)}
+
+
+def _rebased(equity: pd.DataFrame, start: dt.date, end: dt.date,
+             capital: float) -> pd.DataFrame:
+    """``equity`` from ``start`` to ``end``, scaled as if it held ``capital`` the day
+    before ``start``."""
+    dates = equity["date"]
+    before = equity["equity"][dates < pd.Timestamp(start)]
+    level = float(before.iloc[-1]) if len(before) else capital
+    after = equity[(dates >= pd.Timestamp(start)) & (dates <= pd.Timestamp(end))]
+    return pd.DataFrame({"date": after["date"].to_numpy(),
+                         "equity": after["equity"].to_numpy() * (capital / level)})
+
+
+def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The folds' tables as one, codes as objects: concatenated Arrow-backed strings are
+    chunked, which the run store's one-batch encoding cannot take."""
+    return pd.concat(frames, ignore_index=True).astype({"code": object})
+
+
+def _fold_row(fold: Fold, params: Mapping[str, float], metric: str, in_sample: float,
+              result: BacktestResult, trades: int) -> dict[str, object]:
+    return {"train_start": fold.train_start, "train_end": fold.train_end,
+            "test_start": fold.test_start, "test_end": fold.test_end, **params,
+            f"is_{metric}": in_sample, f"oos_{metric}": result.metrics[metric],
+            "trades": trades}
+
+
+def run_walk_forward(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
+                     folds: FoldSpec | None = None, metric: str = "sharpe",
+                     progress: Progress | None = None,
+                     cancel: CancelToken | None = None, *,
+                     cluster: str | None = None) -> WalkForwardResult:
+    """Walk ``grid`` forward over ``base_config``'s window (see the module docstring).
+
+    ``progress`` gets ``("train", fold, folds)`` and ``("test", fold, folds)`` events;
+    ``cancel`` stops between and inside the sweeps with ``Cancelled``. The sweeps run on
+    the local pool, or on the Dask ``cluster`` (as ``run_sweep``); results do not depend
+    on either, nor on the worker count (every sweep and run is deterministic).
+    """
+    t0 = time.perf_counter()
+    spec = folds or FoldSpec()
+    sink = ProgressSink(progress)
+    checked, _ = expand_grid(grid)
+    from engine.results.formatting import METRICS
+
+    if metric not in {key for key, _, _ in METRICS}:
+        raise ConfigError(f"metric {metric!r} is not a metric; choose one of "
+                          + ", ".join(key for key, _, _ in METRICS), field="metric")
+    data = load(base_config, sink, cancel)
+    plan = split_folds(data.run_dates, spec, base_config.end, base_config.start)
+    capital = base_config.initial_capital
+    bench_capital = capital
+    rows, segments, fills, trades, is_cagr = [], [], [], [], []
+    for k, fold in enumerate(plan):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("walk-forward cancelled")
+        sink("train", k, len(plan))
+        sweep = run_sweep(base_config.replace(start=fold.train_start, end=fold.train_end),
+                          checked, cancel=cancel, cluster=cluster)
+        best = best_row(sweep, metric)
+        params = {name: best[name].item() for name in sweep.parameters}  # Python numbers
+        is_cagr.append(float(best["cagr"]))
+        sink("test", k, len(plan))
+        test = run_backtest(base_config.replace(start=fold.test_start, end=fold.test_end,
+                                                initial_capital=capital, **params),
+                            cancel=cancel)
+        segment = test.equity.copy()
+        closing, fold_trades, exit_costs = _liquidate(test)
+        rows.append(_fold_row(fold, params, metric, float(best[metric]), test,
+                              len(fold_trades)))
+        last = segment.index[-1]
+        segment.loc[last, "cash"] += segment.loc[last, "positions_value"] - exit_costs
+        segment.loc[last, "positions_value"] = 0.0
+        segment.loc[last, "equity"] = segment.loc[last, "cash"]
+        segment["benchmark"] = segment["benchmark"] / capital * bench_capital
+        segment["fold"] = k + 1
+        capital = float(segment.loc[last, "equity"])
+        bench_capital = float(segment["benchmark"].iloc[-1])
+        segments.append(segment)
+        fills.append(pd.concat([test.fills, closing], ignore_index=True))
+        trades.append(fold_trades)
+    equity = pd.concat(segments, ignore_index=True)
+    equity["drawdown"] = drawdown(equity["equity"].to_numpy())
+    all_fills, all_trades = _stack(fills), _stack(trades)
+    metrics = compute_metrics(equity["date"].to_numpy().astype("datetime64[D]"),
+                              equity["equity"].to_numpy(),
+                              equity["positions_value"].to_numpy(),
+                              base_config.initial_capital, all_trades, all_fills,
+                              equity["benchmark"].to_numpy(), base_config.risk_free_rate)
+    in_sample = float(np.mean(is_cagr))
+    oos = float(metrics["cagr"])  # type: ignore[arg-type]
+    efficiency = oos / in_sample if in_sample > 0 and math.isfinite(oos) else math.nan
+    sink("train", len(plan), len(plan))
+    whole = run_sweep(base_config, checked, cancel=cancel, cluster=cluster)
+    hindsight = best_row(whole, metric)
+    hindsight_params = {name: hindsight[name].item() for name in whole.parameters}
+    hindsight_run = run_backtest(base_config.replace(**hindsight_params), cancel=cancel)
+    sink("done", len(plan), len(plan))
+    return WalkForwardResult(
+        config=base_config, grid=checked, spec=spec, metric=metric,
+        folds=pd.DataFrame(rows), equity=equity, fills=all_fills, trades=all_trades,
+        metrics=metrics, wf_efficiency=efficiency,
+        timings={"total": time.perf_counter() - t0}, diagnostics=whole.diagnostics,
+        in_sample_best=hindsight_params,
+        in_sample_equity=_rebased(hindsight_run.equity, plan[0].test_start,
+                                  plan[-1].test_end, base_config.initial_capital),
+        codes=data.codes, fingerprint=data.fingerprint)
