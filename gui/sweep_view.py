@@ -29,9 +29,9 @@ from PySide6.QtWidgets import (
 from engine.config import BacktestConfig
 from engine.errors import BacktestError, ConfigError
 from engine.execution import jobs
-from engine.results.compare import metric_goal
 from engine.results.export import export_sweep, export_walk_forward
 from engine.results.formatting import METRICS, PackedText, diagnostics_text
+from engine.results.metric_registry import metric_goal
 from engine.studies.heatmap import (
     AGGREGATES,
     HeatmapGrid,

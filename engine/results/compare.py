@@ -15,32 +15,18 @@ import pandas as pd
 
 from engine.config import BacktestConfig
 from engine.results.formatting import METRICS
+from engine.results.metric_registry import RUN_METRICS
 from engine.results.tables import BacktestResult
 
 #: The config fields that define a run (``cache_dir`` only says where the cache lives).
 PARAMETERS: tuple[str, ...] = tuple(f.name for f in fields(BacktestConfig) if f.compare)
 #: What each run actually covered, beside its parameters.
 COVERAGE = ("n_stocks", "first_day", "last_day")
-#: Which way each metric is better: "max" (larger) or "min" (smaller). The max drawdown
-#: is negative, so its largest value is the one closest to zero. Metrics not listed
-#: (days, trades, avg bars held, exposure, benchmark return, the drawdown dates)
-#: describe a run rather than rate it: no run is "best" at them.
-METRIC_GOALS: dict[str, str] = {
-    "total_return": "max", "cagr": "max", "volatility": "min", "sharpe": "max",
-    "sortino": "max", "max_drawdown": "max", "max_drawdown_duration_days": "min",
-    "calmar": "max", "win_rate": "max", "profit_factor": "max", "avg_trade_return": "max",
-    "total_commission": "min", "total_tax": "min",
-    "total_transfer_fee": "min", "turnover": "min", "excess_return": "max",
-    "alpha": "max", "information_ratio": "max",
-    "final_equity": "max",
-}
+#: Which way each metric is better ("max" or "min"), from the registry
+#: (``engine.results.metric_registry``); metrics that describe a run rather than rate it
+#: are not listed: no run is "best" at them.
+METRIC_GOALS: dict[str, str] = {m.key: m.goal for m in RUN_METRICS if m.goal}
 ALL_STOCKS = "(all files)"
-
-
-def metric_goal(metric: str) -> str | None:
-    """"max" if a larger value of ``metric`` is better, "min" if a smaller one is, None
-    if the metric has no better direction (see ``METRIC_GOALS``)."""
-    return METRIC_GOALS.get(metric)
 
 
 def normalised_equity(result: BacktestResult) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Metric names, and the one formatter of values and table columns for CLI, GUI and export."""
+"""Metric labels, and the one formatter of values and table columns for CLI, GUI and export."""
 
 from __future__ import annotations
 
@@ -9,46 +9,17 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from engine.results.metric_registry import EXTRA, RUN_METRICS
+
 if TYPE_CHECKING:  # pandas is imported where a table is formatted: off a run's path
     import pandas as pd
 
-# (key, label, kind): kind is one of ``KINDS``.
-METRICS: tuple[tuple[str, str, str], ...] = (
-    ("total_return", "Total return", "pct"),
-    ("cagr", "CAGR", "pct"),
-    ("volatility", "Volatility (ann.)", "pct"),
-    ("sharpe", "Sharpe", "ratio"),
-    ("sortino", "Sortino", "ratio"),
-    ("max_drawdown", "Max drawdown", "pct"),
-    ("max_drawdown_peak", "Drawdown peak", "text"),
-    ("max_drawdown_trough", "Drawdown trough", "text"),
-    ("max_drawdown_duration_days", "Longest drawdown (days)", "int"),
-    ("calmar", "Calmar", "ratio"),
-    ("trades", "Closed trades", "int"),
-    ("win_rate", "Win rate", "pct"),
-    ("profit_factor", "Profit factor", "ratio"),
-    ("avg_trade_return", "Avg trade return", "pct"),
-    ("avg_bars_held", "Avg bars held", "ratio"),
-    ("total_commission", "Total commission", "money"),
-    ("total_tax", "Total stamp tax", "money"),
-    ("total_transfer_fee", "Total transfer fee", "money"),
-    ("turnover", "Turnover (× mean equity)", "ratio"),
-    ("exposure", "Exposure", "pct"),
-    ("benchmark_total_return", "Benchmark return", "pct"),
-    ("excess_return", "Excess return", "pct"),
-    ("beta", "Beta (to the benchmark)", "ratio"),
-    ("alpha", "Alpha (ann.)", "pct"),
-    ("tracking_error", "Tracking error (ann.)", "pct"),
-    ("information_ratio", "Information ratio", "ratio"),
-    ("final_equity", "Final equity", "money"),
-    ("days", "Trading days", "int"),
-)
+#: (key, label, kind) of every run metric, from ``engine.results.metric_registry``; kind
+#: is one of ``KINDS``.
+METRICS: tuple[tuple[str, str, str], ...] = tuple(
+    (m.key, m.label, m.kind) for m in RUN_METRICS)
 #: Metrics only some results have (a walk-forward's), shown after ``METRICS`` when present.
-EXTRA_METRICS: tuple[tuple[str, str, str], ...] = (
-    ("wf_efficiency", "Walk-forward efficiency", "ratio"),
-    ("deflated_sharpe", "Deflated Sharpe (best of the grid)", "ratio"),
-    ("pbo", "Probability of overfitting (PBO)", "pct"),
-)
+EXTRA_METRICS: tuple[tuple[str, str, str], ...] = tuple((m.key, m.label, m.kind) for m in EXTRA)
 MISSING = "—"
 
 #: Format spec of each numeric kind (Python's ``format``; rounding is that of the exact
@@ -75,11 +46,10 @@ FUND_PREFIXES: dict[str, tuple[str, ...]] = {
 
 #: Display kind of the result tables' columns by name: fills, trades, rejections
 #: (``engine.results.tables``), equity, coverage (``engine.data.summary``), stock detail
-#: (``engine.run.drill_down``), the run list (``engine.results.store``), comparison and sweep
-#: tables (their
-#: config fields and every ``METRICS`` key). A name applies only where the column's dtype
-#: fits its kind (the trades' boolean ``open`` is not a price); other columns go by dtype
-#: (``column_kind``).
+#: (``engine.run.drill_down``), the run list (``engine.results.store``), comparison and
+#: sweep tables (their config fields and every ``METRICS`` key). A name applies only where
+#: the column's dtype fits its kind (the trades' boolean ``open`` is not a price); other
+#: columns go by dtype (``column_kind``).
 COLUMN_KINDS: dict[str, str] = {
     **{key: kind for key, _, kind in (*METRICS, *EXTRA_METRICS)},
     **dict.fromkeys(("price", "entry_price", "exit_price", "open", "high", "low", "close"),

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import ConfigError
-from engine.results.compare import metric_goal
 from engine.results.formatting import METRICS
+from engine.results.metric_registry import metric_goal
 
 #: How the dimensions that are neither on an axis nor fixed are folded into one cell.
 AGGREGATES: tuple[str, ...] = ("mean", "max", "min")

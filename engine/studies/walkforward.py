@@ -27,7 +27,7 @@ from engine.errors import Cancelled, ConfigError
 from engine.kernels.records import rejection_dt
 from engine.kernels.simulate_nb import sell_costs_nb
 from engine.progress import CancelToken, Progress, ProgressSink
-from engine.results.compare import metric_goal
+from engine.results.metric_registry import metric_goal
 from engine.results.metrics import compute_metrics, drawdown
 from engine.results.tables import BacktestResult, excluded_table, rejections_table
 from engine.rules.rulebook import cost_rates
