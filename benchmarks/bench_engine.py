@@ -43,8 +43,7 @@ HEADLINE = {"start": "2023-02-04", "end": "2026-02-04"}
 _CHILD = """
 import json, statistics, sys, time
 from benchmarks.common import peak_rss_mb
-from engine.run.backtest import run_backtest
-from engine.execution.warmup import warm_up
+from engine.run.backtest import run_backtest, warm_up
 from engine.config import BacktestConfig
 first = time.perf_counter()
 warm_up()

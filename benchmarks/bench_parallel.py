@@ -60,6 +60,7 @@ def sweep_case(folder: Path, workers: int | str) -> dict[str, Any]:
     """
     from engine.config import BacktestConfig
     from engine.execution import parallel
+    from engine.run.backtest import WORKER_SETUP
     from engine.studies.sweep import run_sweep
 
     parallel.shutdown_pool()
@@ -67,7 +68,7 @@ def sweep_case(folder: Path, workers: int | str) -> dict[str, Any]:
     out: dict[str, Any] = {"workers": workers}
     for label in ("cold", "warm"):
         if label == "warm" and workers == "auto":
-            parallel.prestart_pool()
+            parallel.prestart_pool(setup=WORKER_SETUP)
             while not parallel.pool_is_warm(os.cpu_count() or 1):
                 time.sleep(0.05)
         t0 = time.perf_counter()
@@ -155,7 +156,7 @@ def cancel_cases(folder: Path, tries: int) -> list[dict[str, Any]]:
     from engine.config import BacktestConfig
     from engine.execution import parallel
     from engine.execution.pool import CANCEL_GRACE, inject_fault
-    from engine.run.backtest import run_backtest
+    from engine.run.backtest import WORKER_SETUP, run_backtest
     from engine.studies.sweep import run_sweep
 
     grid = _grid()
@@ -188,9 +189,9 @@ def cancel_cases(folder: Path, tries: int) -> list[dict[str, Any]]:
     samples, killed = [], 0
     for _ in range(max(1, tries // 2)):
         run_backtest(config)  # respawns the workers killed last time
-        before = set(parallel.shared_pool(2).pids()[:2])
+        before = set(parallel.shared_pool(2, WORKER_SETUP).pids()[:2])
         samples.append(_cancelled_after(stalled, _nth("indicators", 1), 0.3))
-        killed += len(before - set(parallel.shared_pool(2).pids()))
+        killed += len(before - set(parallel.shared_pool(2, WORKER_SETUP).pids()))
     cases.append({"job": "run, workers ignore the cancel", "workers": 2,
                   "cancel_grace_s": CANCEL_GRACE, "workers_killed": killed,
                   **_latency(samples)})
@@ -280,7 +281,7 @@ def main() -> int:
     counts = [int(w) for w in args.workers.split(",")]
     folder = ensure_demo()
     from engine.execution import parallel
-    from engine.execution.warmup import warm_up
+    from engine.run.backtest import warm_up
 
     warm_up()
     result: dict[str, Any] = {"cores": os.cpu_count(), "grid": GRID_TEXT}

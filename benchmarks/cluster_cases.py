@@ -87,6 +87,7 @@ def per_stock_scaling(folder: Path, counts: list[int], repeats: int) -> list[dic
     """The 1,000-combination per-stock sweep on 1..N local workers (warm pool)."""
     from engine.config import BacktestConfig
     from engine.execution import parallel
+    from engine.run.backtest import WORKER_SETUP
 
     cases = []
     for workers in counts:
@@ -105,7 +106,7 @@ def per_stock_scaling(folder: Path, counts: list[int], repeats: int) -> list[dic
 
         def pids(workers: int = workers) -> list[int]:
             own = [os.getpid()]
-            return own if workers == 1 else own + parallel.shared_pool(workers).pids()
+            return own if workers == 1 else own + parallel.shared_pool(workers, WORKER_SETUP).pids()
 
         case = {"workers": workers, **cold,
                 **_timed_sweeps(config, grid_of(GRID_1K), repeats, pids)}

@@ -98,7 +98,7 @@ def test_cluster_table_is_the_local_pools_exactly(dask_cluster: cluster.DaskExec
 
 
 def _prepared() -> tuple[int, bool]:
-    from engine.execution.warmup import warm_up
+    from engine.run.backtest import warm_up
 
     return warm_up.cache_info().currsize, tune_allocator()
 

@@ -17,7 +17,7 @@ from engine.errors import DataError
 from engine.execution import parallel
 from engine.execution.pool import WorkerError
 from engine.progress import ProgressSink
-from engine.run.backtest import load, run_backtest
+from engine.run.backtest import WORKER_SETUP, load, run_backtest
 from tests.conftest import SAMPLE, WriteStock, bars, needs_symlinks
 from tests.test_backtest import assert_same
 
@@ -231,7 +231,7 @@ def test_a_worker_never_computes_on_an_entry_damaged_after_the_load(
     _flip_byte(data.cache_path / "prices.npy", -8)
     with pytest.raises(WorkerError, match=r"aligned cache entry .* changed after the run "
                        r"loaded it \(prices\.npy fails its checksum\); run again"), \
-            parallel.pooled_columns(data, config, 2, ProgressSink(None), None):
+            parallel.pooled_columns(data, config, 2, ProgressSink(None), None, WORKER_SETUP):
         pass
     again = run_backtest(config)  # the rerun rebuilds the entry
     assert any("aligned cache entry" in w for w in again.warnings)

@@ -10,6 +10,7 @@ import pytest
 
 from engine.execution import parallel
 from engine.execution.executor import TARGET_TASK_SECONDS, LocalExecutor, batch_sizes, executor_for
+from engine.run.backtest import WORKER_SETUP
 from engine.studies.sweep import estimate_sweep_seconds
 
 #: The shape of the 500-stock demo universe over 2023-02-04 .. 2026-02-04.
@@ -39,8 +40,8 @@ def test_auto_uses_every_core_for_the_per_stock_sweep_it_ran_on_one(
     per_stock = estimate_sweep_seconds(DEMO, 25, 1000, "per_stock")  # type: ignore[arg-type]
     shared = estimate_sweep_seconds(DEMO, 25, 1000, "shared")  # type: ignore[arg-type]
     assert 5.0 < per_stock < 20.0 and per_stock > 2 * shared
-    chosen = executor_for("auto", per_stock, 1000)
-    assert chosen == LocalExecutor(2) and chosen.describe() == "2 local workers"
+    chosen = executor_for("auto", per_stock, 1000, setup=WORKER_SETUP)
+    assert chosen == LocalExecutor(2, WORKER_SETUP) and chosen.describe() == "2 local workers"
     monkeypatch.setattr(os, "cpu_count", lambda: 16)
-    assert executor_for("auto", per_stock, 1000).workers == 16
-    assert executor_for("auto", 0.05, 1000).describe() == "this process"
+    assert executor_for("auto", per_stock, 1000, setup=WORKER_SETUP).workers == 16
+    assert executor_for("auto", 0.05, 1000, setup=WORKER_SETUP).describe() == "this process"

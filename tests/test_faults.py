@@ -195,12 +195,13 @@ _KILL_A_WORKER = """
     import os, signal, sys
     import engine.cli.main as cli
     from engine.execution import parallel
+    from engine.run.backtest import WORKER_SETUP
 
     real, killed = cli.ProgressBar.__call__, []
 
     def kill_worker_0_once_computing(self, stage, done, total, worker=None):
         if stage == "sweep" and not killed:
-            killed.append(parallel.shared_pool(1).pids()[0])
+            killed.append(parallel.shared_pool(1, WORKER_SETUP).pids()[0])
             print(f"killed {killed[0]}", flush=True)
             os.kill(killed[0], signal.SIGKILL)
         real(self, stage, done, total, worker)

@@ -31,7 +31,7 @@ from engine.execution.pool import (
     inject_fault,
 )
 from engine.progress import MIN_INTERVAL, LocalContext, Progress, ProgressSink, TaskContext
-from engine.run.backtest import STAGES, run_backtest
+from engine.run.backtest import STAGES, WORKER_SETUP, run_backtest
 from engine.run.column_pass import balance_chunks, column_pass, merge_records, pieces
 from engine.studies.sweep import run_sweep
 from tests.conftest import SAMPLE, needs_sigkill
@@ -56,7 +56,7 @@ def _pool_children() -> tuple[set[int], set[int]]:
     """(pids of live multiprocessing children but the job hosts of other tests, pids of
     the shared pool's workers)."""
     children = {p.pid for p in multiprocessing.active_children()} - jobs.host_pids()
-    pool = parallel.shared_pool(1)
+    pool = parallel.shared_pool(1, WORKER_SETUP)
     return children, set(pool.pids())
 
 
@@ -205,7 +205,7 @@ def test_warm_pool_has_no_start_up_and_shared_memory_without_cache(tmp_path: Pat
 @pytest.mark.slow
 def test_prestarted_pool_makes_the_first_run_warm() -> None:
     parallel.shutdown_pool()
-    parallel.prestart_pool(2)
+    parallel.prestart_pool(2, setup=WORKER_SETUP)
     _wait_for(lambda: parallel.pool_is_warm(2), "the prestarted workers' start-up")
     result = run_backtest(_config(workers=2))
     assert result.timings["pool_startup"] == 0.0
@@ -308,7 +308,7 @@ def _report_then_stall(stage: str, ctx: TaskContext) -> str:
 def test_cancel_kills_a_worker_that_does_not_stop_and_the_pool_recovers(
         caplog: pytest.LogCaptureFixture) -> None:
     run_backtest(_config(workers=2))  # warm
-    pool = parallel.shared_pool(2)
+    pool = parallel.shared_pool(2, WORKER_SETUP)
     stalled = pool.pids()[:2]  # slots 0 and 1
     cancel = threading.Event()
     reached: set[int | None] = set()
@@ -375,7 +375,7 @@ def test_a_worker_that_raises_fails_the_run_naming_its_stocks() -> None:
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 def test_a_killed_worker_fails_the_run_naming_it_and_the_next_run_works() -> None:
     run_backtest(_config(workers=2))  # warm
-    victim = parallel.shared_pool(2).pids()[0]  # slot 0: busy in any run
+    victim = parallel.shared_pool(2, WORKER_SETUP).pids()[0]  # slot 0: busy in any run
     seen: list[str] = []
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -391,10 +391,10 @@ def test_a_killed_worker_fails_the_run_naming_it_and_the_next_run_works() -> Non
     assert f"worker 0 (pid {victim}) died while computing {error.label}" in str(error)
     assert "done" not in seen
     _assert_no_orphans()
-    assert victim not in parallel.shared_pool(2).pids()
+    assert victim not in parallel.shared_pool(2, WORKER_SETUP).pids()
     table = run_sweep(_config(workers=2), {"period": [10, 14]}).table
     assert len(table) == 2 and table["trades"].gt(0).all()
 
 
 def test_shared_pool_uses_spawn() -> None:
-    assert parallel.shared_pool(1)._ctx.get_start_method() == "spawn"
+    assert parallel.shared_pool(1, WORKER_SETUP)._ctx.get_start_method() == "spawn"

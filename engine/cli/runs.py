@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.cli.main import add_store_flag
+from engine.cli.flags import add_store_flag
 from engine.errors import BacktestError
 from engine.results.formatting import METRICS, format_column, metric_rows, text_frame, text_table
 

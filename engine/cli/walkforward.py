@@ -6,8 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.cli.main import (
-    ProgressBar,
+from engine.cli.flags import (
     add_cluster_flag,
     add_grid_flags,
     check_before_work,
@@ -15,6 +14,7 @@ from engine.cli.main import (
     config_from_args,
     grid_from_args,
 )
+from engine.cli.progress_bar import ProgressBar
 
 
 def add_walkforward(sub: argparse._SubParsersAction) -> None:

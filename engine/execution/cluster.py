@@ -327,7 +327,7 @@ def _local_cluster(n_workers: int) -> Any:
     """A loopback ``LocalCluster`` of ``n_workers`` single-threaded worker processes."""
     from distributed import LocalCluster
 
-    from engine.execution.warmup import warm_up
+    from engine.run.backtest import warm_up
 
     warm_up()  # fill numba's on-disk cache here, so the workers only load kernels
     return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,

@@ -24,7 +24,7 @@ class EnginePlugin(WorkerPlugin):
 
     def setup(self, worker: Any) -> None:
         """Runs when the worker starts, or at once on the workers already running."""
-        from engine.execution.warmup import start_worker
+        from engine.run.backtest import start_worker
 
         start_worker()
 

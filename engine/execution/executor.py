@@ -56,9 +56,11 @@ class Executor(Protocol):
 
 @dataclass(frozen=True)
 class LocalExecutor:
-    """This process (``workers == 1``) or the shared warm spawn pool."""
+    """This process (``workers == 1``) or the shared warm spawn pool (created with
+    ``setup`` if it is not running; see ``engine.execution.parallel.WorkerSetup``)."""
 
     n_workers: int
+    setup: parallel.WorkerSetup
 
     @property
     def workers(self) -> int:
@@ -86,19 +88,22 @@ class LocalExecutor:
     def map(self, tasks: Sequence[Task], sink: ProgressSink,
             cancel: CancelToken | None) -> tuple[list[Any], MapStats]:
         """Run the tasks (see ``engine.execution.parallel.run_tasks``)."""
-        return parallel.run_tasks(tasks, self.n_workers, sink, cancel)
+        return parallel.run_tasks(tasks, self.n_workers, sink, cancel, self.setup)
 
 
 def executor_for(workers: str | int, serial_seconds: float, n_units: int,
-                 cluster: str | None = None, sink: ProgressSink | None = None) -> Executor:
+                 cluster: str | None = None, sink: ProgressSink | None = None, *,
+                 setup: parallel.WorkerSetup) -> Executor:
     """The executor of a job: the Dask cluster at ``cluster`` when given (see
     ``engine.execution.cluster.connect``; ``sink`` hears its start-up), else the local one with
-    ``workers`` processes (``"auto"``: see ``engine.execution.parallel.choose_workers``)."""
+    ``workers`` processes (``"auto"``: see ``engine.execution.parallel.choose_workers``)
+    whose pool starts its workers with ``setup`` (a cluster's workers are prepared by
+    ``engine.execution.dask_worker.EnginePlugin``)."""
     if cluster is not None:
         from engine.execution.cluster import connect  # Dask is optional: imported only when asked
 
         return connect(cluster, sink)
-    return LocalExecutor(parallel.choose_workers(workers, serial_seconds, n_units))
+    return LocalExecutor(parallel.choose_workers(workers, serial_seconds, n_units), setup)
 
 
 def batch_sizes(n_units: int, unit_seconds: float, workers: int) -> list[int]:

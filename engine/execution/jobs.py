@@ -54,7 +54,7 @@ def host(name: str) -> WorkerPool:
     with _hosts_lock:
         pool = _hosts.get(name)
         if pool is None or pool.closed:
-            from engine.execution.warmup import start_worker  # imports the whole engine
+            from engine.run.backtest import start_worker  # imports the whole engine
 
             pool = WorkerPool(1, initializer=start_worker, daemon=False,
                               name=f"backtest-{name}-host")
@@ -141,8 +141,9 @@ def host_pid(name: str) -> int:
 
 def _prestart(n_workers: int | None, ctx: TaskContext) -> None:
     from engine.execution.parallel import prestart_pool
+    from engine.run.backtest import WORKER_SETUP
 
-    prestart_pool(n_workers)
+    prestart_pool(n_workers, setup=WORKER_SETUP)
 
 
 def prestart_workers(name: str, n_workers: int | None = None) -> None:

@@ -16,9 +16,11 @@ are pickled (``timings["bytes_to_workers"]``).
 
 The pool is created on first use, grows to the largest worker count asked for, stays
 warm between runs (the GUI's second run pays no start-up) and is shut down at exit.
-An application can ``prestart_pool()`` at start-up so even its first big job finds the
-workers ready. Entry points of frozen apps must call
-``multiprocessing.freeze_support()`` first.
+How its workers start (``WorkerSetup``: the engine's is ``engine.run.backtest.WORKER_SETUP``,
+which loads the kernels) is given by the callers, so this module never imports the run
+pipeline its workers warm up with. An application can ``prestart_pool(setup=...)`` at
+start-up so even its first big job finds the workers ready. Entry points of frozen apps
+must call ``multiprocessing.freeze_support()`` first.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import atexit
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -60,28 +62,38 @@ WARM_OVERHEAD_SECONDS = 0.02
 COST_POOL_PER_CELL = 10e-9
 
 
+@dataclass(frozen=True)
+class WorkerSetup:
+    """How the shared pool's workers start (see ``WorkerPool``): ``initializer`` (a
+    module-level callable) runs in each worker as it starts, ``prepare`` once in this
+    process before the first worker is spawned."""
+
+    initializer: Callable[[], object] | None = None
+    prepare: Callable[[], object] | None = None
+
+
 _pool: WorkerPool | None = None
 _pool_lock = threading.Lock()
 
 
-def shared_pool(n_workers: int) -> WorkerPool:
-    """The process-wide warm pool, grown to at least ``n_workers`` workers."""
+def shared_pool(n_workers: int, setup: WorkerSetup) -> WorkerPool:
+    """The process-wide warm pool, grown to at least ``n_workers`` workers. ``setup`` is
+    used when the pool is created; a pool already running keeps the set-up it has (the
+    engine's callers all pass ``engine.run.backtest.WORKER_SETUP``)."""
     global _pool
     with _pool_lock:
         if _pool is None or _pool.closed:
-            from engine.execution.warmup import start_worker, warm_up  # imports the run pipeline
-
-            _pool = WorkerPool(n_workers, initializer=start_worker, prepare=warm_up)
+            _pool = WorkerPool(n_workers, initializer=setup.initializer, prepare=setup.prepare)
         elif _pool.size < n_workers:
             _pool.start(n_workers)
         return _pool
 
 
-def prestart_pool(n_workers: int | None = None) -> None:
+def prestart_pool(n_workers: int | None = None, *, setup: WorkerSetup) -> None:
     """Start the shared pool's workers in the background (one per core by default), so
     the first run or sweep that needs them pays no start-up. Returns at once."""
     n = worker_cap(n_workers or os.cpu_count() or 1)
-    shared_pool(n).start(n)
+    shared_pool(n, setup).start(n)
 
 
 def shutdown_pool() -> None:
@@ -130,10 +142,11 @@ def run_workers(config: BacktestConfig, data: MarketData) -> int:
 
 
 def run_tasks(tasks: Sequence[Task], n_workers: int, sink: ProgressSink,
-              cancel: CancelToken | None) -> tuple[list[Any], MapStats]:
-    """Results of ``tasks`` in order: one after another here, or on the shared pool."""
+              cancel: CancelToken | None, setup: WorkerSetup) -> tuple[list[Any], MapStats]:
+    """Results of ``tasks`` in order: one after another here, or on the shared pool
+    (created with ``setup`` if it is not running)."""
     if n_workers > 1:
-        return shared_pool(n_workers).map(tasks, n_workers, sink, cancel)
+        return shared_pool(n_workers, setup).map(tasks, n_workers, sink, cancel)
     results, offset, total = [], 0, sum(t.units for t in tasks)
     for task in tasks:
         results.append(task.fn(task.payload, LocalContext(sink, cancel, offset, total)))
@@ -203,8 +216,10 @@ def _column_task(payload: tuple[DataRef, BacktestConfig, Chunk, Any], ctx: TaskC
 
 @contextmanager
 def pooled_columns(data: MarketData, config: BacktestConfig, n_workers: int,
-                   sink: ProgressSink, cancel: CancelToken | None) -> Iterator[ColumnsOutcome]:
-    """Run the run's column work on ``n_workers`` pool workers (one balanced chunk each).
+                   sink: ProgressSink, cancel: CancelToken | None,
+                   setup: WorkerSetup) -> Iterator[ColumnsOutcome]:
+    """Run the run's column work on ``n_workers`` pool workers (one balanced chunk each;
+    the pool created with ``setup`` if it is not running).
 
     The outputs live in shared memory that is released when the block exits.
     """
@@ -215,7 +230,7 @@ def pooled_columns(data: MarketData, config: BacktestConfig, n_workers: int,
         chunks = balance_chunks(data.tradable, n_workers)
         tasks = [Task(_column_task, (ref, config, chunk, out_block.handle()),
                       stocks_label(data.codes, chunk), chunk[1] - chunk[0]) for chunk in chunks]
-        results, stats = run_tasks(tasks, len(tasks), sink, cancel)
+        results, stats = run_tasks(tasks, len(tasks), sink, cancel, setup)
         records = None
         if config.capital_mode == "per_stock":
             records = ChunkRecords(merge_records([r.fills for r in results]),

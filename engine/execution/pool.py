@@ -1,7 +1,7 @@
 """A warm pool of spawned worker processes with progress, cancellation and fault reports.
 
 Every worker is started with the ``spawn`` method (on every OS), runs the pool's
-``initializer`` (the engine's pools pass ``engine.execution.warmup.start_worker``, which loads the
+``initializer`` (the engine's pools pass ``engine.run.backtest.start_worker``, which loads the
 numba kernels from the on-disk cache that ``prepare`` filled in the parent), then waits for
 tasks on its own pipe. A task is a module-level function and a small payload
 (see ``engine.execution.shared_data`` for how large arrays are shared instead of sent). Workers

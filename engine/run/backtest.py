@@ -1,16 +1,24 @@
-"""One backtest run: load -> indicators -> signals -> simulate -> metrics -> BacktestResult."""
+"""One backtest run: load -> indicators -> signals -> simulate -> metrics -> BacktestResult.
+
+Also the warm-up of the processes that run its pieces (``warm_up``, ``start_worker``):
+the pipeline itself on a tiny universe. Runs and sweeps hand it to the worker pool as
+``WORKER_SETUP``; the pool (``engine.execution.parallel``) never imports this module.
+"""
 
 from __future__ import annotations
 
+import functools
+import itertools
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from engine.config import BacktestConfig
-from engine.data import MarketData, load_market_data
+from engine.data import PLANES, AlignedArrays, MarketData, load_market_data
 from engine.errors import Cancelled
 from engine.execution import parallel
 from engine.kernels.indicators_nb import rsi_sma_nb, rsi_wilder_nb
@@ -22,6 +30,7 @@ from engine.results.metrics import closed_trade_stats, drawdown, fill_cost_stats
 from engine.run.benchmark_curve import benchmark_curve
 from engine.run.column_pass import ChunkRecords, column_pass
 from engine.run.kernel_inputs import costs_of, market_of
+from engine.util.oscompat import lower_priority, tune_allocator
 
 STAGES = ("load", "indicators", "signals", "simulate", "metrics")
 
@@ -209,7 +218,8 @@ def _pooled_simulation(data: MarketData, config: BacktestConfig, n_workers: int,
     The workers' wall time is shared among their stages in proportion to their busy time.
     """
     stages.mark("indicators")
-    with (parallel.pooled_columns(data, config, n_workers, sink, stages.cancel) as cols,
+    with (parallel.pooled_columns(data, config, n_workers, sink, stages.cancel,
+                                  WORKER_SETUP) as cols,
           stages.stage("simulate")):
         sim = _portfolio(data, config, cols.out, cols.records)
     shares = parallel.stage_shares(cols.stats, cols.wall, ("indicators", "signals", "simulate"))
@@ -229,3 +239,58 @@ def _portfolio(data: MarketData, config: BacktestConfig, out: dict[str, np.ndarr
     # The portfolio is the sum of its sleeves (SPEC §5), added in code order.
     return (sum_sleeves_nb(out["equity"]), sum_sleeves_nb(out["cash"]),
             sum_sleeves_nb(out["positions_value"]), records.fills, records.rejections)
+
+
+# ------------------------------------------------------------------------ warm-up
+def start_worker() -> None:
+    """Initializer of engine worker processes (the local pool's, the job hosts' and
+    Dask's): lower their priority, tune the allocator, then load the kernels."""
+    lower_priority()
+    tune_allocator()
+    warm_up()
+
+
+def _tiny_market(n_days: int = 40, n_stocks: int = 3) -> MarketData:
+    """A small random universe with gaps, read-only like the aligned cache's maps."""
+    rng = np.random.default_rng(0)
+    close = np.round(10 * np.exp(np.cumsum(rng.normal(0, 0.03, (n_days, n_stocks)), 0)), 2)
+    tradable = rng.random((n_days, n_stocks)) > 0.1
+    prices = np.full((len(PLANES), n_days, n_stocks), np.nan)
+    for name in ("open", "high", "low", "close"):
+        prices[PLANES.index(name)] = np.where(tradable, close, np.nan)
+    prices[PLANES.index("up_limit")][1:] = np.round(close[:-1] * 1.1, 2)
+    prices[PLANES.index("down_limit")][1:] = np.round(close[:-1] * 0.9, 2)
+    for array in (prices, tradable):
+        array.flags.writeable = False
+    calendar = np.arange(19000, 19000 + n_days, dtype=np.int64)
+    return MarketData(
+        codes=tuple(f"{600000 + i}.SH" for i in range(n_stocks)),
+        dates=calendar.astype("datetime64[D]"), start_index=10,
+        arrays=AlignedArrays(calendar, prices, tradable),
+        files=(), excluded=(), warnings=(), fingerprint="", from_cache=False)
+
+
+@functools.cache  # once per process: a loaded kernel stays loaded
+def warm_up() -> dict[str, Any]:
+    """Compile (or load from numba's on-disk cache) every kernel the engine calls.
+
+    Runs the real pipeline (both RSI methods, capital modes and fills) on a tiny
+    universe, so every signature a run or sweep uses is compiled here. Worker processes
+    then only load kernels, never compile them concurrently. Returns the seconds it
+    took, so callers can report first-run cost.
+    """
+    t0 = time.perf_counter()
+    data = _tiny_market()
+    quiet = ProgressSink(None)
+    for method, mode, fill in itertools.product(("wilder", "sma"), ("shared", "per_stock"),
+                                                ("next_open", "close")):
+        config = BacktestConfig(period=5, rsi_method=method, capital_mode=mode, fill=fill,
+                                initial_capital=1e5, max_positions=2)
+        sim = local_simulation(data, config, quiet)
+        build_result(config, data, sim, {})
+    return {"seconds": time.perf_counter() - t0}
+
+
+#: How the worker pool of runs and sweeps starts its workers: each runs ``start_worker``;
+#: this process runs ``warm_up`` first, so the workers only load the kernels it compiled.
+WORKER_SETUP = parallel.WorkerSetup(initializer=start_worker, prepare=warm_up)

@@ -32,7 +32,7 @@ from engine.kernels.signals_nb import signals_nb
 from engine.progress import CancelToken, Progress, ProgressSink, TaskContext
 from engine.results.metrics import TRADING_DAYS, daily_returns
 from engine.results.tables import spans_table
-from engine.run.backtest import compute_rsi, load, run_metrics, simulate
+from engine.run.backtest import WORKER_SETUP, compute_rsi, load, run_metrics, simulate
 from engine.run.benchmark_curve import benchmark_curve
 from engine.studies.overfit import deflated_sharpe, probability_of_overfitting
 
@@ -266,7 +266,7 @@ def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
     t1 = time.perf_counter()
     executor = executor_for(base_config.workers,
                             estimate_sweep_seconds(data, len(periods), len(valid), mode),
-                            len(valid), cluster, sink)
+                            len(valid), cluster, sink, setup=WORKER_SETUP)
     try:
         with executor.share(data) as source:
             workers = executor.workers

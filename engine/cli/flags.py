@@ -1,0 +1,165 @@
+"""The flags the command groups share (``run``, ``sweep``, ``walkforward``, ``runs``), how
+they are read into a config and a grid, and the checks of the folders they name."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from engine.config import BacktestConfig
+from engine.errors import BacktestError
+
+
+def _workers(text: str) -> str | int:
+    return text if text == "auto" else int(text)
+
+
+def _word_or(word: str, kind: type) -> Any:
+    """An argparse type: ``word`` itself, or a number of ``kind``."""
+    def parse(text: str) -> Any:
+        return word if text.strip().lower() == word else kind(text)
+    parse.__name__ = f"{word} or {kind.__name__}"  # argparse names it in its errors
+    return parse
+
+
+# (flag, config field, type, help); None type = a switch that sets False.
+RUN_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
+    ("--data", "data_dir", Path, "data folder (per-stock files, TongDaXin vipdoc, qlib, or a "
+     "long file)"),
+    ("--stocks", "stocks", str, "stock-list file or codes separated by commas (default: all)"),
+    ("--layout", "layout", str, "data folder layout: auto (default), per-stock, tdx, qlib, long"),
+    ("--start", "start", str, "first day of the run (YYYY-MM-DD)"),
+    ("--end", "end", str, "last day of the run (YYYY-MM-DD)"),
+    ("--period", "period", int, "RSI period (default 14)"),
+    ("--oversold", "oversold", float, "buy when RSI leaves this level upwards (default 30)"),
+    ("--overbought", "overbought", float, "sell when RSI leaves this level downwards (default 70)"),
+    ("--rsi-method", "rsi_method", str, "wilder (default) or sma"),
+    ("--fill", "fill", str, "next_open (default) or close"),
+    ("--mode", "capital_mode", str, "shared (default) or per_stock"),
+    ("--capital", "initial_capital", float, "initial capital (default 1,000,000; at most 1e12)"),
+    ("--position-pct", "position_pct", float, "target per buy, share of equity (default 0.10)"),
+    ("--max-positions", "max_positions", int, "most open positions, shared mode (default 10)"),
+    ("--commission", "commission_rate", float, "commission rate (default 0.0003)"),
+    ("--min-commission", "min_commission", float, "minimum commission per order (default 5)"),
+    ("--stamp-tax", "stamp_tax_rate", _word_or("schedule", float),
+     "RATE|schedule: stamp tax; a RATE applies to sells (default: the dated schedule)"),
+    ("--transfer-fee", "transfer_fee_rate", _word_or("schedule", float),
+     "RATE|schedule: transfer fee on both sides (default: the dated schedule)"),
+    ("--slippage", "slippage", float, "slippage as a fraction of price (default 0)"),
+    ("--lot-size", "lot_size", _word_or("board", int),
+     "N|board: buys in multiples of N shares, or each board's lot rule (default board)"),
+    ("--no-price-limits", "price_limits", None, "ignore daily price limits"),
+    ("--listing", "listing", str, "list_date (default: the file's list_date column) or "
+     "first_bar (a file's first bar is its listing day)"),
+    ("--adjust", "adjust", str, "forward (default) or none"),
+    ("--on-bad-stock", "on_bad_stock", str, "fail (default) or skip"),
+    ("--workers", "workers", _workers, "auto (default) or a number of processes"),
+    ("--risk-free", "risk_free_rate", float, "annual risk-free rate for Sharpe/Sortino"),
+    ("--benchmark", "benchmark", str, "CODE|PATH: an index in the data folder (000300.SH) "
+     "or a file of daily closes (default: equal-weight buy and hold of the stocks)"),
+    ("--cache-dir", "cache_dir", Path, "aligned-cache folder (default: user cache)"),
+)
+
+
+def add_run_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
+    """The flags that define a run (shared by ``run`` and ``sweep``), except the config
+    fields named in ``skip``."""
+    parser.add_argument("--config", type=Path, help="read the run configuration from TOML; "
+                        "flags given as well override it")
+    for flag, name, kind, help_text in RUN_FLAGS:
+        if name in skip:
+            continue
+        if kind is None:
+            parser.add_argument(flag, dest=name, action="store_false", default=None,
+                                help=help_text)
+        else:
+            parser.add_argument(flag, dest=name, type=kind, default=None, help=help_text)
+
+
+def check_cache_folder(folder: Path | None) -> None:
+    """Fail before any work when the aligned-cache folder (``folder``, else the default)
+    cannot be written."""
+    from engine.data.cache import default_cache_dir
+    from engine.results.export import check_writable_folder
+
+    check_writable_folder(folder or default_cache_dir(), "the aligned cache folder "
+                          "(--cache-dir or $BACKTEST_CACHE_DIR)")
+
+
+def check_before_work(config: BacktestConfig, out: Path | None) -> None:
+    """Check the output folder and the cache folder of a run or sweep before it starts,
+    so a bad path fails in a second, not after the whole run."""
+    from engine.results.export import check_writable_folder
+
+    if out is not None:
+        check_writable_folder(out, "--out")
+    check_cache_folder(config.cache_dir)
+
+
+def config_from_args(args: argparse.Namespace) -> BacktestConfig:
+    """A BacktestConfig from ``--config`` (if any) overridden by the flags given."""
+    base = BacktestConfig.load(args.config) if args.config else BacktestConfig()
+    changes = {name: getattr(args, name) for _, name, _, _ in RUN_FLAGS
+               if getattr(args, name, None) is not None}
+    return base.replace(**changes)
+
+
+def add_store_flag(parser: argparse.ArgumentParser) -> None:
+    """``--store PATH``: the run store file (default ``$BACKTEST_STORE`` or the user's
+    data folder)."""
+    parser.add_argument("--store", type=Path, default=None,
+                        help="run-history database (default: $BACKTEST_STORE, else "
+                             "runs.sqlite in the user data folder)")
+
+
+# Grid flags of ``backtest sweep``: (flag, config field, help).
+GRID_FLAGS: tuple[tuple[str, str, str], ...] = (
+    ("--period", "period", "RSI periods, start:stop:step (inclusive) or a,b,c"),
+    ("--oversold", "oversold", "oversold levels, start:stop:step or a,b,c"),
+    ("--overbought", "overbought", "overbought levels, start:stop:step or a,b,c"),
+)
+
+def add_grid_flags(parser: argparse.ArgumentParser) -> None:
+    """The run flags, with the RSI fields taking value ranges, plus ``--grid``."""
+    add_run_flags(parser, skip=tuple(name for _, name, _ in GRID_FLAGS))
+    for flag, name, help_text in GRID_FLAGS:
+        parser.add_argument(flag, dest=f"grid_{name}", default=None, help=help_text)
+    parser.add_argument("--grid", action="append", default=[], metavar="FIELD=VALUES",
+                        help="sweep any other numeric config field, e.g. "
+                             "position_pct=0.05:0.2:0.05 (repeatable)")
+
+
+def check_metric(metric: str, flag: str) -> None:
+    """A BacktestError unless ``metric`` is a metric of SPEC §7."""
+    from engine.results.formatting import METRICS
+
+    if metric not in {key for key, _, _ in METRICS}:
+        raise BacktestError(f"{flag} {metric!r}: no metric {metric!r}; choose one of "
+                            + ", ".join(key for key, _, _ in METRICS))
+
+
+def add_cluster_flag(parser: argparse.ArgumentParser) -> None:
+    """``--cluster ADDRESS`` (sweeps and walk-forwards)."""
+    parser.add_argument("--cluster", metavar="ADDRESS", default=None,
+                        help="run the combinations on a Dask cluster: a scheduler's "
+                             "tcp://host:8786, or local:N to start N worker processes here "
+                             "(needs the cluster extra: pip install .[cluster])")
+
+
+def grid_from_args(args: argparse.Namespace) -> dict[str, list[float]]:
+    """The grid of the flags made by ``add_grid_flags``; a BacktestError names a bad one."""
+    from engine.studies.sweep import check_field, parse_values
+
+    grid = {name: parse_values(getattr(args, f"grid_{name}")) for _, name, _ in GRID_FLAGS
+            if getattr(args, f"grid_{name}") is not None}
+    for item in args.grid:
+        name, sep, values = item.partition("=")
+        if not sep:
+            raise BacktestError(f"--grid {item!r}: use FIELD=VALUES, e.g. slippage=0:0.002:0.001")
+        name = name.strip().replace("-", "_")
+        check_field(name)
+        grid[name] = parse_values(values)
+    if not grid:
+        raise BacktestError("nothing to sweep: give --period, --oversold, --overbought or --grid")
+    return grid
