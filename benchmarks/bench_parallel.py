@@ -46,7 +46,7 @@ GRID_TEXT = {"period": "6:30:1", "oversold": "20:35:5", "overbought": "62:80:2"}
 
 
 def _grid() -> dict[str, list[float]]:
-    from engine.studies.sweep import parse_values
+    from engine.studies.grid import parse_values
 
     return {name: parse_values(text) for name, text in GRID_TEXT.items()}
 

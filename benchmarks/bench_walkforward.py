@@ -30,8 +30,9 @@ def main() -> int:
     parser.add_argument("--workers", default="auto")
     args = parser.parse_args()
     from engine.config import BacktestConfig
+    from engine.studies.grid import parse_values
     from engine.studies.overfit import probability_of_overfitting
-    from engine.studies.sweep import parse_values, run_sweep
+    from engine.studies.sweep import run_sweep
     from engine.studies.walkforward import FoldSpec, run_walk_forward
 
     workers: int | str = args.workers if args.workers == "auto" else int(args.workers)

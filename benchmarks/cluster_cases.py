@@ -26,7 +26,7 @@ GRID_20K = {"period": "6:30:1", "oversold": "20:39:1", "overbought": "61:80:1",
 
 def grid_of(text: dict[str, str]) -> dict[str, list[float]]:
     """A grid from range texts."""
-    from engine.studies.sweep import parse_values
+    from engine.studies.grid import parse_values
 
     return {name: parse_values(values) for name, values in text.items()}
 

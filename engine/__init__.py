@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from engine.results.store import RunStore
     from engine.results.tables import BacktestResult
     from engine.run.backtest import run_backtest
+    from engine.studies.folds import FoldSpec
     from engine.studies.sweep import SweepResult, run_sweep
-    from engine.studies.walkforward import FoldSpec, WalkForwardResult, run_walk_forward
+    from engine.studies.walkforward import WalkForwardResult, run_walk_forward
 
 #: Public name -> the module that defines it.
 _LAZY = {
@@ -35,7 +36,7 @@ _LAZY = {
     "BacktestResult": "engine.results.tables",
     "run_backtest": "engine.run.backtest",
     "SweepResult": "engine.studies.sweep", "run_sweep": "engine.studies.sweep",
-    "FoldSpec": "engine.studies.walkforward", "WalkForwardResult": "engine.studies.walkforward",
+    "FoldSpec": "engine.studies.folds", "WalkForwardResult": "engine.studies.walkforward",
     "run_walk_forward": "engine.studies.walkforward",
 }
 

@@ -29,10 +29,10 @@ from PySide6.QtWidgets import (
 from engine.config import BacktestConfig
 from engine.errors import ConfigError
 from engine.execution import jobs
+from engine.progress import STAGES
 from engine.results.export import export_result
 from engine.results.formatting import PackedText, metric_rows
 from engine.results.tables import BacktestResult
-from engine.run.backtest import STAGES
 from gui.compare_view import CompareView
 from gui.config_panel import ConfigPanel
 from gui.data_loader import JobLoad

@@ -7,6 +7,7 @@ import contextlib
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QSettings, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent
@@ -32,6 +33,8 @@ from engine.execution import jobs
 from engine.results.export import export_sweep, export_walk_forward
 from engine.results.formatting import METRICS, PackedText, diagnostics_text
 from engine.results.metric_registry import metric_goal
+from engine.studies.folds import FoldSpec, Window
+from engine.studies.grid import GRID_FIELDS, RSI_FIELDS, expand_grid, parse_values
 from engine.studies.heatmap import (
     AGGREGATES,
     HeatmapGrid,
@@ -41,8 +44,6 @@ from engine.studies.heatmap import (
     neighbourhood_mean,
 )
 from engine.studies.heatmap import heatmap_metrics as metric_choices
-from engine.studies.sweep import GRID_FIELDS, RSI_FIELDS, SweepResult, expand_grid, parse_values
-from engine.studies.walkforward import FoldSpec, Window
 from gui.dialog_folders import EXPORT, ask_folder, ask_save_file
 from gui.error_panel import ErrorPanel
 from gui.file_writes import write_file, write_folder
@@ -52,6 +53,9 @@ from gui.plot_style import GUIDE_COLOR, error_label
 from gui.run_on import RunOnBox
 from gui.run_worker import EngineWorker
 from gui.walkforward_view import WalkForwardView
+
+if TYPE_CHECKING:
+    from engine.studies.sweep import SweepResult
 
 GRID_MODE, WALK_MODE = "Grid sweep", "Walk-forward"
 NO_EXTRA = "(none)"

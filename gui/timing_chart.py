@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.progress import STAGES
 from engine.results.tables import TIMING_COUNTS
-from engine.run.backtest import STAGES
 from gui.plot_style import AXIS_WIDTH, GUIDE_COLOR, TEXT_COLOR, placeholder_stack, style_plot
 
 #: Stage colours (Tableau 10); stages the engine may add later take the spare ones in order.

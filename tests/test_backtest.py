@@ -13,9 +13,10 @@ import pytest
 
 from engine.config import BacktestConfig
 from engine.errors import Cancelled, DataError
+from engine.progress import STAGES
 from engine.results.formatting import METRICS
 from engine.results.tables import BacktestResult
-from engine.run.backtest import STAGES, run_backtest
+from engine.run.backtest import run_backtest
 from tests.conftest import ROOT, SAMPLE, bars
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

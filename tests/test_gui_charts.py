@@ -12,8 +12,9 @@ from PySide6.QtCore import QPointF, Qt
 from pytestqt.qtbot import QtBot
 
 from engine.config import BacktestConfig
+from engine.progress import STAGES
 from engine.results.tables import BacktestResult
-from engine.run.backtest import STAGES, load, run_backtest
+from engine.run.backtest import load, run_backtest
 from engine.run.drill_down import stock_detail
 from gui.stock_chart import BUY_SYMBOL, StockChart, posix_seconds
 from gui.timing_chart import IN_PROCESS, TimingChart, format_ms

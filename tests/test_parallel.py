@@ -30,8 +30,8 @@ from engine.execution.pool import (
     WorkerError,
     inject_fault,
 )
-from engine.progress import MIN_INTERVAL, LocalContext, Progress, ProgressSink, TaskContext
-from engine.run.backtest import STAGES, WORKER_SETUP, run_backtest
+from engine.progress import MIN_INTERVAL, STAGES, LocalContext, Progress, ProgressSink, TaskContext
+from engine.run.backtest import WORKER_SETUP, run_backtest
 from engine.run.column_pass import balance_chunks, column_pass, merge_records, pieces
 from engine.studies.sweep import run_sweep
 from tests.conftest import SAMPLE, needs_sigkill

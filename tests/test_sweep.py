@@ -20,7 +20,8 @@ from engine.config import BacktestConfig
 from engine.errors import ConfigError
 from engine.execution import parallel
 from engine.run.backtest import run_backtest
-from engine.studies.sweep import GRID_FIELDS, expand_grid, parse_values, run_sweep
+from engine.studies.grid import GRID_FIELDS, expand_grid, parse_values
+from engine.studies.sweep import run_sweep
 from tests.conftest import SAMPLE
 
 METRIC_KEYS = list(run_backtest(BacktestConfig(data_dir=SAMPLE)).metrics)

@@ -15,8 +15,9 @@ import pytest
 
 from engine.config import BacktestConfig
 from engine.errors import ConfigError
+from engine.studies.folds import FoldSpec, Window, split_folds
 from engine.studies.sweep import SweepResult
-from engine.studies.walkforward import FoldSpec, Window, best_row, run_walk_forward, split_folds
+from engine.studies.walkforward import best_row, run_walk_forward
 from tests.conftest import SAMPLE
 
 DAYS = pd.bdate_range("2023-01-02", "2024-12-31")

@@ -149,7 +149,7 @@ def add_cluster_flag(parser: argparse.ArgumentParser) -> None:
 
 def grid_from_args(args: argparse.Namespace) -> dict[str, list[float]]:
     """The grid of the flags made by ``add_grid_flags``; a BacktestError names a bad one."""
-    from engine.studies.sweep import check_field, parse_values
+    from engine.studies.grid import check_field, parse_values
 
     grid = {name: parse_values(getattr(args, f"grid_{name}")) for _, name, _ in GRID_FLAGS
             if getattr(args, f"grid_{name}") is not None}

@@ -143,7 +143,8 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from engine.run.backtest import STAGES, run_backtest
+    from engine.progress import STAGES
+    from engine.run.backtest import run_backtest
 
     config = config_from_args(args)
     check_before_work(config, args.out)

@@ -18,7 +18,6 @@ import pyarrow as pa
 from engine.config import BacktestConfig
 from engine.data.loader import EXCLUDED_COLUMNS
 from engine.kernels.records import REASON_NAMES, SIDE_NAMES, Reason, Side
-from engine.kernels.valuation_nb import bars_between_nb, last_close_nb
 from engine.results import arrow_columns as cols
 from engine.results.metrics import drawdown
 
@@ -83,6 +82,9 @@ def trade_arrays(records: np.ndarray, close: np.ndarray,
     exit. A position still open at the end is marked open and valued at the stock's last
     close, without exit costs.
     """
+    # Imported here: a window that shows results never loads the kernels (nor numba).
+    from engine.kernels.valuation_nb import bars_between_nb, last_close_nb
+
     order = np.argsort(records["stock"], kind="stable")  # chronological within a stock
     rec = records[order]
     is_buy = rec["side"] == Side.BUY

@@ -23,7 +23,7 @@ from engine.errors import Cancelled
 from engine.execution import parallel
 from engine.kernels.indicators_nb import rsi_sma_nb, rsi_wilder_nb
 from engine.kernels.simulate_nb import simulate_per_stock_nb, simulate_shared_nb, sum_sleeves_nb
-from engine.progress import CancelToken, LocalContext, Progress, ProgressSink
+from engine.progress import STAGES, CancelToken, LocalContext, Progress, ProgressSink
 from engine.results import tables as results
 from engine.results.arrow_columns import record_batch
 from engine.results.metrics import closed_trade_stats, drawdown, fill_cost_stats, summary_metrics
@@ -31,8 +31,6 @@ from engine.run.benchmark_curve import benchmark_curve
 from engine.run.column_pass import ChunkRecords, column_pass
 from engine.run.kernel_inputs import costs_of, market_of
 from engine.util.oscompat import lower_priority, tune_allocator
-
-STAGES = ("load", "indicators", "signals", "simulate", "metrics")
 
 
 class _Stages:

@@ -11,11 +11,9 @@ of the same configuration exactly: both go through ``engine.run.backtest.run_met
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,62 +32,13 @@ from engine.results.metrics import TRADING_DAYS, daily_returns
 from engine.results.tables import spans_table
 from engine.run.backtest import WORKER_SETUP, compute_rsi, load, run_metrics, simulate
 from engine.run.benchmark_curve import benchmark_curve
+from engine.studies.grid import RSI_FIELDS, expand_grid
 from engine.studies.overfit import deflated_sharpe, probability_of_overfitting
 
-#: Config fields a grid may vary: every numeric field (also those that take a rule word
-#: instead, such as ``lot_size``), except the worker count.
-GRID_FIELDS: tuple[str, ...] = tuple(
-    f.name for f in fields(BacktestConfig)
-    if str(f.type) in ("int", "float", "int | str", "float | str"))
-#: Always in the table, swept or not.
-RSI_FIELDS = ("period", "oversold", "overbought")
 #: Blocks of the CSCV split behind the PBO (Bailey et al. 2015 use 16).
 PBO_BLOCKS = 16
 
 _rsi_cache: list[tuple[np.ndarray, str, int, np.ndarray]] = []
-
-
-def parse_values(text: str) -> list[float]:
-    """Values of a CLI grid argument: ``start:stop:step`` (inclusive) or ``a,b,c``.
-
-    Decimal arithmetic keeps ``0.1:0.3:0.1`` at exactly 0.1, 0.2, 0.3.
-    """
-    try:
-        if ":" in text:
-            start, stop, step = (Decimal(part) for part in text.split(":"))
-            if step <= 0 or stop < start:
-                raise ValueError
-            count = int((stop - start) / step) + 1
-            values = [start + i * step for i in range(count)]
-        else:
-            values = [Decimal(part) for part in text.split(",") if part.strip()]
-    except (InvalidOperation, ValueError) as exc:
-        raise ConfigError(f"{text!r} is not a range start:stop:step (step > 0, stop >= start) "
-                          "or a comma-separated list of numbers") from exc
-    if not values:
-        raise ConfigError(f"{text!r} gives no values")
-    return [int(v) if v == v.to_integral_value() else float(v) for v in values]
-
-
-def check_field(name: str) -> None:
-    """Raise ``ConfigError`` unless ``name`` is a config field a grid may vary."""
-    if name not in GRID_FIELDS:
-        raise ConfigError(f"cannot sweep {name!r}; sweepable fields: {', '.join(GRID_FIELDS)}",
-                          field=name)
-
-
-def expand_grid(grid: Mapping[str, Iterable[float]]) -> tuple[dict[str, tuple[float, ...]],
-                                                               list[dict[str, float]]]:
-    """The checked grid and its combinations (the first field varies slowest)."""
-    checked: dict[str, tuple[float, ...]] = {}
-    for name, values in grid.items():
-        check_field(name)
-        checked[name] = tuple(dict.fromkeys(values))
-        if not checked[name]:
-            raise ConfigError(f"no values to sweep for {name}", field=name)
-    combos = [dict(zip(checked, values, strict=True))
-              for values in itertools.product(*checked.values())]
-    return checked, combos
 
 
 @dataclass(frozen=True)
