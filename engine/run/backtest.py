@@ -21,7 +21,6 @@ from engine.config import BacktestConfig
 from engine.data import PLANES, AlignedArrays, MarketData, load_market_data
 from engine.errors import Cancelled
 from engine.execution import parallel
-from engine.kernels.indicators_nb import rsi_sma_nb, rsi_wilder_nb
 from engine.kernels.simulate_nb import simulate_per_stock_nb, simulate_shared_nb, sum_sleeves_nb
 from engine.progress import STAGES, CancelToken, LocalContext, Progress, ProgressSink
 from engine.results import tables as results
@@ -29,6 +28,7 @@ from engine.results.arrow_columns import record_batch
 from engine.results.metrics import closed_trade_stats, drawdown, fill_cost_stats, summary_metrics
 from engine.run.benchmark_curve import benchmark_curve
 from engine.run.column_pass import ChunkRecords, column_pass
+from engine.run.indicators import compute_indicator
 from engine.run.kernel_inputs import costs_of, market_of
 from engine.util.oscompat import lower_priority, tune_allocator
 
@@ -83,8 +83,7 @@ def load(config: BacktestConfig, progress: Progress | None = None,
 
 def compute_rsi(data: MarketData, config: BacktestConfig) -> np.ndarray:
     """RSI of every stock on its own bars (SPEC §3)."""
-    kernel = rsi_wilder_nb if config.rsi_method == "wilder" else rsi_sma_nb
-    return kernel(data.close, data.tradable, config.period)
+    return compute_indicator(data.close, data.tradable, config)
 
 
 def simulate(data: MarketData, config: BacktestConfig, rsi: np.ndarray, buy: np.ndarray,

@@ -18,11 +18,11 @@ import numpy as np
 
 from engine.config import BacktestConfig
 from engine.data import MarketData
-from engine.kernels.indicators_nb import rsi_sma_nb, rsi_wilder_nb
 from engine.kernels.records import Side, fill_dt, rejection_dt
 from engine.kernels.signals_nb import signals_nb
 from engine.kernels.simulate_nb import simulate_per_stock_nb
 from engine.progress import TaskContext
+from engine.run.indicators import compute_indicator
 from engine.run.kernel_inputs import costs_of, market_of
 
 #: Bars (days x stocks) per piece of work between progress reports and cancel checks.
@@ -128,12 +128,11 @@ def _report_piece(ctx: TaskContext, stage: str, done: int, total: int) -> None:
 def _indicators(data: MarketData, config: BacktestConfig, parts: list[Chunk],
                 out: dict[str, np.ndarray] | None, ctx: TaskContext,
                 total: int) -> list[np.ndarray]:
-    kernel = rsi_wilder_nb if config.rsi_method == "wilder" else rsi_sma_nb
     rsi_parts, done = [], 0
     with ctx.span("indicators"):
         for a, b in parts:
-            rsi = kernel(_columns(data.close, a, b), _columns(data.tradable, a, b),
-                         config.period)
+            rsi = compute_indicator(_columns(data.close, a, b), _columns(data.tradable, a, b),
+                                    config)
             rsi_parts.append(rsi)
             if out is not None:
                 _put(out, "rsi", rsi, a, data.n_stocks)

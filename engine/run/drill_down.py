@@ -8,10 +8,9 @@ import pandas as pd
 from engine.config import BacktestConfig
 from engine.data import MarketData
 from engine.errors import DataError
-from engine.kernels.indicators_nb import rsi_sma_nb, rsi_wilder_nb
+from engine.run.indicators import compute_indicator
 
 DETAIL_COLUMNS = ("date", "open", "high", "low", "close", "volume", "rsi")
-_KERNELS = {"wilder": rsi_wilder_nb, "sma": rsi_sma_nb}
 
 
 def _column(data: MarketData, code: str) -> int:
@@ -46,8 +45,7 @@ def stock_detail(data: MarketData, code: str, config: BacktestConfig) -> pd.Data
     j = _column(data, code)
     cols = [j]
     tradable = _frozen(data.tradable[:, cols])
-    rsi = _KERNELS[config.rsi_method](_frozen(data.close[:, cols]), tradable,
-                                      config.period)[:, 0]
+    rsi = compute_indicator(_frozen(data.close[:, cols]), tradable, config)[:, 0]
     rows = np.flatnonzero(tradable[:, 0])
     rows = rows[rows >= data.start_index]
     frame = {"date": data.dates[rows]}
