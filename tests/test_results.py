@@ -15,7 +15,8 @@ from engine.results.tables import (
     TRADE_COLUMNS,
     fills_table,
     rejections_table,
-    trades_from_fills,
+    trade_arrays,
+    trades_table,
 )
 
 NAN = math.nan
@@ -46,9 +47,10 @@ def _fills(rows: list[tuple]) -> np.ndarray:
                     dtype=fill_dt)
 
 
-def trades_frame(*args: object) -> pd.DataFrame:
-    """The trades table of ``trades_from_fills(*args)`` as a DataFrame."""
-    return trades_from_fills(*args).to_pandas()  # type: ignore[arg-type]
+def trades_frame(records: np.ndarray, dates: np.ndarray, codes: tuple[str, ...],
+                 close: np.ndarray, tradable: np.ndarray) -> pd.DataFrame:
+    """Round trips from fills (``trade_arrays``) as the trades table, a DataFrame."""
+    return trades_table(trade_arrays(records, close, tradable), dates, codes).to_pandas()
 
 
 def _day(i: int) -> pd.Timestamp:

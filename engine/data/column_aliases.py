@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 REQUIRED = ("date", "open", "high", "low", "close", "volume")
-OPTIONAL = ("ts_code", "amount", "adj_factor", "pre_close", "is_st", "name", "list_date",
-            "up_limit", "down_limit", "tradestatus")
 PRICE_COLUMNS = ("open", "high", "low", "close")
 
 # Accepted spellings per canonical column, compared case-insensitively after stripping

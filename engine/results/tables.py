@@ -134,12 +134,6 @@ def trades_table(t: dict[str, np.ndarray], dates: np.ndarray,
     })
 
 
-def trades_from_fills(records: np.ndarray, dates: np.ndarray, codes: tuple[str, ...],
-                      close: np.ndarray, tradable: np.ndarray) -> pa.RecordBatch:
-    """Round trips from fills (see ``trade_arrays``) as a table by entry date and code."""
-    return trades_table(trade_arrays(records, close, tradable), dates, codes)
-
-
 def excluded_table(rows: tuple[tuple[str, str, str], ...]) -> pa.RecordBatch:
     """Stocks left out of a run, as (code, file, reason) rows, as a table."""
     return cols.record_batch({name: cols.strings([row[i] for row in rows])
