@@ -1,9 +1,16 @@
-"""The run history: saved runs as a sortable table to open, compare, annotate, export or delete."""
+"""The run history: saved runs as a sortable table to open, compare, annotate, export or delete.
+
+The panel never opens the store itself (no sqlite3 in the window's process): it reads,
+edits and exports through the run store's jobs on the run host
+(``engine.execution.jobs.list_runs``, ``update_runs``, ``delete_runs``, ``export_runs``),
+waited for on Qt's thread pool (``gui.data_loader.JobLoad``), one at a time.
+"""
 
 from __future__ import annotations
 
-import traceback
+import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +28,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.errors import BacktestError
-from engine.results.export import export_result
-from engine.results.store import RunStore
+from engine.execution import jobs
+from engine.results.store_path import default_store_path
+from gui.data_loader import JobLoad
 from gui.dialog_folders import EXPORT, ask_folder
 from gui.error_panel import ErrorPanel
-from gui.file_writes import write_folder
 from gui.metric_table import MetricTable
 from gui.plot_style import GUIDE_COLOR
 
-#: Column order of the list: who and when, then how it did, then how it was set up.
-#: Seconds an edit from the window waits for another process's write to the store; past
-#: that it fails with a message instead of freezing the window (the store's own default
+log = logging.getLogger(__name__)
+
+#: Seconds a job of the panel waits for another process's write to the store; past that
+#: it fails with a message instead of keeping the panel busy (the store's own default
 #: is a minute).
 GUI_BUSY_TIMEOUT_S = 2.0
+#: Column order of the list: who and when, then how it did, then how it was set up.
 COLUMN_ORDER = ("id", "name", "created", "total_return", "sharpe", "max_drawdown", "trades",
                 "tags", "stocks", "start", "end", "period", "oversold", "overbought",
                 "capital_mode", "fill", "notes")
@@ -45,18 +53,32 @@ def _tags(value: Any) -> str:
     return ", ".join(str(value).split(",")) if value else ""
 
 
+@dataclass(frozen=True)
+class StoreLocation:
+    """The run store the panel shows: where it is (the run host opens it)."""
+
+    path: Path
+
+
 class RunsPanel(QWidget):
-    """Lists ``store.list_runs()``; every change goes through the store, then the list
-    is read again. Problems show in an inline error panel, never as a traceback.
+    """Lists the run store's ``list_runs()``; every change is a job on the run host that
+    answers with the store's fresh list. While a job runs the panel says "working…" and
+    its actions are off. Problems show in an inline error panel, never as a traceback.
+
+    ``store`` is where the store is (``path``); None once it could not be opened (Refresh
+    tries again). Edits return at once (False when none could start); ``job_finished(ok)``
+    says when one ended and whether it did all it was asked.
 
     Signals: ``open_requested(int)`` (Open, Enter or double-click: show that run's result),
-    ``compare_requested(list)`` (the selected run ids, two or more).
+    ``compare_requested(list)`` (the selected run ids, two or more), ``job_finished(bool)``.
     """
 
     open_requested = Signal(int)
     compare_requested = Signal(list)
+    job_finished = Signal(bool)
 
-    def __init__(self, store: RunStore | None = None) -> None:
+    def __init__(self, store_path: Path | str | None = None) -> None:
+        """``store_path``: the run store's file (default: ``default_store_path()``)."""
         super().__init__()
         self.errors = ErrorPanel()
         # "created" reads as YYYY-MM-DD HH:MM by its engine.results.formatting kind.
@@ -79,8 +101,10 @@ class RunsPanel(QWidget):
         layout.addWidget(self.status)
         view.selectionModel().selectionChanged.connect(self._selection_changed)
         self.table.model.modelReset.connect(self._selection_changed)
-        self.store: RunStore | None = None
-        self._attempt(lambda: self._open_store(store), context="Could not open the run store")
+        self.path = (Path(store_path).expanduser() if store_path is not None
+                     else default_store_path())
+        self.store: StoreLocation | None = StoreLocation(self.path)
+        self._working = ""  # what the running job does; "" when none runs
         self.refresh()
         # Newest first, as the store lists them; the header shows it (and keeps it on refresh).
         view.horizontalHeader().setSortIndicator(0, Qt.SortOrder.DescendingOrder)
@@ -116,24 +140,89 @@ class RunsPanel(QWidget):
             buttons.addWidget(button)
         return buttons
 
-    def _open_store(self, store: RunStore | None) -> None:
-        self.store = store if store is not None else RunStore(busy_timeout=GUI_BUSY_TIMEOUT_S)
+    # ---------------------------------------------------------------- jobs
+    def idle(self) -> bool:
+        """Whether no job of the panel is running."""
+        return not self._working
+
+    def _start(self, job: Callable[[], jobs.StoreOutcome], working: str,
+               then: Callable[[jobs.StoreOutcome], bool]) -> bool:
+        """Run ``job`` on the run host (from Qt's thread pool) with the panel busy
+        (status "working… ``working``", actions off); ``then(outcome)`` handles its
+        outcome here and says whether it did all it was asked. False if a job runs."""
+        if self._working:
+            self.errors.show_error("The run history is busy with another change; "
+                                   "try again when it is done")
+            return False
+        self._working = working
+        self.status.setText(f"working… {working}")
+        self._selection_changed()
+
+        def done(_: object, outcome: jobs.StoreOutcome) -> None:
+            self._end_job()
+            self.job_finished.emit(then(outcome))
+
+        def failed(_: object, message: str) -> None:  # the host itself failed
+            self._end_job()
+            self.errors.show_error(message)
+            self.status.setText(f"{working} failed")
+            self.job_finished.emit(False)
+
+        JobLoad(working, job, working, self).start(done, failed)
+        return True
+
+    def _end_job(self) -> None:
+        self._working = ""
+        self._selection_changed()
+
+    def _change(self, job: Callable[[], jobs.StoreOutcome], working: str, done: str,
+                failed: str) -> bool:
+        """Start an edit of the store; its outcome's list is shown, then ``done`` in
+        the status line, or the error after ``failed`` in the error panel."""
+        if self.store is None:
+            self.errors.show_error(f"{failed}: no run store is open")
+            return False
+
+        def then(outcome: jobs.StoreOutcome) -> bool:
+            if outcome.runs is not None:
+                self.show_runs(outcome.runs)
+            if not outcome.ok:
+                self.errors.show_error(f"{failed}: {outcome.error}")
+                return False
+            self.errors.clear()
+            self.status.setText(done)
+            return True
+
+        return self._start(job, working, then)
 
     # ------------------------------------------------------------- reading
-    def refresh(self) -> None:
-        """Read the list of runs again, keeping the selection where the runs remain."""
-        self._reload(clear_errors=True)
+    def refresh(self) -> bool:
+        """Read the list of runs again (on the run host), keeping the selection where the
+        runs remain; a store that could not be opened is tried again. False if a job of
+        the panel is running."""
+        path = self.path
 
-    def _reload(self, clear_errors: bool) -> None:
-        if self.store is None:
-            return
-        store = self.store
-        self._attempt(lambda: self.show_runs(store.list_runs()), clear_errors,
-                      context="Could not read the run history")
+        def then(outcome: jobs.StoreOutcome) -> bool:
+            if not outcome.opened:
+                self.store = None
+                self.errors.show_error(f"Could not open the run store: {outcome.error}")
+            elif outcome.runs is None:
+                self.errors.show_error(f"Could not read the run history: {outcome.error}")
+            else:
+                self.store = StoreLocation(path)
+                self.errors.clear()
+                self.show_runs(outcome.runs)
+                return True
+            self.status.setText(f"the run history in {path} could not be read")
+            self._selection_changed()
+            return False
+
+        return self._start(lambda: jobs.list_runs(path, GUI_BUSY_TIMEOUT_S),
+                           "reading the run history", then)
 
     def show_runs(self, runs: pd.DataFrame) -> None:
-        """Show ``runs`` (the store's ``list_runs()``, read elsewhere), keeping the selection
-        where the runs remain."""
+        """Show ``runs`` (the store's ``list_runs()``, read on the run host), keeping the
+        selection where the runs remain."""
         keep = self.selected_ids()
         self.table.set_data(self._ordered(runs))
         self.select(keep)
@@ -167,81 +256,64 @@ class RunsPanel(QWidget):
                 selection.select(self.table.model.index(row, 0), flags)
 
     # ------------------------------------------------------------- changes
+    # Each starts a job on the run host and returns whether it started; ``job_finished``
+    # follows with whether the store did all of it. The list is read again either way.
     def rename_run(self, run_id: int, name: str) -> bool:
-        """Give a run a new name; False (and an inline error) if the store refuses."""
-        return self._change(lambda s: s.update(run_id, name=name), f"Renamed run {run_id}",
-                            f"Could not rename run {run_id}")
+        """Give a run a new name; a store that refuses says why in the error panel."""
+        path = self.path
+        return self._change(
+            lambda: jobs.update_runs(path, [run_id], name=name, busy_timeout=GUI_BUSY_TIMEOUT_S),
+            f"renaming run {run_id}", f"Renamed run {run_id}", f"Could not rename run {run_id}")
 
     def set_tags(self, run_ids: Sequence[int], tags: Sequence[str]) -> bool:
         """Replace the tags of each run in ``run_ids``."""
-        def apply(store: RunStore) -> None:
-            for run_id in run_ids:
-                store.update(run_id, tags=list(tags))
-        return self._change(apply, f"Tagged {len(run_ids)} run(s)", "Could not set the tags")
+        path, ids, new = self.path, list(run_ids), list(tags)
+        return self._change(
+            lambda: jobs.update_runs(path, ids, tags=new, busy_timeout=GUI_BUSY_TIMEOUT_S),
+            f"tagging {len(ids)} run(s)", f"Tagged {len(ids)} run(s)", "Could not set the tags")
 
     def set_notes(self, run_id: int, notes: str) -> bool:
         """Replace a run's notes."""
-        return self._change(lambda s: s.update(run_id, notes=notes),
-                            f"Saved the notes of run {run_id}",
-                            f"Could not save the notes of run {run_id}")
+        path = self.path
+        return self._change(
+            lambda: jobs.update_runs(path, [run_id], notes=notes,
+                                     busy_timeout=GUI_BUSY_TIMEOUT_S),
+            f"saving the notes of run {run_id}", f"Saved the notes of run {run_id}",
+            f"Could not save the notes of run {run_id}")
 
     def delete_runs(self, run_ids: Sequence[int]) -> bool:
         """Delete runs (no confirmation: ``ask_delete`` asks first)."""
-        def apply(store: RunStore) -> None:
-            for run_id in run_ids:
-                store.delete(run_id)
-        return self._change(apply, f"Deleted {len(run_ids)} run(s)", "Could not delete")
+        path, ids = self.path, list(run_ids)
+        return self._change(
+            lambda: jobs.delete_runs(path, ids, busy_timeout=GUI_BUSY_TIMEOUT_S),
+            f"deleting {len(ids)} run(s)", f"Deleted {len(ids)} run(s)", "Could not delete")
 
     def export_runs(self, run_ids: Sequence[int], folder: Path) -> bool:
         """Write each run's tables with ``engine.results.export.export_result`` (with the tables
-        attached to it: a sweep's table, a walk-forward's folds): one run into ``folder``
-        itself, several into one ``run_<id>`` subfolder each."""
-        store = self._store_or_say("Could not export")
-        if store is None:
-            return False
-
-        def write(into: Path) -> None:
-            for run_id in run_ids:
-                export_result(store.load(run_id),
-                              into if len(run_ids) == 1 else into / f"run_{run_id}",
-                              extra=store.attachments(run_id))
-        if not write_folder(self.errors, folder, write, f"{len(run_ids)} run(s)"):
-            return False
-        self.errors.clear()
-        self.status.setText(f"Exported {len(run_ids)} run(s) to {folder}")
-        return True
-
-    def _store_or_say(self, failed: str) -> RunStore | None:
-        """The open store; None, said in the panel after ``failed``, when there is none."""
+        attached to it: a sweep's table, a walk-forward's folds), on the run host: one run
+        into ``folder`` itself, several into one ``run_<id>`` subfolder each."""
         if self.store is None:
-            self.errors.show_error(f"{failed}: no run store is open")
-        return self.store
+            self.errors.show_error("Could not export: no run store is open")
+            return False
+        path, ids, what = self.path, list(run_ids), f"{len(run_ids)} run(s)"
 
-    def _change(self, apply: Callable[[RunStore], None], done: str, failed: str) -> bool:
-        store = self._store_or_say(failed)
-        if store is None:
-            return False
-        ok = self._attempt(lambda: apply(store), context=failed)
-        self._reload(clear_errors=False)  # a failure just shown stays shown
-        if ok:
-            self.status.setText(done)
-        return ok
-
-    def _attempt(self, action: Callable[[], object], clear_errors: bool = True,
-                 context: str = "") -> bool:
-        """Run ``action``; show a failure inline (after ``context``) instead of raising."""
-        prefix = f"{context}: " if context else ""
-        try:
-            action()
-        except (BacktestError, OSError) as exc:
-            self.errors.show_error(f"{prefix}{exc}")
-            return False
-        except Exception as exc:  # shown in the error panel, never as a crash
-            self.errors.show_error(f"{prefix}unexpected error: {exc}", traceback.format_exc())
-            return False
-        if clear_errors:
+        def then(outcome: jobs.StoreOutcome) -> bool:
+            if not outcome.ok:  # worded as gui.file_writes.failure_message
+                advice = "; choose another folder" if outcome.os_error else ""
+                message = f"Could not write {folder}: {outcome.error}{advice}"
+                log.warning("%s (%s)", message, what)
+                self.errors.show_error(message, f"Writing {what} to {folder}\n"
+                                                f"{outcome.error}")
+                self.status.setText(f"exporting {what} failed")
+                return False
+            log.info("wrote %s to %s", what, folder)
             self.errors.clear()
-        return True
+            self.status.setText(f"Exported {what} to {folder}")
+            return True
+
+        return self._start(
+            lambda: jobs.export_runs(path, ids, folder, busy_timeout=GUI_BUSY_TIMEOUT_S),
+            f"exporting {what}", then)
 
     # ------------------------------------------------- actions (with dialogs)
     def _selected_row(self) -> dict[str, Any] | None:
@@ -318,8 +390,10 @@ class RunsPanel(QWidget):
 
     def _selection_changed(self, *_: object) -> None:
         count = len(self.selected_ids())
+        ready = self.store is not None and not self._working
         for name, enabled in (("open", count == 1), ("compare", count >= 2),
                               ("rename", count == 1), ("tags", count >= 1),
                               ("notes", count == 1), ("export", count >= 1),
                               ("delete", count >= 1)):
-            self.actions_by_name[name].setEnabled(enabled and self.store is not None)
+            self.actions_by_name[name].setEnabled(enabled and ready)
+        self.actions_by_name["refresh"].setEnabled(not self._working)

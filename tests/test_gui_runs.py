@@ -1,8 +1,12 @@
-"""The run history panel and the comparison view, driven as a user would, on a real store."""
+"""The run history panel and the comparison view, driven as a user would, on a real store.
+
+The panel reads and edits the store through jobs on the run host, so each test waits for
+a job's end (``job_finished``) before it looks."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +31,8 @@ from gui.compare_view import CompareView
 from gui.runs_panel import RunsPanel
 from tests.conftest import SAMPLE
 
+#: Milliseconds a test waits for a job of the panel (the first one starts the run host).
+JOB_WAIT_MS = 120_000
 CHANGES: tuple[dict[str, object], ...] = (
     {}, {"period": 10, "oversold": 25.0}, {"period": 20, "overbought": 75.0, "fill": "close"})
 
@@ -46,12 +52,29 @@ def store(tmp_path: Path, results: list[BacktestResult]) -> Iterator[RunStore]:
         yield opened
 
 
+def opened(qtbot: QtBot, path: Path | None = None) -> RunsPanel:
+    """A panel on the store at ``path`` (default: the default store), once it has read
+    its list."""
+    widget = RunsPanel(path)
+    qtbot.addWidget(widget)
+    qtbot.waitUntil(widget.idle, timeout=JOB_WAIT_MS)
+    return widget
+
+
 @pytest.fixture
 def panel(qtbot: QtBot, store: RunStore) -> RunsPanel:
-    widget = RunsPanel(store)
-    qtbot.addWidget(widget)
+    widget = opened(qtbot, store.path)
     widget.resize(1100, 400)
     return widget
+
+
+def finished(qtbot: QtBot, panel: RunsPanel, start: Callable[[], object]) -> bool:
+    """Call ``start`` (which starts a job of the panel), wait for the job's end; whether
+    it did all it was asked."""
+    with qtbot.waitSignal(panel.job_finished, timeout=JOB_WAIT_MS) as ended:
+        start()
+    assert panel.idle()
+    return bool(ended.args[0])
 
 
 def _column(panel: RunsPanel, name: str) -> list[str]:
@@ -72,11 +95,11 @@ def test_the_panel_lists_the_stored_runs_newest_first(panel: RunsPanel,
     assert not panel.errors.isVisible()
 
 
-def test_rename_tags_and_notes_reach_the_store_and_the_list(panel: RunsPanel,
-                                                            store: RunStore) -> None:
-    assert panel.rename_run(2, "oversold 25")
-    assert panel.set_tags([1, 2], ["keep", "report"])
-    assert panel.set_notes(1, "compare with run 3")
+def test_rename_tags_and_notes_reach_the_store_and_the_list(panel: RunsPanel, store: RunStore,
+                                                            qtbot: QtBot) -> None:
+    assert finished(qtbot, panel, lambda: panel.rename_run(2, "oversold 25"))
+    assert finished(qtbot, panel, lambda: panel.set_tags([1, 2], ["keep", "report"]))
+    assert finished(qtbot, panel, lambda: panel.set_notes(1, "compare with run 3"))
     assert _column(panel, "name")[1] == "oversold 25"
     assert _column(panel, "tags")[1:] == ["keep, report", "keep, report"]
     info = store.run_info(1)
@@ -84,55 +107,92 @@ def test_rename_tags_and_notes_reach_the_store_and_the_list(panel: RunsPanel,
     assert panel.status.text() == "Saved the notes of run 1"
 
 
-def test_the_dialogs_drive_the_same_changes(panel: RunsPanel, store: RunStore,
+def test_the_dialogs_drive_the_same_changes(panel: RunsPanel, store: RunStore, qtbot: QtBot,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     panel.select([1])
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("renamed", True))
-    panel.actions_by_name["rename"].trigger()
+    assert finished(qtbot, panel, panel.actions_by_name["rename"].trigger)
     assert store.run_info(1)["name"] == "renamed"
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("a, b ,", True))
-    panel.ask_tags()
+    assert finished(qtbot, panel, panel.ask_tags)
     assert store.run_info(1)["tags"] == ["a", "b"]
     monkeypatch.setattr(QInputDialog, "getMultiLineText", lambda *a, **k: ("line\nline", True))
-    panel.ask_notes()
+    assert finished(qtbot, panel, panel.ask_notes)
     assert store.run_info(1)["notes"] == "line\nline"
     assert panel.selected_ids() == [1]  # the selection survives the refreshes
 
 
-def test_delete_asks_first(panel: RunsPanel, store: RunStore,
+def test_delete_asks_first(panel: RunsPanel, store: RunStore, qtbot: QtBot,
                            monkeypatch: pytest.MonkeyPatch) -> None:
     panel.select([1, 3])
     monkeypatch.setattr(QMessageBox, "question",
                         lambda *a, **k: QMessageBox.StandardButton.No)
     panel.ask_delete()
+    assert panel.idle()  # no job was started
     assert panel.run_ids() == [3, 2, 1]
     monkeypatch.setattr(QMessageBox, "question",
                         lambda *a, **k: QMessageBox.StandardButton.Yes)
-    panel.actions_by_name["delete"].trigger()
+    assert finished(qtbot, panel, panel.actions_by_name["delete"].trigger)
     assert panel.run_ids() == [2]
+    assert panel.status.text() == "Deleted 2 run(s)"
     assert list(store.list_runs()["id"]) == [2]
 
 
-def test_store_errors_show_inline_and_the_list_stays(panel: RunsPanel) -> None:
-    assert not panel.rename_run(1, "   ")
+def test_store_errors_show_inline_and_the_list_stays(panel: RunsPanel, qtbot: QtBot) -> None:
+    assert not finished(qtbot, panel, lambda: panel.rename_run(1, "   "))
     assert panel.errors.isVisibleTo(panel)
     assert panel.errors.message.text().startswith("Could not rename run 1: ")
     assert "cannot be empty" in panel.errors.message.text()
+    assert "\n" not in panel.errors.message.text()  # one line, no traceback
     assert _column(panel, "name")[2] == "baseline"
-    assert not panel.delete_runs([99])
+    assert not finished(qtbot, panel, lambda: panel.delete_runs([99]))
     assert "99" in panel.errors.message.text()
     assert panel.run_ids() == [3, 2, 1]
+    # a delete that fails part-way shows what it did: run 1 went, 98 stopped it
+    assert not finished(qtbot, panel, lambda: panel.delete_runs([1, 98]))
+    assert panel.errors.message.text().startswith("Could not delete: ")
+    assert panel.run_ids() == [3, 2]
 
 
 def test_a_store_that_cannot_open_is_explained(qtbot: QtBot, tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BACKTEST_STORE", str(tmp_path))  # a folder, not a database file
-    failing = RunsPanel()
-    qtbot.addWidget(failing)
+    in_the_way = tmp_path / "runs.sqlite"
+    in_the_way.mkdir()  # a folder, not a database file
+    monkeypatch.setenv("BACKTEST_STORE", str(in_the_way))
+    failing = opened(qtbot)
     assert failing.store is None
+    assert failing.errors.message.text().startswith("Could not open the run store: ")
     assert "is a folder" in failing.errors.message.text()
     assert not failing.actions_by_name["delete"].isEnabled()
+    assert failing.actions_by_name["refresh"].isEnabled()  # to try again
     assert not failing.rename_run(1, "x")
+    assert failing.idle()
+    assert failing.errors.message.text() == "Could not rename run 1: no run store is open"
+    assert not failing.export_runs([1], tmp_path / "out")
+    # Refresh tries the store again: once it can be opened, it is listed.
+    in_the_way.rmdir()
+    assert finished(qtbot, failing, failing.refresh)
+    assert failing.store is not None and failing.store.path == in_the_way
+    assert failing.actions_by_name["refresh"].isEnabled()
+    assert failing.run_ids() == [] and not failing.errors.isVisibleTo(failing)
+
+
+def test_while_a_job_runs_the_panel_says_so_and_its_actions_wait(panel: RunsPanel,
+                                                                 qtbot: QtBot) -> None:
+    panel.select([2])
+    with qtbot.waitSignal(panel.job_finished, timeout=JOB_WAIT_MS) as ended:
+        assert panel.rename_run(2, "renamed")
+        assert not panel.idle()
+        assert panel.status.text() == "working… renaming run 2"
+        assert not any(act.isEnabled() for act in panel.actions_by_name.values())
+        assert not panel.set_notes(2, "meanwhile")  # one job at a time
+        assert "busy" in panel.errors.message.text()
+    assert ended.args == [True]
+    assert panel.idle() and panel.status.text() == "Renamed run 2"
+    assert panel.actions_by_name["rename"].isEnabled()
+    assert panel.actions_by_name["refresh"].isEnabled()
+    assert not panel.errors.isVisibleTo(panel)
+    assert _column(panel, "notes")[1] == ""  # the refused edit never reached the store
 
 
 def test_actions_follow_the_selection(panel: RunsPanel, qtbot: QtBot) -> None:
@@ -161,23 +221,38 @@ def test_double_click_opens_the_run(panel: RunsPanel, qtbot: QtBot) -> None:
     assert opened.args == [2]
 
 
-def test_export_writes_each_selected_run(panel: RunsPanel, tmp_path: Path,
+def test_export_writes_each_selected_run(panel: RunsPanel, tmp_path: Path, qtbot: QtBot,
                                          results: list[BacktestResult]) -> None:
-    assert panel.export_runs([1], tmp_path / "one")
+    assert finished(qtbot, panel, lambda: panel.export_runs([1], tmp_path / "one"))
     assert (tmp_path / "one" / "equity.csv").is_file()
-    assert panel.export_runs([1, 3], tmp_path / "two")
+    assert finished(qtbot, panel, lambda: panel.export_runs([1, 3], tmp_path / "two"))
+    assert panel.status.text() == f"Exported 2 run(s) to {tmp_path / 'two'}"
     for run_id in (1, 3):
         trades = pd.read_csv(tmp_path / "two" / f"run_{run_id}" / "trades.csv")
         assert len(trades) == len(results[run_id - 1].trades)
 
 
+def test_an_export_the_file_system_refuses_says_so(panel: RunsPanel, tmp_path: Path,
+                                                   qtbot: QtBot) -> None:
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    target = blocker / "out"
+    assert not finished(qtbot, panel, lambda: panel.export_runs([1, 2], target))
+    message = panel.errors.message.text()
+    assert message.startswith(f"Could not write {target}: ")
+    assert message.endswith("; choose another folder") and "\n" not in message
+    assert not finished(qtbot, panel, lambda: panel.export_runs([42], tmp_path / "x"))
+    assert "42" in panel.errors.message.text()
+    assert not panel.errors.message.text().endswith("; choose another folder")
+
+
 # ---------------------------------------------------------------- comparison
 @pytest.fixture
-def compare(qtbot: QtBot, panel: RunsPanel) -> CompareView:
+def compare(qtbot: QtBot, store: RunStore) -> CompareView:
     view = CompareView()
     qtbot.addWidget(view)
     view.resize(1300, 850)
-    view.set_data(*panel.store.load_many([1, 2, 3]))
+    view.set_data(*store.load_many([1, 2, 3]))
     return view
 
 
@@ -236,25 +311,28 @@ def test_an_edit_while_another_process_writes_fails_fast_instead_of_freezing(
 
     from gui.runs_panel import GUI_BUSY_TIMEOUT_S
 
-    panel = RunsPanel(RunStore(store.path, busy_timeout=GUI_BUSY_TIMEOUT_S))
-    qtbot.addWidget(panel)
+    panel = opened(qtbot, store.path)
     writer = sqlite3.connect(store.path, isolation_level=None)
     writer.execute("BEGIN IMMEDIATE")  # another process holds the write lock
     try:
-        assert not panel.rename_run(1, "renamed while busy")
+        started = time.monotonic()
+        assert not finished(qtbot, panel, lambda: panel.rename_run(1, "renamed while busy"))
+        assert time.monotonic() - started < GUI_BUSY_TIMEOUT_S + 10
         assert "is busy" in panel.errors.message.text()
     finally:
         writer.execute("ROLLBACK")
         writer.close()
-    assert panel.rename_run(1, "renamed")
+    assert finished(qtbot, panel, lambda: panel.rename_run(1, "renamed"))
+    assert store.run_info(1)["name"] == "renamed"
 
 
 def test_exporting_a_run_writes_the_tables_attached_to_it(panel: RunsPanel, store: RunStore,
                                                          results: list[BacktestResult],
-                                                         tmp_path: Path) -> None:
+                                                         tmp_path: Path, qtbot: QtBot) -> None:
     folds = pd.DataFrame({"train_start": ["2023-02-06"], "oos_sharpe": [0.5]})
     run_id = store.save(results[0], tags=["walkforward"], attachments={"folds": folds})
-    panel.refresh()
-    assert panel.export_runs([run_id], tmp_path / "out")
+    assert finished(qtbot, panel, panel.refresh)
+    assert panel.run_ids()[0] == run_id
+    assert finished(qtbot, panel, lambda: panel.export_runs([run_id], tmp_path / "out"))
     written = pd.read_csv(tmp_path / "out" / "folds.csv", encoding="utf-8-sig")
     assert written["oos_sharpe"].tolist() == [0.5]

@@ -150,3 +150,70 @@ def test_a_walk_forward_on_the_host_is_saved_like_a_run_with_its_folds(tmp_path:
         pd.testing.assert_frame_equal(saved.attachments(outcome.run_id)["folds"],
                                       expected.folds, check_dtype=False)
     assert "walkforward" in str(outcome.runs["tags"].iloc[0])  # type: ignore[index]
+
+
+# ------------------------------------------------------------------------ the run store
+@pytest.fixture
+def saved(tmp_path: Path) -> Path:
+    """A run store with three runs of CONFIG (ids 1, 2, 3), the last with a fold table."""
+    path = tmp_path / "runs.sqlite"
+    result = run_backtest(CONFIG)
+    with RunStore(path) as store:
+        store.save(result, name="first")
+        store.save(result, name="second", tags=["keep"])
+        store.save(result, name="third", attachments={"folds": pd.DataFrame({"fold": [1, 2]})})
+    return path
+
+
+def test_the_run_store_is_listed_and_edited_on_the_host(saved: Path) -> None:
+    listed = jobs.list_runs(saved)
+    assert listed.ok and listed.opened and listed.runs is not None
+    assert list(listed.runs["id"]) == [3, 2, 1]
+    renamed = jobs.update_runs(saved, [2], name="renamed")
+    assert renamed.ok and renamed.runs is not None
+    assert renamed.runs.set_index("id").loc[2, "name"] == "renamed"
+    tagged = jobs.update_runs(saved, (1, 2), tags=["a", "b"], notes="both")
+    assert tagged.ok and tagged.runs is not None
+    assert tagged.runs.set_index("id").loc[[1, 2], "tags"].tolist() == ["a,b", "a,b"]
+    deleted = jobs.delete_runs(saved, [1, 3])
+    assert deleted.ok and deleted.runs is not None and list(deleted.runs["id"]) == [2]
+    with RunStore(saved) as store:
+        assert store.run_info(2) | {"created": "", "fingerprint": ""} == {
+            "id": 2, "name": "renamed", "notes": "both", "tags": ["a", "b"], "created": "",
+            "fingerprint": ""}
+        assert list(store.list_runs()["id"]) == [2]
+
+
+def test_store_errors_come_back_as_one_line_with_the_fresh_list(saved: Path,
+                                                                tmp_path: Path) -> None:
+    empty = jobs.update_runs(saved, [1], name="   ")
+    assert not empty.ok and empty.error == "a run's name cannot be empty"
+    assert empty.runs is not None and list(empty.runs["id"]) == [3, 2, 1]
+    partly = jobs.delete_runs(saved, [1, 99, 2])  # 1 goes, then 99 stops it
+    assert not partly.ok and "99" in partly.error and "\n" not in partly.error
+    assert partly.runs is not None and list(partly.runs["id"]) == [3, 2]
+    folder = tmp_path / "a folder"
+    folder.mkdir()
+    unopened = jobs.list_runs(folder)
+    assert not unopened.opened and unopened.runs is None and "is a folder" in unopened.error
+    assert "Traceback" not in unopened.error and "\n" not in unopened.error
+
+
+def test_exports_write_each_run_with_its_attachments_on_the_host(saved: Path,
+                                                                 tmp_path: Path) -> None:
+    one = jobs.export_runs(saved, [3], tmp_path / "one")
+    assert one.ok and one.runs is None
+    assert (tmp_path / "one" / "equity.csv").is_file()
+    assert pd.read_csv(tmp_path / "one" / "folds.csv", encoding="utf-8-sig")["fold"].tolist() \
+        == [1, 2]
+    two = jobs.export_runs(saved, [1, 3], tmp_path / "two")
+    assert two.ok
+    for run_id in (1, 3):
+        assert (tmp_path / "two" / f"run_{run_id}" / "trades.csv").is_file()
+    assert (tmp_path / "two" / "run_3" / "folds.csv").is_file()
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    refused = jobs.export_runs(saved, [1], blocker / "out")
+    assert not refused.ok and refused.os_error and "\n" not in refused.error
+    missing = jobs.export_runs(saved, [42], tmp_path / "none")
+    assert not missing.ok and not missing.os_error and "42" in missing.error

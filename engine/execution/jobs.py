@@ -10,8 +10,10 @@ daemonic: a job that wants several workers starts the engine's shared pool
 directly.
 
 Two hosts keep long sweeps from delaying runs: ``"run"`` (runs, scans, drill-downs,
-stored runs) and ``"sweep"``. Each runs one job at a time. Jobs see the caller's
-``BACKTEST_*`` environment (cache folder, run store) as it is when they are sent.
+stored runs, the run store's list, edits and exports) and ``"sweep"``. Each runs one job
+at a time. Jobs see the caller's ``BACKTEST_*`` environment (cache folder, run store) as
+it is when they are sent. A caller never imports the run pipeline or the kernels: the
+hosts load them (``_start_host``), so a window that only waits on jobs stays light.
 """
 
 from __future__ import annotations
@@ -47,6 +49,15 @@ _hosts: dict[str, WorkerPool] = {}
 _hosts_lock = threading.Lock()
 
 
+def _start_host() -> None:
+    """Initializer of a job host, in the host: loads the whole engine (the kernels) there.
+    The caller's process only names this function, so it never imports the engine's
+    run pipeline, the kernels or numba itself."""
+    from engine.run.backtest import start_worker
+
+    start_worker()
+
+
 def host(name: str) -> WorkerPool:
     """The job host ``name`` (one of ``HOSTS``), created on first use."""
     if name not in HOSTS:
@@ -54,9 +65,7 @@ def host(name: str) -> WorkerPool:
     with _hosts_lock:
         pool = _hosts.get(name)
         if pool is None or pool.closed:
-            from engine.run.backtest import start_worker  # imports the whole engine
-
-            pool = WorkerPool(1, initializer=start_worker, daemon=False,
+            pool = WorkerPool(1, initializer=_start_host, daemon=False,
                               name=f"backtest-{name}-host")
             _hosts[name] = pool
         return pool
@@ -405,3 +414,143 @@ def open_run(store_path: Path, run_id: int) -> StoredRun:
                                f"run {run_id}")
     stored.result.frames()  # in this (the job's) thread, not the window's
     return stored
+
+
+# ---------------------------------------------------------------------- the run store
+@dataclass(frozen=True)
+class StoreOutcome:
+    """What a run-store job did on the run host.
+
+    ``runs`` is the store's ``list_runs()`` after the job (None when the job does not
+    change the list, as an export, or when the store could not be read). ``error`` is
+    one line saying why the job stopped short ("" when it did all it was asked; the
+    runs before the failing one were changed, and ``runs`` shows them). ``opened`` is
+    False when the store itself could not be opened; ``os_error`` True when the file
+    system refused a write (another folder may work).
+    """
+
+    runs: pd.DataFrame | None
+    error: str = ""
+    opened: bool = True
+    os_error: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Whether the job did all it was asked."""
+        return not self.error
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error as one line of text (an OSError by its reason, as the OS says it)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+def _in_store(payload: tuple[str, float | None], relist: bool,
+              apply: Callable[[Any], object] | None) -> StoreOutcome:
+    """Open the store at ``payload``'s path (with its busy timeout), ``apply(store)``, and
+    (``relist``) read its list again even when ``apply`` failed; engine errors become
+    the outcome's one-line ``error``."""
+    from engine.errors import BacktestError
+    from engine.results.store import BUSY_TIMEOUT_S, RunStore
+
+    path, busy_timeout = payload
+    try:
+        store = RunStore(path, busy_timeout=BUSY_TIMEOUT_S if busy_timeout is None
+                         else busy_timeout)
+    except BacktestError as exc:
+        return StoreOutcome(None, _one_line(exc), opened=False)
+    error, os_error, runs = "", False, None
+    with store:
+        if apply is not None:
+            try:
+                apply(store)
+            except (BacktestError, OSError, ValueError) as exc:
+                error, os_error = _one_line(exc), isinstance(exc, OSError)
+        if relist:
+            try:
+                runs = store.list_runs()
+            except BacktestError as exc:
+                error = error or _one_line(exc)
+    return StoreOutcome(runs, error, os_error=os_error)
+
+
+def _list_runs(payload: tuple[str, float | None], ctx: TaskContext) -> StoreOutcome:
+    return _in_store(payload, True, None)
+
+
+def _update_runs(payload: tuple[str, float | None, list[int], dict[str, Any]],
+                 ctx: TaskContext) -> StoreOutcome:
+    path, busy_timeout, run_ids, changes = payload
+
+    def apply(store: Any) -> None:
+        for run_id in run_ids:
+            store.update(run_id, **changes)
+
+    return _in_store((path, busy_timeout), True, apply)
+
+
+def _delete_runs(payload: tuple[str, float | None, list[int]],
+                 ctx: TaskContext) -> StoreOutcome:
+    path, busy_timeout, run_ids = payload
+
+    def apply(store: Any) -> None:
+        for run_id in run_ids:
+            store.delete(run_id)
+
+    return _in_store((path, busy_timeout), True, apply)
+
+
+def _export_runs(payload: tuple[str, float | None, list[int], str],
+                 ctx: TaskContext) -> StoreOutcome:
+    from engine.results.export import export_result
+
+    path, busy_timeout, run_ids, text = payload
+    folder = Path(text)
+
+    def apply(store: Any) -> None:
+        for run_id in run_ids:
+            export_result(store.load(run_id),
+                          folder if len(run_ids) == 1 else folder / f"run_{run_id}",
+                          extra=store.attachments(run_id))
+
+    return _in_store((path, busy_timeout), False, apply)
+
+
+def list_runs(store_path: Path, busy_timeout: float | None = None) -> StoreOutcome:
+    """The run store's ``list_runs()``, read on the run host (``busy_timeout``: seconds to
+    wait for another process's write; the store's default when None)."""
+    return submit("run", _list_runs, (os.fspath(store_path), busy_timeout), "the run list")
+
+
+def update_runs(store_path: Path, run_ids: Sequence[int], *, name: str | None = None,
+                tags: Sequence[str] | None = None, notes: str | None = None,
+                busy_timeout: float | None = None) -> StoreOutcome:
+    """Change the name, tags (replacing the old ones) and/or notes of each of ``run_ids``
+    in the run store, on the run host; the store's list after it."""
+    changes: dict[str, Any] = {key: value for key, value in (
+        ("name", name), ("tags", None if tags is None else list(tags)), ("notes", notes))
+        if value is not None}
+    payload = (os.fspath(store_path), busy_timeout, [int(i) for i in run_ids], changes)
+    return submit("run", _update_runs, payload, "editing runs")
+
+
+def delete_runs(store_path: Path, run_ids: Sequence[int],
+                busy_timeout: float | None = None) -> StoreOutcome:
+    """Delete ``run_ids`` (with their tables and tags) from the run store, on the run host;
+    the store's list after it."""
+    payload = (os.fspath(store_path), busy_timeout, [int(i) for i in run_ids])
+    return submit("run", _delete_runs, payload, "deleting runs")
+
+
+def export_runs(store_path: Path, run_ids: Sequence[int], folder: Path,
+                busy_timeout: float | None = None) -> StoreOutcome:
+    """Write each stored run's tables (``engine.results.export.export_result``, with the
+    tables attached to it: a sweep's table, a walk-forward's folds) on the run host: one
+    run into ``folder`` itself, several into one ``run_<id>`` subfolder each."""
+    payload = (os.fspath(store_path), busy_timeout, [int(i) for i in run_ids],
+               os.fspath(folder))
+    return submit("run", _export_runs, payload, "exporting runs")

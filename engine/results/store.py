@@ -35,7 +35,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -45,12 +44,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import platformdirs
 import pyarrow as pa
 import xxhash
 
 from engine.config import BacktestConfig
 from engine.errors import BacktestError
+from engine.results.store_path import STORE_ENV as STORE_ENV  # re-exported
+from engine.results.store_path import default_store_path
 from engine.results.tables import RESULT_TABLES, AnyTable, BacktestResult, to_arrow
 
 if TYPE_CHECKING:  # pandas is imported where a table is made: off a run's save
@@ -58,7 +58,6 @@ if TYPE_CHECKING:  # pandas is imported where a table is made: off a run's save
 
 log = logging.getLogger(__name__)
 
-STORE_ENV = "BACKTEST_STORE"
 SCHEMA_VERSION = 2
 #: ``PRAGMA application_id`` of a workbench store ("BTWB").
 APPLICATION_ID = 0x42545742
@@ -87,15 +86,6 @@ class DamagedRunError(StoreError):
     def __init__(self, message: str, *, run_id: int) -> None:
         super().__init__(message)
         self.run_id = run_id
-
-
-def default_store_path() -> Path:
-    """The store file: ``$BACKTEST_STORE`` if set, else ``runs.sqlite`` in the user's
-    data folder (``~/.local/share/backtest-workbench`` on Linux)."""
-    override = os.environ.get(STORE_ENV)
-    if override:
-        return Path(override).expanduser()
-    return Path(platformdirs.user_data_dir("backtest-workbench", appauthor=False)) / "runs.sqlite"
 
 
 def default_name(result: BacktestResult) -> str:
