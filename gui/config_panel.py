@@ -10,6 +10,7 @@ from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -265,7 +266,10 @@ class ConfigPanel(QWidget):
         self._edited()
 
     def values(self) -> dict[str, Any]:
-        """The raw field values as typed (not yet validated)."""
+        """The raw field values as typed (not yet validated), including a number still
+        being typed: a shortcut (Ctrl+R, Ctrl+S) reads the form before editing ends."""
+        for box in self.findChildren(QAbstractSpinBox):
+            box.interpretText()
         out = {name: f.get() for name, f in self.fields.items()}
         out["workers"] = "auto" if out["workers"] == "auto" else int(out["workers"])
         out["data_dir"] = Path(self.folder.text().strip() or ".")

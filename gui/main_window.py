@@ -56,6 +56,7 @@ from gui.stock_chart import StockChart
 from gui.sweep_view import SweepView
 from gui.table_view import FrameTable
 from gui.timing_chart import TimingChart
+from gui.wheel_guard import guard_wheel
 
 #: Qt reads "Ctrl" as the Command key on macOS.
 RUN_KEY: Shortcut = "Ctrl+R"
@@ -85,6 +86,7 @@ class MainWindow(QMainWindow):
         self.running = False
         self._run_started = 0.0
         self._build()
+        guard_wheel(self)  # every field: scrolling over it never changes it
         self._start_worker()
         self._restore()
 
@@ -187,7 +189,8 @@ class MainWindow(QMainWindow):
             act = QAction(text, self)
             if shortcut is not None:
                 act.setShortcut(QKeySequence(shortcut))
-            act.triggered.connect(slot)
+            # triggered(bool) must not reach the slot: save_png took the bool as its path.
+            act.triggered.connect(lambda _checked=False, run=slot: run())
             menu.addAction(act)
             self.addAction(act)
             return act

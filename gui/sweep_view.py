@@ -53,6 +53,7 @@ from gui.plot_style import GUIDE_COLOR, error_label
 from gui.run_on import RunOnBox
 from gui.run_worker import EngineWorker
 from gui.walkforward_view import WalkForwardView
+from gui.wheel_guard import guard_wheel
 
 if TYPE_CHECKING:
     from engine.studies.sweep import SweepResult
@@ -593,6 +594,7 @@ class SweepView(QWidget):
             combo.currentIndexChanged.connect(self.update_heatmap)
             self.slice_combos[name] = combo
             self.others_form.addRow(name, combo)
+        guard_wheel(self)
         self.agg_combo.setEnabled(any(c.currentData() is None
                                       for c in self.slice_combos.values()))
         self.update_heatmap()

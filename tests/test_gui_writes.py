@@ -11,11 +11,12 @@ from types import TracebackType
 
 import pandas as pd
 import pytest
-from PySide6.QtCore import QObject, QSettings, Qt, QThread, QTimer, Signal
+from PySide6.QtCore import QEventLoop, QObject, QSettings, Qt, QThread, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QPushButton
 from pytestqt.qtbot import QtBot
 
 from engine.config import BacktestConfig
+from engine.results.store import RunStore
 from engine.results.tables import BacktestResult
 from engine.run.backtest import run_backtest
 from engine.studies.sweep import SweepResult, run_sweep
@@ -55,9 +56,10 @@ def window(qtbot: QtBot, result: BacktestResult, sweep: SweepResult) -> MainWind
     win.show_result(result)
     win.tabs.setCurrentWidget(win.fills_table)  # tabs may be filled when first shown
     qtbot.waitUntil(lambda: win.fills_table.model.rowCount() == len(result.fills))
-    store = win.runs_panel.store
-    assert store is not None
-    run_id = store.save(result)
+    qtbot.waitUntil(win.runs_panel.idle, timeout=60_000)  # it has read the run history
+    assert win.runs_panel.store is not None
+    with RunStore(win.runs_panel.path) as store:
+        run_id = store.save(result)
     win.compare_view.set_data({run_id: result}, {})
     win.sweep_view.set_result(sweep)
     # Closed (by qtbot) before its engine is ready, the window would start the sweep host
@@ -85,9 +87,17 @@ def _export_result(win: MainWindow, path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def _export_runs(win: MainWindow, path: Path, _: pytest.MonkeyPatch) -> bool:
-    store = win.runs_panel.store
-    assert store is not None
-    return win.runs_panel.export_runs([int(i) for i in store.list_runs()["id"]], path)
+    """Export every stored run from the runs panel, waiting for the job on the run host."""
+    panel = win.runs_panel
+    with RunStore(panel.path) as store:
+        ids = [int(i) for i in store.list_runs()["id"]]
+    loop, ended = QEventLoop(), []
+    panel.job_finished.connect(lambda ok: (ended.append(ok), loop.quit()))
+    if not panel.export_runs(ids, path):
+        return False
+    if not ended:
+        loop.exec()
+    return ended[0]
 
 
 Writer = Callable[[MainWindow, Path, pytest.MonkeyPatch], bool]
