@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -349,7 +350,8 @@ def parse_dates(path: Path, label: str, column: pa.ChunkedArray, name: str
     original = column
     if pat.is_integer(column.type):
         column = column.cast(pa.string())
-    if not (pat.is_timestamp(column.type) or pat.is_date(column.type)):
+    text = not (pat.is_timestamp(column.type) or pat.is_date(column.type))
+    if text:
         column = _parse_date_text(column.cast(pa.string()))
     if pat.is_timestamp(column.type) and column.type.tz is not None:
         column = pc.local_timestamp(column.cast(pa.timestamp(column.type.unit, EXCHANGE_TZ)))
@@ -357,12 +359,40 @@ def parse_dates(path: Path, label: str, column: pa.ChunkedArray, name: str
     bad = np.flatnonzero(days.is_null().to_numpy(zero_copy_only=False))
     if bad.size:
         row = int(bad[0])
+        if _two_digit_year(original[row].as_py()):
+            raise _two_digit_year_error(path, label, name, original, row)
         raise DataError(
             f"{label}: column `{name}` {_row_label(None, row)} has an unreadable date "
             f"{original[row].as_py()!r}; use YYYY-MM-DD or YYYYMMDD",
             file=path, field="date", row=str(row + 1), rule="bad date",
         )
+    if text:  # a year read as 0022 was written as 22 (SPEC §1): never a silent year 22
+        early = np.flatnonzero(days.cast(pa.int32()).to_numpy() < _YEAR_1000)
+        for row in early.tolist():
+            if _two_digit_year(original[row].as_py()):
+                raise _two_digit_year_error(path, label, name, original, row)
     return days
+
+
+# Days from 1970-01-01 to 1000-01-01: a text date before it had a short year.
+_YEAR_1000 = -354285
+# Dates written with a two-digit year: 22-06-01, 22/6/1, 6/1/22, 220601 (time optional).
+_TWO_DIGIT_YEAR = re.compile(r"^\s*(\d{2}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2}"
+                             r"|\d{6})([\sT].*)?$")
+
+
+def _two_digit_year(value: object) -> bool:
+    """True for a date cell written with a two-digit year."""
+    return isinstance(value, (str, int)) and _TWO_DIGIT_YEAR.match(str(value)) is not None
+
+
+def _two_digit_year_error(path: Path, label: str, name: str, column: pa.ChunkedArray,
+                          row: int) -> DataError:
+    return DataError(
+        f"{label}: column `{name}` {_row_label(None, row)} has the date "
+        f"{column[row].as_py()!r} with a two-digit year; write dates with four-digit years "
+        "(YYYY-MM-DD or YYYYMMDD)", file=path, field="date", row=str(row + 1),
+        rule="two-digit year")
 
 
 def _parse_date_text(text: pa.ChunkedArray) -> pa.ChunkedArray:

@@ -1,0 +1,67 @@
+"""Hostile real-world data (issue 23): never a silent wrong answer, never a needless refusal.
+
+Each case is data that real tools write; the load either reads it right or fails with one
+line naming the file, the row or code, and what to do (SPEC §1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from engine.data import load_market_data
+from engine.errors import DataError
+
+HEADER = "date,open,high,low,close,volume\n"
+GOOD_ROWS = ("2024-01-02,10,10.1,9.9,10,100\n2024-01-03,10.1,10.2,10,10.1,100\n"
+             "2024-01-04,10.2,10.3,10.1,10.2,100\n")
+
+
+def _folder(tmp_path: Path, files: dict[str, str]) -> Path:
+    folder = tmp_path / "data"
+    folder.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def _long_csv(codes: list[str]) -> str:
+    rows = "".join(f"{code},2024-01-0{2 + k % 3},10,10.1,9.9,10,100\n"
+                   for k, code in enumerate(codes))
+    return "ts_code," + HEADER + rows
+
+
+# --- item 1
+
+
+@pytest.mark.parametrize(("written", "shown"), [
+    ("22-06-01", "'22-06-01'"), ("22/06/01", "'22/06/01'"), ("220601", "'220601'")])
+def test_a_two_digit_year_names_the_file_and_row(tmp_path: Path, written: str,
+                                                 shown: str) -> None:
+    rows = f"2022-05-31,10,10.1,9.9,10,100\n{written},10,10.1,9.9,10,100\n"
+    folder = _folder(tmp_path, {"000001.csv": HEADER + GOOD_ROWS, "600000.csv": HEADER + rows})
+    with pytest.raises(DataError, match=rf"^600000.csv: column `date` row 2 has the date "
+                       rf"{shown} with a two-digit year; write dates with four-digit years "
+                       r"\(YYYY-MM-DD or YYYYMMDD\)$") as info:
+        load_market_data(folder, use_cache=False)
+    assert info.value.row == "2" and info.value.rule == "two-digit year"
+
+
+def test_a_two_digit_year_as_an_integer_column(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    pd.DataFrame({"trade_date": [220601, 220602], "open": 10.0, "high": 10.1, "low": 9.9,
+                  "close": 10.0, "vol": 100.0}).to_parquet(folder / "600000.parquet")
+    with pytest.raises(DataError, match=r"^600000.parquet: column `trade_date` row 1 has the "
+                       r"date 220601 with a two-digit year"):
+        load_market_data(folder, use_cache=False)
+
+
+def test_a_two_digit_year_in_a_long_file(tmp_path: Path) -> None:
+    text = "ts_code," + HEADER + "000001.SZ,2024-01-02,10,10.1,9.9,10,100\n" \
+        "600000.SH,24-01-02,10,10.1,9.9,10,100\n"
+    folder = _folder(tmp_path, {"bars.csv": text})
+    with pytest.raises(DataError, match=r"^bars.csv: column `date` row 2 has the date "
+                       r"'24-01-02' with a two-digit year"):
+        load_market_data(folder, use_cache=False)
