@@ -11,8 +11,9 @@ from engine.errors import BacktestError
 
 
 class JobSignals(QObject):
-    """Signals of a ``JobLoad``: ``finished(key, value)`` or ``failed(key, message)``; the
-    key tells a stale job (a folder the user has left) from the current one."""
+    """Signals of a ``BackgroundJob``: ``finished(key, value)`` or ``failed(key,
+    message)``; the key tells a stale job (a folder the user has left) from the current
+    one."""
 
     finished = Signal(object, object)
     failed = Signal(object, str)
@@ -21,9 +22,9 @@ class JobSignals(QObject):
         super().__init__(owner)
 
 
-class JobLoad(QRunnable):
-    """Calls ``job()`` (an ``engine.execution.jobs`` function, which waits for a job host) on Qt's
-    thread pool and reports its value or its one-line error with ``key``.
+class BackgroundJob(QRunnable):
+    """Calls ``job()`` (an ``engine.execution.jobs`` function, which waits for a job host)
+    on Qt's thread pool and reports its value or its one-line error with ``key``.
 
     The signals belong to ``owner``, so they outlive the runnable (deleted when ``run``
     returns) until their queued calls are delivered; ``start`` deletes them after that.

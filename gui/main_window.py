@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import gc
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
-from PySide6.QtCore import QSettings, Qt, QThread, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QSettings, Qt, QThread, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMenu,
-    QProgressBar,
-    QPushButton,
     QScrollArea,
     QSplitter,
     QTabWidget,
@@ -31,31 +25,23 @@ from engine.errors import ConfigError
 from engine.execution import jobs
 from engine.progress import STAGES
 from engine.results.export import export_result
-from engine.results.formatting import PackedText, metric_rows
+from engine.results.formatting import PackedText
 from engine.results.tables import BacktestResult
 from gui.compare_view import CompareView
 from gui.config_panel import ConfigPanel
-from gui.data_loader import JobLoad
-from gui.dialog_folders import (
-    CONFIG,
-    DATA,
-    EXPORT,
-    IMAGE,
-    ask_folder,
-    ask_open_file,
-    ask_save_file,
-    remember_folder,
-)
-from gui.equity_chart import EquityChart
+from gui.data_tab import DataTab
+from gui.dialog_folders import CONFIG, DATA, EXPORT, IMAGE, ask_folder, ask_open_file, ask_save_file
 from gui.error_panel import ErrorPanel
 from gui.file_writes import write_file, write_folder
+from gui.jobs_bridge import BackgroundJob
+from gui.menus import add_menus
 from gui.native import Shortcut, shortcut_label
+from gui.result_tabs import ResultTabs
+from gui.run_box import RunBox
 from gui.run_worker import RunWorker
 from gui.runs_panel import RunsPanel
 from gui.stock_chart import StockChart
 from gui.sweep_view import SweepView
-from gui.table_view import FrameTable
-from gui.timing_chart import TimingChart
 from gui.wheel_guard import guard_wheel
 
 #: Qt reads "Ctrl" as the Command key on macOS.
@@ -75,26 +61,37 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("Backtest Workbench")
         self.settings = QSettings()
-        self.result: BacktestResult | None = None
         self.outcome: jobs.RunOutcome | None = None  # of the last run started here
-        self.scan: jobs.FolderScan | None = None
-        self._pending: dict[QWidget, Callable[[], object]] = {}
-        self._steps: list[Callable[[], object]] = []
-        self._folder: Path | None = None
         self._detail_code = ""
         self._closed = False
-        self.running = False
-        self._run_started = 0.0
         self._build()
         guard_wheel(self)  # every field: scrolling over it never changes it
         self._start_worker()
         self._restore()
 
+    @property
+    def result(self) -> BacktestResult | None:
+        """The shown result (``ResultTabs.result``)."""
+        return self.result_tabs.result
+
+    @property
+    def running(self) -> bool:
+        """Whether a backtest is running."""
+        return self.run_box.running
+
+    @property
+    def scan(self) -> jobs.FolderScan | None:
+        """The open data folder's scan (``DataTab.scan``)."""
+        return self.data_tab.scan
+
     # ----------------------------------------------------------------- layout
     def _build(self) -> None:
         self.panel = ConfigPanel()
+        self.errors = ErrorPanel()
+        self.data_tab = DataTab(self.panel, self.errors)
+        self.data_tab.folder_scanned.connect(self.folder_scanned)
         self.panel.validity_changed.connect(self._validity)
-        self.panel.folder_changed.connect(self.open_folder)
+        self.panel.folder_changed.connect(self.data_tab.open_folder)
         self.panel.stocks.message_posted.connect(
             lambda text: self.statusBar().showMessage(text, 10000))
         self.panel.stocks.stock_activated.connect(self.show_stock)
@@ -109,41 +106,30 @@ class MainWindow(QMainWindow):
         box = QVBoxLayout(left)
         box.setContentsMargins(0, 0, 0, 0)
         box.addWidget(scroll, 1)
-        box.addLayout(self._run_box())
-        self.errors = ErrorPanel()
+        self.run_box = RunBox(f"Run  ({shortcut_label(RUN_KEY)})",
+                              f"Cancel  ({shortcut_label(CANCEL_KEY)})", eta_decimals=1, margin=6)
+        self.run_box.run_button.clicked.connect(self.run)
+        self.run_box.cancel_button.clicked.connect(self.cancel)
+        box.addWidget(self.run_box)
         self.tabs = QTabWidget()
-        self.equity_chart = EquityChart()
-        self.metrics_table = FrameTable(filter_column=None)
-        self.trades_table = FrameTable()
-        self.fills_table = FrameTable()
-        self.rejections_table = FrameTable()
-        self.timing_chart = TimingChart()
+        self.result_tabs = ResultTabs(self.tabs)
+        self.equity_chart = self.result_tabs.equity_chart  # where a run's result opens
         self.stock_chart = StockChart()
-        self.data_table = FrameTable()
-        self.data_info = QLabel("no folder loaded", wordWrap=True)
-        data_tab = QWidget()
-        data_box = QVBoxLayout(data_tab)
-        data_box.setContentsMargins(0, 0, 0, 0)
-        data_box.addWidget(self.data_info)
-        data_box.addWidget(self.data_table, 1)
         self.runs_panel = RunsPanel()
         self.compare_view = CompareView()
         self.sweep_view = SweepView(self.settings)
-        for widget, title in ((self.equity_chart, "Equity"), (self.metrics_table, "Metrics"),
-                              (self.trades_table, "Trades"), (self.fills_table, "Fills"),
-                              (self.rejections_table, "Rejections"),
-                              (self.timing_chart, "Timing"), (self.stock_chart, "Stock"),
-                              (data_tab, "Data"), (self.runs_panel, "Runs"),
-                              (self.compare_view, "Compare"), (self.sweep_view, "Sweep")):
+        for widget, title in ((self.stock_chart, "Stock"), (self.data_tab, "Data"),
+                              (self.runs_panel, "Runs"), (self.compare_view, "Compare"),
+                              (self.sweep_view, "Sweep")):
             self.tabs.addTab(widget, title)
-        self.tabs.currentChanged.connect(lambda _: self._fill_current_tab())
         self.runs_panel.open_requested.connect(self.open_stored_run)
         self.runs_panel.compare_requested.connect(self.compare_runs)
         self.sweep_view.run_requested.connect(self._run_sweep_cell)
         self.sweep_view.walk_forward_saved.connect(self.runs_panel.show_runs)
         self.panel.changed.connect(self._sweep_base_changed)
-        for table in (self.trades_table, self.fills_table, self.rejections_table,
-                      self.data_table):
+        tabs = self.result_tabs
+        for table in (tabs.trades_table, tabs.fills_table, tabs.rejections_table,
+                      self.data_tab.table):
             table.row_activated.connect(lambda row: self.show_stock(str(row.get("code", ""))))
         right = QWidget()
         rbox = QVBoxLayout(right)
@@ -160,53 +146,17 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.total_label)
         self.resize(1400, 880)
 
-    def _run_box(self) -> QVBoxLayout:
-        self.run_button = QPushButton(f"Run  ({shortcut_label(RUN_KEY)})")
-        self.run_button.setStyleSheet("font-weight: bold; padding: 6px;")
-        self.run_button.clicked.connect(self.run)
-        self.cancel_button = QPushButton(f"Cancel  ({shortcut_label(CANCEL_KEY)})")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.progress = QProgressBar(textVisible=True)
-        self.progress.setRange(0, 1000)
-        self.progress.setValue(0)
-        self.progress.setFormat("idle")
-        self.reason = QLabel(wordWrap=True)
-        self.reason.setStyleSheet("color: #c0392b;")
-        row = QHBoxLayout()
-        row.addWidget(self.run_button, 1)
-        row.addWidget(self.cancel_button)
-        box = QVBoxLayout()
-        box.setContentsMargins(6, 6, 6, 6)
-        box.addLayout(row)
-        box.addWidget(self.progress)
-        box.addWidget(self.reason)
-        return box
-
     def _menus(self) -> None:
-        def action(menu: QMenu, text: str, shortcut: Shortcut | None,
-                   slot: Callable[[], object]) -> QAction:
-            act = QAction(text, self)
-            if shortcut is not None:
-                act.setShortcut(QKeySequence(shortcut))
-            # triggered(bool) must not reach the slot: save_png took the bool as its path.
-            act.triggered.connect(lambda _checked=False, run=slot: run())
-            menu.addAction(act)
-            self.addAction(act)
-            return act
-
-        file_menu = self.menuBar().addMenu("&File")
-        action(file_menu, "Open data folder…", QKeySequence.StandardKey.Open,
-               self._choose_folder)
-        action(file_menu, "Load configuration…", None, self.load_config)
-        action(file_menu, "Save configuration…", QKeySequence.StandardKey.Save, self.save_config)
-        self.export_action = action(file_menu, "Export result…", "Ctrl+E", self.export)
-        action(file_menu, "Save current chart as PNG…", "Ctrl+Shift+S", self.save_png)
-        file_menu.addSeparator()
-        action(file_menu, "Quit", QKeySequence.StandardKey.Quit, self.close)
-        run_menu = self.menuBar().addMenu("&Run")
-        action(run_menu, "Run", RUN_KEY, self.run)
-        action(run_menu, "Cancel", CANCEL_KEY, self.cancel)
+        add_menus(self, {
+            "&File": [("Open data folder…", QKeySequence.StandardKey.Open, self._choose_folder),
+                      ("Load configuration…", None, self.load_config),
+                      ("Save configuration…", QKeySequence.StandardKey.Save, self.save_config),
+                      ("Export result…", "Ctrl+E", self.export),
+                      ("Save current chart as PNG…", "Ctrl+Shift+S", self.save_png),
+                      None,
+                      ("Quit", QKeySequence.StandardKey.Quit, self.close)],
+            "&Run": [("Run", RUN_KEY, self.run), ("Cancel", CANCEL_KEY, self.cancel)],
+        })
 
     def _start_worker(self) -> None:
         self.run_thread = QThread(self)
@@ -246,10 +196,7 @@ class MainWindow(QMainWindow):
             self._validity(False, str(exc))
             return
         self.errors.clear()
-        self._set_running(True)
-        self._run_started = time.perf_counter()
-        self.progress.setValue(0)
-        self.progress.setFormat("starting…")
+        self.run_box.start()
         self.worker.prepare()
         store = self.runs_panel.store
         self.run_requested.emit(config, store.path if store is not None else None)
@@ -257,33 +204,24 @@ class MainWindow(QMainWindow):
     def cancel(self) -> None:
         """Ask the running backtest to stop."""
         if self.running:
-            self.progress.setFormat("cancelling…")
+            self.run_box.show_status("cancelling…")
             self.worker.cancel()
-
-    def _set_running(self, on: bool) -> None:
-        self.running = on
-        self.cancel_button.setEnabled(on)
-        self.run_button.setEnabled(not on and not self.reason.text())
 
     def _progress(self, stage: str, done: int, total: int) -> None:
         if stage not in STAGES:
             return
         index = STAGES.index(stage)
         fraction = (index + (done / total if total and stage == "load" else 0)) / len(STAGES)
-        elapsed = time.perf_counter() - self._run_started
-        eta = f", ~{elapsed / fraction - elapsed:.1f} s left" if fraction > 0.05 else ""
-        self.progress.setValue(int(fraction * 1000))
-        self.progress.setFormat(f"{stage} ({index + 1}/{len(STAGES)}){eta}")
+        self.run_box.show_progress(fraction, f"{stage} ({index + 1}/{len(STAGES)})")
 
     def _finished(self, outcome: jobs.RunOutcome) -> None:
-        self.progress.setValue(1000)
-        self.progress.setFormat("showing…")
+        self.run_box.show_status("showing…", 1.0)
         self.show_result(outcome.result, then=lambda: self._shown(outcome), text=outcome.text)
 
     def _shown(self, outcome: jobs.RunOutcome) -> None:
         self.outcome = outcome
-        self._set_running(False)
-        self.progress.setFormat("done")
+        self.run_box.set_running(False)
+        self.run_box.show_status("done")
         if outcome.store_error:  # a failure costs history, not the run
             self.statusBar().showMessage(f"Run not saved to the history: "
                                          f"{outcome.store_error}", 10000)
@@ -301,8 +239,8 @@ class MainWindow(QMainWindow):
             self.errors.show_error("no run store is open")
             return
         path = store.path
-        job = JobLoad(tuple(run_ids), lambda: jobs.load_runs(path, run_ids), "reading runs",
-                      self)
+        job = BackgroundJob(tuple(run_ids), lambda: jobs.load_runs(path, run_ids),
+                            "reading runs", self)
         job.start(lambda _, value: then(*value), self._job_failed)
 
     def open_stored_run(self, run_id: int) -> None:
@@ -319,7 +257,8 @@ class MainWindow(QMainWindow):
             self.show_result(stored.result, text=stored.text)
             self.tabs.setCurrentWidget(self.equity_chart)
 
-        job = JobLoad(run_id, lambda: jobs.open_run(path, run_id), "reading the run", self)
+        job = BackgroundJob(run_id, lambda: jobs.open_run(path, run_id), "reading the run",
+                            self)
         job.start(show, self._job_failed)
 
     def compare_runs(self, run_ids: list[int]) -> None:
@@ -344,66 +283,28 @@ class MainWindow(QMainWindow):
         self.run()
 
     def _failed(self, message: str, details: str) -> None:
-        self._set_running(False)
-        self.progress.setFormat("failed")
+        self.run_box.set_running(False)
+        self.run_box.show_status("failed")
         self.errors.show_error(message, details)
         self.statusBar().showMessage("Run failed; the previous result is still shown", 10000)
 
     def _cancelled(self) -> None:
-        self._set_running(False)
-        self.progress.setValue(0)
-        self.progress.setFormat("cancelled")
+        self.run_box.set_running(False)
+        self.run_box.show_status("cancelled", 0.0)
         self.statusBar().showMessage("Run cancelled; the previous result is still shown", 10000)
 
     def _validity(self, ok: bool, reason: str) -> None:
-        self.reason.setText("" if ok else f"Cannot run: {reason}")
-        self.run_button.setEnabled(ok and not self.running)
+        self.run_box.set_reason("" if ok else reason)
 
     # ---------------------------------------------------------------- results
     def show_result(self, result: BacktestResult, then: Callable[[], None] | None = None,
                     text: dict[str, list[PackedText]] | None = None) -> None:
-        """Show ``result``: the visible tab now, every other result tab when it is first
-        shown; then the summary and ``then``, each in its own event-loop turn so no
-        single turn does much. ``text`` is the display text of its tables by name
-        (``engine.execution.jobs.RunOutcome.text``); tables without it are formatted here."""
-        text = text or {}
-        self.result = result
-        metrics = pd.DataFrame(metric_rows(result.metrics), columns=["metric", "value"])
-        fillers: dict[QWidget, Callable[[], object]] = {
-            self.equity_chart: lambda: self.equity_chart.set_data(result.equity,
-                                                                  result.config.benchmark),
-            self.metrics_table: lambda: self.metrics_table.set_data(metrics),
-            self.trades_table: lambda: self.trades_table.set_data(result.trades,
-                                                                  text.get("trades")),
-            self.fills_table: lambda: self.fills_table.set_data(result.fills, text.get("fills")),
-            self.rejections_table: lambda: self.rejections_table.set_data(
-                result.rejections, text.get("rejections")),
-            self.timing_chart: lambda: self.timing_chart.set_data(result.timings,
-                                                                  result.worker_spans),
-        }
-        self._pending = fillers
-        steps: list[Callable[[], object]] = [self._fill_current_tab,
-                                             lambda: self._summarise(result)]
+        """Show ``result`` (``ResultTabs.show``), then the summary and ``then``, each in
+        its own event-loop turn. ``text`` is the display text of its tables by name."""
+        steps: list[Callable[[], object]] = [lambda: self._summarise(result)]
         if then is not None:
             steps.append(then)
-        self._steps = steps
-
-        def next_step() -> None:
-            if self._steps and self.result is result:
-                self._steps.pop(0)()
-                QTimer.singleShot(0, next_step)
-
-        next_step()
-
-    def _fill_current_tab(self) -> None:
-        """Give the visible tab the shown result, if it has not got it yet."""
-        fill = self._pending.pop(self.tabs.currentWidget(), None)
-        if fill is not None:
-            fill()
-
-    def result_tab_filled(self, widget: QWidget) -> bool:
-        """Whether result tab ``widget`` shows the current result (tabs fill when shown)."""
-        return self.result is not None and widget not in self._pending
+        self.result_tabs.show(result, text or {}, steps)
 
     def _summarise(self, result: BacktestResult) -> None:
         total = result.timings.get("total", 0.0)
@@ -430,7 +331,8 @@ class MainWindow(QMainWindow):
         self._detail_code = code
         self.stock_chart.show_loading(code)
         self.tabs.setCurrentWidget(self.stock_chart)
-        job = JobLoad(code, lambda: jobs.stock_detail(config, code), f"loading {code}", self)
+        job = BackgroundJob(code, lambda: jobs.stock_detail(config, code), f"loading {code}",
+                            self)
 
         def loaded(key: object, detail: pd.DataFrame) -> None:
             if key != self._detail_code:
@@ -445,61 +347,12 @@ class MainWindow(QMainWindow):
     def _job_failed(self, _: object, message: str) -> None:
         self.errors.show_error(message)
 
-    # ------------------------------------------------------------ data folder
+    # ------------------------------------------------------------------ files
     def _choose_folder(self) -> None:
         folder = ask_folder(self, DATA, "Open data folder")
         if folder is not None:
             self.panel.set_folder(folder)
 
-    def open_folder(self, folder: Path) -> None:
-        """Scan ``folder`` in the background and list its stocks in the panel."""
-        remember_folder(DATA, folder)
-        self._folder = folder
-        # The run's end date and adjustment: the aligned cache entry the scan writes is
-        # the one the first run of all the folder's stocks reads.
-        end, adjust = self.panel.as_date("end"), self.panel.fields["adjust"].get()
-        layout = self.panel.fields["layout"].get()
-        self.data_info.setText(f"loading {folder}…")
-        job = JobLoad(folder, lambda: jobs.scan_folder(folder, end, adjust, layout),
-                      f"loading {folder}", self)
-        job.start(self._folder_loaded, self._folder_failed)
-
-    def _folder_loaded(self, folder: Path, scan: jobs.FolderScan) -> None:
-        try:
-            self._show_scan(folder, scan)
-        finally:
-            self.folder_scanned.emit(folder)
-
-    def _show_scan(self, folder: Path, scan: jobs.FolderScan) -> None:
-        if folder != self._folder:
-            return  # a slower load of a folder the user has since left
-        self.scan = scan
-        self.data_table.set_data(scan.coverage)
-        excluded = scan.excluded
-        unusable = f", {len(excluded)} unusable (see Data tab)" if len(excluded) else ""
-        self.panel.show_folder(list(scan.codes), f"{scan.title}: {len(scan.codes)} stocks, "
-                               f"{scan.first_date} .. {scan.last_date}{unusable}",
-                               scan.indices)
-        self.data_info.setText("\n".join([
-            f"{scan.folder} — layout: {scan.title} ({scan.layout}); {len(scan.codes)} stocks, "
-            f"{scan.first_date} .. {scan.last_date}{unusable}",
-            *(f"warning: {w}" for w in scan.warnings[:5])]))
-        self.panel.set_coverage(dt.date.fromisoformat(scan.first_date),
-                                dt.date.fromisoformat(scan.last_date))
-        if len(excluded):
-            self.errors.show_error(f"{len(excluded)} file(s) in the folder are unusable",
-                                   "\n".join(excluded["reason"]))
-
-    def _folder_failed(self, folder: Path, message: str) -> None:
-        if folder != self._folder:
-            return
-        self.scan = None
-        self.panel.show_folder([], "could not read the folder")
-        self.panel.set_coverage(None, None)
-        self.data_info.setText(f"{folder}: could not read the folder")
-        self.errors.show_error(message)
-
-    # --------------------------------------------------------- configuration
     def save_config(self) -> None:
         """Save the current configuration as TOML."""
         try:
@@ -523,7 +376,7 @@ class MainWindow(QMainWindow):
     def apply_config(self, config: BacktestConfig) -> None:
         """Show ``config`` in the panel and load its data folder."""
         self.panel.set_config(config)
-        self.open_folder(config.data_dir)
+        self.data_tab.open_folder(config.data_dir)
 
     def export(self) -> None:
         """Write every table of the shown result into a folder (Ctrl+E)."""
@@ -573,7 +426,7 @@ class MainWindow(QMainWindow):
                 self.panel.set_config(BacktestConfig.from_toml(str(text)))
         folder = Path(self.panel.folder.text())
         if folder.is_dir():
-            self.open_folder(folder.resolve())
+            self.data_tab.open_folder(folder.resolve())
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._closed = True

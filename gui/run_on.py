@@ -37,7 +37,7 @@ class RunOnBox(QGroupBox):
         self.error = error_label()
         self.error.hide()
         hint = QLabel("local:N starts N worker processes here; a scheduler's address "
-                      "runs on its workers (see README, Scaling out)", wordWrap=True)
+                      "runs on its workers (see docs/scaling.md)", wordWrap=True)
         hint.setStyleSheet(f"color: {GUIDE_COLOR};")
         form.addRow(self.choice)
         form.addRow("address", self.address)

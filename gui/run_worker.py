@@ -4,6 +4,7 @@ and talk to the window only through Qt signals."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import traceback
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from engine.config import BacktestConfig
 from engine.errors import BacktestError, Cancelled
 from engine.execution import jobs
+from engine.studies.folds import FoldSpec
 
 
 class EngineWorker(QObject):
@@ -87,3 +89,34 @@ class RunWorker(EngineWorker):
         """Run ``config`` on the run host, saved to ``store_path``, to completion, failure or
         cancellation (in the worker thread)."""
         self.execute(lambda progress, cancel: jobs.run(config, store_path, progress, cancel))
+
+
+class SweepWorker(EngineWorker):
+    """Runs sweeps on the sweep host (``engine.execution.jobs.sweep``) from a QThread
+    (``start_sweep``); signals and cancellation as ``EngineWorker``, ``finished``
+    carries the SweepResult. ``warm_up`` starts the host and its worker pool."""
+
+    @Slot()
+    def warm_up(self) -> None:
+        """Start the sweep host and its worker pool, so the first sweep pays no start-up
+        (a failure here shows when a sweep is run)."""
+        with contextlib.suppress(BacktestError):
+            jobs.start("sweep")
+            jobs.prestart_workers("sweep")
+
+    @Slot(object, object, object)
+    def start_sweep(self, config: BacktestConfig, grid: dict[str, list[float]],
+                    cluster: str | None) -> None:
+        """Run the sweep (on the Dask cluster at ``cluster``, if given) to completion,
+        failure or cancellation (in the worker thread)."""
+        self.execute(lambda progress, cancel: jobs.sweep(config, grid, progress, cancel,
+                                                         cluster=cluster))
+
+    @Slot(object, object, object)
+    def start_walk_forward(self, config: BacktestConfig, grid: dict[str, list[float]],
+                           plan: tuple[FoldSpec, str, Path | None, str | None]) -> None:
+        """Run a walk-forward (``plan``: folds, metric, run store, Dask cluster or None)
+        on the sweep host."""
+        spec, metric, store, cluster = plan
+        self.execute(lambda progress, cancel: jobs.walk_forward(
+            config, grid, spec, metric, store, progress, cancel, cluster=cluster))

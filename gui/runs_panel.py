@@ -3,7 +3,7 @@
 The panel never opens the store itself (no sqlite3 in the window's process): it reads,
 edits and exports through the run store's jobs on the run host
 (``engine.execution.jobs.list_runs``, ``update_runs``, ``delete_runs``, ``export_runs``),
-waited for on Qt's thread pool (``gui.data_loader.JobLoad``), one at a time.
+waited for on Qt's thread pool (``gui.jobs_bridge.BackgroundJob``), one at a time.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from PySide6.QtWidgets import (
 
 from engine.execution import jobs
 from engine.results.store_path import default_store_path
-from gui.data_loader import JobLoad
 from gui.dialog_folders import EXPORT, ask_folder
 from gui.error_panel import ErrorPanel
+from gui.jobs_bridge import BackgroundJob
 from gui.metric_table import MetricTable
 from gui.plot_style import GUIDE_COLOR
 
@@ -168,7 +168,7 @@ class RunsPanel(QWidget):
             self.status.setText(f"{working} failed")
             self.job_finished.emit(False)
 
-        JobLoad(working, job, working, self).start(done, failed)
+        BackgroundJob(working, job, working, self).start(done, failed)
         return True
 
     def _end_job(self) -> None:

@@ -1,20 +1,35 @@
-"""A walk-forward's results: the stitched out-of-sample equity against the hindsight
-best, the per-fold table, and each fold's in-sample against out-of-sample metric."""
+"""The sweep tab's walk-forward mode: the fold settings, and the results (the stitched
+out-of-sample equity against the hindsight best, the per-fold table, and each fold's
+in-sample against out-of-sample metric)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
+from engine.errors import ConfigError
 from engine.execution.jobs import WalkForwardOutcome
 from engine.results.formatting import EXTRA_METRICS, METRICS, format_value
+from engine.results.metric_registry import metric_goal
+from engine.studies.folds import FoldSpec, Window
 from gui.metric_table import MetricTable
 from gui.plot_style import (
     BENCHMARK,
     PORTFOLIO,
     DateAxis,
+    error_label,
     make_plot_widget,
     placeholder_stack,
     posix_seconds,
@@ -24,6 +39,61 @@ from gui.plot_style import (
 
 KINDS = {key: kind for key, _, kind in (*METRICS, *EXTRA_METRICS)}
 LABELS = {key: label for key, label, _ in (*METRICS, *EXTRA_METRICS)}
+DEFAULT_METRIC = "sharpe"
+
+
+class WalkForwardForm(QGroupBox):
+    """The "Walk-forward folds" group: ``spec()`` is the folds its fields describe,
+    ``chosen_metric()`` what each train window's best is chosen by, ``check()`` shows what is
+    wrong and says why a walk-forward cannot run. ``edited`` after a window is typed."""
+
+    edited = Signal()
+
+    def __init__(self) -> None:
+        super().__init__("Walk-forward folds")
+        form = QFormLayout(self)
+        self.train_edit = QLineEdit("12m")
+        self.test_edit = QLineEdit("3m")
+        for edit, tip in ((self.train_edit, "train window: months (12m) or trading days "
+                           "(250d)"), (self.test_edit, "test window: 3m or 60d")):
+            edit.setToolTip(tip)
+            edit.textChanged.connect(self.edited)
+        self.anchored = QCheckBox("anchored (train from the start)")
+        self.anchored.setToolTip("every train window starts at the run's start; otherwise "
+                                 "each trains on the window just before its test window")
+        self.metric_combo = QComboBox()
+        for key, label, kind in METRICS:
+            if kind != "text" and metric_goal(key) is not None:
+                self.metric_combo.addItem(label, key)
+        self.metric_combo.setCurrentIndex(self.metric_combo.findData(DEFAULT_METRIC))
+        self.error = error_label()
+        self.error.hide()
+        form.addRow("train", self.train_edit)
+        form.addRow("test", self.test_edit)
+        form.addRow(self.anchored)
+        form.addRow("best by", self.metric_combo)
+        form.addRow(self.error)
+
+    def spec(self) -> FoldSpec:
+        """The fold settings; raises ``ConfigError`` naming the bad window."""
+        train = str(Window.parse(self.train_edit.text(), "train"))
+        test = str(Window.parse(self.test_edit.text(), "test"))
+        return FoldSpec(train, test, self.anchored.isChecked())
+
+    def chosen_metric(self) -> str:
+        """The metric each train window's best combination is chosen by."""
+        return str(self.metric_combo.currentData())
+
+    def check(self) -> str:
+        """Show a bad window's problem; returns why the folds cannot run ("" if fine)."""
+        try:
+            self.spec()
+        except ConfigError as exc:
+            self.error.setText(str(exc))
+            self.error.show()
+            return f"the {exc.field} window is not valid (see above)"
+        self.error.hide()
+        return ""
 
 
 class WalkForwardView(QWidget):

@@ -40,14 +40,14 @@ def test_each_layout_opens_by_folder_picking_and_the_dates_follow_the_data(
     assert window.panel.as_date("start") == dt.date(2023, 2, 4)  # the default window
     _pick(window, qtbot, folders[layout])
     assert window.panel.folder_info.text().startswith(f"{title}: 6 stocks, {FIRST} .. {LAST}")
-    assert f"layout: {title}" in window.data_info.text()
+    assert f"layout: {title}" in window.data_tab.info.text()
     assert window.panel.coverage_label.text() == f"data: {FIRST} .. {LAST}"
     config = window.panel.config()
     assert (str(config.start), str(config.end)) == (FIRST, LAST)
-    assert window.run_button.isEnabled() and window.reason.text() == ""
-    qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+    assert window.run_box.run_button.isEnabled() and window.run_box.reason.text() == ""
+    qtbot.mouseClick(window.run_box.run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.running, timeout=60_000)
-    assert window.progress.format() == "done", window.errors.message.text()
+    assert window.run_box.progress.format() == "done", window.errors.message.text()
     assert window.result is not None and window.result.codes == tuple(window.panel.stocks.codes())
 
 
@@ -60,13 +60,13 @@ def test_run_disabled_inline_when_the_window_misses_the_data_and_one_click_fixes
     window.panel.fields["end"].widget.line.setText("2026-02-04")
     window.panel.fields["end"].widget.line.editingFinished.emit()
     assert start.text() == "2023-02-04"  # 20230204 is read and shown as a date
-    assert not window.run_button.isEnabled()
+    assert not window.run_box.run_button.isEnabled()
     assert ("the run window 2023-02-04 .. 2026-02-04 holds none of the data's days "
-            f"({FIRST} .. {LAST})") in window.reason.text()
+            f"({FIRST} .. {LAST})") in window.run_box.reason.text()
     assert window.panel.fields["start"].error.isVisibleTo(window.panel)
     assert window.panel.use_range.isVisibleTo(window.panel)
     qtbot.mouseClick(window.panel.use_range, Qt.MouseButton.LeftButton)
-    assert window.run_button.isEnabled()
+    assert window.run_box.run_button.isEnabled()
     assert str(window.panel.config().start) == FIRST
 
 
@@ -79,8 +79,8 @@ def test_dates_accept_typed_or_pasted_compact_and_iso(window: MainWindow) -> Non
         assert field.text() == "2011-01-04"
     field.line.setText("2011-13-04")
     field.line.editingFinished.emit()
-    assert not window.run_button.isEnabled()
-    assert "start '2011-13-04' is not a date" in window.reason.text()
+    assert not window.run_box.run_button.isEnabled()
+    assert "start '2011-13-04' is not a date" in window.run_box.reason.text()
 
 
 def test_paste_box_takes_every_code_spelling(window: MainWindow, qtbot: QtBot,
@@ -104,7 +104,7 @@ def test_data_tab_names_the_layout_and_the_securities_left_out(
     lday = folder / "vipdoc" / "sh" / "lday"
     shutil.copy(next(lday.glob("sh6*.day")), lday / "sh000300.day")
     _pick(window, qtbot, folder)
-    text = window.data_info.text()
+    text = window.data_tab.info.text()
     assert "layout: TongDaXin vipdoc (tdx); 6 stocks" in text
     assert "warning: left out 1 securities that are not A-shares (1 index): 000300.SH" in text
 
@@ -129,9 +129,9 @@ def test_the_window_offers_the_index_files_it_found_as_benchmarks(
     assert window.panel.config().benchmark is None
     combo.setCurrentText("000300.SH")  # type: ignore[attr-defined]
     assert window.panel.config().benchmark == "000300.SH"
-    qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.run_box.run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.running, timeout=60_000)
-    assert window.progress.format() == "done", window.errors.message.text()
+    assert window.run_box.progress.format() == "done", window.errors.message.text()
     assert window.result is not None and "000300.SH" not in window.result.codes
     first = days.get_indexer([window.result.equity["date"].iloc[0]])[0]
     assert window.result.equity["benchmark"].iloc[-1] == pytest.approx(

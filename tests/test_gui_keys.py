@@ -25,7 +25,7 @@ def _ready(window: MainWindow, qtbot: QtBot) -> None:
     window.apply_config(BacktestConfig(data_dir=SAMPLE, start="2024-01-02", end="2024-12-31",
                                        workers=1))
     qtbot.waitUntil(lambda: len(window.panel.stocks.codes()) > 0, timeout=30_000)
-    qtbot.waitUntil(lambda: window.run_button.isEnabled(), timeout=30_000)
+    qtbot.waitUntil(lambda: window.run_box.run_button.isEnabled(), timeout=30_000)
     window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5_000)
 
@@ -107,7 +107,7 @@ def test_scrolling_over_fields_scrolls_the_panel_and_changes_nothing(
     positions = window.panel.fields["max_positions"].widget
     assert isinstance(method, QComboBox) and isinstance(positions, QSpinBox)
     before = (method.currentText(), positions.value())
-    window.run_button.setFocus()
+    window.run_box.run_button.setFocus()
     for field in (method, positions):
         _wheel(field, 3)
     QApplication.processEvents()

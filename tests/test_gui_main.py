@@ -35,16 +35,16 @@ def _idle(window: MainWindow, qtbot: QtBot) -> None:
 
 
 def _run(window: MainWindow, qtbot: QtBot) -> None:
-    qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.run_box.run_button, Qt.MouseButton.LeftButton)
     assert window.running
     _idle(window, qtbot)
-    assert window.progress.format() == "done", window.errors.message.text()
+    assert window.run_box.progress.format() == "done", window.errors.message.text()
 
 
 def _show(window: MainWindow, widget: QWidget) -> None:
     """Click a result tab, as a user does to look at it (tabs fill when shown)."""
     window.tabs.setCurrentWidget(widget)
-    assert window.result_tab_filled(widget)
+    assert window.result_tabs.filled(widget)
 
 
 def test_run_shows_the_engines_numbers(window: MainWindow, qtbot: QtBot) -> None:
@@ -57,26 +57,26 @@ def test_run_shows_the_engines_numbers(window: MainWindow, qtbot: QtBot) -> None
     assert result is not None
     np.testing.assert_array_equal(result.equity["equity"], expected.equity["equity"])
     assert window.equity_chart.point_count() == len(expected.equity)
-    for table, frame in ((window.trades_table, expected.trades),
-                         (window.fills_table, expected.fills),
-                         (window.rejections_table, expected.rejections)):
+    for table, frame in ((window.result_tabs.trades_table, expected.trades),
+                         (window.result_tabs.fills_table, expected.fills),
+                         (window.result_tabs.rejections_table, expected.rejections)):
         _show(window, table)
         assert table.model.rowCount() == len(frame)
-    _show(window, window.metrics_table)
-    metrics = window.metrics_table.model.frame().set_index("metric")["value"]
+    _show(window, window.result_tabs.metrics_table)
+    metrics = window.result_tabs.metrics_table.model.frame().set_index("metric")["value"]
     assert metrics["Total return"] == format_value(expected.metrics["total_return"], "pct")
     assert metrics["Sharpe"] == format_value(expected.metrics["sharpe"], "ratio")
     assert "last run" in window.total_label.text()
-    assert window.progress.format() == "done"
+    assert window.run_box.progress.format() == "done"
 
 
 def test_filter_fills_by_code(window: MainWindow, qtbot: QtBot) -> None:
     _open(window, qtbot, BacktestConfig(data_dir=SAMPLE))
     _run(window, qtbot)
-    _show(window, window.fills_table)
+    _show(window, window.result_tabs.fills_table)
     code = window.result.fills["code"].iloc[0]
-    window.fills_table.filter.setText(code)
-    shown = window.fills_table.model.frame()
+    window.result_tabs.fills_table.filter.setText(code)
+    shown = window.result_tabs.fills_table.model.frame()
     assert len(shown) == (window.result.fills["code"] == code).sum() and len(shown) > 0
 
 
@@ -92,14 +92,15 @@ def test_subset_of_stocks_and_ctrl_r(window: MainWindow, qtbot: QtBot) -> None:
 
 def test_invalid_parameters_disable_run_with_the_reason(window: MainWindow) -> None:
     window.panel.fields["period"].widget.setValue(1)
-    assert not window.run_button.isEnabled()
-    assert "period" in window.reason.text() and "between 2 and 500" in window.reason.text()
+    assert not window.run_box.run_button.isEnabled()
+    reason = window.run_box.reason
+    assert "period" in reason.text() and "between 2 and 500" in reason.text()
     assert window.panel.fields["period"].error.isVisibleTo(window.panel)
     window.panel.fields["period"].widget.setValue(14)
     window.panel.fields["overbought"].widget.setValue(20.0)
-    assert not window.run_button.isEnabled() and "overbought" in window.reason.text()
+    assert not window.run_box.run_button.isEnabled() and "overbought" in reason.text()
     window.panel.fields["overbought"].widget.setValue(70.0)
-    assert window.run_button.isEnabled() and window.reason.text() == ""
+    assert window.run_box.run_button.isEnabled() and reason.text() == ""
 
 
 def test_bad_folder_is_explained_and_the_window_stays_usable(window: MainWindow, qtbot: QtBot,
@@ -110,7 +111,7 @@ def test_bad_folder_is_explained_and_the_window_stays_usable(window: MainWindow,
     window.run()
     _idle(window, qtbot)
     assert "does not exist" in window.errors.message.text()
-    assert window.run_button.isEnabled()
+    assert window.run_box.run_button.isEnabled()
     _open(window, qtbot, BacktestConfig(data_dir=SAMPLE))
     _run(window, qtbot)
     assert window.result is not None and not window.errors.isVisible()
@@ -124,8 +125,8 @@ def test_cancel_keeps_the_previous_result(window: MainWindow, qtbot: QtBot) -> N
         window.run()
     qtbot.keyClick(window, Qt.Key.Key_Escape)
     _idle(window, qtbot)
-    assert window.result is previous and window.progress.format() == "cancelled"
-    assert window.run_button.isEnabled() and not window.cancel_button.isEnabled()
+    assert window.result is previous and window.run_box.progress.format() == "cancelled"
+    assert window.run_box.run_button.isEnabled() and not window.run_box.cancel_button.isEnabled()
     _run(window, qtbot)  # the run host was not lost
     np.testing.assert_array_equal(window.result.equity["equity"], previous.equity["equity"])
 
@@ -209,11 +210,11 @@ def test_engine_store_and_loader_never_run_on_the_gui_thread(
 def test_result_tabs_are_filled_when_first_shown(window: MainWindow, qtbot: QtBot) -> None:
     _open(window, qtbot, BacktestConfig(data_dir=SAMPLE))
     _run(window, qtbot)
-    assert window.result_tab_filled(window.equity_chart)  # the visible tab
-    assert not window.result_tab_filled(window.trades_table)
-    assert window.trades_table.model.rowCount() == 0
-    _show(window, window.trades_table)
-    assert window.trades_table.model.rowCount() == len(window.result.trades)
+    assert window.result_tabs.filled(window.equity_chart)  # the visible tab
+    assert not window.result_tabs.filled(window.result_tabs.trades_table)
+    assert window.result_tabs.trades_table.model.rowCount() == 0
+    _show(window, window.result_tabs.trades_table)
+    assert window.result_tabs.trades_table.model.rowCount() == len(window.result.trades)
 
 
 def test_data_argument_sets_the_folder_that_runs_use(qtbot: QtBot) -> None:
@@ -262,15 +263,15 @@ def test_tables_and_charts_export(window: MainWindow, qtbot: QtBot, tmp_path: Pa
 
     _open(window, qtbot, BacktestConfig(data_dir=SAMPLE))
     _run(window, qtbot)
-    _show(window, window.fills_table)
+    _show(window, window.result_tabs.fills_table)
     code = window.result.fills["code"].iloc[0]
-    window.fills_table.filter.setText(code)
-    path = window.fills_table.export_csv(tmp_path / "fills.csv")
+    window.result_tabs.fills_table.filter.setText(code)
+    path = window.result_tabs.fills_table.export_csv(tmp_path / "fills.csv")
     back = pd.read_csv(path, encoding="utf-8-sig")
-    shown = window.fills_table.model.frame()
+    shown = window.result_tabs.fills_table.model.frame()
     assert len(back) == len(shown) and (back["code"] == code).all()
     np.testing.assert_array_equal(back["price"], shown["price"])
-    window.fills_table.copy_rows()
+    window.result_tabs.fills_table.copy_rows()
     from PySide6.QtWidgets import QApplication
 
     assert QApplication.clipboard().text().startswith("date\tcode\tside")

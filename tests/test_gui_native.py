@@ -121,7 +121,7 @@ def test_the_window_opens_data_folders_where_the_last_one_was(
 
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", choose)
     window._choose_folder()
-    qtbot.waitUntil(lambda: "could not read" in window.data_info.text(), timeout=15_000)
+    qtbot.waitUntil(lambda: "could not read" in window.data_tab.info.text(), timeout=15_000)
     window._choose_folder()
     assert started == [str(SAMPLE.resolve()), str(elsewhere)]
 
@@ -140,8 +140,8 @@ def test_shortcut_labels_are_the_platforms_words(shortcut: object, qapp: QApplic
 
 
 def test_the_run_buttons_name_their_shortcuts_natively(window: MainWindow) -> None:
-    assert window.run_button.text() == f"Run  ({QKeySequence('Ctrl+R').toString(NATIVE)})"
-    assert window.cancel_button.text() == (
+    assert window.run_box.run_button.text() == f"Run  ({QKeySequence('Ctrl+R').toString(NATIVE)})"
+    assert window.run_box.cancel_button.text() == (
         f"Cancel  ({QKeySequence(Qt.Key.Key_Escape).toString(NATIVE)})")
 
 

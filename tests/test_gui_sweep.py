@@ -44,22 +44,24 @@ def view(qtbot: QtBot) -> Iterator[SweepView]:
 
 
 def _run(view: SweepView, qtbot: QtBot) -> None:
-    qtbot.mouseClick(view.run_button, Qt.MouseButton.LeftButton)
-    assert view.running and view.cancel_button.isEnabled()
+    qtbot.mouseClick(view.run_box.run_button, Qt.MouseButton.LeftButton)
+    assert view.running and view.run_box.cancel_button.isEnabled()
     qtbot.waitUntil(lambda: not view.running, timeout=60_000)  # slots run queued
-    assert view.progress.format().startswith("done"), view.errors.message.text()
+    assert view.run_box.progress.format().startswith("done"), view.errors.message.text()
 
 
 def test_sweep_table_and_heatmap_are_the_engines(view: SweepView, qtbot: QtBot,
                                                   expected: pd.DataFrame) -> None:
-    assert view.count.text() == "12 combinations"
+    assert view.form.count.text() == "12 combinations"
     _run(view, qtbot)
     assert view.result is not None
     pd.testing.assert_frame_equal(view.result.table, expected)
     assert view.table.model.rowCount() == 12
-    assert view.x_combo.currentText() == "period" and view.y_combo.currentText() == "oversold"
-    assert view.metric_combo.currentData() == "sharpe"
-    assert list(view.slice_combos) == ["overbought"]
+    controls = view.heatmap_controls
+    assert controls.x_combo.currentText() == "period"
+    assert controls.y_combo.currentText() == "oversold"
+    assert controls.metric_combo.currentData() == "sharpe"
+    assert list(controls.slice_combos) == ["overbought"]
     grid = heatmap_grid(expected, "period", "oversold", "sharpe", None, "mean")
     assert view.heatmap.z.shape == (2, 3)
     np.testing.assert_array_equal(view.heatmap.x_values, grid.x_values)
@@ -78,7 +80,7 @@ def test_heatmap_choices_follow_the_engine(view: SweepView, qtbot: QtBot,
                                            metric: str, agg: str,
                                            fixed: dict[str, float] | None) -> None:
     _run(view, qtbot)
-    view.set_heatmap(x, y, metric, agg, fixed)
+    view.heatmap_controls.set_heatmap(x, y, metric, agg, fixed)
     grid = heatmap_grid(expected, x, y, metric, fixed, agg)
     np.testing.assert_array_equal(view.heatmap.z, grid.z)
     assert view.heatmap.kind == "pct"  # all three are percentages
@@ -90,9 +92,10 @@ def test_heatmap_choices_follow_the_engine(view: SweepView, qtbot: QtBot,
 
 def test_choosing_the_same_axis_twice_swaps(view: SweepView, qtbot: QtBot) -> None:
     _run(view, qtbot)
-    view.y_combo.setCurrentText("period")
-    view._axis_chosen(view.y_combo, view.x_combo)
-    assert view.x_combo.currentText() != view.y_combo.currentText()
+    controls = view.heatmap_controls
+    controls.y_combo.setCurrentText("period")
+    controls._axis_chosen(controls.y_combo, controls.x_combo)
+    assert controls.x_combo.currentText() != controls.y_combo.currentText()
     assert view.heatmap.z.shape[0] == 3  # period is on the y axis now
 
 
@@ -100,7 +103,7 @@ def test_clicking_a_cell_requests_that_configuration(view: SweepView, qtbot: QtB
                                                      expected: pd.DataFrame) -> None:
     _run(view, qtbot)
     heatmap = view.heatmap
-    view.set_heatmap("period", "oversold", "sharpe", fixed={"overbought": 75.0})
+    view.heatmap_controls.set_heatmap("period", "oversold", "sharpe", fixed={"overbought": 75.0})
     with qtbot.waitSignal(view.run_requested) as requested:
         heatmap.cell_clicked.emit(1, 2)  # oversold 30, period 14
     config = requested.args[0]
@@ -108,7 +111,7 @@ def test_clicking_a_cell_requests_that_configuration(view: SweepView, qtbot: QtB
     assert config.replace(period=14, oversold=30.0, overbought=75.0) == config
     assert config.data_dir == BASE.data_dir
     # aggregated over overbought: the cell's best combination for the metric
-    view.set_heatmap("period", "oversold", "sharpe", agg="mean")
+    view.heatmap_controls.set_heatmap("period", "oversold", "sharpe", agg="mean")
     best = cell_parameters(expected, ["period", "oversold", "overbought"], "period",
                            "oversold", 10, 25.0, "sharpe")
     assert best is not None
@@ -139,11 +142,11 @@ def test_cancel_stops_the_sweep(view: SweepView, qtbot: QtBot) -> None:
         view.range_edits[name].setText(text)
     view.run()
     assert view.running
-    qtbot.mouseClick(view.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(view.run_box.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not view.running, timeout=20_000)
-    assert view.progress.format() == "cancelled"
-    assert view.result is None and view.run_button.isEnabled()
-    assert not view.cancel_button.isEnabled()
+    assert view.run_box.progress.format() == "cancelled"
+    assert view.result is None and view.run_box.run_button.isEnabled()
+    assert not view.run_box.cancel_button.isEnabled()
     for name, text in RANGES.items():  # the view is usable again
         view.range_edits[name].setText(text)
     _run(view, qtbot)
@@ -156,30 +159,31 @@ def test_cancel_stops_the_sweep(view: SweepView, qtbot: QtBot) -> None:
 ])
 def test_invalid_range_disables_run_with_the_reason(view: SweepView, field: str, text: str,
                                                     reason: str) -> None:
-    assert view.run_button.isEnabled()
+    assert view.run_box.run_button.isEnabled()
     view.range_edits[field].setText(text)
-    assert not view.run_button.isEnabled()
-    assert reason in view.reason.text()
-    assert view.range_errors[field].isVisible()
-    assert "is not a range" in view.range_errors[field].text()
+    assert not view.run_box.run_button.isEnabled()
+    assert reason in view.run_box.reason.text()
+    assert view.form.range_errors[field].isVisible()
+    assert "is not a range" in view.form.range_errors[field].text()
     view.range_edits[field].setText(RANGES[field])
-    assert view.run_button.isEnabled() and not view.reason.isVisible()
+    assert view.run_box.run_button.isEnabled() and not view.run_box.reason.isVisible()
 
 
 def test_other_reasons_run_is_disabled(view: SweepView) -> None:
-    view.extra_field.setCurrentText("position_pct")
-    assert not view.run_button.isEnabled() and "extra field" in view.reason.text()
-    assert "enter the values of position_pct" in view.range_errors["extra"].text()
+    view.form.extra_field.setCurrentText("position_pct")
+    assert not view.run_box.run_button.isEnabled() and "extra field" in view.run_box.reason.text()
+    assert "enter the values of position_pct" in view.form.range_errors["extra"].text()
     view.range_edits["extra"].setText("0.1,0.2")
-    assert view.run_button.isEnabled() and view.count.text() == "24 combinations"
-    assert view.grid()["position_pct"] == [0.1, 0.2]
-    view.extra_field.setCurrentIndex(0)
+    assert view.run_box.run_button.isEnabled() and view.form.count.text() == "24 combinations"
+    assert view.form.grid()["position_pct"] == [0.1, 0.2]
+    view.form.extra_field.setCurrentIndex(0)
     for edit in view.range_edits.values():
         edit.clear()
-    assert "at least one range" in view.reason.text()
+    assert "at least one range" in view.run_box.reason.text()
     view.range_edits["period"].setText("14")
     view.set_base_config(None, "fix the configuration: period must be between 2 and 500")
-    assert not view.run_button.isEnabled() and "period must be" in view.reason.text()
+    assert not view.run_box.run_button.isEnabled()
+    assert "period must be" in view.run_box.reason.text()
 
 
 def test_a_failing_sweep_is_explained_inline(view: SweepView, qtbot: QtBot,
@@ -187,9 +191,9 @@ def test_a_failing_sweep_is_explained_inline(view: SweepView, qtbot: QtBot,
     view.set_base_config(BASE.replace(data_dir=tmp_path / "missing"))
     view.run()
     qtbot.waitUntil(lambda: not view.running, timeout=20_000)
-    assert view.progress.format() == "failed"
+    assert view.run_box.progress.format() == "failed"
     assert view.errors.isVisible() and "does not exist" in view.errors.message.text()
-    assert view.run_button.isEnabled()
+    assert view.run_box.run_button.isEnabled()
 
 
 def test_export_writes_the_sweep_table(view: SweepView, qtbot: QtBot, tmp_path: Path,
@@ -236,22 +240,22 @@ def test_run_on_is_remembered_between_sessions(qtbot: QtBot, tmp_path: Path) -> 
 
 def test_a_bad_cluster_address_disables_run_with_the_reason(view: SweepView) -> None:
     view.run_on.set_cluster("scheduler without a port")
-    assert not view.run_button.isEnabled() and "Run on" in view.reason.text()
+    assert not view.run_box.run_button.isEnabled() and "Run on" in view.run_box.reason.text()
     assert view.run_on.error.isVisible()
     assert "is not a cluster address" in view.run_on.error.text()
     view.run_on.set_cluster(None)
-    assert view.run_button.isEnabled() and not view.run_on.error.isVisible()
+    assert view.run_box.run_button.isEnabled() and not view.run_on.error.isVisible()
 
 
 def test_without_dask_the_cluster_choice_says_how_to_install_it(
         view: SweepView, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cluster, "available", lambda: False)
     view.run_on.set_cluster("local:2")
-    assert not view.run_button.isEnabled()
+    assert not view.run_box.run_button.isEnabled()
     assert "Dask is not installed" in view.run_on.error.text()
     assert "pip install" in view.run_on.error.text()
     view.run_on.set_cluster(None)  # this machine needs no Dask
-    assert view.run_button.isEnabled()
+    assert view.run_box.run_button.isEnabled()
 
 
 @pytest.mark.slow
@@ -259,10 +263,10 @@ def test_the_view_runs_a_sweep_on_a_local_cluster(view: SweepView, qtbot: QtBot,
                                                   expected: pd.DataFrame) -> None:
     pytest.importorskip("distributed")
     view.run_on.set_cluster("local:2")
-    qtbot.mouseClick(view.run_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(view.run_box.run_button, Qt.MouseButton.LeftButton)
     assert view.running and not view.run_on.isEnabled()
     qtbot.waitUntil(lambda: not view.running, timeout=180_000)  # starts 2 Dask workers
-    assert view.progress.format().endswith(" s on local:2"), view.errors.message.text()
+    assert view.run_box.progress.format().endswith(" s on local:2"), view.errors.message.text()
     assert view.result is not None and view.result.executor == "the Dask cluster at local:2"
     pd.testing.assert_frame_equal(view.result.table, expected, check_exact=True)
     assert view.run_on.isEnabled()
@@ -275,7 +279,7 @@ def test_heatmap_robustness_view_shows_neighbourhood_means_and_marks_the_plateau
     assert view.result is not None
     grid = heatmap_grid(view.result.table, "period", "oversold", "sharpe", None, "mean")
     assert view.heatmap.plateau_box.isVisible() == (best_cell(grid, "sharpe") is not None)
-    view.smooth_box.setChecked(True)
+    view.heatmap_controls.smooth_box.setChecked(True)
     np.testing.assert_array_equal(view.heatmap.z, neighbourhood_mean(grid).z)
     assert "neighbourhood" in view.heatmap.value_label
     assert "deflated Sharpe" in view.diagnostics.text() and "PBO" in view.diagnostics.text()
@@ -288,11 +292,11 @@ def test_walk_forward_mode_runs_shows_and_saves_the_folds(view: SweepView, qtbot
 
     view.store_path = tmp_path / "runs.sqlite"
     view.mode.setCurrentText("Walk-forward")
-    assert view.run_button.text() == "Run walk-forward" and view.walk_group.isVisible()
-    view.train_edit.setText("12x")
-    assert not view.run_button.isEnabled() and "250d" in view.walk_error.text()
-    view.train_edit.setText("12m")
-    view.test_edit.setText("6m")
+    assert view.run_box.run_button.text() == "Run walk-forward" and view.walk_form.isVisible()
+    view.walk_form.train_edit.setText("12x")
+    assert not view.run_box.run_button.isEnabled() and "250d" in view.walk_form.error.text()
+    view.walk_form.train_edit.setText("12m")
+    view.walk_form.test_edit.setText("6m")
     view.range_edits["overbought"].setText("")
     saved: list[object] = []
     view.walk_forward_saved.connect(saved.append)

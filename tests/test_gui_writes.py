@@ -54,8 +54,8 @@ def window(qtbot: QtBot, result: BacktestResult, sweep: SweepResult) -> MainWind
     win.show()
     win.panel.set_config(BASE)
     win.show_result(result)
-    win.tabs.setCurrentWidget(win.fills_table)  # tabs may be filled when first shown
-    qtbot.waitUntil(lambda: win.fills_table.model.rowCount() == len(result.fills))
+    win.tabs.setCurrentWidget(win.result_tabs.fills_table)  # tabs may be filled when first shown
+    qtbot.waitUntil(lambda: win.result_tabs.fills_table.model.rowCount() == len(result.fills))
     qtbot.waitUntil(win.runs_panel.idle, timeout=60_000)  # it has read the run history
     assert win.runs_panel.store is not None
     with RunStore(win.runs_panel.path) as store:
@@ -104,7 +104,7 @@ Writer = Callable[[MainWindow, Path, pytest.MonkeyPatch], bool]
 
 #: Each GUI write: (does it, reporting success; the panel it reports in).
 FILE_WRITES: dict[str, tuple[Writer, Callable[[MainWindow], ErrorPanel]]] = {
-    "table CSV": (lambda w, p, _: w.fills_table.export_csv(p) == p, lambda w: w.errors),
+    "table CSV": (lambda w, p, _: w.result_tabs.fills_table.export_csv(p) == p, lambda w: w.errors),
     "PNG": (lambda w, p, _: w.save_png(p) == p, lambda w: w.errors),
     "configuration": (_save_config, lambda w: w.errors),
     "sweep CSV": (lambda w, p, _: w.sweep_view.export_csv(p) == p,
