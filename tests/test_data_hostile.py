@@ -65,3 +65,26 @@ def test_a_two_digit_year_in_a_long_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"^bars.csv: column `date` row 2 has the date "
                        r"'24-01-02' with a two-digit year"):
         load_market_data(folder, use_cache=False)
+
+
+# --- item 2
+
+
+def test_a_long_file_row_without_a_code_is_named(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {"bars.csv": _long_csv(["000001.SZ", "600000.SH", "  "])})
+    with pytest.raises(DataError, match=r"^bars.csv: row 3 \(2024-01-04\) has no code in column "
+                       r"`ts_code`; fill in the row's stock code or remove the row$") as info:
+        load_market_data(folder, use_cache=False)
+    assert info.value.row == "3" and info.value.rule == "missing code"
+
+
+def test_a_long_parquet_row_with_a_null_code_is_named(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    pd.DataFrame({"code": ["000001.SZ", None, "600000.SH"],
+                  "date": pd.to_datetime(["2024-01-02", "2024-01-03", "2024-01-02"]),
+                  "open": 10.0, "high": 10.1, "low": 9.9, "close": 10.0, "volume": 100.0}
+                 ).to_parquet(folder / "bars.parquet")
+    with pytest.raises(DataError, match=r"^bars.parquet: row 2 \(2024-01-03\) has no code in "
+                       r"column `code`"):
+        load_market_data(folder, use_cache=False)

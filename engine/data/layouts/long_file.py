@@ -139,10 +139,16 @@ def _distinct_codes(path: Path) -> list[str]:
     return codes
 
 
-def _stock_of_rows(column: pa.ChunkedArray, codes: Sequence[str]) -> np.ndarray:
-    """Each row's position in ``codes`` (-1: not asked for, or no stock code), parsing only
-    the distinct values: chunk by chunk, each chunk's dictionary looked up once (a value
-    seen in an earlier chunk is not parsed again) and its indices gathered in place."""
+#: ``_stock_of_rows``'s mark of a row whose code cell is empty.
+_NO_CODE = -2
+
+
+def _stock_of_rows(column: pa.ChunkedArray, codes: Sequence[str], empty: int = -1
+                   ) -> np.ndarray:
+    """Each row's position in ``codes`` (-1: not asked for, or no stock code; ``empty``:
+    the cell is empty), parsing only the distinct values: chunk by chunk, each chunk's
+    dictionary looked up once (a value seen in an earlier chunk is not parsed again) and
+    its indices gathered in place."""
     position = {code: i for i, code in enumerate(codes)}
     known: dict[str, int] = {}
     out = np.empty(len(column), dtype=np.int32)
@@ -152,7 +158,7 @@ def _stock_of_rows(column: pa.ChunkedArray, codes: Sequence[str]) -> np.ndarray:
             chunk = chunk.dictionary_encode()
         values = _code_text(pa.chunked_array([chunk.dictionary])).to_pylist()
         lookup = np.array([known.setdefault(v, position.get(parse_code(v) or "", -1))
-                           if v else -1 for v in values] + [-1], dtype=np.int32)
+                           if v else empty for v in values] + [empty], dtype=np.int32)
         indices = chunk.indices
         if indices.null_count:
             indices = indices.fill_null(len(lookup) - 1)
@@ -173,8 +179,14 @@ def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | N
         digest = hashed.result()
     del data
     whole = file_table(path, digest, raw, mapping)
-    stock = _stock_of_rows(raw.column(mapping["ts_code"]), codes)
+    stock = _stock_of_rows(raw.column(mapping["ts_code"]), codes, empty=_NO_CODE)
     del raw  # the code column's text; the bars live on in ``whole``
+    if stock.size and stock.min() == _NO_CODE:  # SPEC §1: never a row dropped unsaid
+        row = int(np.argmax(stock == _NO_CODE))
+        day = whole.table.column("date")[row].as_py()
+        raise DataError(f"{path.name}: row {row + 1} ({day}) has no code in column "
+                        f"`{mapping['ts_code']}`; fill in the row's stock code or remove the "
+                        "row", file=path, field="ts_code", row=str(row + 1), rule="missing code")
     if stock.size and (stock.min() < 0 or np.any(stock[1:] < stock[:-1])):
         order = np.argsort(stock, kind="stable")
         order = order[np.count_nonzero(stock < 0):]
