@@ -48,6 +48,37 @@ RULE_WORDS: dict[str, str] = {
 MAX_CAPITAL = 1e12
 
 
+#: Largest whole number a config field may hold: the kernels' int64 (share counts, lots,
+#: position counts). ``--max-positions 1e20`` used to fail in numba's typing.
+INT64_MAX = 2**63 - 1
+
+
+def _is_whole(value: int | float) -> bool:
+    """True for an int, or a float without a fraction (``float(10**400)`` would raise)."""
+    return isinstance(value, int) or float(value).is_integer()
+
+
+def _int_as_float(value: int, name: str) -> float:
+    """An int given for a float field, as a float; one beyond a float's range is an
+    error naming ``name`` (``float(10**400)`` raises OverflowError)."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise ConfigError(f"{name} = {_shown(value)}: must be a finite number",
+                          field=name) from None
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)``, an int beyond int64 in short: 1e+20, or its bit count where a
+    float cannot hold it (the repr of a 5,000-digit int raises ValueError)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > INT64_MAX:
+        try:
+            return f"{float(value):g}"
+        except OverflowError:
+            return f"a {value.bit_length()}-bit whole number"
+    return repr(value)
+
+
 def parse_date(value: Any, name: str = "date") -> dt.date:
     """A date from a date, a datetime, or text written ``2011-01-04`` or ``20110104``;
     a ConfigError naming ``name`` otherwise."""
@@ -129,12 +160,14 @@ class BacktestConfig:
             if isinstance(value, str) and value.strip().lower() == word:
                 object.__setattr__(self, name, word)
             elif (isinstance(value, bool) or not isinstance(value, int | float)
-                  or (whole and not float(value).is_integer())):
+                  or (whole and not _is_whole(value))):
                 wanted = "a whole number" if whole else "a number"
-                raise ConfigError(f"{name} must be {wanted} or {word!r}, not {value!r}",
-                                  field=name)
+                raise ConfigError(f"{name} must be {wanted} or {word!r}, not "
+                                  f"{_shown(value)}", field=name)
             else:
-                object.__setattr__(self, name, int(value) if whole else float(value))
+                object.__setattr__(self, name, int(value) if whole else
+                                   _int_as_float(value, name) if isinstance(value, int)
+                                   else float(value))
 
     def _coerce_numbers(self) -> None:
         self._coerce_rule_words()
@@ -145,21 +178,29 @@ class BacktestConfig:
                 continue
             ok = isinstance(value, bool) if kind is bool else (
                 isinstance(value, int | float) and not isinstance(value, bool)
-                and (kind is float or float(value).is_integer()))
+                and (kind is float or _is_whole(value)))
             if not ok:
                 wanted = {int: "a whole number", float: "a number", bool: "true or false"}[kind]
-                raise ConfigError(f"{f.name} must be {wanted}, not {value!r}", field=f.name)
+                raise ConfigError(f"{f.name} must be {wanted}, not {_shown(value)}",
+                                  field=f.name)
+            if kind is float and isinstance(value, int):
+                value = _int_as_float(value, f.name)
             object.__setattr__(self, f.name, kind(value))
 
     def _validate(self) -> None:
         def need(ok: bool, name: str, rule: str) -> None:
             if not ok:
-                raise ConfigError(f"{name} = {getattr(self, name)!r}: {rule}", field=name)
+                raise ConfigError(f"{name} = {_shown(getattr(self, name))}: {rule}",
+                                  field=name)
 
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, float):
                 need(math.isfinite(value), f.name, "must be a finite number")
+            elif isinstance(value, int) and not isinstance(value, bool):
+                need(-INT64_MAX <= value <= INT64_MAX, f.name,
+                     f"must be a whole number of at most {INT64_MAX} (the kernels count "
+                     "in 64-bit integers)")
         need(self.benchmark is None or (isinstance(self.benchmark, str)
                                         and bool(self.benchmark.strip())), "benchmark",
              "must be an index code (000300.SH) or a file of daily closes, or empty for "

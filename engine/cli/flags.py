@@ -151,15 +151,15 @@ def grid_from_args(args: argparse.Namespace) -> dict[str, list[float]]:
     """The grid of the flags made by ``add_grid_flags``; a BacktestError names a bad one."""
     from engine.studies.grid import check_field, parse_values
 
-    grid = {name: parse_values(getattr(args, f"grid_{name}")) for _, name, _ in GRID_FLAGS
-            if getattr(args, f"grid_{name}") is not None}
+    grid = {name: parse_values(getattr(args, f"grid_{name}"), flag)
+            for flag, name, _ in GRID_FLAGS if getattr(args, f"grid_{name}") is not None}
     for item in args.grid:
         name, sep, values = item.partition("=")
         if not sep:
             raise BacktestError(f"--grid {item!r}: use FIELD=VALUES, e.g. slippage=0:0.002:0.001")
         name = name.strip().replace("-", "_")
         check_field(name)
-        grid[name] = parse_values(values)
+        grid[name] = parse_values(values, f"--grid {name}")
     if not grid:
         raise BacktestError("nothing to sweep: give --period, --oversold, --overbought or --grid")
     return grid

@@ -38,9 +38,12 @@ def add_walkforward(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_walkforward(args: argparse.Namespace) -> int:
     from engine.results.formatting import text_frame, text_table
+    from engine.studies.folds import Window
     from engine.studies.walkforward import STAGES, FoldSpec, run_walk_forward
 
     check_metric(args.metric, "--metric")
+    Window.parse(args.train, "--train")  # before any work: a bad window fails at once
+    Window.parse(args.test, "--test")
     config = config_from_args(args)
     grid = grid_from_args(args)
     spec = FoldSpec(args.train, args.test, args.anchored)

@@ -16,6 +16,10 @@ import pandas as pd
 from engine.errors import ConfigError
 
 _WINDOW = re.compile(r"^\s*(\d+)\s*([dm])\s*$", re.IGNORECASE)
+#: Longest window of each unit: what fits between the first and last date a calendar can
+#: hold (``datetime.date``), in calendar months or in days (a bound on trading days).
+MAX_WINDOW = {"m": 12 * (dt.MAXYEAR - dt.MINYEAR + 1),
+              "d": (dt.date.max - dt.date.min).days + 1}
 
 
 @dataclass(frozen=True)
@@ -29,10 +33,16 @@ class Window:
     def parse(cls, text: str, name: str) -> Window:
         """``"250d"`` or ``"12m"``; a ConfigError names ``name`` otherwise."""
         match = _WINDOW.match(str(text))
-        if match is None or int(match.group(1)) < 1:
+        digits = match.group(1).lstrip("0") if match is not None else ""
+        if match is None or not digits:
             raise ConfigError(f"{name} {text!r} is not a window; write trading days as 250d "
                               "or months as 12m", field=name)
-        return cls(int(match.group(1)), match.group(2).lower())
+        unit = match.group(2).lower()
+        limit = MAX_WINDOW[unit]
+        if len(digits) > len(str(limit)) or int(digits) > limit:
+            raise ConfigError(f"{name} {str(text).strip()!r} is longer than any calendar (at most "
+                              f"{limit}{unit}); use a shorter window", field=name)
+        return cls(int(digits), unit)
 
     def __str__(self) -> str:
         return f"{self.count}{self.unit}"
@@ -58,9 +68,15 @@ class Fold:
 
 
 def _add_months(day: dt.date, months: int) -> dt.date:
-    """The same day ``months`` later (the month's last day where it has fewer days)."""
+    """The same day ``months`` later (the month's last day where it has fewer days);
+    ``date.max`` or ``date.min`` where that is beyond the calendar (no window that long
+    fits in any run)."""
     year, month = divmod(day.month - 1 + months, 12)
     year += day.year
+    if year > dt.MAXYEAR:
+        return dt.date.max
+    if year < dt.MINYEAR:
+        return dt.date.min
     return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 

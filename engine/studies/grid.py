@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import fields
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException
 
 from engine.config import BacktestConfig
 from engine.errors import ConfigError
@@ -19,26 +20,49 @@ GRID_FIELDS: tuple[str, ...] = tuple(
 RSI_FIELDS = ("period", "oversold", "overbought")
 
 
-def parse_values(text: str) -> list[float]:
+#: Most values one range gives (``0:1:1e-9`` would be a billion combinations).
+MAX_RANGE_VALUES = 1_000_000
+
+
+def parse_values(text: str, name: str | None = None) -> list[float]:
     """Values of a CLI grid argument: ``start:stop:step`` (inclusive) or ``a,b,c``.
 
-    Decimal arithmetic keeps ``0.1:0.3:0.1`` at exactly 0.1, 0.2, 0.3.
+    Decimal arithmetic keeps ``0.1:0.3:0.1`` at exactly 0.1, 0.2, 0.3. Every value is a
+    finite number (``inf`` and ``nan`` are errors, as is a value beyond a float's range)
+    and a range gives at most ``MAX_RANGE_VALUES``. Errors start with ``name`` (the flag
+    or field the text came from) when it is given.
     """
+    where = f"{name} {text!r}" if name else repr(text)
     try:
         if ":" in text:
             start, stop, step = (Decimal(part) for part in text.split(":"))
+            _check_finite(where, (start, stop, step), name)
             if step <= 0 or stop < start:
                 raise ValueError
             count = int((stop - start) / step) + 1
+            if count > MAX_RANGE_VALUES:
+                raise ConfigError(f"{where} gives {count:,} values, more than "
+                                  f"{MAX_RANGE_VALUES:,}; use a larger step", field=name)
             values = [start + i * step for i in range(count)]
         else:
             values = [Decimal(part) for part in text.split(",") if part.strip()]
-    except (InvalidOperation, ValueError) as exc:
-        raise ConfigError(f"{text!r} is not a range start:stop:step (step > 0, stop >= start) "
-                          "or a comma-separated list of numbers") from exc
+            _check_finite(where, values, name)
+    except (DecimalException, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"{where} is not a range start:stop:step (step > 0, stop >= start) "
+                          "or a comma-separated list of numbers", field=name) from exc
     if not values:
-        raise ConfigError(f"{text!r} gives no values")
+        raise ConfigError(f"{where} gives no values", field=name)
     return [int(v) if v == v.to_integral_value() else float(v) for v in values]
+
+
+def _check_finite(where: str, values: Iterable[Decimal], name: str | None) -> None:
+    """A ConfigError unless every value is a finite number a float can hold."""
+    for value in values:
+        if not (value.is_finite() and math.isfinite(float(value))):
+            raise ConfigError(f"{where}: {value} is not a finite number; values must be "
+                              "finite (no inf or nan) and within a float's range", field=name)
 
 
 def check_field(name: str) -> None:

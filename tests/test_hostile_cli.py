@@ -1,0 +1,92 @@
+"""Hostile input at the command line and on disk (issue 23): numbers that do not fit,
+output to a closed pipe, benchmark and data files that change or end early, and the
+figures that read them. Each case either works or is one line naming what to fix."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from engine.cli.main import main
+from engine.config import BacktestConfig
+from engine.errors import ConfigError
+from engine.studies.folds import FoldSpec, Window, split_folds
+from engine.studies.grid import parse_values
+from tests.conftest import SAMPLE
+
+# -- 1. numbers that are not finite or do not fit the kernels' int64 ------------------
+
+_RUN = ["--data", str(SAMPLE), "--no-progress", "--workers", "1"]
+
+
+def _status(argv: list[str]) -> int:
+    """``backtest``'s exit status (argparse's errors exit through SystemExit)."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["sweep", "--period", "14,inf", "--no-store"], ("--period", "finite")),
+    (["sweep", "--period", "10:inf:2", "--no-store"], ("--period", "finite")),
+    (["sweep", "--period", "10,nan", "--no-store"], ("--period", "finite")),
+    (["sweep", "--period", "14", "--grid", "lot_size=100,inf", "--no-store"],
+     ("--grid lot_size", "finite")),
+    (["sweep", "--period", "14", "--grid", "slippage=0:1e-300:1e-310", "--no-store"],
+     ("--grid slippage", "step")),
+    (["sweep", "--period", "14", "--grid", "lot_size=1e20", "--no-store"],
+     ("lot_size", "64-bit")),
+    (["sweep", "--period", "14", "--grid", "max_positions=1e20", "--no-store"],
+     ("max_positions", "64-bit")),
+    (["walkforward", "--period", "10,14", "--train", "100000m"], ("train", "100000m")),
+    (["walkforward", "--period", "10,14", "--train", "200000m"], ("--train", "calendar")),
+    (["walkforward", "--period", "10,14", "--test", "9999999999d"], ("--test", "calendar")),
+    (["run", "--max-positions", "1e20", "--no-store"], ("--max-positions",)),
+    (["run", "--lot-size", "1e20", "--no-store"], ("--lot-size",)),
+    (["run", "--max-positions", "100000000000000000000", "--no-store"],
+     ("max_positions", "64-bit")),
+    (["run", "--lot-size", "100000000000000000000", "--no-store"], ("lot_size", "64-bit")),
+    (["run", "--max-positions", "1" * 400, "--no-store"], ("max_positions", "64-bit")),
+])
+def test_numbers_that_do_not_fit_are_one_line_naming_the_flag(
+        args: list[str], words: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:
+    assert _status([*args, *_RUN]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in err, err
+
+
+@pytest.mark.parametrize("text", ["inf", "-inf", "nan", "1,inf", "1:inf:1", "1e400",
+                                  "0:1:1e-9"])
+def test_grid_values_must_be_finite_and_few_enough(text: str) -> None:
+    with pytest.raises(ConfigError, match=r"^--grid x "):
+        parse_values(text, "--grid x")
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("max_positions", 2**63), ("max_positions", 10**400), ("lot_size", 2**63),
+    ("lot_size", 1e20), ("workers", 2**64), ("max_positions", 1e300)])
+def test_whole_number_fields_fit_int64(field: str, value: object) -> None:
+    with pytest.raises(ConfigError, match=f"^{field} = .*64-bit"):
+        BacktestConfig(**{field: value})  # type: ignore[arg-type]
+
+
+def test_whole_number_fields_up_to_int64_are_accepted() -> None:
+    config = BacktestConfig(max_positions=2**63 - 1, lot_size=2**63 - 1)
+    assert config.max_positions == 2**63 - 1 and config.lot_size == 2**63 - 1
+
+
+def test_a_window_longer_than_any_calendar_is_an_error_not_an_overflow() -> None:
+    with pytest.raises(ConfigError, match="calendar"):
+        Window.parse("200000m", "train")
+    with pytest.raises(ConfigError, match="calendar"):
+        Window.parse("9" * 5000 + "d", "test")
+    days = [dt.date(2023, 1, 2) + dt.timedelta(days=k) for k in range(400)]
+    for spec in (FoldSpec("100000m", "3m"), FoldSpec("3m", "100000m"),
+                 FoldSpec("100000m", "3m", anchored=True)):
+        with pytest.raises(ConfigError, match="no complete fold"):
+            split_folds(days, spec)
