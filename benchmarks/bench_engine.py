@@ -125,19 +125,20 @@ def store_save(folder: Path, runs: int) -> dict:
 
 def _checksum_blobs(result: BacktestResult) -> Callable[[], None]:
     """The integrity work of a save (and of a load) of ``result``: the checksum of each
-    stored table on its encoded bytes and of the run's sealed columns (``engine.results.store``)."""
-    from engine.results.store import (
+    stored table on its encoded bytes and of the run's sealed columns
+    (``engine.results.store_codec``)."""
+    from engine.results.store_codec import (
         SEALED_COLUMNS,
-        _run_row,
         encode_frame,
         frame_checksum,
         run_checksum,
+        run_row,
     )
     from engine.results.tables import RESULT_TABLES, to_arrow
 
     tables = {name: to_arrow(result.table(name)) for name in RESULT_TABLES}
     blobs = [(name, encode_frame(table)) for name, table in tables.items() if table.num_columns]
-    row = _run_row(result, "bench", "")
+    row = run_row(result, "bench", "")
     sealed = [row[name] for name in SEALED_COLUMNS]
 
     def checksums() -> None:

@@ -155,9 +155,10 @@ def cancel_cases(folder: Path, tries: int) -> list[dict[str, Any]]:
     """Cancel latency (median and max of ``tries``) of the sweep and the headline run."""
     from engine.config import BacktestConfig
     from engine.execution import parallel
-    from engine.execution.pool import CANCEL_GRACE, inject_fault
+    from engine.execution.pool import CANCEL_GRACE
     from engine.run.backtest import WORKER_SETUP, run_backtest
     from engine.studies.sweep import run_sweep
+    from tests.faults import inject_fault
 
     grid = _grid()
     cases = []

@@ -15,11 +15,11 @@ from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from engine.config import BacktestConfig
-from engine.execution.pool import inject_fault
 from engine.results.formatting import format_value
 from engine.run.backtest import run_backtest
 from gui.main_window import MainWindow
 from tests.conftest import SAMPLE
+from tests.faults import inject_fault
 
 pytestmark = pytest.mark.usefixtures("isolated_settings")
 

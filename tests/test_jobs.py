@@ -16,13 +16,14 @@ import pytest
 from engine.config import BacktestConfig
 from engine.errors import Cancelled, DataError
 from engine.execution import jobs
-from engine.execution.pool import WorkerCrashError, inject_fault
+from engine.execution.pool import WorkerCrashError
 from engine.results.formatting import format_frame
 from engine.results.store import RunStore
 from engine.run.backtest import run_backtest
 from engine.studies.sweep import run_sweep
 from engine.util.oscompat import WORKER_NICENESS
 from tests.conftest import SAMPLE
+from tests.faults import inject_fault
 
 CONFIG = BacktestConfig(data_dir=SAMPLE)
 

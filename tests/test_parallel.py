@@ -28,13 +28,13 @@ from engine.execution.pool import (
     Task,
     WorkerCrashError,
     WorkerError,
-    inject_fault,
 )
 from engine.progress import MIN_INTERVAL, STAGES, LocalContext, Progress, ProgressSink, TaskContext
 from engine.run.backtest import WORKER_SETUP, run_backtest
 from engine.run.column_pass import balance_chunks, column_pass, merge_records, pieces
 from engine.studies.sweep import run_sweep
 from tests.conftest import SAMPLE, needs_sigkill
+from tests.faults import inject_fault
 from tests.test_backtest import assert_same
 
 # Big enough on the 50-stock sample to take several seconds on two workers.
@@ -49,13 +49,19 @@ def _config(**changes: object) -> BacktestConfig:
 def stop_pool_afterwards() -> Iterator[None]:
     yield
     parallel.shutdown_pool()
-    assert not {p.pid for p in multiprocessing.active_children()} - jobs.host_pids()
+    assert not {p.pid for p in multiprocessing.active_children()} - _host_pids()
+
+
+def _host_pids() -> set[int]:
+    """Process ids of the job hosts (``engine.execution.jobs``) that other tests started."""
+    with jobs._hosts_lock:
+        return {pid for pool in jobs._hosts.values() for pid in pool.pids()}
 
 
 def _pool_children() -> tuple[set[int], set[int]]:
     """(pids of live multiprocessing children but the job hosts of other tests, pids of
     the shared pool's workers)."""
-    children = {p.pid for p in multiprocessing.active_children()} - jobs.host_pids()
+    children = {p.pid for p in multiprocessing.active_children()} - _host_pids()
     pool = parallel.shared_pool(1, WORKER_SETUP)
     return children, set(pool.pids())
 

@@ -21,6 +21,7 @@ import pytest
 from engine.cli.main import main
 from engine.config import BacktestConfig
 from engine.results import store as store_module
+from engine.results import store_schema
 from engine.results.store import (
     LIST_COLUMNS,
     SCHEMA_VERSION,
@@ -229,8 +230,8 @@ def test_migration_hook_upgrades_an_old_store(store_path: Path, runs: dict[str, 
     def add_column(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE runs ADD COLUMN starred INTEGER NOT NULL DEFAULT 0")
 
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
-    monkeypatch.setitem(store_module.MIGRATIONS, SCHEMA_VERSION, add_column)
+    monkeypatch.setattr(store_schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setitem(store_schema.MIGRATIONS, SCHEMA_VERSION, add_column)
     with RunStore(store_path) as new:
         assert new.schema_version == SCHEMA_VERSION + 1
         assert new.list_runs()["name"].tolist() == ["kept"]
@@ -475,7 +476,7 @@ def test_a_version_1_store_gains_checksums_and_stays_readable(
         assert store.schema_version == SCHEMA_VERSION == 2
         assert_same_result(store.load(run_id), runs["shared"])
     with sqlite3.connect(store_path) as raw:
-        assert raw.execute("PRAGMA application_id").fetchone()[0] == store_module.APPLICATION_ID
+        assert raw.execute("PRAGMA application_id").fetchone()[0] == store_schema.APPLICATION_ID
         assert raw.execute("SELECT COUNT(*) FROM frames WHERE checksum = ''").fetchone()[0] == 0
 
 

@@ -71,12 +71,6 @@ def host(name: str) -> WorkerPool:
         return pool
 
 
-def host_pids() -> set[int]:
-    """Process ids of the job hosts that are running (none is started here)."""
-    with _hosts_lock:
-        return {pid for pool in _hosts.values() for pid in pool.pids()}
-
-
 def shutdown_hosts() -> None:
     """Stop every job host (and the worker pools their jobs started); registered at exit."""
     with _hosts_lock:

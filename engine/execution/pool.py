@@ -12,6 +12,9 @@ Cancellation is cooperative with a deadline: the parent raises a shared flag tha
 workers check between pieces of work, waits ``CANCEL_GRACE`` seconds for them to stop,
 then kills any worker still busy (it is respawned on the next run). A dead worker is
 noticed through its process sentinel at once, and the run fails with ``WorkerCrashError``.
+
+This module is the parent's side (``WorkerPool`` and ``_Run``, which drives one ``map``);
+what runs in a worker, and the messages it sends back, is ``engine.execution.pool_worker``.
 """
 
 from __future__ import annotations
@@ -20,20 +23,19 @@ import itertools
 import logging
 import multiprocessing
 import multiprocessing.connection
-import os
 import pickle
 import signal
 import threading
 import time
-import traceback
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import BacktestError, Cancelled
-from engine.progress import MIN_INTERVAL, CancelToken, ProgressSink, Throttle
+from engine.execution.pool_worker import PICKLE, worker_main
+from engine.progress import CancelToken, ProgressSink
 from engine.util.oscompat import max_workers
 
 log = logging.getLogger(__name__)
@@ -43,9 +45,6 @@ CANCEL_GRACE = 0.5
 #: Seconds a worker may take to start (import the engine, load the kernels).
 START_TIMEOUT = 120.0
 _POLL = 0.05
-_PICKLE = pickle.HIGHEST_PROTOCOL
-#: Test-only fault injection: (mode, stage), see ``inject_fault``.
-_FAULT: tuple[str, str] | None = None
 
 
 class WorkerError(BacktestError):
@@ -93,114 +92,6 @@ class MapStats:
     startup_seconds: float = 0.0
     workers: int = 0
     spans: list[tuple[int, str, float, float]] = field(default_factory=list)
-
-
-@contextmanager
-def inject_fault(mode: str, stage: str) -> Iterator[None]:
-    """Test hook: workers fail at the start of ``stage`` ("attach", "indicators",
-    "sweep", ...) in tasks sent inside this block.
-
-    ``mode`` is "raise" (an exception), "hang" (sleep until cancelled) or "stall"
-    (sleep and ignore cancellation, so only killing the worker stops it).
-    """
-    global _FAULT
-    previous, _FAULT = _FAULT, (mode, stage)
-    try:
-        yield
-    finally:
-        _FAULT = previous
-
-
-class _WorkerContext:
-    """``TaskContext`` inside a worker: events and spans go back through the pipe."""
-
-    def __init__(self, conn: Any, run_id: int, task_id: int, cancel_flag: Any,
-                 fault: tuple[str, str] | None) -> None:
-        self.conn, self.run_id, self.task_id = conn, run_id, task_id
-        self.cancel_flag, self.fault = cancel_flag, fault
-        self.spans: list[tuple[str, float, float]] = []
-        self._throttle = Throttle(MIN_INTERVAL)
-
-    def report(self, stage: str, done: int, total: int, force: bool = False) -> None:
-        if self._throttle.ready(force):
-            self.conn.send(("progress", self.run_id, self.task_id, stage, done, total))
-
-    def is_set(self) -> bool:
-        """Whether the parent cancelled this task's run (so the context is a CancelToken)."""
-        return bool(self.cancel_flag.value == self.run_id)
-
-    def check_cancel(self) -> None:
-        if self.is_set():
-            raise Cancelled("cancelled")
-
-    @contextmanager
-    def span(self, stage: str) -> Iterator[None]:
-        start = time.time()
-        try:
-            if self.fault is not None and self.fault[1] == stage:
-                self._inject(self.fault[0], stage)
-            yield
-        finally:
-            self.spans.append((stage, start, time.time()))
-
-    def _inject(self, mode: str, stage: str) -> None:
-        if mode == "raise":
-            raise RuntimeError(f"injected fault in {stage}")
-        while True:
-            time.sleep(0.01)
-            if mode == "hang":
-                self.check_cancel()
-
-
-def _worker_main(slot: int, conn: Any, cancel_flag: Any,
-                 initializer: Callable[[], object] | None) -> None:
-    """Body of a worker process: run the initializer, then serve tasks until told to stop."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    started = time.time()
-    try:
-        if initializer is not None:
-            initializer()
-    except BaseException:
-        conn.send(("init_error", slot, traceback.format_exc()))
-        return
-    conn.send(("ready", slot, os.getpid(), started, time.time()))
-    while True:
-        try:
-            message = pickle.loads(conn.recv_bytes())
-        except (EOFError, OSError):
-            return  # the parent is gone
-        if message is None:
-            return
-        try:
-            _serve(conn, cancel_flag, *message)
-        except (BrokenPipeError, EOFError, OSError):
-            return
-
-
-def _serve(conn: Any, cancel_flag: Any, run_id: int, task_id: int, fn: Callable[..., Any],
-           payload: Any, fault: tuple[str, str] | None) -> None:
-    ctx = _WorkerContext(conn, run_id, task_id, cancel_flag, fault)
-    try:
-        value = fn(payload, ctx)
-    except Cancelled:
-        conn.send(("cancelled", run_id, task_id, ctx.spans, time.time()))
-    except Exception as exc:
-        conn.send(("error", run_id, task_id, ctx.spans, time.time(),
-                   f"{type(exc).__name__}: {exc}", traceback.format_exc(), _portable(exc)))
-    else:
-        data = pickle.dumps(("result", run_id, task_id, ctx.spans, time.time(), value), _PICKLE)
-        conn.send_bytes(data)
-
-
-def _portable(exc: Exception) -> BacktestError | None:
-    """``exc`` when it is an engine error that survives pickling (it is sent as is)."""
-    if not isinstance(exc, BacktestError):
-        return None
-    try:
-        pickle.loads(pickle.dumps(exc, _PICKLE))
-    except Exception:
-        return None
-    return exc
 
 
 @dataclass
@@ -318,7 +209,7 @@ class WorkerPool:
                 self.reap(slot)
                 parent_end, child_end = self._ctx.Pipe(duplex=True)
                 process = self._ctx.Process(
-                    target=_worker_main, name=f"{self._name}-{slot}",
+                    target=worker_main, name=f"{self._name}-{slot}",
                     args=(slot, child_end, self._cancel_flag, self._initializer),
                     daemon=self._daemon)
                 process.start()
@@ -480,7 +371,7 @@ class _Run:
 
     def _send(self, slot: int, task_id: int) -> None:
         task = self.tasks[task_id]
-        data = pickle.dumps((self.run_id, task_id, task.fn, task.payload, _FAULT), _PICKLE)
+        data = pickle.dumps((self.run_id, task_id, task.fn, task.payload), PICKLE)
         self.busy[slot] = task_id
         w = self.pool.worker(slot)
         try:
