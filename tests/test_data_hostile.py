@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from engine.data import load_market_data
+from engine.data import load_market_data, read_stock_list
 from engine.errors import DataError
 
 HEADER = "date,open,high,low,close,volume\n"
@@ -27,7 +27,7 @@ def _folder(tmp_path: Path, files: dict[str, str]) -> Path:
 
 
 def _long_csv(codes: list[str]) -> str:
-    rows = "".join(f"{code},2024-01-0{2 + k % 3},10,10.1,9.9,10,100\n"
+    rows = "".join(f"{code},2024-01-0{2 + k},10,10.1,9.9,10,100\n"
                    for k, code in enumerate(codes))
     return "ts_code," + HEADER + rows
 
@@ -88,3 +88,31 @@ def test_a_long_parquet_row_with_a_null_code_is_named(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"^bars.parquet: row 2 \(2024-01-03\) has no code in "
                        r"column `code`"):
         load_market_data(folder, use_cache=False)
+
+
+# --- item 3
+
+
+def test_long_csv_codes_that_lost_their_zeros_are_padded(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {"bars.csv": _long_csv(["1", "2357", "600000", "1", "2357"])})
+    data = load_market_data(folder, use_cache=False)
+    assert data.codes == ("000001.SZ", "002357.SZ", "600000.SH")
+    assert not [w for w in data.warnings if "not stock codes" in w]
+
+
+def test_long_parquet_codes_as_integers_or_short_text_are_padded(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    frame = pd.DataFrame({"date": pd.to_datetime(["2024-01-02", "2024-01-02"]), "open": 10.0,
+                          "high": 10.1, "low": 9.9, "close": 10.0, "volume": 100.0})
+    frame.assign(code=[1, 2357]).to_parquet(folder / "bars.parquet")
+    assert load_market_data(folder, use_cache=False).codes == ("000001.SZ", "002357.SZ")
+    frame.assign(code=["1", "2357"]).to_parquet(folder / "bars.parquet")
+    assert load_market_data(folder, use_cache=False).codes == ("000001.SZ", "002357.SZ")
+
+
+def test_stock_lists_whose_codes_lost_their_zeros(tmp_path: Path) -> None:
+    (tmp_path / "list.txt").write_text("1\n2357, 600000\n", encoding="utf-8")
+    assert read_stock_list(tmp_path / "list.txt") == ["000001.SZ", "002357.SZ", "600000.SH"]
+    pd.DataFrame({"code": [1, 2357]}).to_csv(tmp_path / "list.csv", index=False)
+    assert read_stock_list(tmp_path / "list.csv") == ["000001.SZ", "002357.SZ"]

@@ -68,6 +68,13 @@ def parse_code(text: str) -> str | None:
     return None
 
 
+def pad_code(text: str) -> str:
+    """A code that lost its leading zeros (``1``, ``2357``: a spreadsheet's number) padded
+    back to six digits (SPEC §1); any other text as it is."""
+    text = text.strip()
+    return text.zfill(6) if text.isdigit() and len(text) < 6 else text
+
+
 def code_from_file_name(name: str) -> str | None:
     """Canonical code of a per-stock data file name (``000001_SZ.parquet``, ``sz000001.csv``,
     ``000001.csv``, ``600000.XSHG.feather``, ...), else None."""

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from engine.data.column_aliases import ALIASES, map_columns
 from engine.data.folder import FolderScan
-from engine.data.naming import normalize_code, parse_code
+from engine.data.naming import normalize_code, pad_code, parse_code
 from engine.errors import DataError
 from engine.util.lazy_import import lazy_module
 from engine.util.text import read_text
@@ -46,7 +46,7 @@ def read_stock_list(path: Path | str) -> list[str]:
         raise DataError(f"stock list {path.name} cannot be read ({exc})", file=path) from exc
     codes = []
     for item in items:
-        code = parse_code(item)
+        code = parse_code(pad_code(item))
         if code is None:
             raise DataError(f"stock list {path.name}: {item!r} is not a stock code; write codes "
                             "like 000001.SZ, 000001_SZ, sz000001 or 000001", file=path, code=item)
@@ -67,9 +67,8 @@ def _table_codes(path: Path) -> list[str]:
     if column is None:
         raise ValueError(f"it needs a code column ({', '.join(ALIASES['ts_code'])}); found: "
                          f"{', '.join(map(str, frame.columns))}")
-    # A spreadsheet may have turned 000001 into the number 1.
-    return [text.zfill(6) if text.isdigit() else text
-            for text in (str(v).strip() for v in frame[column].dropna())]
+    # A spreadsheet may have turned 000001 into the number 1 (padded by the caller).
+    return [str(v).strip() for v in frame[column].dropna()]
 
 
 def resolve_codes(scan: FolderScan, wanted: Sequence[str] | None) -> tuple[list[str], list[str]]:

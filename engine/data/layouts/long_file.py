@@ -105,12 +105,13 @@ def _scan(folder: Path, listing: Listing) -> FolderScan:
 
 
 def _code_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Codes as text; integer codes get their leading zeros back (1 -> 000001)."""
+    """Codes as text; codes that lost their leading zeros get them back (SPEC §1: an
+    integer column, or text such as ``1`` and ``2357`` from a spreadsheet: 000001)."""
     if pat.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
-    if pat.is_integer(column.type):
-        return pc.utf8_lpad(column.cast(pa.string()), 6, "0")
-    return pc.utf8_trim_whitespace(column.cast(pa.string()))
+    text = pc.utf8_trim_whitespace(column.cast(pa.string()))
+    short = pc.and_(pc.utf8_is_digit(text), pc.less(pc.utf8_length(text), 6))
+    return pc.if_else(short, pc.utf8_lpad(text, 6, "0"), text)
 
 
 def _distinct_codes(path: Path) -> list[str]:
