@@ -5,6 +5,10 @@ figures that read them. Each case either works or is one line naming what to fix
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +17,7 @@ from engine.config import BacktestConfig
 from engine.errors import ConfigError
 from engine.studies.folds import FoldSpec, Window, split_folds
 from engine.studies.grid import parse_values
-from tests.conftest import SAMPLE
+from tests.conftest import ROOT, SAMPLE
 
 # -- 1. numbers that are not finite or do not fit the kernels' int64 ------------------
 
@@ -90,3 +94,46 @@ def test_a_window_longer_than_any_calendar_is_an_error_not_an_overflow() -> None
                  FoldSpec("100000m", "3m", anchored=True)):
         with pytest.raises(ConfigError, match="no complete fold"):
             split_folds(days, spec)
+
+
+# -- 2. output to a closed pipe (``backtest sweep ... | head -3``) ---------------------
+
+def _sweep_argv(out: Path, store: Path) -> list[str]:
+    # --top 100: the table is more than one 8 KiB buffer, so it reaches the pipe while
+    # the command still has its files to write and its run to save
+    return [sys.executable, "-m", "engine.cli", "sweep", "--data", str(SAMPLE),
+            "--workers", "1", "--period", "6:30:1", "--oversold", "25,30", "--top", "100",
+            "--out", str(out), "--store", str(store), "--no-progress"]
+
+
+@pytest.mark.parametrize("reader", ["gone", "head -3"])
+def test_output_to_a_closed_pipe_still_writes_the_files_and_saves_the_run(
+        reader: str, tmp_path: Path) -> None:
+    from engine.results.store import RunStore
+
+    out, store = tmp_path / "sweep", tmp_path / "runs.sqlite"
+    argv = _sweep_argv(out, store)
+    if reader == "gone":  # the reader closed its end before the first line
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            done = subprocess.run(argv, stdout=write_end, stderr=subprocess.PIPE, cwd=ROOT,
+                                  encoding="utf-8", errors="replace", timeout=600,
+                                  check=False)
+        finally:
+            os.close(write_end)
+        status, err = done.returncode, done.stderr
+    else:  # like head -3: read three lines, then close the pipe
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                cwd=ROOT, encoding="utf-8", errors="replace")
+        assert proc.stdout is not None and proc.stderr is not None
+        lines = [proc.stdout.readline() for _ in range(3)]
+        proc.stdout.close()
+        err = proc.stderr.read()
+        status = proc.wait(timeout=600)
+        assert lines[0].startswith("50 combinations on 50 stocks")
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert status == 0, err
+    assert {p.name for p in out.iterdir()} == {"sweep.csv", "skipped.csv", "sweep.json"}
+    with RunStore(store) as runs:
+        assert len(runs.list_runs()) == 1

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from engine.cli.closed_pipe import survive_closed_pipes
 from engine.cli.flags import (
     add_cluster_flag,
     add_grid_flags,
@@ -289,11 +290,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     interpreter's final collections skip the few hundred thousand that numba's types and
     the imported libraries allocated: that saves a fresh process 0.3-0.5 s at exit.
     Standard output and error first take any text (``make_console_safe``): a Chinese stock
-    name printed to a GBK console, or to a file it is redirected to, never raises.
+    name printed to a GBK console, or to a file it is redirected to, never raises; and
+    output to a pipe whose reader has gone (``| head -3``) is dropped while the command
+    finishes its work, writing its files and saving its run (``survive_closed_pipes``).
     """
     make_console_safe()
     try:
-        return _main(argv)
+        with survive_closed_pipes():
+            return _main(argv)
     finally:
         gc.freeze()
 
