@@ -257,10 +257,10 @@ def test_an_index_in_the_folder_is_the_benchmark_whatever_the_layout(
     folder = _copy_tree(folders[layout], tmp_path / layout)
     target = folder / index_path
     if layout == "tdx":
-        records = _records(400)
-        days = pd.bdate_range("2021-01-04", periods=400)
+        records = _records(520)  # to the window's last day: an index never ends early
+        days = pd.bdate_range("2021-01-04", periods=520)
         records["date"] = days.strftime("%Y%m%d").astype(np.uint32)
-        records["close"] = records["open"] = 400000 + np.arange(400) * 100  # 4000.00 + 1/day
+        records["close"] = records["open"] = 400000 + np.arange(520) * 100  # 4000.00 + 1/day
         records["high"], records["low"] = records["close"] + 500, records["close"] - 500
         target.write_bytes(records.tobytes())
     else:

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from engine.cli.main import main
@@ -137,3 +139,59 @@ def test_output_to_a_closed_pipe_still_writes_the_files_and_saves_the_run(
     assert {p.name for p in out.iterdir()} == {"sweep.csv", "skipped.csv", "sweep.json"}
     with RunStore(store) as runs:
         assert len(runs.list_runs()) == 1
+
+
+# -- 3. an index benchmark that ends early; a benchmark file changed in place ----------
+
+def _index_closes(folder: Path, start: str = "2022-06-01", end: str = "2026-02-27",
+                  seed: int = 1) -> tuple[Path, pd.DataFrame]:
+    days = pd.bdate_range(start, end)
+    closes = np.round(3000 * np.exp(np.cumsum(
+        np.random.default_rng(seed).normal(0, 0.01, len(days)))), 2)
+    frame = pd.DataFrame({"trade_date": days.strftime("%Y%m%d"), "close": closes})
+    path = folder / "hs300.csv"
+    frame.to_csv(path, index=False)
+    return path, frame
+
+
+_BENCH_BASE = BacktestConfig(data_dir=SAMPLE, workers=1)  # 2023-02-04 .. 2026-02-04
+
+
+def test_an_index_that_ends_before_the_window_is_an_error_naming_its_range(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.errors import DataError
+    from engine.run.backtest import run_backtest
+
+    path, _ = _index_closes(tmp_path, end="2025-06-30")
+    with pytest.raises(DataError, match=r"ends 2025-06-30, before the run's last day "
+                                        r"2026-02-04.*2022-06-01 \.\. 2025-06-30"):
+        run_backtest(_BENCH_BASE.replace(benchmark=str(path)))
+    late, _ = _index_closes(tmp_path, start="2024-01-02")
+    with pytest.raises(DataError, match=r"no close on or before the run's first day "
+                                        r"2023-02-06.*2024-01-02 \.\. 2026-02-27"):
+        run_backtest(_BENCH_BASE.replace(benchmark=str(late)))
+    path, _ = _index_closes(tmp_path, end="2025-06-30")
+    assert _status(["run", *_RUN, "--no-store", "--benchmark", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "2022-06-01 .. 2025-06-30" in err
+    # an index that covers the window to its last day is fine
+    path, _ = _index_closes(tmp_path, start="2023-02-06", end="2026-02-04")
+    run_backtest(_BENCH_BASE.replace(benchmark=str(path)))
+
+
+def test_a_benchmark_file_changed_in_place_is_read_again(tmp_path: Path) -> None:
+    from engine.run.backtest import run_backtest
+
+    path, frame = _index_closes(tmp_path)
+    config = _BENCH_BASE.replace(benchmark=str(path))
+    before = run_backtest(config).equity["benchmark"].to_numpy()
+    st = path.stat()
+    changed = frame.assign(close=frame["close"].to_numpy()[::-1])  # the same bytes, reordered
+    changed.to_csv(path, index=False)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # cp -p, rsync -t: mtime kept
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+    after = run_backtest(config).equity
+    closes = changed.set_index(pd.to_datetime(changed["trade_date"]))["close"]
+    level = closes.reindex(pd.to_datetime(after["date"]), method="ffill").to_numpy()
+    assert not np.array_equal(after["benchmark"].to_numpy(), before)
+    np.testing.assert_allclose(after["benchmark"], 1_000_000 * level / level[0], rtol=1e-15)

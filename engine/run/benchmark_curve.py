@@ -4,8 +4,10 @@ as TongDaXin's ``sh000300.day``, or a file of daily closes)."""
 
 from __future__ import annotations
 
-import functools
 import io
+import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -75,14 +77,36 @@ def _checked(path: Path, name: str, days: np.ndarray, closes: np.ndarray,
 def closes_for(benchmark: str, folder: Path) -> tuple[np.ndarray, np.ndarray]:
     """The closes ``benchmark`` names: an existing file, else an index code looked up in
     the data ``folder``; a DataError says what was tried."""
+    source, code, _ = _locate(benchmark, folder)
+    return _read_located(benchmark, folder, source, code)
+
+
+def _locate(benchmark: str, folder: Path) -> tuple[Path | None, str | None, tuple[Path, ...]]:
+    """Where ``benchmark``'s closes are: (a file of closes, or None; the index code to read
+    by the folder's layout, or None; the files and folders that decide the closes, for
+    ``_cached_closes`` to stat)."""
     path = Path(benchmark).expanduser()
     if path.is_file():
-        return read_closes(path)
+        return path, None, (path,)
     code = parse_code(benchmark)
+    if code is None:
+        return None, None, ()
+    scan = scan_folder(folder)
+    where = {**scan.other_files, **scan.files}
+    files = scan.sources.get(code, (where[code],)) if code in where else ()
+    decides = (folder, *dict.fromkeys(p.parent for p in files), *files)
+    found = scan.other_files.get(code)
+    if found is not None and found.suffix.lower() in DATA_SUFFIXES:
+        return found, None, decides  # a per-stock file, which may hold only the closes
+    return None, code, decides
+
+
+def _read_located(benchmark: str, folder: Path, source: Path | None,
+                  code: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Read what ``_locate`` found; a DataError says what was tried when it found none."""
+    if source is not None:
+        return read_closes(source)
     if code is not None:
-        found = scan_folder(folder).other_files.get(code)
-        if found is not None and found.suffix.lower() in DATA_SUFFIXES:
-            return read_closes(found)  # a per-stock file, which may hold only the closes
         closes = _layout_closes(folder, code)
         if closes is not None:
             return closes
@@ -108,19 +132,69 @@ def index_equity(run_days: np.ndarray, days: np.ndarray, closes: np.ndarray,
                  initial_capital: float, name: str = "the benchmark") -> np.ndarray:
     """``initial_capital`` grown like the index from the run's first day: ``capital *
     close_t / close_first`` on each run day, a day without an index bar taking the last
-    close before it. The index must have a close on or before the first run day."""
-    at = np.searchsorted(days, np.asarray(run_days, dtype=np.int64), side="right") - 1
-    if at.size and at[0] < 0:
-        raise DataError(f"{name} has no close on or before the run's first day "
-                        f"{np.datetime64(int(run_days[0]), 'D')}; its data starts "
-                        f"{np.datetime64(int(days[0]), 'D')}", field="benchmark")
+    close before it. The index must cover the run (SPEC §7, never held flat): a close on
+    or before its first day and none of its days after the index's last close; a
+    DataError names the index's range otherwise."""
+    run_days = np.asarray(run_days, dtype=np.int64)
+    at = np.searchsorted(days, run_days, side="right") - 1
+    if at.size:
+        first, last = (np.datetime64(int(d), "D") for d in (run_days[0], run_days[-1]))
+        span = (f"its closes run {np.datetime64(int(days[0]), 'D')} .. "
+                f"{np.datetime64(int(days[-1]), 'D')}" if days.size else "it has no close")
+        if at[0] < 0:
+            raise DataError(f"{name} has no close on or before the run's first day {first}; "
+                            f"{span}: start the run later or give closes that cover it",
+                            field="benchmark")
+        if days[-1] < run_days[-1]:
+            raise DataError(f"{name} ends {np.datetime64(int(days[-1]), 'D')}, before the "
+                            f"run's last day {last} ({span}); an index is never held flat: "
+                            "end the run earlier or give closes that cover it",
+                            field="benchmark")
     level = closes[at]
     return initial_capital * level / level[0]
 
 
-@functools.lru_cache(maxsize=4)
+#: Benchmarks whose closes the process keeps (the run host runs many runs on one).
+CACHED_BENCHMARKS = 4
+#: (benchmark, folder) -> (the paths stamped, their stamp, the closes)
+_closes_cache: OrderedDict[tuple[str, str], tuple[tuple[Path, ...], tuple[object, ...],
+                                                  tuple[np.ndarray, np.ndarray]]]
+_closes_cache = OrderedDict()
+_closes_lock = threading.Lock()
+
+
+def _stamp(paths: tuple[Path, ...]) -> tuple[object, ...]:
+    """What an edit cannot keep of each path: its size, mtime, ctime (any write changes
+    it, even one that puts the mtime back: ``cp -p``, ``rsync -t``) and inode (a file
+    replaced by another); None for a path that is gone."""
+    out: list[object] = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            out.append((os.fspath(path), None))
+            continue
+        out.append((os.fspath(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+    return tuple(out)
+
+
 def _cached_closes(benchmark: str, folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    return closes_for(benchmark, folder)
+    """``closes_for``, kept while the files it read (and the folders that chose them) are
+    unchanged: the stamp is taken before the read, so an edit during it reads again."""
+    key = (benchmark, os.fspath(folder))
+    with _closes_lock:
+        hit = _closes_cache.get(key)
+    if hit is not None and _stamp(hit[0]) == hit[1]:
+        return hit[2]
+    source, code, decides = _locate(benchmark, folder)
+    stamp = _stamp(decides)
+    closes = _read_located(benchmark, folder, source, code)
+    with _closes_lock:
+        _closes_cache[key] = (decides, stamp, closes)
+        _closes_cache.move_to_end(key)
+        while len(_closes_cache) > CACHED_BENCHMARKS:
+            _closes_cache.popitem(last=False)
+    return closes
 
 
 def benchmark_curve(data: MarketData, config: BacktestConfig,
