@@ -8,6 +8,7 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -195,3 +196,33 @@ def test_a_benchmark_file_changed_in_place_is_read_again(tmp_path: Path) -> None
     level = closes.reindex(pd.to_datetime(after["date"]), method="ffill").to_numpy()
     assert not np.array_equal(after["benchmark"].to_numpy(), before)
     np.testing.assert_allclose(after["benchmark"], 1_000_000 * level / level[0], rtol=1e-15)
+
+
+# -- 4. a data file corrected in place, its size and mtime kept ------------------------
+
+@pytest.mark.parametrize("how", ["rewrite", "replace"])
+def test_a_file_corrected_in_place_with_its_mtime_kept_is_read_again(
+        how: str, tmp_path: Path) -> None:
+    from engine.data import load_market_data
+    from tests.conftest import bars
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    days = ["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"]
+    path = folder / "600000_SH.csv"
+    bars(days, [5.0, 5.5, 6.0, 6.5]).to_csv(path, index=False)
+    first = load_market_data(folder)
+    st = path.stat()
+    corrected = bars(days, [5.0, 5.6, 6.0, 6.5])  # one close fixed: the same size
+    time.sleep(0.03)  # past the file system's coarse clock tick, as any real edit is
+    if how == "rewrite":  # an editor writing the file in place
+        corrected.to_csv(path, index=False)
+    else:  # cp -p, rsync -t, tar x: a new file put where the old one was
+        other = folder / "incoming.tmp"
+        corrected.to_csv(other, index=False)
+        os.replace(other, path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # the mtime kept
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+    again = load_market_data(folder)
+    assert first.close[1, 0] == 5.5 and not again.from_cache
+    assert again.close[1, 0] == 5.6

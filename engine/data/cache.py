@@ -43,8 +43,9 @@ from engine.data.align import AlignedArrays
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "BACKTEST_CACHE_DIR"
-FORMAT_VERSION = 5  # 2: every bad stock's error; 3: limit planes; 4: checksums.json;
-#                    5: xxh3-128 file digests in the fingerprint
+FORMAT_VERSION = 6  # 2: every bad stock's error; 3: limit planes; 4: checksums.json;
+#                    5: xxh3-128 file digests in the fingerprint; 6: inode and ctime in
+#                    each file's identity
 KEEP_ENTRIES = 16  # keys: all generations of a key count as one entry
 #: Separates a key from its generation in an entry's name (``<key>~<generation>``).
 GENERATION_MARK = "~"
@@ -73,12 +74,14 @@ def default_cache_dir() -> Path:
 
 def cache_key(sources: dict[str, Sequence[Path]], missing: list[str],
               params: dict[str, Any]) -> str:
-    """Key of an aligned dataset: the path, size and mtime of every file each code's bars
-    are read from (a per-stock file, a ``.day`` file, a qlib calendar, instrument lists
-    and ``.bin`` files, a long file) plus the load parameters.
+    """Key of an aligned dataset: the path, size, mtime, inode and ctime of every file
+    each code's bars are read from (a per-stock file, a ``.day`` file, a qlib calendar,
+    instrument lists and ``.bin`` files, a long file) plus the load parameters.
 
     Touching or replacing any file changes its stat, so a changed file is never served
-    from the cache.
+    from the cache: a file corrected in place with its size and mtime kept (``cp -p``,
+    ``rsync -t``, ``tar x``) still has a new ctime (any write or ``utime`` sets it) or,
+    when replaced, a new inode.
     """
     folders: dict[str, str] = {}
     seen: dict[str, list[str | int]] = {}  # a long file or qlib calendar is stat'ed once
@@ -96,7 +99,8 @@ def cache_key(sources: dict[str, Sequence[Path]], missing: list[str],
 
 
 def _identity(path: str, folders: dict[str, str]) -> list[str | int]:
-    """A file's real path, size and mtime. The folder's real path is resolved once
+    """A file's real path, size, mtime, inode and ctime (what an in-place edit cannot
+    keep; on Windows the inode is the file index). The folder's real path is resolved once
     (``folders`` remembers it), a symlinked file on its own: a warm load stats 500 files
     in a few milliseconds instead of resolving every path component of each."""
     text = path
@@ -109,7 +113,7 @@ def _identity(path: str, folders: dict[str, str]) -> list[str | int]:
         if parent not in folders:
             folders[parent] = os.path.realpath(parent or ".")
         real = os.path.join(folders[parent], name)
-    return [real, st.st_size, st.st_mtime_ns]
+    return [real, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
 
 
 def file_digest(path: Path) -> str:
