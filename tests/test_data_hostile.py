@@ -116,3 +116,47 @@ def test_stock_lists_whose_codes_lost_their_zeros(tmp_path: Path) -> None:
     assert read_stock_list(tmp_path / "list.txt") == ["000001.SZ", "002357.SZ", "600000.SH"]
     pd.DataFrame({"code": [1, 2357]}).to_csv(tmp_path / "list.csv", index=False)
     assert read_stock_list(tmp_path / "list.csv") == ["000001.SZ", "002357.SZ"]
+
+
+# --- item 4
+
+
+@pytest.mark.parametrize(("column", "value", "shown"), [
+    ("ts_code", "600142.SH", "600142.SH"), ("code", "600142", "600142"),
+    ("股票代码", "sh600142", "600142.SH")])
+def test_a_code_column_that_names_another_stock(tmp_path: Path, column: str, value: str,
+                                                shown: str) -> None:
+    rows = "".join(f"{value},{line}\n" for line in GOOD_ROWS.splitlines())
+    folder = _folder(tmp_path, {"000001.csv": HEADER + GOOD_ROWS,
+                                "000002.csv": f"{column}," + HEADER + rows})
+    with pytest.raises(DataError, match=rf"^000002.csv: column `{column}` names {shown} on row "
+                       r"1, but the file name names 000002.SZ; rename the file or fix the "
+                       r"column$") as info:
+        load_market_data(folder, use_cache=False)
+    assert info.value.code == "000002.SZ" and info.value.rule == "code mismatch"
+    skipped = load_market_data(folder, use_cache=False, on_bad_stock="skip")
+    assert skipped.codes == ("000001.SZ",) and skipped.excluded[0][:2] == ("000002.SZ",
+                                                                           "000002.csv")
+
+
+def test_a_parquet_code_column_that_names_another_stock(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    frame = pd.DataFrame({"date": pd.to_datetime(["2024-01-02", "2024-01-03"]), "open": 10.0,
+                          "high": 10.1, "low": 9.9, "close": 10.0, "volume": 100.0})
+    frame.assign(ts_code="000001.SZ").to_parquet(folder / "000001_SZ.parquet")
+    frame.assign(ts_code=["000002.SZ", "600142.SH"]).to_parquet(folder / "000002_SZ.parquet")
+    with pytest.raises(DataError, match=r"^000002_SZ.parquet: column `ts_code` names 600142.SH "
+                       r"on row 2, but the file name names 000002.SZ"):
+        load_market_data(folder, use_cache=False)
+
+
+def test_code_columns_that_agree_with_the_file_name_load(tmp_path: Path) -> None:
+    def rows(value: str) -> str:
+        return "code," + HEADER + "".join(f"{value},{line}\n" for line in GOOD_ROWS.splitlines())
+
+    folder = _folder(tmp_path, {"000001.csv": rows("1"), "sz000002.csv": rows("000002.SZ"),
+                                "600000_SH.csv": rows("sh.600000"), "sh000001.csv": rows("000001"),
+                                "000004.csv": rows("")})
+    data = load_market_data(folder, use_cache=False)
+    assert data.codes == ("000001.SZ", "000002.SZ", "000004.SZ", "600000.SH")

@@ -102,14 +102,15 @@ def read_file(path: Path) -> FileTable:
     return file_table(raw.path, raw.digest, raw.table, raw.mapping)
 
 
-def read_raw(path: Path) -> RawFile:
+def read_raw(path: Path, extra: tuple[str, ...] = ()) -> RawFile:
     """Read and decode one data file (the part of ``read_file`` that threads can share:
-    Arrow's decoders release the GIL); ``engine.data.batch.convert_raws`` finishes it."""
+    Arrow's decoders release the GIL); ``engine.data.batch.convert_raws`` finishes it.
+    ``extra``: canonical columns to decode besides the bars' (``read_table``)."""
     data = read_bytes(path)
     if not data or data.isspace():
         raise DataError(f"{path.name}: the file is empty; re-export it or remove it from the "
                         "data folder", file=path, rule="no traded row")
-    table, mapping = read_table(path, data)
+    table, mapping = read_table(path, data, extra)
     return RawFile(path, digest_of(data), table, mapping)
 
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.types as pat
 
 from engine.data.batch import collect, convert_raws
 from engine.data.folder import (
@@ -15,11 +20,17 @@ from engine.data.folder import (
     finish_scan,
     is_stock_list,
 )
-from engine.data.naming import code_from_file_name
+from engine.data.naming import code_from_file_name, pad_code, parse_code
 from engine.data.read_pool import guarded, read_runs
 from engine.data.reader import FileTable, RawFile, read_raw
 from engine.errors import DataError
 from engine.progress import CancelToken
+from engine.util.lazy_import import lazy_module
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+else:
+    pc = lazy_module("pyarrow.compute")
 
 # Which file serves a code that several formats hold (first wins, with a warning).
 _FORMAT_RANK = (".parquet", ".feather", ".csv")
@@ -66,9 +77,57 @@ def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | N
         return convert_raws([guarded(read_one, code) for code in run])
 
     def read_one(code: str) -> RawFile:
-        return read_raw(scan.files[code])
+        return checked_code_column(read_raw(scan.files[code], extra=("ts_code",)), code)
 
     return collect(read_runs(codes, read_run, progress, cancel), len(codes))
+
+
+def checked_code_column(raw: RawFile, code: str) -> RawFile:
+    """The file without its code column, once every code in it is ``code`` (SPEC §1: a
+    code column that names another stock than the file name is an error naming both).
+
+    Empty cells and values that are no stock code (a name) are not compared; a bare code
+    (``000001``, or ``1`` that lost its zeros) is compared by its digits only, as it does
+    not say its exchange (``sh000001.csv``, an index, may say ``000001``)."""
+    name = raw.mapping.get("ts_code")
+    if name is None:
+        return raw
+    column = raw.table.column(name)
+    if pat.is_dictionary(column.type):  # parquet's: each chunk's distinct values
+        values = [v for chunk in column.chunks for v in chunk.dictionary.to_pylist()]
+    else:
+        values = pc.unique(column).to_pylist()
+    wrong = [value for value in values if not _names_stock(value, code)]
+    if wrong:  # the first row that names another stock
+        plain = column.cast(column.type.value_type) if pat.is_dictionary(column.type) else column
+        row = min(int(pc.index(plain, pa.scalar(value, plain.type)).as_py())
+                  for value in wrong)
+        named, bare = _named_code(plain[row].as_py())
+        assert named is not None
+        raise DataError(f"{raw.path.name}: column `{name}` names "
+                        f"{named[:6] if bare else named} on row {row + 1}, but the file name "
+                        f"names {code}; rename the file or fix the column", file=raw.path,
+                        code=code, field="ts_code", row=str(row + 1), rule="code mismatch")
+    mapping = {key: found for key, found in raw.mapping.items() if key != "ts_code"}
+    return RawFile(raw.path, raw.digest, raw.table.drop_columns([name]), mapping)
+
+
+def _names_stock(value: object, code: str) -> bool:
+    """False when a code cell names a stock other than ``code`` (a bare code: other digits)."""
+    named, bare = _named_code(value)
+    return named is None or named == code or (bare and named[:6] == code[:6])
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _named_code(value: object) -> tuple[str | None, bool]:
+    """The canonical code a code cell names (None: empty, or no stock code), and whether
+    it is bare (says no exchange). Cached: each file's cells repeat one code."""
+    if value is None:
+        return None, True
+    if isinstance(value, float) and value.is_integer():  # an integer column with a gap
+        value = int(value)
+    padded = pad_code(str(value))
+    return parse_code(padded), padded.isdigit()
 
 
 LAYOUT = Layout("per-stock", "per-stock files", _matches, _scan, _read)
