@@ -5,12 +5,15 @@ line naming the file, the row or code, and what to do (SPEC §1)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from engine.data import load_market_data, read_stock_list
+from engine.data.layouts.tdx import DAY_RECORD
 from engine.errors import DataError
 
 HEADER = "date,open,high,low,close,volume\n"
@@ -30,6 +33,16 @@ def _long_csv(codes: list[str]) -> str:
     rows = "".join(f"{code},2024-01-0{2 + k},10,10.1,9.9,10,100\n"
                    for k, code in enumerate(codes))
     return "ts_code," + HEADER + rows
+
+
+def _qlib(folder: Path, fields: dict[str, np.ndarray]) -> Path:
+    (folder / "calendars").mkdir(parents=True)
+    (folder / "calendars" / "day.txt").write_text("2024-01-02\n2024-01-03\n", encoding="utf-8")
+    inst = folder / "features" / "sh600000"
+    inst.mkdir(parents=True)
+    for name, values in fields.items():
+        (inst / f"{name}.day.bin").write_bytes(np.r_[0, values].astype("<f4").tobytes())
+    return folder
 
 
 # --- item 1
@@ -160,3 +173,72 @@ def test_code_columns_that_agree_with_the_file_name_load(tmp_path: Path) -> None
                                 "000004.csv": rows("")})
     data = load_market_data(folder, use_cache=False)
     assert data.codes == ("000001.SZ", "000002.SZ", "000004.SZ", "600000.SH")
+
+
+# --- item 5
+
+def _case_sensitive(folder: Path) -> bool:
+    (folder / "probe").write_text("", encoding="utf-8")
+    try:
+        return not (folder / "PROBE").exists()
+    finally:
+        (folder / "probe").unlink()
+
+
+def test_two_csv_files_of_one_stock_beside_a_parquet(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {"000001.csv": HEADER + GOOD_ROWS,
+                                "sz000001.csv": HEADER + GOOD_ROWS})
+    pd.read_csv(folder / "000001.csv").to_parquet(folder / "000001.SZ.parquet")
+    with pytest.raises(DataError, match=r"^000001.csv and sz000001.csv both hold 000001.SZ; "
+                       r"remove one of them$"):
+        load_market_data(folder, use_cache=False)
+
+
+def test_a_parquet_beside_a_csv_of_the_stock_is_read_and_the_csv_named(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {"000001.csv": HEADER + GOOD_ROWS.replace(",100\n", ",5\n")})
+    pd.read_csv(folder / "000001.csv").assign(volume=100.0).to_parquet(folder / "000001.parquet")
+    data = load_market_data(folder, use_cache=False)
+    assert data.files == ("000001.parquet",) and data.volume[0, 0] == 100.0
+    assert [w for w in data.warnings if "000001.csv" in w] == [
+        "000001.SZ: both 000001.parquet and 000001.csv exist; using 000001.parquet"]
+
+
+def _records(n: int, price: int = 1000) -> bytes:
+    records = np.zeros(n, dtype=DAY_RECORD)
+    records["date"] = 20240102 + np.arange(n)
+    records["open"] = records["close"] = price
+    records["high"], records["low"], records["volume"] = price + 10, price - 10, 500
+    return records.tobytes()
+
+
+def test_two_day_files_of_one_stock_differing_in_case(tmp_path: Path) -> None:
+    lday = tmp_path / "vipdoc" / "sh" / "lday"
+    lday.mkdir(parents=True)
+    if not _case_sensitive(lday):
+        pytest.skip("the file system folds case")
+    (lday / "sh600142.day").write_bytes(_records(3))
+    (lday / "SH600142.day").write_bytes(_records(4))
+    with pytest.raises(DataError, match=r"^vipdoc/sh/lday/SH600142.day and "
+                       r"vipdoc/sh/lday/sh600142.day both hold 600142.SH; remove one of them$"):
+        load_market_data(tmp_path, use_cache=False)
+
+
+def test_a_vipdoc_beside_exchange_folders_of_its_own(tmp_path: Path) -> None:
+    for root in (tmp_path, tmp_path / "vipdoc"):
+        (root / "sh" / "lday").mkdir(parents=True)
+        (root / "sh" / "lday" / "sh600142.day").write_bytes(_records(3))
+    with pytest.raises(DataError, match=r"^sh/lday/sh600142.day and "
+                       r"vipdoc/sh/lday/sh600142.day both hold 600142.SH; remove one of them$"):
+        load_market_data(tmp_path, use_cache=False)
+
+
+def test_two_qlib_instrument_folders_of_one_stock(tmp_path: Path) -> None:
+    prices = np.array([7.58, 7.61])
+    folder = _qlib(tmp_path / "q", {**{n: prices for n in ("open", "high", "low", "close")},
+                                    "volume": np.array([100.0, 100.0])})
+    if not _case_sensitive(folder):
+        pytest.skip("the file system folds case")
+    shutil.copytree(folder / "features" / "sh600000", folder / "features" / "SH600000")
+    with pytest.raises(DataError, match=r"^features/SH600000 and features/sh600000 both hold "
+                       r"600000.SH; remove one of them$"):
+        load_market_data(folder, use_cache=False)

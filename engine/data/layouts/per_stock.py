@@ -46,18 +46,20 @@ def _scan(folder: Path, listing: Listing) -> FolderScan:
     found: dict[str, Path] = {}
     ignored: list[str] = []
     warnings: list[str] = []
+    of_format: dict[tuple[str, str], Path] = {}  # (code, suffix) -> its one file
     for path in listing.files:
         code = code_from_file_name(path.name)
         if code is None:
             if not is_stock_list(path):
                 ignored.append(path.name)
             continue
+        same = of_format.setdefault((code, path.suffix.lower()), path)
+        if same != path:
+            raise DataError(f"{same.name} and {path.name} both hold {code}; remove one of "
+                            "them", file=path, code=code, rule="duplicate stock file")
         previous = found.get(code)
         if previous is None:
             found[code] = path
-        elif previous.suffix.lower() == path.suffix.lower():
-            raise DataError(f"{previous.name} and {path.name} both hold {code}; remove one of "
-                            "them", file=path, code=code, rule="duplicate stock file")
         else:
             chosen, other = sorted((previous, path),
                                    key=lambda p: _FORMAT_RANK.index(p.suffix.lower()))

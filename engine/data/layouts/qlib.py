@@ -50,7 +50,11 @@ def _scan(folder: Path, listing: Listing) -> FolderScan:
         if code is None:
             ignored.append(inst.name)
             continue
-        found[code] = inst
+        previous = found.setdefault(code, inst)
+        if previous != inst:  # features/sh600000 and features/SH600000
+            raise DataError(f"features/{previous.name} and features/{inst.name} both hold "
+                            f"{code}; remove one of them", file=inst, code=code,
+                            rule="duplicate stock file")
         sources[code] = (folder / CALENDAR, *instruments,
                          *(p for p in bins.files if p.name.lower().endswith(BIN_SUFFIX)))
     return finish_scan(folder, listing, "qlib", found, ignored=ignored,

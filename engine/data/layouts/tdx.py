@@ -60,8 +60,12 @@ def _scan(folder: Path, listing: Listing) -> FolderScan:
             code = parse_code(path.stem) if path.suffix.lower() == ".day" else None
             if code is None or not code.endswith(exchange):
                 ignored.append(path.name)
-            else:
-                found[code] = path
+                continue
+            previous = found.setdefault(code, path)
+            if previous != path:  # sh600000.day and SH600000.day, or two lday folders
+                raise DataError(f"{_label(folder, previous)} and {_label(folder, path)} both "
+                                f"hold {code}; remove one of them", file=path, code=code,
+                                rule="duplicate stock file")
     return finish_scan(folder, listing, "tdx", found, ignored=ignored,
                        ignored_what="file(s) in lday folders that are not exchange-prefixed "
                        ".day files", broken=broken)
