@@ -226,3 +226,50 @@ def test_a_file_corrected_in_place_with_its_mtime_kept_is_read_again(
     again = load_market_data(folder)
     assert first.close[1, 0] == 5.5 and not again.from_cache
     assert again.close[1, 0] == 5.6
+
+
+# -- 5. the walk-forward's benchmark over its whole out-of-sample span -----------------
+
+def _walk_forward(**config: object) -> object:
+    from engine.studies.walkforward import run_walk_forward
+
+    base = BacktestConfig(data_dir=SAMPLE, start="2023-02-06", end="2026-02-04", workers=1)
+    return run_walk_forward(base.replace(**config), {"period": [10, 14]}, FoldSpec("12m", "6m"))
+
+
+def test_the_walk_forward_benchmark_moves_on_every_test_folds_first_day(
+        tmp_path: Path) -> None:
+    from engine.results.metrics import daily_returns, relative_stats
+
+    path, frame = _index_closes(tmp_path)
+    wf = _walk_forward(benchmark=str(path))
+    equity, folds = wf.equity, wf.folds  # type: ignore[attr-defined]
+    assert len(folds) == 3
+    # computed on its own: the index's close-to-close growth over the out-of-sample span
+    closes = frame.set_index(pd.to_datetime(frame["trade_date"]))["close"]
+    level = closes.reindex(pd.to_datetime(equity["date"]), method="ffill").to_numpy()
+    expected = 1_000_000 * level / level[0]
+    np.testing.assert_allclose(equity["benchmark"], expected, rtol=1e-12)
+    for k in (2, 3):  # each later fold's first day: its close over the day before's
+        at = int(np.flatnonzero(equity["fold"].to_numpy() == k)[0])
+        moved = equity["benchmark"].iloc[at] / equity["benchmark"].iloc[at - 1] - 1
+        assert moved == pytest.approx(level[at] / level[at - 1] - 1, rel=1e-9)
+        assert moved != 0.0
+    metrics = wf.metrics  # type: ignore[attr-defined]
+    assert metrics["benchmark_total_return"] == pytest.approx(expected[-1] / 1e6 - 1,
+                                                              rel=1e-12)
+    stats = relative_stats(daily_returns(equity["equity"].to_numpy(), 1e6),
+                           daily_returns(expected, 1e6))
+    for name, value in stats.items():
+        assert metrics[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name
+
+
+def test_the_walk_forward_equal_weight_benchmark_is_held_across_the_folds() -> None:
+    from engine.run.backtest import run_backtest
+
+    wf = _walk_forward()
+    equity, folds = wf.equity, wf.folds  # type: ignore[attr-defined]
+    span = run_backtest(BacktestConfig(data_dir=SAMPLE, start=folds["test_start"].iloc[0],
+                                       end=folds["test_end"].iloc[-1], workers=1))
+    assert np.array_equal(span.equity["date"].to_numpy(), equity["date"].to_numpy())
+    np.testing.assert_allclose(equity["benchmark"], span.equity["benchmark"], rtol=1e-12)

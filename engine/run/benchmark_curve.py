@@ -198,13 +198,17 @@ def _cached_closes(benchmark: str, folder: Path) -> tuple[np.ndarray, np.ndarray
 
 
 def benchmark_curve(data: MarketData, config: BacktestConfig,
-                    capital: float | None = None) -> np.ndarray:
+                    capital: float | None = None, first: int | None = None) -> np.ndarray:
     """The benchmark's equity per run day for ``capital`` (default the config's): the
-    equal-weight buy-and-hold of the run's stocks, or ``config.benchmark``'s index."""
+    equal-weight buy-and-hold of the run's stocks, or ``config.benchmark``'s index.
+
+    ``first`` (a row of the calendar; default the run's first day, ``data.start_index``)
+    starts it later: the benchmark of a run from that day to the run's end (a
+    walk-forward's out-of-sample span)."""
     capital = config.initial_capital if capital is None else capital
+    start = data.start_index if first is None else first
     if config.benchmark is None:
-        return benchmark_equity_nb(data.open, data.close, data.tradable, data.start_index,
-                                   capital)
+        return benchmark_equity_nb(data.open, data.close, data.tradable, start, capital)
     days, closes = _cached_closes(config.benchmark, config.data_dir)
-    return index_equity(data.arrays.calendar[data.start_index:], days, closes, capital,
+    return index_equity(data.arrays.calendar[start:], days, closes, capital,
                         f"benchmark {config.benchmark}")

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from engine.config import BacktestConfig
+from engine.data import MarketData
 from engine.errors import Cancelled, ConfigError
 from engine.kernels.records import rejection_dt
 from engine.kernels.simulate_nb import sell_costs_nb
@@ -29,6 +30,7 @@ from engine.results.metrics import compute_metrics, drawdown
 from engine.results.tables import BacktestResult, excluded_table, rejections_table
 from engine.rules.rulebook import cost_rates
 from engine.run.backtest import load, run_backtest
+from engine.run.benchmark_curve import benchmark_curve
 from engine.studies.folds import Fold, FoldSpec, split_folds
 from engine.studies.grid import expand_grid
 from engine.studies.sweep import SweepResult, run_sweep
@@ -100,7 +102,8 @@ class WalkForwardResult:
     ``is_<metric>``, ``oos_<metric>`` (the test run's own metric, positions marked at the
     last close), trades (round trips in the test window, those closed at its end too).
     ``equity``: the stitched out-of-sample curve (date, equity, cash, positions_value,
-    drawdown, benchmark, fold), with every test window's positions closed at its end.
+    drawdown, benchmark, fold), with every test window's positions closed at its end; its
+    benchmark is that of a run over the whole out-of-sample span (``_span_benchmark``).
     ``metrics``: SPEC §7 on that curve. ``in_sample_best`` is the combination the whole
     window's sweep would have picked and ``in_sample_equity`` (date, equity) its run over
     the out-of-sample dates, scaled to start from the same capital (hindsight, to compare
@@ -162,6 +165,22 @@ def _rebased(equity: pd.DataFrame, start: dt.date, end: dt.date,
                          "equity": after["equity"].to_numpy() * (capital / level)})
 
 
+def _span_benchmark(data: MarketData, config: BacktestConfig,
+                    dates: np.ndarray) -> np.ndarray:
+    """The benchmark of a run over the out-of-sample span (``dates``: the stitched
+    curve's), from ``config``'s initial capital (SPEC §7): an index's close-to-close growth
+    from the span's first day, or the equal-weight buy-and-hold of the stocks bought at
+    its first open and held. Each later test fold's first day moves with it, from the
+    previous trading day's close, as the stitched equity does (chaining the test runs'
+    own benchmarks, each starting flat or at its first open, left those days out)."""
+    first = data.start_index + int(np.searchsorted(data.run_dates, dates[0]))
+    curve = benchmark_curve(data, config, config.initial_capital, first)
+    at = np.searchsorted(data.dates[first:], dates)
+    if at[-1] >= curve.size or not np.array_equal(data.dates[first:][at], dates):
+        raise ValueError("the test runs' dates are not days of the walk-forward's calendar")
+    return curve[at]
+
+
 def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """The folds' tables as one, codes as objects: concatenated Arrow-backed strings are
     chunked, which the run store's one-batch encoding cannot take."""
@@ -200,7 +219,6 @@ def run_walk_forward(base_config: BacktestConfig, grid: Mapping[str, Iterable[fl
     data = load(base_config, sink, cancel)
     plan = split_folds(data.run_dates, spec, base_config.end, base_config.start)
     capital = base_config.initial_capital
-    bench_capital = capital
     rows, segments, fills, trades, is_cagr = [], [], [], [], []
     for k, fold in enumerate(plan):
         if cancel is not None and cancel.is_set():
@@ -223,15 +241,15 @@ def run_walk_forward(base_config: BacktestConfig, grid: Mapping[str, Iterable[fl
         segment.loc[last, "cash"] += segment.loc[last, "positions_value"] - exit_costs
         segment.loc[last, "positions_value"] = 0.0
         segment.loc[last, "equity"] = segment.loc[last, "cash"]
-        segment["benchmark"] = segment["benchmark"] / capital * bench_capital
         segment["fold"] = k + 1
         capital = float(segment.loc[last, "equity"])
-        bench_capital = float(segment["benchmark"].iloc[-1])
         segments.append(segment)
         fills.append(pd.concat([test.fills, closing], ignore_index=True))
         trades.append(fold_trades)
     equity = pd.concat(segments, ignore_index=True)
     equity["drawdown"] = drawdown(equity["equity"].to_numpy())
+    equity["benchmark"] = _span_benchmark(data, base_config,
+                                          equity["date"].to_numpy().astype("datetime64[D]"))
     all_fills, all_trades = _stack(fills), _stack(trades)
     metrics = compute_metrics(equity["date"].to_numpy().astype("datetime64[D]"),
                               equity["equity"].to_numpy(),
