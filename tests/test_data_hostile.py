@@ -23,7 +23,7 @@ GOOD_ROWS = ("2024-01-02,10,10.1,9.9,10,100\n2024-01-03,10.1,10.2,10,10.1,100\n"
 
 def _folder(tmp_path: Path, files: dict[str, str]) -> Path:
     folder = tmp_path / "data"
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (folder / name).write_text(text, encoding="utf-8")
     return folder
@@ -242,3 +242,17 @@ def test_two_qlib_instrument_folders_of_one_stock(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"^features/SH600000 and features/sh600000 both hold "
                        r"600000.SH; remove one of them$"):
         load_market_data(folder, use_cache=False)
+
+
+# --- item 6
+
+
+def test_fullwidth_codes_in_lists_file_names_and_code_columns(tmp_path: Path) -> None:
+    (tmp_path / "list.txt").write_text("６００１４２，ｓｚ０００００１\n", encoding="utf-8")
+    assert read_stock_list(tmp_path / "list.txt") == ["600142.SH", "000001.SZ"]
+    folder = _folder(tmp_path, {"６００１４２.csv": HEADER + GOOD_ROWS,
+                                "000001.csv": "code," + HEADER + "".join(
+                                    f"０００００１,{line}\n" for line in GOOD_ROWS.splitlines())})
+    assert load_market_data(folder, use_cache=False).codes == ("000001.SZ", "600142.SH")
+    long = _folder(tmp_path / "long", {"bars.csv": _long_csv(["６００１４２", "000001.SZ"])})
+    assert load_market_data(long, use_cache=False).codes == ("000001.SZ", "600142.SH")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from engine.errors import DataError
 
@@ -13,8 +14,8 @@ DATA_SUFFIXES = (".parquet", ".csv", ".feather")
 # the Beijing exchange's several abbreviations.
 _EXCHANGE_NAMES = {"SH": "SH", "SZ": "SZ", "BJ": "BJ", "XSHG": "SH", "XSHE": "SZ",
                    "BSE": "BJ", "BJSE": "BJ"}
-_SUFFIXED_RE = re.compile(r"^(\d{6})[._](SH|SZ|BJ|XSHG|XSHE|BSE|BJSE)$", re.IGNORECASE)
-_PREFIXED_RE = re.compile(r"^(SH|SZ|BJ)[._]?(\d{6})$", re.IGNORECASE)
+_SUFFIXED_RE = re.compile(r"^([0-9]{6})[._](SH|SZ|BJ|XSHG|XSHE|BSE|BJSE)$", re.IGNORECASE)
+_PREFIXED_RE = re.compile(r"^(SH|SZ|BJ)[._]?([0-9]{6})$", re.IGNORECASE)
 
 # A-share code prefixes by exchange (SPEC §1). Beijing's are checked before any rule that
 # sends a bare 9xxxxx code to Shanghai, because 920 is Beijing's new segment.
@@ -56,29 +57,35 @@ def parse_code(text: str) -> str | None:
     ``sz.000001`` (baostock), ``000001.XSHE`` / ``600000.XSHG`` (JoinQuant, RiceQuant),
     ``430047.BJ`` / ``.BSE`` / ``.BJSE``; a bare code takes its exchange from its prefix.
     """
-    text = text.strip()
+    text = nfkc(text).strip()
     match = _SUFFIXED_RE.match(text)
     if match is not None:
         return f"{match.group(1)}.{_EXCHANGE_NAMES[match.group(2).upper()]}"
     match = _PREFIXED_RE.match(text)
     if match is not None:
         return f"{match.group(2)}.{match.group(1).upper()}"
-    if len(text) == 6 and text.isdigit():
+    if len(text) == 6 and text.isascii() and text.isdigit():
         return f"{text}.{exchange_of_bare_code(text)}"
     return None
+
+
+def nfkc(text: str) -> str:
+    """``text`` with fullwidth characters normalised (NFKC, SPEC §1: ``６００１４２`` is
+    600142, ``ｓｚ`` is sz, ``，`` a comma); ASCII text as it is, at no cost."""
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
 
 
 def pad_code(text: str) -> str:
     """A code that lost its leading zeros (``1``, ``2357``: a spreadsheet's number) padded
     back to six digits (SPEC §1); any other text as it is."""
-    text = text.strip()
-    return text.zfill(6) if text.isdigit() and len(text) < 6 else text
+    text = nfkc(text).strip()
+    return text.zfill(6) if text.isascii() and text.isdigit() and len(text) < 6 else text
 
 
 def code_from_file_name(name: str) -> str | None:
     """Canonical code of a per-stock data file name (``000001_SZ.parquet``, ``sz000001.csv``,
-    ``000001.csv``, ``600000.XSHG.feather``, ...), else None."""
-    stem, dot, suffix = name.rpartition(".")
+    ``000001.csv``, ``600000.XSHG.feather``, ``６００１４２.csv``...), else None."""
+    stem, dot, suffix = nfkc(name).rpartition(".")
     if not dot or f".{suffix.lower()}" not in DATA_SUFFIXES:
         return None
     return parse_code(stem)

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from engine.data.column_aliases import ALIASES, map_columns
 from engine.data.folder import FolderScan
-from engine.data.naming import normalize_code, pad_code, parse_code
+from engine.data.naming import nfkc, normalize_code, pad_code, parse_code
 from engine.errors import DataError
 from engine.util.lazy_import import lazy_module
 from engine.util.text import read_text
@@ -39,7 +39,7 @@ def read_stock_list(path: Path | str) -> list[str]:
         if path.suffix.lower() in (".parquet", ".csv"):
             items = _table_codes(path)
         else:
-            text = read_text(path, f"stock list {path.name}")
+            text = nfkc(read_text(path, f"stock list {path.name}"))  # ，and ＃ too
             items = [t for line in text.splitlines()
                      for t in _SEPARATORS.split(line.split("#", 1)[0]) if t]
     except (OSError, UnicodeDecodeError, pa.ArrowException, ValueError) as exc:
@@ -101,7 +101,7 @@ def parse_stock_selection(value: str | Path | Iterable[str] | None) -> list[str]
             return None
         if Path(text).is_file():
             return read_stock_list(text)
-        codes = [t for t in _SEPARATORS.split(text) if t]
+        codes = [t for t in _SEPARATORS.split(nfkc(text)) if t]
     else:
         codes = [str(v) for v in value]
     if not codes:
