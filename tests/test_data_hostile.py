@@ -256,3 +256,32 @@ def test_fullwidth_codes_in_lists_file_names_and_code_columns(tmp_path: Path) ->
     assert load_market_data(folder, use_cache=False).codes == ("000001.SZ", "600142.SH")
     long = _folder(tmp_path / "long", {"bars.csv": _long_csv(["６００１４２", "000001.SZ"])})
     assert load_market_data(long, use_cache=False).codes == ("000001.SZ", "600142.SH")
+
+
+# --- item 7
+
+
+@pytest.mark.parametrize("placeholder", ["--", "-", "null", "N/A", ""])
+def test_a_zero_volume_row_with_placeholder_prices_is_a_day_without_a_bar(
+        tmp_path: Path, placeholder: str) -> None:
+    p = placeholder
+    rows = GOOD_ROWS + f"2024-01-05,{p},{p},{p},{p},0\n2024-01-08,10.2,10.3,10.1,10.2,100\n"
+    folder = _folder(tmp_path, {"000001.csv": HEADER + rows})
+    data = load_market_data(folder, use_cache=False)
+    assert [str(d) for d in data.dates] == ["2024-01-02", "2024-01-03", "2024-01-04",
+                                            "2024-01-08"]
+    assert data.tradable[:, 0].all() and data.close[-1, 0] == 10.2
+
+
+def test_a_baostock_suspended_row_with_placeholders_and_a_traded_one(tmp_path: Path) -> None:
+    header = "date,code,open,high,low,close,volume,tradestatus\n"
+    rows = ("2024-01-02,sz.000001,10,10.1,9.9,10,100,1\n"
+            "2024-01-03,sz.000001,--,--,--,--,--,0\n"
+            "2024-01-04,sz.000001,10,10.1,9.9,10,100,1\n")
+    data = load_market_data(_folder(tmp_path, {"sz000001.csv": header + rows}), use_cache=False)
+    assert [str(d) for d in data.dates] == ["2024-01-02", "2024-01-04"]
+    traded = _folder(tmp_path / "t", {"000001.csv": HEADER + GOOD_ROWS.replace(
+        "2024-01-03,10.1,", "2024-01-03,--,")})
+    with pytest.raises(DataError, match=r"^000001.csv: column `open` row 2 \(2024-01-03\) is "
+                       r"not a number \('--'\)"):
+        load_market_data(traded, use_cache=False)

@@ -181,14 +181,17 @@ def file_table(path: Path, digest: str, table: pa.Table, mapping: dict[str, str]
                         "daily limit columns or neither", file=path, field=lack,
                         rule="missing column")
     numbers = {}
+    held: dict[str, tuple[np.ndarray, pd.Series]] = {}  # column -> placeholder rows, text
     for name in (*NUMERIC_COLUMNS, "tradestatus"):
         if name in mapping:
             with _unconvertible(path, label, mapping[name], "numbers"):
                 numbers[name] = _numeric(path, label, table.column(mapping[name]),
-                                         mapping[name], dates)
+                                         mapping[name], dates, held, name)
     if "tradestatus" in numbers:
         suspended = pc.equal(numbers.pop("tradestatus"), 0.0).fill_null(False)
         numbers["volume"] = pc.if_else(suspended, 0.0, numbers["volume"])
+    if held:
+        _check_placeholders(path, label, mapping, dates, held, numbers["volume"])
     if "name" in mapping:
         with _unconvertible(path, label, mapping["name"], "names"):
             numbers["is_st"] = _st_flags(table.column(mapping["name"]),
@@ -331,6 +334,29 @@ def _read_csv(data: bytes, encoding: str) -> pa.Table:
     )
 
 
+def _check_placeholders(path: Path, label: str, mapping: dict[str, str],
+                        dates: pa.ChunkedArray, held: dict[str, tuple[np.ndarray, pd.Series]],
+                        volume: pa.ChunkedArray | pa.Array) -> None:
+    """A placeholder cell (``--``) is allowed on a row that is no bar (volume 0 or empty,
+    as validation reads it, or a baostock ``tradestatus`` of 0, whose volume is 0 by
+    now); on any other row it is the error a value that is not a number is (SPEC §1)."""
+    traded = pc.greater(volume, 0.0).fill_null(False)
+    no_bar = ~(traded.to_numpy() if isinstance(traded, pa.Array)
+               else traded.combine_chunks().to_numpy(zero_copy_only=False))
+    for name in (*NUMERIC_COLUMNS, "tradestatus"):
+        if name not in held:
+            continue
+        rows, text = held[name]
+        rows = np.flatnonzero(rows & ~no_bar)
+        if rows.size:
+            row, column = int(rows[0]), mapping[name]
+            raise DataError(
+                f"{label}: column `{column}` {_row_label(dates, row)} is not a number "
+                f"({text.iloc[row]!r}); fix the value or remove the row",
+                file=path, field=column, row=str(row + 1), rule="non-numeric",
+            )
+
+
 def _row_label(dates: pa.ChunkedArray | None, row: int) -> str:
     if dates is None:
         return f"row {row + 1}"
@@ -410,15 +436,31 @@ def _parse_date_text(text: pa.ChunkedArray) -> pa.ChunkedArray:
     return best
 
 
+# What exports write in the price cells of a day without a bar (SPEC §1), casefolded.
+_PLACEHOLDERS = ("--", "-", "null", "n/a", "na", "nan", "none")
+
+
 def _numeric(path: Path, label: str, column: pa.ChunkedArray, name: str,
-             dates: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
-    """A numeric column as float64; text that is not a number is an error naming the row."""
+             dates: pa.ChunkedArray,
+             held: dict[str, tuple[np.ndarray, pd.Series]] | None = None,
+             canonical: str = "") -> pa.ChunkedArray | pa.Array:
+    """A numeric column as float64; text that is not a number is an error naming the row.
+
+    A placeholder (``--``, ``-``, ``null``, ``N/A``) reads as NaN and its rows go to
+    ``held[canonical]``: the caller allows them on rows that are no bar only."""
     if is_number_type(column.type):
         return column.cast(pa.float64())
     text = pd.Series(column.to_numpy(zero_copy_only=False), dtype="string").str.strip()
     numbers = pd.to_numeric(text, errors="coerce")
-    bad = np.flatnonzero(numbers.isna().to_numpy() & text.notna().to_numpy()
-                         & (text != "").to_numpy())
+    missing = (numbers.isna().to_numpy() & text.notna().to_numpy()
+               & (text != "").to_numpy(dtype=bool, na_value=False))
+    if held is not None and missing.any():
+        placeholder = text.str.casefold().isin(_PLACEHOLDERS).to_numpy(dtype=bool,
+                                                                        na_value=False)
+        if (missing & placeholder).any():
+            held[canonical] = (missing & placeholder, text)
+            missing &= ~placeholder
+    bad = np.flatnonzero(missing)
     if bad.size:
         row = int(bad[0])
         raise DataError(
