@@ -273,3 +273,50 @@ def test_the_walk_forward_equal_weight_benchmark_is_held_across_the_folds() -> N
                                        end=folds["test_end"].iloc[-1], workers=1))
     assert np.array_equal(span.equity["date"].to_numpy(), equity["date"].to_numpy())
     np.testing.assert_allclose(equity["benchmark"], span.equity["benchmark"], rtol=1e-12)
+
+
+# -- 6. the overfitting figures: net of the risk-free rate, never-traded left out ------
+
+def _combination_returns(n_days: int = 320, seed: int = 0) -> np.ndarray:
+    """Five combinations, safer ones with lower means (the rate reorders their Sharpes)."""
+    rng = np.random.default_rng(seed)
+    vols = np.array([0.002, 0.004, 0.008, 0.016, 0.03])
+    means = np.array([0.0003, 0.0005, 0.0009, 0.0015, 0.0025])
+    return (rng.normal(0, 1, (n_days, 5)) * vols + means).astype(np.float32)
+
+
+def test_pbo_ranks_returns_net_of_the_risk_free_rate_as_dsr_does() -> None:
+    from engine.studies.overfit import probability_of_overfitting
+    from engine.studies.sweep import sweep_diagnostics
+
+    returns, rate = _combination_returns(), 0.3
+    net = returns.astype(np.float64) - rate / 252
+    d = sweep_diagnostics(returns, rate)
+    assert d["pbo"] == probability_of_overfitting(net, 16).pbo
+    assert d["pbo"] != probability_of_overfitting(returns, 16).pbo  # the rate matters
+    # no rate: the figures as before
+    plain = sweep_diagnostics(returns, 0.0)
+    assert plain["pbo"] == probability_of_overfitting(returns, 16).pbo
+
+
+def test_combinations_that_never_trade_are_left_out_of_dsr_and_pbo_and_counted() -> None:
+    from engine.results.formatting import diagnostics_text
+    from engine.studies.overfit import deflated_sharpe, probability_of_overfitting
+    from engine.studies.sweep import sweep_diagnostics
+
+    traded, rate = _combination_returns(seed=3)[:, :3], 0.02
+    flat = np.zeros((traded.shape[0], 2), dtype=np.float32)  # equity never moves
+    returns = np.concatenate([flat[:, :1], traded, flat[:, 1:]], axis=1)
+    d = sweep_diagnostics(returns, rate)
+    net = traded.astype(np.float64) - rate / 252
+    sharpes = net.mean(axis=0) / net.std(axis=0, ddof=1)
+    best = int(np.argmax(sharpes))
+    dsr = deflated_sharpe(traded[:, best].astype(np.float64), sharpes, rate)
+    assert d["trials"] == 3 and d["never_traded"] == 2
+    assert d["deflated_sharpe"] == pytest.approx(dsr.value, rel=1e-12)
+    assert d["best_sharpe"] == pytest.approx(dsr.sharpe, rel=1e-12)
+    assert d["expected_max_sharpe"] == pytest.approx(dsr.expected_max, rel=1e-12)
+    assert d["pbo"] == probability_of_overfitting(net, 16).pbo
+    text = diagnostics_text(d)
+    assert "best of 3 combinations, 2 never traded" in text
+    assert "never traded" not in diagnostics_text(sweep_diagnostics(traded, rate))

@@ -309,8 +309,10 @@ def diagnostics_text(diagnostics: dict[str, float]) -> str:
     """Two lines on whether the best combination is luck: deflated Sharpe and PBO."""
     dsr, pbo = diagnostics.get("deflated_sharpe"), diagnostics.get("pbo")
     trials = int(diagnostics.get("trials", 0))
-    return (f"deflated Sharpe {format_value(dsr, 'ratio')}: the chance the best of {trials} "
-            "combinations beats what luck alone gives that many tries (near 1: not luck)\n"
+    never = int(diagnostics.get("never_traded", 0))  # counted beside the trials (SPEC §7)
+    best = f"best of {trials} combinations" + (f", {never} never traded," if never else "")
+    return (f"deflated Sharpe {format_value(dsr, 'ratio')}: the chance the {best} "
+            "beats what luck alone gives that many tries (near 1: not luck)\n"
             f"PBO {format_value(pbo, 'pct')}: how often the in-sample best lands in the "
             "bottom half out of sample (near 0: robust, 50% or more: overfit)")
 

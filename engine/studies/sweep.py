@@ -270,13 +270,35 @@ def _returns(valid: list[tuple[int, dict[str, float]]],
 
 def sweep_diagnostics(returns: np.ndarray, risk_free_rate: float = 0.0) -> dict[str, float]:
     """Deflated Sharpe ratio of the best combination (by Sharpe) and the probability of
-    backtest overfitting of a sweep's daily returns (``engine.studies.overfit``); NaN values
-    where the sweep has too few combinations or days."""
+    backtest overfitting of a sweep's daily returns (``engine.studies.overfit``), both over
+    the returns net of ``risk_free_rate`` / 252 (SPEC §7); NaN values where the sweep has
+    too few combinations or days.
+
+    A combination that never trades (its returns never move: an undefined Sharpe) is
+    left out of the deflated Sharpe's trials and of PBO's ranking alike: ``trials``
+    counts those that traded, ``never_traded`` the rest.
+    """
     nan = float("nan")
+    raw = returns.astype(np.float64)
+    traded = (np.ptp(raw, axis=0) > 0) if raw.shape[0] else np.zeros(raw.shape[1], bool)
     out = {"deflated_sharpe": nan, "expected_max_sharpe": nan, "best_sharpe": nan,
-           "trials": float(returns.shape[1]), "pbo": nan, "pbo_splits": 0.0}
-    if returns.shape[1] < 2 or returns.shape[0] < 3:
+           "trials": float(traded.sum()), "never_traded": float((~traded).sum()),
+           "pbo": nan, "pbo_splits": 0.0}
+    r = raw[:, traded] - risk_free_rate / TRADING_DAYS
+    if r.shape[1] < 2 or r.shape[0] < 3:
         return out
+    std = r.std(axis=0, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sharpes = np.where(std > 0, r.mean(axis=0) / std, np.nan)
+    if np.isfinite(sharpes).any():
+        best = int(np.nanargmax(sharpes))
+        dsr = deflated_sharpe(raw[:, traded][:, best], sharpes, risk_free_rate)
+        out.update(deflated_sharpe=dsr.value, expected_max_sharpe=dsr.expected_max,
+                   best_sharpe=dsr.sharpe)
+    if r.shape[0] >= 2 * PBO_BLOCKS:
+        pbo = probability_of_overfitting(r, PBO_BLOCKS)
+        out.update(pbo=pbo.pbo, pbo_splits=float(pbo.n_splits))
+    return out
     r = returns.astype(np.float64) - risk_free_rate / TRADING_DAYS
     std = r.std(axis=0, ddof=1)
     with np.errstate(divide="ignore", invalid="ignore"):
