@@ -285,3 +285,22 @@ def test_a_baostock_suspended_row_with_placeholders_and_a_traded_one(tmp_path: P
     with pytest.raises(DataError, match=r"^000001.csv: column `open` row 2 \(2024-01-03\) is "
                        r"not a number \('--'\)"):
         load_market_data(traded, use_cache=False)
+
+
+# --- item 8
+
+
+def test_a_day_file_with_float_prices_is_named(tmp_path: Path) -> None:
+    lday = tmp_path / "vipdoc" / "sz" / "lday"
+    lday.mkdir(parents=True)
+    (lday / "sz000001.day").write_bytes(_records(3))
+    records = np.frombuffer(_records(3), dtype=DAY_RECORD).copy()
+    for name in ("open", "high", "low", "close"):
+        records[name] = (records[name] / 100.0).astype("<f4").view("<u4")
+    (lday / "sz000002.day").write_bytes(records.tobytes())
+    with pytest.raises(DataError, match=r"^vipdoc/sz/lday/sz000002.day: record 1 has a price of "
+                       r"\d+\.\d\d yuan \(above 100,000\): its prices are not fen integers, "
+                       r"the file was written by another tool; export it again from "
+                       r"TongDaXin$") as info:
+        load_market_data(tmp_path, use_cache=False)
+    assert info.value.code == "000002.SZ" and info.value.rule == "float-price .day file"

@@ -30,6 +30,9 @@ DAY_RECORD = np.dtype([("date", "<u4"), ("open", "<u4"), ("high", "<u4"), ("low"
                        ("close", "<u4"), ("amount", "<f4"), ("volume", "<u4"),
                        ("reserved", "<u4")])
 EXCHANGE_FOLDERS = ("sh", "sz", "bj")
+#: The highest price a ``.day`` record may hold (its u32 is 10,000,000 fen): above it
+#: the u32 is a float's bits, written by a tool other than TongDaXin (SPEC §1).
+MAX_YUAN = 100_000.0
 _PRICES = ("open", "high", "low", "close")
 
 
@@ -177,8 +180,8 @@ def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | N
                       np.int64)
     starts = np.concatenate([[0], np.cumsum(counts)])
     days, bad = _record_days(records["date"])
-    columns = {"date": pa.array(days, pa.date32()),
-               **{name: records[name] / 100.0 for name in _PRICES},
+    prices = {name: records[name] / 100.0 for name in _PRICES}
+    columns = {"date": pa.array(days, pa.date32()), **prices,
                "volume": records["volume"].astype(np.float64)}
     whole = file_table(scan.folder, "", pa.table(columns))
     out: dict[int, FileTable | DataError] = {
@@ -187,6 +190,14 @@ def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | N
     bad_rows = np.flatnonzero(bad)
     first_bad = dict(zip(*np.unique(np.searchsorted(starts, bad_rows, side="right") - 1,
                                     return_index=True), strict=True))
+    # And its first record whose prices are no fen (a float written as u32: SPEC §1).
+    too_high = prices["open"] > MAX_YUAN
+    for name in _PRICES[1:]:
+        too_high |= prices[name] > MAX_YUAN
+    float_rows = np.flatnonzero(too_high)
+    del too_high
+    first_float = dict(zip(*np.unique(np.searchsorted(starts, float_rows, side="right") - 1,
+                                      return_index=True), strict=True))
     for k, i in enumerate(read):
         code, start, count, digest = codes[i], int(starts[k]), int(counts[k]), digests[i]
         assert isinstance(digest, str)
@@ -197,6 +208,15 @@ def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | N
                 "which is not a YYYYMMDD date; the file is corrupt, export it again",
                 file=scan.files[code], code=code, field="date", row=str(row + 1),
                 rule="bad date")
+        elif k in first_float:
+            row = int(float_rows[first_float[k]]) - start
+            out[i] = DataError(
+                f"{labels[code]}: record {row + 1} has a price of "
+                f"{max(prices[n][start + row] for n in _PRICES):.2f} yuan (above "
+                f"{MAX_YUAN:,.0f}): its prices "
+                "are not fen integers, the file was written by another tool; export it again "
+                "from TongDaXin", file=scan.files[code], code=code, field="close",
+                row=str(row + 1), rule="float-price .day file")
         else:
             out[i] = whole.part(start, count, path=scan.files[code], digest=digest,
                                 label=labels[code])
