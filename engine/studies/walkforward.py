@@ -23,12 +23,11 @@ from engine.config import BacktestConfig
 from engine.data import MarketData
 from engine.errors import Cancelled, ConfigError
 from engine.kernels.records import rejection_dt
-from engine.kernels.simulate_nb import sell_costs_nb
 from engine.progress import CancelToken, Progress, ProgressSink
+from engine.results.liquidation import close_open_positions
 from engine.results.metric_registry import metric_goal
 from engine.results.metrics import compute_metrics, drawdown
 from engine.results.tables import BacktestResult, excluded_table, rejections_table
-from engine.rules.rulebook import cost_rates
 from engine.run.backtest import load, run_backtest
 from engine.run.benchmark_curve import benchmark_curve
 from engine.studies.folds import Fold, FoldSpec, split_folds
@@ -50,48 +49,6 @@ def best_row(sweep: SweepResult, metric: str) -> pd.Series:
     keys = [metric, *sweep.parameters]
     ascending = [goal == "min", *([True] * len(sweep.parameters))]
     return table.sort_values(keys, ascending=ascending, kind="stable").iloc[0]
-
-
-def _liquidate(result: BacktestResult) -> tuple[pd.DataFrame, pd.DataFrame, float]:
-    """Close the positions still open at the end of a test run at the last close.
-
-    Returns the closing sells (as fills: commission, stamp tax and transfer fee of the
-    last day), the trades with those round trips closed (pnl net of both sides' costs),
-    and the total of the closing costs.
-    """
-    config, trades = result.config, result.trades.copy()
-    open_ = trades.index[trades["open"]]
-    if len(open_) == 0:
-        return result.fills.iloc[:0], trades, 0.0
-    last_day = result.equity["date"].iloc[-1]
-    day = np.array([np.datetime64(last_day, "D").astype(np.int64)])
-    rates = cost_rates(day, config.stamp_tax_rate, config.transfer_fee_rate)
-    buys = result.fills[result.fills["side"].astype(str) == "buy"].set_index(["code", "date"])
-    rows, total = [], 0.0
-    cash = float(result.equity["cash"].iloc[-1])
-    for i in open_:
-        t = trades.loc[i]
-        entry = buys.loc[(t["code"], t["entry_date"])]
-        shares, price = int(t["shares"]), float(t["exit_price"])
-        notional = shares * price
-        commission, tax, fee = sell_costs_nb(notional, config.commission_rate,
-                                             config.min_commission,
-                                             float(rates.stamp_sell[0]),
-                                             float(rates.transfer_fee[0]))
-        cost = (shares * float(t["entry_price"]) + float(entry["commission"])
-                + float(entry["tax"]) + float(entry["transfer_fee"]))
-        pnl = notional - commission - tax - fee - cost
-        trades.loc[i, ["exit_date", "pnl", "return", "open"]] = [last_day, pnl, pnl / cost,
-                                                                 False]
-        cash += notional - commission - tax - fee
-        total += commission + tax + fee
-        rows.append({"date": last_day, "code": t["code"], "side": "sell", "shares": shares,
-                     "price": price, "commission": commission, "tax": tax,
-                     "transfer_fee": fee, "cash_after": cash})
-    closing = pd.DataFrame(rows, columns=result.fills.columns)
-    sides = result.fills["side"].cat.categories
-    closing["side"] = pd.Categorical(closing["side"], categories=sides)
-    return closing, trades, total
 
 
 @dataclass(frozen=True)
@@ -234,7 +191,7 @@ def run_walk_forward(base_config: BacktestConfig, grid: Mapping[str, Iterable[fl
                                                 initial_capital=capital, **params),
                             cancel=cancel)
         segment = test.equity.copy()
-        closing, fold_trades, exit_costs = _liquidate(test)
+        closing, fold_trades, exit_costs = close_open_positions(test)
         rows.append(_fold_row(fold, params, metric, float(best[metric]), test,
                               len(fold_trades)))
         last = segment.index[-1]
