@@ -304,3 +304,25 @@ def test_a_day_file_with_float_prices_is_named(tmp_path: Path) -> None:
                        r"TongDaXin$") as info:
         load_market_data(tmp_path, use_cache=False)
     assert info.value.code == "000002.SZ" and info.value.rule == "float-price .day file"
+
+
+# --- item 9
+
+
+def test_qlib_float32_prices_are_cents(tmp_path: Path) -> None:
+    prices = np.array([7.58, 7.61])
+    folder = _qlib(tmp_path / "q", {**{n: prices for n in ("open", "high", "low", "close")},
+                                    "volume": np.array([100.0, 100.0])})
+    data = load_market_data(folder, use_cache=False)
+    assert data.close[:, 0].tolist() == [7.58, 7.61]
+
+
+def test_qlib_prices_round_half_up_after_the_factor(tmp_path: Path) -> None:
+    # 1.125 and 1.375 are exact in float32: x.xx5 exactly, which goes up (not to even).
+    prices = np.array([1.125, 1.375])
+    factor = np.array([1.0, 1.0])
+    folder = _qlib(tmp_path / "q", {**{n: prices * factor for n in ("open", "high", "low",
+                                                                   "close")},
+                                    "volume": np.array([100.0, 100.0]), "factor": factor})
+    data = load_market_data(folder, use_cache=False)
+    assert data.close[:, 0].tolist() == [1.13, 1.38]

@@ -104,10 +104,11 @@ def _provider(folder: Path) -> _Provider:
 def read_instrument(provider: _Provider, code: str, inst: Path) -> FileTable:
     """One instrument's ``.day.bin`` fields as a FileTable on its span of the calendar.
 
-    With ``$factor``, prices are ``$price / $factor`` rounded to the cent (the exchange's
-    tick: float32 holds about 7 digits, so the division alone leaves noise that would
-    break exact limit-price comparisons), volume is ``$volume * $factor`` and
-    ``$factor`` becomes ``adj_factor``.
+    Prices are rounded half up to the cent (``half_up_cent``), after ``$price / $factor``
+    where there is a ``$factor`` (the exchange's tick: float32 holds about 7 digits, so
+    its values and the division leave noise that would break exact limit-price
+    comparisons); with ``$factor``, volume is ``$volume * $factor`` and ``$factor``
+    becomes ``adj_factor``.
     """
     fields, digests, spans = {}, [], {}
     for path in list_folder(inst).files:
@@ -168,12 +169,19 @@ def _check_listed_span(provider: _Provider, code: str, inst: Path, span: tuple[i
             row=str(day), rule="bin shorter than calendar")
 
 
+def half_up_cent(values: np.ndarray) -> np.ndarray:
+    """``floor(x * 100 + 0.500001) / 100`` in doubles: SPEC §4's half-up rounding to the
+    cent, which SPEC §1 applies to float32 prices (a 7.58 close is 7.58, not
+    7.579999923706055; 1.125 is 1.13, where ``np.round`` gives 1.12)."""
+    return np.floor(values * 100.0 + 0.500001) / 100.0
+
+
 def _real_values(days: np.ndarray, fields: dict[str, np.ndarray]) -> pa.Table:
     factor = fields.pop("factor", None)
     columns: dict[str, object] = {"date": pa.array(days.astype(np.int32), pa.date32())}
     for name, values in fields.items():
-        if factor is not None and name in PRICE_FIELDS:
-            values = np.round(values / factor, 2)
+        if name in PRICE_FIELDS:
+            values = half_up_cent(values if factor is None else values / factor)
         elif factor is not None and name == "volume":
             values = values * factor
         columns[f"${name}"] = values
