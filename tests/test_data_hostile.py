@@ -326,3 +326,34 @@ def test_qlib_prices_round_half_up_after_the_factor(tmp_path: Path) -> None:
                                     "volume": np.array([100.0, 100.0]), "factor": factor})
     data = load_market_data(folder, use_cache=False)
     assert data.close[:, 0].tolist() == [1.13, 1.38]
+
+
+# --- item 10
+
+
+def test_files_beside_a_vipdoc_are_listed_in_one_warning(tmp_path: Path) -> None:
+    lday = tmp_path / "data" / "vipdoc" / "sz" / "lday"
+    lday.mkdir(parents=True)
+    (lday / "sz000001.day").write_bytes(_records(3))
+    (lday / "sh600000.day").write_bytes(_records(3))  # in the sz folder: not read
+    _folder(tmp_path, {"600000.csv": HEADER + GOOD_ROWS, "notes.md": "x", "picks.txt": "1\n"})
+    data = load_market_data(tmp_path / "data", use_cache=False)
+    assert data.codes == ("000001.SZ",)
+    assert [w for w in data.warnings if "600000.csv" in w] == [
+        "ignored 3 file(s) that are not exchange-prefixed .day files in an lday folder: "
+        "600000.csv, notes.md, vipdoc/sz/lday/sh600000.day"]
+
+
+def test_files_beside_a_qlib_folder_are_listed_in_one_warning(tmp_path: Path) -> None:
+    prices = np.array([7.58, 7.61])
+    folder = _qlib(tmp_path / "data", {**{n: prices for n in ("open", "high", "low", "close")},
+                                       "volume": np.array([100.0, 100.0])})
+    _folder(tmp_path, {"600000.csv": HEADER + GOOD_ROWS, "stocks.txt": "600000\n"})
+    (folder / "features" / "sh600000" / "close.day.bin.bak").write_bytes(b"")
+    (folder / "features" / "xx").mkdir()
+    data = load_market_data(folder, use_cache=False)
+    assert data.codes == ("600000.SH",)
+    assert [w for w in data.warnings if "600000.csv" in w] == [
+        "ignored 3 file(s) or folder(s) that are not the qlib provider's calendar, "
+        "instruments or features: 600000.csv, features/sh600000/close.day.bin.bak, "
+        "features/xx"]

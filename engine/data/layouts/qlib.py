@@ -16,6 +16,7 @@ from engine.data.folder import (
     ProgressCallback,
     ReadResult,
     finish_scan,
+    is_stock_list,
     list_folder,
 )
 from engine.data.naming import parse_code
@@ -36,10 +37,14 @@ def _matches(folder: Path, listing: Listing) -> bool:
 
 
 def _scan(folder: Path, listing: Listing) -> FolderScan:
+    """The instruments' features folders by code; every file beside the provider's own
+    that is not read (in the folder, in ``features``, in an instrument's folder) and every
+    features folder not named by a code is listed in one warning (SPEC §1)."""
     features = list_folder(folder / "features")
     found: dict[str, Path] = {}
     sources: dict[str, tuple[Path, ...]] = {}
-    ignored: list[str] = []
+    ignored = [p.name for p in listing.files if not is_stock_list(p)]
+    ignored += [f"features/{p.name}" for p in features.files]
     broken = [f"features/{name}" for name in features.broken]
     # The instruments' listed spans are checked against the .bin files, so they key the cache.
     instruments = _instrument_lists(folder)
@@ -48,8 +53,10 @@ def _scan(folder: Path, listing: Listing) -> FolderScan:
         bins = list_folder(inst)
         broken += [f"features/{inst.name}/{name}" for name in bins.broken]
         if code is None:
-            ignored.append(inst.name)
+            ignored.append(f"features/{inst.name}")
             continue
+        ignored += [f"features/{inst.name}/{p.name}" for p in bins.files
+                    if not p.name.lower().endswith(BIN_SUFFIX)]
         previous = found.setdefault(code, inst)
         if previous != inst:  # features/sh600000 and features/SH600000
             raise DataError(f"features/{previous.name} and features/{inst.name} both hold "
@@ -58,7 +65,8 @@ def _scan(folder: Path, listing: Listing) -> FolderScan:
         sources[code] = (folder / CALENDAR, *instruments,
                          *(p for p in bins.files if p.name.lower().endswith(BIN_SUFFIX)))
     return finish_scan(folder, listing, "qlib", found, ignored=ignored,
-                       ignored_what="features folder(s) not named by a stock code",
+                       ignored_what="file(s) or folder(s) that are not the qlib provider's "
+                       "calendar, instruments or features",
                        broken=broken, sources=sources)
 
 

@@ -16,6 +16,7 @@ from engine.data.folder import (
     ProgressCallback,
     ReadResult,
     finish_scan,
+    is_stock_list,
     list_folder,
 )
 from engine.data.naming import parse_code
@@ -53,16 +54,21 @@ def _matches(folder: Path, listing: Listing) -> bool:
 
 
 def _scan(folder: Path, listing: Listing) -> FolderScan:
+    """The ``.day`` files by code; every file beside them that is not read (in the folder,
+    in ``vipdoc``, in an ``lday`` folder) is listed in one warning (SPEC §1)."""
     found: dict[str, Path] = {}
-    ignored: list[str] = []
+    ignored = [p.name for p in listing.files if not is_stock_list(p)]
+    for vipdoc in (d for d in listing.dirs if d.name.lower() == "vipdoc"):
+        ignored += [f"{vipdoc.name}/{p.name}" for p in list_folder(vipdoc).files]
     broken = list(listing.broken)
     for exchange, lday in lday_folders(folder, listing):
         entries = list_folder(lday)
-        broken += [f"{lday.relative_to(folder)}/{name}" for name in entries.broken]
+        where = lday.relative_to(folder).as_posix()
+        broken += [f"{where}/{name}" for name in entries.broken]
         for path in entries.files:
             code = parse_code(path.stem) if path.suffix.lower() == ".day" else None
             if code is None or not code.endswith(exchange):
-                ignored.append(path.name)
+                ignored.append(f"{where}/{path.name}")
                 continue
             previous = found.setdefault(code, path)
             if previous != path:  # sh600000.day and SH600000.day, or two lday folders
@@ -70,8 +76,8 @@ def _scan(folder: Path, listing: Listing) -> FolderScan:
                                 f"hold {code}; remove one of them", file=path, code=code,
                                 rule="duplicate stock file")
     return finish_scan(folder, listing, "tdx", found, ignored=ignored,
-                       ignored_what="file(s) in lday folders that are not exchange-prefixed "
-                       ".day files", broken=broken)
+                       ignored_what="file(s) that are not exchange-prefixed .day files in an "
+                       "lday folder", broken=broken)
 
 
 def _file_size(path: Path) -> int:
