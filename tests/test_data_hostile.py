@@ -162,6 +162,13 @@ def test_a_parquet_code_column_that_names_another_stock(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"^000002_SZ.parquet: column `ts_code` names 600142.SH "
                        r"on row 2, but the file name names 000002.SZ"):
         load_market_data(folder, use_cache=False)
+    # One code throughout: known from the file's statistics, without decoding the column.
+    frame.assign(ts_code="sh600142").to_parquet(folder / "000002_SZ.parquet")
+    with pytest.raises(DataError, match=r"^000002_SZ.parquet: column `ts_code` names 600142.SH "
+                       r"on row 1, but the file name names 000002.SZ"):
+        load_market_data(folder, use_cache=False)
+    frame.assign(ts_code=2).to_parquet(folder / "000002_SZ.parquet")
+    assert load_market_data(folder, use_cache=False).codes == ("000001.SZ", "000002.SZ")
 
 
 def test_code_columns_that_agree_with_the_file_name_load(tmp_path: Path) -> None:

@@ -88,12 +88,15 @@ class FileTable:
 @dataclass(frozen=True)
 class RawFile:
     """One data file decoded but not converted: its table under the file's own column
-    names, and ``mapping`` from canonical names to them."""
+    names, and ``mapping`` from canonical names to them. ``constant`` holds the value of
+    each asked-for extra column that was not decoded because the file's statistics say
+    every row holds it (``read_table``)."""
 
     path: Path
     digest: str
     table: pa.Table
     mapping: dict[str, str]
+    constant: dict[str, object] = field(default_factory=dict)
 
 
 def read_file(path: Path) -> FileTable:
@@ -110,8 +113,9 @@ def read_raw(path: Path, extra: tuple[str, ...] = ()) -> RawFile:
     if not data or data.isspace():
         raise DataError(f"{path.name}: the file is empty; re-export it or remove it from the "
                         "data folder", file=path, rule="no traded row")
-    table, mapping = read_table(path, data, extra)
-    return RawFile(path, digest_of(data), table, mapping)
+    constant: dict[str, object] = {}
+    table, mapping = read_table(path, data, extra, constant=constant if extra else None)
+    return RawFile(path, digest_of(data), table, mapping, constant)
 
 
 def is_number_type(kind: pa.DataType) -> bool:
@@ -275,21 +279,24 @@ _READ_COLUMNS = ("date", *NUMERIC_COLUMNS, "tradestatus", "name", "list_date")
 
 
 def read_table(path: Path, data: bytes, extra: tuple[str, ...] = (), *,
-               threads: bool = False) -> tuple[pa.Table, dict[str, str]]:
+               threads: bool = False, constant: dict[str, object] | None = None
+               ) -> tuple[pa.Table, dict[str, str]]:
     """Bytes -> (Arrow table, canonical -> file column) for parquet, feather or CSV.
 
     Parquet and feather decode only the columns ``file_table`` reads, plus the canonical
     ``extra`` ones (a long file's ``ts_code``, which parquet decodes as a dictionary: a
-    few thousand distinct codes, not millions of strings). ``threads`` decodes one big
-    file's columns in parallel. CSV is read as UTF-8 (with or without a BOM), else
-    GB18030 (a superset of the GBK that Chinese tools often write): UTF-8 bytes go to
-    Arrow as they are, validated in place, not transcoded.
+    few thousand distinct codes, not millions of strings). With ``constant`` (a dict to
+    fill), an extra parquet column whose statistics say every row holds one value (a
+    per-stock file's code) is not decoded: its value goes to ``constant``. ``threads``
+    decodes one big file's columns in parallel. CSV is read as UTF-8 (with or without a
+    BOM), else GB18030 (a superset of the GBK that Chinese tools often write): UTF-8
+    bytes go to Arrow as they are, validated in place, not transcoded.
     """
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".feather"):
             if suffix == ".parquet":
-                parquet = _open_parquet(data, extra)
+                parquet = _open_parquet(data, extra if constant is None else ())
                 schema = parquet.schema_arrow
             else:
                 ipc = pa.ipc.open_file(pa.BufferReader(data))
@@ -298,6 +305,13 @@ def read_table(path: Path, data: bytes, extra: tuple[str, ...] = (), *,
             mapping = map_columns(schema.names)
             if missing_required(mapping):
                 return schema.empty_table(), mapping
+            if suffix == ".parquet" and constant is not None:
+                for name in extra:
+                    if name in mapping:
+                        found = _one_value(parquet, mapping[name])
+                        if found:
+                            constant[name] = found[0]
+                extra = tuple(name for name in extra if name not in constant)
             columns = sorted({mapping[c] for c in (*_READ_COLUMNS, *extra) if c in mapping})
             if suffix == ".parquet":
                 return parquet.read(columns=columns, use_threads=threads), mapping
@@ -311,6 +325,24 @@ def read_table(path: Path, data: bytes, extra: tuple[str, ...] = (), *,
             "re-export it or remove it from the data folder",
             file=path, rule="corrupt",
         ) from exc
+
+
+def _one_value(parquet: pq.ParquetFile, column: str) -> list[object]:
+    """``[value]`` when the file's statistics say every row of ``column`` holds ``value``
+    (no null, min equal to max in every row group), else ``[]``: read the column."""
+    meta = parquet.metadata
+    names = parquet.schema.names
+    if names.count(column) != 1 or meta.num_row_groups == 0:
+        return []
+    j, values = names.index(column), set()
+    for group in range(meta.num_row_groups):
+        chunk = meta.row_group(group).column(j)
+        stats = chunk.statistics
+        if (chunk.path_in_schema != column or stats is None or not stats.has_min_max
+                or stats.null_count != 0 or stats.min != stats.max):
+            return []
+        values.add(stats.min)
+    return list(values) if len(values) == 1 else []
 
 
 def _open_parquet(data: bytes, codes: tuple[str, ...]) -> pq.ParquetFile:

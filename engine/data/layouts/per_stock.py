@@ -94,6 +94,12 @@ def checked_code_column(raw: RawFile, code: str) -> RawFile:
     name = raw.mapping.get("ts_code")
     if name is None:
         return raw
+    mapping = {key: found for key, found in raw.mapping.items() if key != "ts_code"}
+    if "ts_code" in raw.constant:  # every row holds it (the parquet file's statistics)
+        value = raw.constant["ts_code"]
+        if not _names_stock(value, code):
+            raise _code_mismatch(raw, name, code, value, 0)
+        return RawFile(raw.path, raw.digest, raw.table, mapping)
     column = raw.table.column(name)
     if pat.is_dictionary(column.type):  # parquet's: each chunk's distinct values
         values = [v for chunk in column.chunks for v in chunk.dictionary.to_pylist()]
@@ -104,14 +110,18 @@ def checked_code_column(raw: RawFile, code: str) -> RawFile:
         plain = column.cast(column.type.value_type) if pat.is_dictionary(column.type) else column
         row = min(int(pc.index(plain, pa.scalar(value, plain.type)).as_py())
                   for value in wrong)
-        named, bare = _named_code(plain[row].as_py())
-        assert named is not None
-        raise DataError(f"{raw.path.name}: column `{name}` names "
-                        f"{named[:6] if bare else named} on row {row + 1}, but the file name "
-                        f"names {code}; rename the file or fix the column", file=raw.path,
-                        code=code, field="ts_code", row=str(row + 1), rule="code mismatch")
-    mapping = {key: found for key, found in raw.mapping.items() if key != "ts_code"}
+        raise _code_mismatch(raw, name, code, plain[row].as_py(), row)
     return RawFile(raw.path, raw.digest, raw.table.drop_columns([name]), mapping)
+
+
+def _code_mismatch(raw: RawFile, name: str, code: str, value: object, row: int) -> DataError:
+    """The error of a code column whose ``value`` on ``row`` names another stock."""
+    named, bare = _named_code(value)
+    assert named is not None
+    return DataError(f"{raw.path.name}: column `{name}` names {named[:6] if bare else named} "
+                     f"on row {row + 1}, but the file name names {code}; rename the file or "
+                     "fix the column", file=raw.path, code=code, field="ts_code",
+                     row=str(row + 1), rule="code mismatch")
 
 
 def _names_stock(value: object, code: str) -> bool:
