@@ -44,6 +44,7 @@ from gui.plot_style import (
     DIFFERENCE_BACKGROUND,
     GUIDE_COLOR,
     DateAxis,
+    legend_above,
     make_plot_widget,
     placeholder_stack,
     posix_seconds,
@@ -55,6 +56,8 @@ from gui.plot_style import (
 #: elided (the full name is in the tooltip and the chart's legend).
 MIN_COLUMN_WIDTH = 110
 MAX_COLUMN_WIDTH = 240
+#: Runs per line of the chart's legend (above the chart, so it covers no curve).
+LEGEND_COLUMNS = 4
 
 
 def _swatch(color: str) -> QIcon:
@@ -103,11 +106,11 @@ class CompareView(QWidget):
         self.differences: list[str] = []
         self.errors = ErrorPanel()
         self.canvas = make_plot_widget()
-        self.plot = self.canvas.addPlot(axisItems={"bottom": DateAxis()})
+        self.plot = self.canvas.addPlot(row=1, col=0, axisItems={"bottom": DateAxis()})
+        self.legend = legend_above(self.canvas, self.plot, row=0, columns=LEGEND_COLUMNS)
         style_plot(self.plot)
         self.plot.setLabel("left", "growth of 1 (equity / initial capital)")
         self.plot.addLine(y=1.0, pen=pg.mkPen(GUIDE_COLOR, width=1, style=Qt.PenStyle.DashLine))
-        self.legend = self.plot.addLegend(offset=(10, 10))
         self.curves: dict[int, pg.PlotDataItem] = {}
         self.readout = QLabel(" ")
         self.placeholder, self._stack = placeholder_stack(

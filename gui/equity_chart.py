@@ -16,6 +16,7 @@ from gui.plot_style import (
     DRAWDOWN,
     PORTFOLIO,
     DateAxis,
+    legend_above,
     make_plot_widget,
     placeholder_stack,
     posix_seconds,
@@ -31,12 +32,13 @@ class EquityChart(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.canvas = make_plot_widget()
-        self.equity_plot = self.canvas.addPlot(row=0, col=0,
+        self.equity_plot = self.canvas.addPlot(row=1, col=0,
                                                axisItems={"bottom": DateAxis()})
-        self.drawdown_plot = self.canvas.addPlot(row=1, col=0,
+        self.drawdown_plot = self.canvas.addPlot(row=2, col=0,
                                                  axisItems={"bottom": DateAxis()})
-        self.canvas.ci.layout.setRowStretchFactor(0, 3)
-        self.canvas.ci.layout.setRowStretchFactor(1, 1)
+        self.legend = legend_above(self.canvas, self.equity_plot, row=0)  # covers no curve
+        self.canvas.ci.layout.setRowStretchFactor(1, 3)
+        self.canvas.ci.layout.setRowStretchFactor(2, 1)
         self.drawdown_plot.setXLink(self.equity_plot)
         for plot in (self.equity_plot, self.drawdown_plot):
             style_plot(plot)
@@ -45,7 +47,6 @@ class EquityChart(QWidget):
         self.equity_plot.setLabel("left", "equity", units="¥")  # SI prefix: 1.2 M¥, not 1.2e+06
         self.drawdown_plot.setLabel("left", "drawdown", units="%")
         self.drawdown_plot.getAxis("left").enableAutoSIPrefix(False)
-        self.legend = self.equity_plot.addLegend(offset=(10, 10))
         self.portfolio = self.equity_plot.plot(pen=pg.mkPen(PORTFOLIO, width=1), name="portfolio")
         self.benchmark = self.equity_plot.plot(pen=pg.mkPen(BENCHMARK, width=1),
                                                name=EQUAL_WEIGHT)

@@ -70,6 +70,55 @@ def style_plot(plot: pg.PlotItem) -> None:
     plot.hideButtons()
 
 
+class LegendRow(pg.GraphicsWidget):
+    """A row of a plot layout, above ``plot``, that holds the plot's legend: a legend inside
+    the plot's view box covers its curves and bars wherever the data happen to run.
+
+    ``legend`` becomes the plot's legend, so items plotted with a ``name`` are listed in it,
+    up to ``columns`` entries to a line (fewer when they would not fit the row's width);
+    the row is as tall as the legend's lines."""
+
+    def __init__(self, plot: pg.PlotItem, columns: int) -> None:
+        super().__init__()
+        self.columns = columns
+        self._fitting = False
+        self.legend = pg.LegendItem(colCount=columns, labelTextColor=TEXT_COLOR)
+        self.legend.setParentItem(self)
+        self.legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-10, 0))
+        plot.legend = self.legend
+        self.legend.geometryChanged.connect(self._fit)
+        self.geometryChanged.connect(self._fit)
+        self._fit()
+
+    def _fit(self) -> None:
+        if self._fitting:  # a column count change resizes the legend
+            return
+        self._fitting = True
+        try:
+            room = self.width() - 20
+            if room > 0:
+                for count in range(self.columns, 0, -1):
+                    self.legend.setColumnCount(count)
+                    if self.legend.width() <= room:
+                        break
+            height = float(self.legend.height())
+            if height != self.minimumHeight() or height != self.maximumHeight():
+                self.setMinimumHeight(height)
+                self.setMaximumHeight(height)
+        finally:
+            self._fitting = False
+
+
+def legend_above(canvas: pg.GraphicsLayoutWidget, plot: pg.PlotItem, row: int,
+                 columns: int = 4) -> pg.LegendItem:
+    """Put ``plot``'s legend in row ``row`` of ``canvas`` (the row above the plot's own),
+    outside the data, and return it."""
+    holder = LegendRow(plot, columns)
+    canvas.addItem(holder, row=row, col=0)
+    canvas.ci.layout.setRowStretchFactor(row, 0)
+    return holder.legend
+
+
 def posix_seconds(dates: object) -> np.ndarray:
     """Dates (datetime64 of any unit, Timestamps or ISO strings) as float POSIX seconds."""
     values = np.asarray(pd.to_datetime(pd.Series(dates)), dtype="datetime64[s]")

@@ -30,6 +30,7 @@ from gui.plot_style import (
     PORTFOLIO,
     DateAxis,
     error_label,
+    legend_above,
     make_plot_widget,
     placeholder_stack,
     posix_seconds,
@@ -105,21 +106,22 @@ class WalkForwardView(QWidget):
         self.summary = QLabel(" ", wordWrap=True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.canvas = make_plot_widget()
-        self.equity_plot = self.canvas.addPlot(row=0, col=0,
+        self.equity_plot = self.canvas.addPlot(row=1, col=0,
                                                axisItems={"bottom": DateAxis()})
-        self.folds_plot = self.canvas.addPlot(row=1, col=0)
-        self.canvas.ci.layout.setRowStretchFactor(0, 3)
-        self.canvas.ci.layout.setRowStretchFactor(1, 2)
+        self.folds_plot = self.canvas.addPlot(row=3, col=0)
+        # each legend in a row above its plot: inside, it covered the curves and bars
+        self.equity_legend = legend_above(self.canvas, self.equity_plot, row=0)
+        self.folds_legend = legend_above(self.canvas, self.folds_plot, row=2)
+        self.canvas.ci.layout.setRowStretchFactor(1, 3)
+        self.canvas.ci.layout.setRowStretchFactor(3, 2)
         for plot in (self.equity_plot, self.folds_plot):
             style_plot(plot)
         self.equity_plot.setLabel("left", "equity", units="¥")
-        self.equity_plot.addLegend(offset=(10, 10))
         self.oos = self.equity_plot.plot(pen=pg.mkPen(PORTFOLIO, width=1),
                                          name="walk-forward (out of sample)")
         self.hindsight = self.equity_plot.plot(
             pen=pg.mkPen(BENCHMARK, width=1, style=Qt.PenStyle.DashLine),
             name="hindsight: the whole window's best")
-        self.folds_plot.addLegend(offset=(-10, 5), colCount=2)
         self.is_bars = pg.BarGraphItem(x=[], height=[], width=0.38, brush=series_color(1),
                                        name="in sample (train)")
         self.oos_bars = pg.BarGraphItem(x=[], height=[], width=0.38, brush=series_color(0),
