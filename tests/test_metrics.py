@@ -79,7 +79,8 @@ def test_sharpe_and_sortino_subtract_the_daily_risk_free_rate() -> None:
     excess = 2 / 27 - 0.001
     assert stats["sharpe"] == pytest.approx(excess / (math.sqrt(1929) / 270) * SQRT252,
                                             rel=1e-12)
-    assert stats["sortino"] == pytest.approx(excess / (0.1 / math.sqrt(3)) * SQRT252,
+    # the downside is below rf (SPEC §7): min(r - 0.001, 0) = [0, -0.101, 0]
+    assert stats["sortino"] == pytest.approx(excess / (0.101 / math.sqrt(3)) * SQRT252,
                                              rel=1e-12)
     # volatility, total return and cagr do not depend on rf
     assert stats["volatility"] == pytest.approx(math.sqrt(1929) / 270 * SQRT252, rel=1e-12)
@@ -335,7 +336,7 @@ def test_compute_metrics_holds_every_metric_of_the_spec() -> None:
         "cagr": 1.1**168 - 1,
         "volatility": math.sqrt(1929) / 270 * SQRT252,
         "sharpe": (2 / 27 - 0.001) / (math.sqrt(1929) / 270) * SQRT252,
-        "sortino": (2 / 27 - 0.001) / (0.1 / math.sqrt(3)) * SQRT252,
+        "sortino": (2 / 27 - 0.001) / (0.101 / math.sqrt(3)) * SQRT252,
         "max_drawdown": -0.1,
         "calmar": (1.1**168 - 1) / 0.1,
         "trades": 2,
@@ -450,3 +451,30 @@ def test_runs_report_beta_alpha_against_the_equal_weight_benchmark() -> None:
                               daily_returns(equity["benchmark"].to_numpy(), 1_000_000.0))
     for key, value in expected.items():
         assert result.metrics[key] == value
+
+
+def test_alpha_is_jensens_and_sortinos_downside_is_below_the_risk_free_rate() -> None:
+    # SPEC §7 (changed): both regressions' returns net of rf / 252; Sortino's downside
+    # deviation is of r - rf / 252 below zero (empyrical's required return).
+    from engine.results.metrics import relative_stats, return_stats
+
+    rng = np.random.default_rng(3)
+    b = rng.normal(0.0004, 0.01, 300)
+    r = 1.3 * b + rng.normal(0.0002, 0.004, 300)
+    rf = 0.03
+    d = rf / 252
+    stats = relative_stats(r, b, rf)
+    beta = np.polyfit(b - d, r - d, 1)[0]
+    assert stats["beta"] == pytest.approx(beta, rel=1e-10)
+    assert stats["alpha"] == pytest.approx(((r - d).mean() - beta * (b - d).mean()) * 252,
+                                           rel=1e-10)
+    assert stats["alpha"] != pytest.approx(relative_stats(r, b)["alpha"], rel=1e-3)
+    active = r - b  # the tracking error and information ratio do not involve rf
+    assert stats["tracking_error"] == relative_stats(r, b)["tracking_error"]
+    equity = 1e6 * np.cumprod(1 + r)
+    got = return_stats(equity, 1e6, rf)
+    daily = np.diff(np.concatenate([[1e6], equity])) / np.concatenate([[1e6], equity[:-1]])
+    downside = math.sqrt(np.mean(np.minimum(daily - d, 0.0) ** 2))
+    assert got["sortino"] == pytest.approx((daily.mean() - d) / downside * math.sqrt(252),
+                                           rel=1e-10)
+    assert active.size == 300

@@ -61,8 +61,10 @@ def return_stats(equity: np.ndarray, initial_capital: float,
     n = r.size
     final = float(equity[-1])
     std = float(np.std(r, ddof=1)) if n > 1 else math.nan
-    excess = float(np.mean(r)) - risk_free_rate / TRADING_DAYS
-    downside = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2)))
+    daily_rf = risk_free_rate / TRADING_DAYS
+    excess = float(np.mean(r)) - daily_rf
+    # Downside below the risk-free rate, as empyrical measures it (r - 0.0 is r exactly).
+    downside = math.sqrt(float(np.mean(np.minimum(r - daily_rf, 0.0) ** 2)))
     return {
         "total_return": final / initial_capital - 1.0,
         "cagr": (final / initial_capital) ** (TRADING_DAYS / n) - 1.0,
@@ -133,17 +135,21 @@ def compute_metrics(dates: np.ndarray, equity: np.ndarray, positions_value: np.n
                            risk_free_rate)
 
 
-def relative_stats(returns: np.ndarray, benchmark_returns: np.ndarray) -> dict[str, float]:
+def relative_stats(returns: np.ndarray, benchmark_returns: np.ndarray,
+                   risk_free_rate: float = 0.0) -> dict[str, float]:
     """Beta, alpha, tracking error and information ratio against a benchmark (SPEC §7).
 
-    Beta and alpha come from the daily OLS of ``returns`` on ``benchmark_returns``, alpha
-    annualised x 252; the tracking error is ``std(r - r_b, ddof=1) * sqrt(252)``; the
-    information ratio the annualised mean of ``r - r_b`` over the tracking error.
+    Beta and alpha come from the daily OLS of ``returns`` on ``benchmark_returns``, both
+    net of ``risk_free_rate / 252`` (Jensen's alpha), alpha annualised x 252; the tracking
+    error is ``std(r - r_b, ddof=1) * sqrt(252)``; the information ratio the annualised
+    mean of ``r - r_b`` over the tracking error.
     """
-    r, b = np.asarray(returns, float), np.asarray(benchmark_returns, float)
+    daily_rf = risk_free_rate / TRADING_DAYS
+    raw_r, raw_b = np.asarray(returns, float), np.asarray(benchmark_returns, float)
+    r, b = raw_r - daily_rf, raw_b - daily_rf  # exactly the returns when rf is 0
     spread = b - b.mean()
     beta = _div(float(np.sum(spread * (r - r.mean()))), float(np.sum(spread * spread)))
-    active = r - b
+    active = raw_r - raw_b
     tracking = (float(np.std(active, ddof=1)) * math.sqrt(TRADING_DAYS) if r.size > 1
                 else math.nan)
     return {
@@ -170,7 +176,8 @@ def summary_metrics(dates: np.ndarray, equity: np.ndarray, initial_capital: floa
     out["benchmark_total_return"] = benchmark_return
     out["excess_return"] = returns["total_return"] - benchmark_return
     out.update(relative_stats(daily_returns(equity, initial_capital),
-                              daily_returns(np.asarray(benchmark, float), initial_capital)))
+                              daily_returns(np.asarray(benchmark, float), initial_capital),
+                              risk_free_rate))
     out["days"] = int(equity.size)
     out["final_equity"] = float(equity[-1])
     return out
