@@ -41,7 +41,8 @@ class HeatmapControls(QGroupBox):
     ``set_result`` fills the choices, ``draw`` draws; ``run_requested(BacktestConfig)``
     when a cell is clicked: the sweep's base configuration with that cell's parameters,
     for a dimension aggregated here the value of the cell's best combination for the
-    shown metric (``engine.studies.heatmap.cell_parameters``).
+    shown metric (``engine.studies.heatmap.cell_parameters``); the heatmap's read-out
+    says "running …" that configuration until ``run_ended``.
     """
 
     run_requested = Signal(object)
@@ -51,6 +52,8 @@ class HeatmapControls(QGroupBox):
         self.heatmap, self.errors = heatmap, errors
         self.result: SweepResult | None = None
         self.current_grid: HeatmapGrid | None = None
+        self._hint = " "  # the read-out's text when nothing runs
+        self._running_text = ""
         form = QFormLayout(self)
         self.x_combo, self.y_combo = QComboBox(), QComboBox()
         self.metric_combo, self.agg_combo = QComboBox(), QComboBox()
@@ -172,6 +175,8 @@ class HeatmapControls(QGroupBox):
                               value_label=label, kind=KINDS[metric],
                               best=best_cell(grid, metric), title=self._title(metric),
                               plateau=best_cell(smooth, metric))
+        self._hint = self.heatmap.readout.text()
+        self._running_text = ""
 
     def _title(self, metric: str) -> str:
         fixed = self._fixed()
@@ -198,6 +203,14 @@ class HeatmapControls(QGroupBox):
         except ConfigError as exc:
             self.errors.show_error(str(exc))
             return
-        self.heatmap.readout.setText(
+        self._running_text = (
             "running " + ", ".join(f"{k} = {v:g}" for k, v in params.items()) + " …")
+        self.heatmap.readout.setText(self._running_text)
         self.run_requested.emit(config)
+
+    def run_ended(self) -> None:
+        """The run a click asked for has ended (or the sweep tab's own run has): the
+        read-out no longer says "running …" (it shows its hint again)."""
+        if self._running_text and self.heatmap.readout.text() == self._running_text:
+            self.heatmap.readout.setText(self._hint)
+        self._running_text = ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from gui.plot_style import error_label
@@ -13,7 +14,10 @@ class RunBox(QWidget):
     """Run/Cancel for one kind of run (a backtest, a sweep); the owner connects the
     buttons' ``clicked`` and reports through ``start``, ``show_progress``, ``show_status``,
     ``set_running`` and ``set_reason``. Run is enabled only while nothing runs and there
-    is no reason against it; Cancel only while a run is going."""
+    is no reason against it; Cancel only while a run is going. ``stopped`` when a run
+    ends (``set_running(False)`` after a run), whichever way it ended."""
+
+    stopped = Signal()
 
     def __init__(self, run_text: str, cancel_text: str, eta_decimals: int = 0,
                  margin: int = 0) -> None:
@@ -48,9 +52,12 @@ class RunBox(QWidget):
 
     def set_running(self, on: bool) -> None:
         """A run started (Cancel on, Run off) or ended (Run on unless there is a reason)."""
+        ended = self.running and not on
         self.running = on
         self.cancel_button.setEnabled(on)
         self.run_button.setEnabled(not on and not self.reason.text())
+        if ended:
+            self.stopped.emit()
 
     def start(self) -> None:
         """A run starts now: the clock for the time left and the bar start from zero."""
@@ -65,6 +72,10 @@ class RunBox(QWidget):
         eta = (f", ~{elapsed / fraction - elapsed:.{self.eta_decimals}f} s left"
                if fraction > 0.05 else "")
         self.show_status(text + eta, fraction)
+
+    def status(self) -> tuple[str, float]:
+        """The bar's text and fraction done (``show_status`` shows them again)."""
+        return self.progress.format(), self.progress.value() / 1000
 
     def show_status(self, text: str, fraction: float | None = None) -> None:
         """Show ``text`` on the bar, and ``fraction`` (0 to 1) done when given."""

@@ -77,10 +77,13 @@ class SweepView(QWidget):
         self.walk_form.edited.connect(self.validate)
         self.walk_view = WalkForwardView()
         self.heatmap_controls = HeatmapControls(self.heatmap, self.errors)
-        self.heatmap_controls.run_requested.connect(self.run_requested)
+        self.heatmap_controls.run_requested.connect(self._cell_run_requested)
         self.run_box = RunBox("Run sweep", "Cancel")
         self.run_box.run_button.clicked.connect(self.run)
         self.run_box.cancel_button.clicked.connect(self.cancel)
+        # the bar is shared by both modes: each mode's last status, shown with that mode
+        self._statuses = {GRID_MODE: self.run_box.status(), WALK_MODE: self.run_box.status()}
+        self._shown_mode = GRID_MODE
         self.table = MetricTable()
         self.skipped = QLabel(" ")
         self.skipped.setStyleSheet(f"color: {GUIDE_COLOR};")
@@ -165,6 +168,9 @@ class SweepView(QWidget):
             app.aboutToQuit.connect(self.shutdown)
 
     def _mode_changed(self, mode: str) -> None:
+        self._statuses[self._shown_mode] = self.run_box.status()
+        self._shown_mode = mode
+        self.run_box.show_status(*self._statuses[mode])
         walking = mode == WALK_MODE
         self.walk_form.setVisible(walking)
         self.heatmap_controls.setVisible(not walking)
@@ -205,6 +211,7 @@ class SweepView(QWidget):
         self.errors.clear()
         self.run_box.start()
         self.run_on.setEnabled(False)
+        self.mode.setEnabled(False)  # the bar and Cancel are this mode's until it ends
         if not self.sweep_thread.isRunning():
             self.sweep_thread.start()
         self.worker.prepare()
@@ -242,7 +249,21 @@ class SweepView(QWidget):
     def _set_idle(self) -> None:
         self.run_box.set_running(False)
         self.run_on.setEnabled(True)
+        self.mode.setEnabled(True)
+        self.heatmap_controls.run_ended()
         self.validate()
+
+    def _cell_run_requested(self, config: BacktestConfig) -> None:
+        """Ask for a heatmap cell's run; once the backtest that runs it ends (the window's
+        RunBox that started during the request stops), the heatmap no longer says
+        "running …"."""
+        boxes = self.window().findChildren(RunBox)
+        idle = [box for box in boxes if not box.running]
+        self.run_requested.emit(config)  # the window starts its backtest in this call
+        started = [box for box in idle if box.running]
+        if started:
+            started[0].stopped.connect(self.heatmap_controls.run_ended,
+                                       Qt.ConnectionType.SingleShotConnection)
 
     def _progress(self, stage: str, done: int, total: int) -> None:
         box = self.run_box
