@@ -43,9 +43,9 @@ from engine.data.align import AlignedArrays
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "BACKTEST_CACHE_DIR"
-FORMAT_VERSION = 6  # 2: every bad stock's error; 3: limit planes; 4: checksums.json;
+FORMAT_VERSION = 7  # 2: every bad stock's error; 3: limit planes; 4: checksums.json;
 #                    5: xxh3-128 file digests in the fingerprint; 6: inode and ctime in
-#                    each file's identity
+#                    each file's identity; 7: limits decided in unadjusted prices
 KEEP_ENTRIES = 16  # keys: all generations of a key count as one entry
 #: Separates a key from its generation in an entry's name (``<key>~<generation>``).
 GENERATION_MARK = "~"

@@ -49,7 +49,13 @@ class BarLimits:
         self.lattice = _width_lattice(calendar)
         # Each stock's first cell in the flat lattice: its board's non-ST row.
         self.row_of = self.boards.astype(np.int64) * (2 * calendar.size)
-        self.close, self.pre_close = values["close"], values.get("pre_close")
+        # Limits are decided in the file's own prices (SPEC §4): the reference is the
+        # unadjusted close (or pre_close); a forward-adjusted stock's limits are then
+        # scaled exactly as its prices were, so comparing adjusted prices with them
+        # decides as the unadjusted prices would.
+        self.adjustment = bars.adjustment
+        self.close = values["close"] if bars.adjustment is None else bars.adjustment.raw_close
+        self.pre_close = values.get("pre_close")
         self.is_st = values.get("is_st")
         self.exempt = _listing_exempt(sid, days, self.first, self.boards, list_days, listing)
         self.any_exempt = bool(self.exempt.any())
@@ -77,6 +83,14 @@ class BarLimits:
             exempt = self.exempt[block]
             up[exempt] = np.nan
             down[exempt] = np.nan
+        if self.adjustment is not None:
+            last = self.adjustment.last[self.sid[block]]
+            scaled = ~np.isnan(last)
+            if scaled.any():
+                factor = self._rows(self.adjustment.factor, block)[scaled]
+                # The prices' own formula and order: (price * adj_factor) / last.
+                up[scaled] = up[scaled] * factor / last[scaled]
+                down[scaled] = down[scaled] * factor / last[scaled]
         if self.own is not None:
             rows = self.own[self.sid[block]]
             assert self.up_limit is not None and self.down_limit is not None

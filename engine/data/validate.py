@@ -20,12 +20,25 @@ _EPS = 1e-9
 #: daily limits and ST flag (NaN where a file has none; left out where no file has one).
 BAR_COLUMNS = ("open", "high", "low", "close", "volume", "pre_close", "up_limit",
                "down_limit", "is_st")
-#: Optional prices of a day, adjusted like the bar's own prices.
-_DAY_PRICES = ("pre_close", "up_limit", "down_limit")
+#: A file's own limit prices, adjusted like the bar's own prices (its ``pre_close`` is
+#: not: it is only the limits' reference, which SPEC §4 takes unadjusted).
+_DAY_PRICES = ("up_limit", "down_limit")
 
 Columns = dict[str, np.ndarray | None]
 #: One rule over rows: (bad rows, rule, field, explain(row, day) -> message).
 RowRule = tuple[np.ndarray, str, str, Callable[[int, str], str]]
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """How forward adjustment scaled prices, for the limits decided before it (SPEC §4):
+    ``raw_close`` the unadjusted closes and ``factor`` the ``adj_factor`` column, over
+    the files' rows; ``last`` each stock's last factor (NaN for a stock not adjusted). A
+    price ``p`` of stock ``j`` on row ``r`` became ``p * factor[r] / last[j]``."""
+
+    raw_close: np.ndarray
+    factor: np.ndarray
+    last: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,9 @@ class ValidBars:
     warnings: tuple[str, ...]
     last_day: int | None = None
     index: np.ndarray | None = None
+    #: Set when some stock's prices were forward-adjusted: ``adjustment.raw_close`` over
+    #: the files' rows, the factor column and each stock's last factor (NaN: none).
+    adjustment: Adjustment | None = None
 
     def column(self, name: str) -> np.ndarray:
         """The bars' values of column ``name`` (a copy when some rows are no bar)."""
@@ -114,14 +130,17 @@ def validate(files: Sequence[FileTable], end_day: int, adjust: str) -> ValidBars
         index, last_day = None, last_traded
     else:
         index, last_day = _bar_rows(dates, sid, cols, errors, len(files), end_day)
+    adjustment = None
     if has_factor is not None:  # the bars of the stocks with a factor
-        _forward_adjust(np.flatnonzero(has_factor[sid]) if index is None
-                        else index[has_factor[sid[index]]], sid, cols)
+        adjustment = _forward_adjust(np.flatnonzero(has_factor[sid]) if index is None
+                                     else index[has_factor[sid[index]]], sid, cols,
+                                     len(files))
     present = {k: v for k in BAR_COLUMNS if (v := cols[k]) is not None}
     if index is None or index.size == dates.size:  # no copy of every column
-        return ValidBars(dates, sid, present, errors, tuple(warnings), last_day)
+        return ValidBars(dates, sid, present, errors, tuple(warnings), last_day,
+                         adjustment=adjustment)
     return ValidBars(dates[index], sid[index], present, errors, tuple(warnings), last_day,
-                     index)
+                     index, adjustment)
 
 
 def _bar_rows(dates: np.ndarray, sid: np.ndarray, cols: Columns, errors: dict[int, DataError],
@@ -342,20 +361,25 @@ def _day_price_rules(traded: np.ndarray, cols: Columns) -> Iterator[RowRule]:
                    f"bad {name}", name, explain(name, values))
 
 
-def _forward_adjust(index: np.ndarray, sid: np.ndarray, cols: Columns) -> None:
+def _forward_adjust(index: np.ndarray, sid: np.ndarray, cols: Columns,
+                    n_files: int) -> Adjustment | None:
     """Scale prices by ``adj_factor / last adj_factor`` on the rows ``index`` (the bars,
-    in order, of the stocks that have a factor).
+    in order, of the stocks that have a factor); returns how, with the closes before
+    (None when nothing was scaled).
 
     "Last" is the stock's last traded bar up to ``end``, so a run's final prices are
     the real ones (Tushare's convention for forward adjustment over a query window).
     """
-    factor = cols["adj_factor"]
-    if index.size == 0 or factor is None:
-        return
+    factor, close = cols["adj_factor"], cols["close"]
+    if index.size == 0 or factor is None or close is None:
+        return None
+    raw_close = np.array(close, dtype=np.float64)  # the limits' reference stays unadjusted
     stocks = sid[index]
     # Rows are sorted by (stock, date), so each stock's rows form one run.
     starts = np.flatnonzero(np.r_[True, stocks[1:] != stocks[:-1]])
     ends = np.r_[starts[1:], stocks.size]
+    last_of_stock = np.full(n_files, np.nan)
+    last_of_stock[stocks[starts]] = factor[index[ends - 1]]
     last = np.repeat(factor[index[ends - 1]], ends - starts)
     for name in (*PRICE_COLUMNS, *_DAY_PRICES):
         values = cols[name]
@@ -363,3 +387,4 @@ def _forward_adjust(index: np.ndarray, sid: np.ndarray, cols: Columns) -> None:
             cols[name] = values = _writeable(values)
             # Literal order of the spec's formula, (price * adj_factor) / last, for parity.
             values[index] = values[index] * factor[index] / last
+    return Adjustment(raw_close, factor, last_of_stock)
