@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.config import CHOICES, BacktestConfig
+from engine.data.naming import parse_code
 from engine.data.summary import window_problem
 from engine.errors import ConfigError
 from gui.date_field import DateField
@@ -117,12 +118,14 @@ class ConfigPanel(QWidget):
 
     Signals: ``changed`` (any edit), ``folder_changed(Path)`` (also when the layout
     changes), ``validity_changed(bool, str)`` after each edit with the reason when invalid
-    (including a run window that holds none of the opened data's days).
+    (including a run window that holds none of the opened data's days),
+    ``message_posted(str)`` to say what opening a folder changed (a benchmark it lacks).
     """
 
     changed = Signal()
     folder_changed = Signal(Path)
     validity_changed = Signal(bool, str)
+    message_posted = Signal(str)
 
     def __init__(self) -> None:
         super().__init__()
@@ -346,7 +349,9 @@ class ConfigPanel(QWidget):
 
     def show_folder(self, codes: list[str], info: str, indices: Sequence[str] = ()) -> None:
         """List the folder's stocks (keeping a pending selection), describe the folder, and
-        offer its ``indices`` as benchmarks."""
+        offer its ``indices`` as benchmarks. A benchmark code the folder holds neither as
+        an index nor as a stock goes back to the equal-weight benchmark, said by
+        ``message_posted``; a file of closes stays."""
         pending = self._pending_stocks
         self.stocks.set_codes(codes, pending if isinstance(pending, tuple) else None)
         self.folder_info.setText(info)
@@ -358,9 +363,23 @@ class ConfigPanel(QWidget):
         combo.addItems([EQUAL_WEIGHT_ITEM, *indices])
         combo.setCurrentText(chosen)
         combo.blockSignals(False)
+        benchmark = self.fields["benchmark"].get()
+        if codes and benchmark is not None and _lacks(benchmark, codes, indices):
+            self.fields["benchmark"].put(None)  # emits: the panel re-checks itself
+            self.message_posted.emit(f"the benchmark {benchmark} is not in this folder: back "
+                                     "to the equal-weight benchmark")
 
     def as_date(self, name: str) -> dt.date | None:
         """The date shown in the ``start`` or ``end`` editor, None while it is not a date."""
         widget = self.fields[name].widget
         assert isinstance(widget, DateField)
         return widget.date()
+
+
+def _lacks(benchmark: str, codes: Sequence[str], indices: Sequence[str]) -> bool:
+    """Whether ``benchmark`` names a code the folder holds neither as an index nor as a
+    stock; never a path of an existing file of closes (nor text that is not a code)."""
+    code = parse_code(benchmark)
+    if code is None or Path(benchmark).expanduser().is_file():
+        return False
+    return code not in indices and code not in codes

@@ -92,8 +92,8 @@ class MainWindow(QMainWindow):
         self.data_tab.folder_scanned.connect(self.folder_scanned)
         self.panel.validity_changed.connect(self._validity)
         self.panel.folder_changed.connect(self.data_tab.open_folder)
-        self.panel.stocks.message_posted.connect(
-            lambda text: self.statusBar().showMessage(text, 10000))
+        for messages in (self.panel.stocks.message_posted, self.panel.message_posted):
+            messages.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.panel.stocks.stock_activated.connect(self.show_stock)
         scroll = QScrollArea(widgetResizable=True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)

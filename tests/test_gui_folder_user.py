@@ -1,0 +1,128 @@
+"""Opening folders as a user does (issue 24, items 4, 5 and 9): the Browse button, the
+benchmark and run window that follow the new folder, Run disabled with its reason when
+there is no stock to run, and the paste box that tells an index from a stock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QPushButton,
+    QWidget,
+)
+from pytestqt.qtbot import QtBot
+
+from engine.data.layouts.tdx import DAY_RECORD
+from engine.datagen.universe import generate_universe
+from gui.config_panel import EQUAL_WEIGHT_ITEM
+from gui.main_window import MainWindow
+from tests.conftest import SAMPLE
+
+pytestmark = pytest.mark.usefixtures("isolated_settings", "isolated_cache")
+
+FIRST, LAST = "2024-01-02", "2025-07-04"
+CTRL = Qt.KeyboardModifier.ControlModifier
+
+
+def _write_index(folder: Path, first: str = FIRST, last: str = LAST) -> Path:
+    """``vipdoc/sh/lday/sh000300.day``: the CSI 300 as TongDaXin keeps it, on every
+    weekday of [first, last] (32-byte records, prices in fen)."""
+    days = pd.bdate_range(first, last)
+    closes = np.round(3500 + np.arange(len(days)) * 0.5, 2)
+    records = np.zeros(len(days), dtype=DAY_RECORD)
+    records["date"] = days.strftime("%Y%m%d").astype(np.uint32)
+    for name in ("open", "high", "low", "close"):
+        records[name] = np.rint(closes * 100)
+    records["volume"] = 100_000_000
+    records["amount"] = closes * 1e8
+    path = folder / "vipdoc" / "sh" / "lday" / "sh000300.day"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(records.tobytes())
+    return path
+
+
+@pytest.fixture(scope="module")
+def tdx_with_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("tdx_index")
+    generate_universe(folder, 6, FIRST, LAST, seed=7, layout="tdx")
+    _write_index(folder)
+    return folder
+
+
+def _messages(window: MainWindow) -> list[str]:
+    """Every message the status bar shows from now on."""
+    shown: list[str] = []
+    window.statusBar().messageChanged.connect(shown.append)
+    return shown
+
+
+def _button(parent: QWidget, text: str) -> QPushButton:
+    return next(b for b in parent.findChildren(QPushButton) if b.text() == text)
+
+
+def _browse(window: MainWindow, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch,
+            folder: Path) -> None:
+    """Click Browse… and pick ``folder`` in the folder dialog; wait for its scan."""
+    monkeypatch.setattr("gui.config_panel.ask_folder", lambda *a, **k: folder)
+    with qtbot.waitSignal(window.folder_scanned, timeout=60_000,
+                          check_params_cb=lambda scanned: Path(scanned) == folder):
+        qtbot.mouseClick(_button(window.panel, "Browse…"), Qt.MouseButton.LeftButton)
+
+
+def _type_benchmark(window: MainWindow, qtbot: QtBot, text: str) -> QComboBox:
+    combo = window.panel.fields["benchmark"].widget
+    assert isinstance(combo, QComboBox)
+    line = combo.lineEdit()
+    qtbot.mouseClick(line, Qt.MouseButton.LeftButton)
+    qtbot.keyClick(line, Qt.Key.Key_A, CTRL)
+    qtbot.keyClicks(line, text)
+    qtbot.keyClick(line, Qt.Key.Key_Return)
+    return combo
+
+
+def _run(window: MainWindow, qtbot: QtBot) -> None:
+    assert window.run_box.run_button.isEnabled(), window.run_box.reason.text()
+    qtbot.mouseClick(window.run_box.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.running, timeout=60_000)
+    assert window.run_box.progress.format() == "done", window.errors.message.text()
+
+
+# ----------------------------------------------------------------- item 4: benchmark
+def test_a_benchmark_index_the_new_folder_lacks_goes_back_to_equal_weight(
+        window: MainWindow, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch,
+        tdx_with_index: Path) -> None:
+    shown = _messages(window)
+    _browse(window, qtbot, monkeypatch, tdx_with_index)
+    combo = _type_benchmark(window, qtbot, "000300.SH")
+    assert window.panel.config().benchmark == "000300.SH"
+    _browse(window, qtbot, monkeypatch, SAMPLE)  # the sample holds no 000300.SH
+    assert combo.currentText() == EQUAL_WEIGHT_ITEM
+    assert window.panel.config().benchmark is None
+    assert ("the benchmark 000300.SH is not in this folder: back to the equal-weight "
+            "benchmark") in shown
+    _run(window, qtbot)
+    assert window.result is not None and window.result.config.benchmark is None
+
+
+def test_a_benchmark_the_new_folder_holds_or_a_file_of_closes_stays(
+        window: MainWindow, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch,
+        tdx_with_index: Path, tmp_path: Path) -> None:
+    closes = tmp_path / "csi300.csv"
+    days = pd.bdate_range("2022-01-03", "2026-03-31")
+    pd.DataFrame({"date": days.strftime("%Y-%m-%d"),
+                  "close": np.round(4000 + np.arange(len(days)) * 0.1, 2)}).to_csv(
+        closes, index=False)
+    _browse(window, qtbot, monkeypatch, SAMPLE)
+    combo = _type_benchmark(window, qtbot, str(closes))
+    _browse(window, qtbot, monkeypatch, tdx_with_index)
+    assert window.panel.config().benchmark == str(closes)
+    _type_benchmark(window, qtbot, "000300.SH")
+    _browse(window, qtbot, monkeypatch, tdx_with_index)  # opened again: still there
+    assert combo.currentText() == "000300.SH"
+    _run(window, qtbot)
+    assert window.result is not None and window.result.config.benchmark == "000300.SH"
