@@ -336,6 +336,13 @@ class ConfigPanel(QWidget):
         start, end = self.as_date("start"), self.as_date("end")
         if self.coverage and start and end and window_problem(start, end, *self.coverage):
             self.use_data_range()
+        elif self.coverage and start and end:
+            # Overlapping: a window reaching past the data is clipped to it, so the run
+            # (and its saved name) says the days it trades; one inside stays as set.
+            first, last = self.coverage
+            self.fields["start"].put(max(start, first))
+            self.fields["end"].put(min(end, last))
+            self._edited()
         else:
             self._edited()
 

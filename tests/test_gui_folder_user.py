@@ -20,6 +20,7 @@ from pytestqt.qtbot import QtBot
 from engine.data.layouts.tdx import DAY_RECORD
 from engine.datagen.universe import generate_universe
 from gui.config_panel import EQUAL_WEIGHT_ITEM
+from gui.date_field import DateField
 from gui.main_window import MainWindow
 from tests.conftest import SAMPLE
 
@@ -74,6 +75,14 @@ def _browse(window: MainWindow, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch,
         qtbot.mouseClick(_button(window.panel, "Browse…"), Qt.MouseButton.LeftButton)
 
 
+def _type_date(qtbot: QtBot, field: QWidget, text: str) -> None:
+    assert isinstance(field, DateField)
+    qtbot.mouseClick(field.line, Qt.MouseButton.LeftButton)
+    qtbot.keyClick(field.line, Qt.Key.Key_A, CTRL)
+    qtbot.keyClicks(field.line, text)
+    qtbot.keyClick(field.line, Qt.Key.Key_Return)
+
+
 def _type_benchmark(window: MainWindow, qtbot: QtBot, text: str) -> QComboBox:
     combo = window.panel.fields["benchmark"].widget
     assert isinstance(combo, QComboBox)
@@ -126,3 +135,43 @@ def test_a_benchmark_the_new_folder_holds_or_a_file_of_closes_stays(
     assert combo.currentText() == "000300.SH"
     _run(window, qtbot)
     assert window.result is not None and window.result.config.benchmark == "000300.SH"
+
+
+# --------------------------------------------------------------- item 5: run window
+def test_the_run_window_is_clipped_to_the_data_when_the_ranges_overlap(
+        window: MainWindow, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    folder = tmp_path / "short"
+    generate_universe(folder, 4, FIRST, LAST, seed=11)
+    start, end = window.panel.fields["start"].widget, window.panel.fields["end"].widget
+    assert isinstance(start, DateField) and isinstance(end, DateField)
+    assert (start.text(), end.text()) == ("2023-02-04", "2026-02-04")  # the default window
+    _browse(window, qtbot, monkeypatch, folder)
+    assert window.panel.coverage_label.text() == f"data: {FIRST} .. {LAST}"
+    assert (start.text(), end.text()) == (FIRST, LAST)
+    assert not window.panel.use_range.isVisibleTo(window.panel)
+    _run(window, qtbot)
+    assert window.result is not None
+    assert (str(window.result.config.start), str(window.result.config.end)) == (FIRST, LAST)
+    qtbot.waitUntil(lambda: window.runs_panel.table.model.rowCount() == 1, timeout=30_000)
+    name = window.runs_panel.table.model.frame()["name"].iloc[0]
+    assert name.endswith(f"{FIRST}..{LAST}"), name
+
+
+def test_a_run_window_inside_the_data_stays_as_the_user_set_it(
+        window: MainWindow, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    folder = tmp_path / "short"
+    generate_universe(folder, 4, FIRST, LAST, seed=11)
+    _browse(window, qtbot, monkeypatch, folder)
+    _type_date(qtbot, window.panel.fields["start"].widget, "20240301")
+    _type_date(qtbot, window.panel.fields["end"].widget, "2025-03-31")
+    _browse(window, qtbot, monkeypatch, folder)
+    _browse(window, qtbot, monkeypatch, SAMPLE)  # 2022-08-01 .. 2026-02-04 holds it too
+    config = window.panel.config()
+    assert (str(config.start), str(config.end)) == ("2024-03-01", "2025-03-31")
+    # Only the end outside the data: the start stays, the end comes back to the data.
+    _type_date(qtbot, window.panel.fields["end"].widget, "2026-12-31")
+    _browse(window, qtbot, monkeypatch, folder)
+    config = window.panel.config()
+    assert (str(config.start), str(config.end)) == ("2024-03-01", LAST)
