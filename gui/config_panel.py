@@ -118,8 +118,9 @@ class ConfigPanel(QWidget):
 
     Signals: ``changed`` (any edit), ``folder_changed(Path)`` (also when the layout
     changes), ``validity_changed(bool, str)`` after each edit with the reason when invalid
-    (including a run window that holds none of the opened data's days),
-    ``message_posted(str)`` to say what opening a folder changed (a benchmark it lacks).
+    (including ``run_problem``'s: a run window that holds none of the opened data's days,
+    a folder without a usable stock, no stock selected), ``message_posted(str)`` to say
+    what opening a folder changed (a benchmark it lacks).
     """
 
     changed = Signal()
@@ -136,6 +137,8 @@ class ConfigPanel(QWidget):
         self.stocks = StockPicker()
         self.stocks.changed.connect(self._edited)
         self.coverage: tuple[dt.date, dt.date] | None = None
+        #: The open folder was read and holds no usable stock (its scan failed or was empty).
+        self.no_stock = False
         self.coverage_label = QLabel("", wordWrap=True)
         self.use_range = QPushButton("Use the data's range")
         self.use_range.setToolTip("set Start and End to the first and last day of the data")
@@ -291,6 +294,9 @@ class ConfigPanel(QWidget):
             problem = self._window_problem(config)
             if problem:
                 raise ConfigError(problem, field="start")
+            problem = self._stock_problem()
+            if problem:
+                raise ConfigError(problem, field="stocks")
         except ConfigError as exc:
             field = self.fields.get(exc.field or "")
             if field is not None:
@@ -314,7 +320,21 @@ class ConfigPanel(QWidget):
         self.folder.setText(str(folder))
         self._folder_edited()
 
+    def run_problem(self, config: BacktestConfig) -> str:
+        """Why ``config`` (valid as a configuration) cannot run on the open folder ("" when
+        it can): the run window misses the data, or there is no stock to run."""
+        return self._window_problem(config) or self._stock_problem()
+
+    def _stock_problem(self) -> str:
+        if self.no_stock:
+            return ("the data folder holds no usable stock (the error panel says why); choose "
+                    "a folder of stock files or another layout")
+        if self.stocks.codes() and not self.stocks.checked():
+            return "no stock is selected: check at least one in the list (All checks them all)"
+        return ""
+
     def _folder_edited(self) -> None:
+        self.no_stock = False
         self.folder_info.setText("loading…")
         self.folder_changed.emit(Path(self.folder.text().strip()))
         self._edited()
@@ -354,12 +374,16 @@ class ConfigPanel(QWidget):
             self.fields[name].put(day)
         self._edited()
 
-    def show_folder(self, codes: list[str], info: str, indices: Sequence[str] = ()) -> None:
+    def show_folder(self, codes: list[str], info: str, indices: Sequence[str] = (),
+                    read: bool = True) -> None:
         """List the folder's stocks (keeping a pending selection), describe the folder, and
-        offer its ``indices`` as benchmarks. A benchmark code the folder holds neither as
-        an index nor as a stock goes back to the equal-weight benchmark, said by
-        ``message_posted``; a file of closes stays."""
+        offer its ``indices`` as benchmarks. ``read``: the folder exists and was read, so
+        no ``codes`` means it holds no usable stock (Run is off until another opens). A
+        benchmark code the folder holds neither as an index nor as a stock goes back to
+        the equal-weight benchmark, said by ``message_posted``; a file of closes stays."""
+        self.no_stock = read and not codes
         pending = self._pending_stocks
+        self.stocks.set_indices(indices)
         self.stocks.set_codes(codes, pending if isinstance(pending, tuple) else None)
         self.folder_info.setText(info)
         combo = self.fields["benchmark"].widget

@@ -23,8 +23,8 @@ class DataTab(QWidget):
     ``panel``, its coverage here (``info``, ``table``) and its unusable files in
     ``errors``. ``scan`` is the current folder's last scan (None after a failure).
 
-    Signal: ``folder_scanned(folder)`` when a scan came back, whether or not its folder is
-    still the current one.
+    Signal: ``folder_scanned(folder)`` when a scan came back or failed, whether or not its
+    folder is still the current one.
     """
 
     folder_scanned = Signal(object)
@@ -52,7 +52,7 @@ class DataTab(QWidget):
         self.info.setText(f"loading {folder}…")
         job = BackgroundJob(folder, lambda: jobs.scan_folder(folder, end, adjust, layout),
                             f"loading {folder}", self)
-        job.start(self._folder_loaded, self._folder_failed)
+        job.start(self._folder_loaded, self._folder_not_loaded)
 
     def _folder_loaded(self, folder: Path, scan: jobs.FolderScan) -> None:
         try:
@@ -80,11 +80,18 @@ class DataTab(QWidget):
             self.errors.show_error(f"{len(excluded)} file(s) in the folder are unusable",
                                    "\n".join(excluded["reason"]))
 
+    def _folder_not_loaded(self, folder: Path, message: str) -> None:
+        try:
+            self._folder_failed(folder, message)
+        finally:
+            self.folder_scanned.emit(folder)
+
     def _folder_failed(self, folder: Path, message: str) -> None:
         if folder != self._folder:
             return
         self.scan = None
-        self.panel.show_folder([], "could not read the folder")
+        # A folder that is there but failed to load holds no usable stock: Run is off.
+        self.panel.show_folder([], "could not read the folder", read=folder.is_dir())
         self.panel.set_coverage(None, None)
         self.info.setText(f"{folder}: could not read the folder")
         self.errors.show_error(message)

@@ -195,6 +195,10 @@ class MainWindow(QMainWindow):
         except ConfigError as exc:
             self._validity(False, str(exc))
             return
+        problem = self.panel.run_problem(config)
+        if problem:  # Ctrl+R while Run is off for it: the reason is already shown
+            self._validity(False, problem)
+            return
         self.errors.clear()
         self.run_box.start()
         self.worker.prepare()

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QLineEdit,
     QListView,
+    QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from engine.data import read_stock_list
-from engine.data.naming import parse_code
+from engine.data.naming import parse_code, security_kind
 from engine.data.stocklist import parse_stock_selection
 from engine.errors import DataError
 from gui.dialog_folders import STOCK_LIST, ask_open_file
@@ -28,7 +30,8 @@ class StockPicker(QWidget):
     """Pick stocks from the data folder; ``selection()`` is None when all are picked.
 
     Emits ``changed`` when the selection changes and ``message_posted(str)`` to report codes
-    from a list that the folder does not have (they are named, never silently dropped).
+    from a list that the folder does not have (they are named, never silently dropped; an
+    index is said to be one, the folder's own ``indices`` usable as the benchmark).
     """
 
     changed = Signal()
@@ -65,6 +68,7 @@ class StockPicker(QWidget):
         # check states through Qt takes the window's thread ~50 ms.
         self._codes: list[str] = []
         self._on: list[bool] = []
+        self._indices: frozenset[str] = frozenset()
         self.model.itemChanged.connect(self._item_changed)
         self._update_count()
 
@@ -85,6 +89,10 @@ class StockPicker(QWidget):
         self.proxy.invalidate()
         self._changed()
 
+    def set_indices(self, indices: Sequence[str]) -> None:
+        """The folder's index codes: a list naming one is told it is the benchmark's."""
+        self._indices = frozenset(indices)
+
     def codes(self) -> list[str]:
         """Every code listed."""
         return list(self._codes)
@@ -98,15 +106,24 @@ class StockPicker(QWidget):
         return None if all(self._on) else tuple(self.checked())
 
     def select(self, codes: Iterable[str]) -> None:
-        """Check exactly ``codes`` (any spelling of SPEC §1); report those not in the folder."""
+        """Check exactly ``codes`` (any spelling of SPEC §1); report those not in the folder,
+        an index as an index. A list with none of the folder's stocks changes no mark."""
         wanted = {parse_code(c) or c.strip() for c in codes}
         listed = set(self.codes())
-        self.set_codes(self.codes(), wanted & listed)
-        missing = sorted(wanted - listed)
+        found = wanted & listed
+        if found:
+            self.set_codes(self.codes(), found)
+        indices = sorted(c for c in wanted - listed
+                         if c in self._indices or security_kind(c) == "index")
+        missing = sorted(wanted - listed - set(indices))
+        said = [_indices_said(indices, self._indices)] if indices else []
         if missing:
-            self.message_posted.emit(f"{len(missing)} code(s) of the list have no file in the data "
-                              f"folder: {', '.join(missing[:8])}" + (" …" if len(missing) > 8
-                                                                     else ""))
+            said.append(f"{len(missing)} code(s) of the list have no file in the data folder: "
+                        f"{', '.join(missing[:8])}" + (" …" if len(missing) > 8 else ""))
+        if said and not found:
+            said.append("no stock of the folder in the list: the selection is unchanged")
+        if said:
+            self.message_posted.emit("; ".join(said))
 
     def load_list(self) -> None:
         """Check the stocks of a stock-list file (text, CSV or parquet)."""
@@ -120,14 +137,38 @@ class StockPicker(QWidget):
 
     def paste_list(self) -> None:
         """Check codes pasted as text (newlines, commas or spaces between them)."""
-        text, ok = QInputDialog.getMultiLineText(self, "Paste stock codes",
-                                                 "Codes such as 000001.SZ, 600000_SH, "
-                                                 "sz000001, sh.600000, 000001.XSHE, 000001:")
-        if ok and text.strip():
+        text = self._ask_codes()
+        if text is not None and text.strip():
             try:
                 self.select(parse_stock_selection(text) or [])
             except DataError as exc:
                 self.message_posted.emit(str(exc))
+
+    def _ask_codes(self) -> str | None:
+        """The text pasted in the paste dialog (None when cancelled). Its hint wraps above
+        the box, so it shows whole in a dialog as narrow as the screen."""
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Paste stock codes")
+        hint = QLabel("Paste or type stock codes, one a line or separated by commas or "
+                      "spaces, in any spelling: 000001.SZ, 600000_SH, sz000001, sh.600000, "
+                      "000001.XSHE or a bare 000001.", wordWrap=True)
+        box = QPlainTextEdit()
+        box.setPlaceholderText("000001.SZ\n600000.SH\nsz000002")
+        hint.setBuddy(box)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(dialog.accept)
+        buttons.rejected.connect(dialog.reject)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(hint)
+        layout.addWidget(box, 1)
+        layout.addWidget(buttons)
+        dialog.resize(420, 300)
+        box.setFocus()
+        try:
+            return box.toPlainText() if dialog.exec() == QDialog.DialogCode.Accepted else None
+        finally:
+            dialog.deleteLater()
 
     def _check_all(self, on: bool) -> None:
         state = Qt.CheckState.Checked if on else Qt.CheckState.Unchecked
@@ -152,3 +193,17 @@ class StockPicker(QWidget):
         total = self.model.rowCount()
         self.count.setText(f"{sum(self._on)} of {total} stocks selected" if total
                            else "no stocks listed yet")
+
+
+def _indices_said(indices: list[str], in_folder: frozenset[str]) -> str:
+    """``000300.SH is an index (usable as the benchmark), not a stock`` for a list's index
+    codes; only those the folder holds are usable as the benchmark."""
+    parts = []
+    for group, usable in (([c for c in indices if c in in_folder], True),
+                          ([c for c in indices if c not in in_folder], False)):
+        if group:
+            what = ("is an index" if len(group) == 1 else "are indices") + (
+                " (usable as the benchmark)" if usable else "")
+            parts.append(f"{', '.join(group[:8])}{' …' if len(group) > 8 else ''} {what}, "
+                         f"not {'a stock' if len(group) == 1 else 'stocks'}")
+    return "; ".join(parts)

@@ -9,9 +9,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QPlainTextEdit,
     QPushButton,
     QWidget,
 )
@@ -175,3 +181,110 @@ def test_a_run_window_inside_the_data_stays_as_the_user_set_it(
     _browse(window, qtbot, monkeypatch, folder)
     config = window.panel.config()
     assert (str(config.start), str(config.end)) == ("2024-03-01", LAST)
+
+
+# ---------------------------------------------------------- item 9: no stock to run
+def test_a_folder_without_a_usable_stock_disables_run_with_the_reason(
+        window: MainWindow, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    only_index = tmp_path / "only_index"
+    _write_index(only_index)
+    _browse(window, qtbot, monkeypatch, only_index)
+    assert not window.run_box.run_button.isEnabled()
+    assert window.run_box.reason.isVisibleTo(window)
+    assert "no usable stock" in window.run_box.reason.text()
+    with qtbot.assertNotEmitted(window.run_requested, wait=200):
+        qtbot.keyClick(window.panel.folder, Qt.Key.Key_R, CTRL)  # Ctrl+R refuses too
+    _browse(window, qtbot, monkeypatch, SAMPLE)
+    assert window.run_box.run_button.isEnabled() and window.run_box.reason.text() == ""
+
+
+def test_no_stock_selected_disables_run_with_the_reason(
+        window: MainWindow, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    _browse(window, qtbot, monkeypatch, SAMPLE)
+    picker = window.panel.stocks
+    qtbot.mouseClick(_button(picker, "None"), Qt.MouseButton.LeftButton)
+    assert picker.count.text() == "0 of 50 stocks selected"
+    assert not window.run_box.run_button.isEnabled()
+    assert "no stock is selected" in window.run_box.reason.text()
+    with qtbot.assertNotEmitted(window.run_requested, wait=200):
+        qtbot.keyClick(picker.filter, Qt.Key.Key_R, CTRL)
+    qtbot.mouseClick(_button(picker, "All"), Qt.MouseButton.LeftButton)
+    assert window.run_box.run_button.isEnabled() and window.run_box.reason.text() == ""
+
+
+def _fits(label: QLabel) -> bool:
+    """Whether the label shows all of its text (nothing cut off at the right or bottom)."""
+    room = label.contentsRect()
+    if label.wordWrap():
+        return label.heightForWidth(room.width()) <= room.height()
+    metrics = label.fontMetrics()
+    lines = label.text().splitlines()
+    return (max(metrics.horizontalAdvance(line) for line in lines) <= room.width()
+            and metrics.lineSpacing() * len(lines) <= room.height() + 1)
+
+
+def _paste(qtbot: QtBot, picker: QWidget, *lines: str) -> list[tuple[str, bool]]:
+    """Click Paste…, type ``lines`` into the box (Enter between them) and press OK; the
+    dialog's texts, each with whether it is shown whole."""
+    hints: list[tuple[str, bool]] = []
+    errors: list[BaseException] = []
+
+    def fill() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, QDialog):
+            QTimer.singleShot(20, fill)
+            return
+        try:
+            hints.extend((label.text(), _fits(label)) for label in dialog.findChildren(QLabel)
+                         if label.isVisible() and label.text())
+            screen = dialog.screen().availableGeometry()
+            hints.append((f"the dialog: {dialog.frameGeometry()} on {screen}",
+                          dialog.frameGeometry().width() <= screen.width()))
+            box = dialog.findChild(QPlainTextEdit)
+            assert box is not None
+            for number, line in enumerate(lines):
+                if number:
+                    qtbot.keyClick(box, Qt.Key.Key_Return)
+                qtbot.keyClicks(box, line)
+            buttons = dialog.findChild(QDialogButtonBox)
+            assert buttons is not None
+            ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
+            qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+        except BaseException as exc:  # never leave the modal dialog open
+            errors.append(exc)
+            dialog.reject()
+
+    QTimer.singleShot(0, fill)
+    qtbot.mouseClick(_button(picker, "Paste…"), Qt.MouseButton.LeftButton)
+    if errors:
+        raise errors[0]
+    return hints
+
+
+def test_pasting_an_index_says_it_is_an_index_and_the_hint_fits(
+        window: MainWindow, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch,
+        tdx_with_index: Path) -> None:
+    _browse(window, qtbot, monkeypatch, tdx_with_index)
+    shown = _messages(window)
+    picker = window.panel.stocks
+    # A large font on a small screen (the offscreen one is 800 px wide): the hint must
+    # still show whole, the dialog inside the screen.
+    font = QApplication.font()
+    large = QFont(font)
+    large.setPointSizeF(font.pointSizeF() * 1.75)
+    QApplication.setFont(large)
+    try:
+        hints = _paste(qtbot, picker, "000300.SH")
+    finally:
+        QApplication.setFont(font)
+    assert hints and all(whole for _, whole in hints), hints
+    assert any("000300.SH is an index (usable as the benchmark), not a stock" in m
+               for m in shown), shown
+    assert not any("no file in the data folder" in m for m in shown), shown
+    assert picker.selection() is None  # nothing in the paste was a stock: marks unchanged
+    assert window.run_box.run_button.isEnabled()
+    codes = picker.codes()
+    _paste(qtbot, picker, codes[0], "000300.SH", "999999.SZ")
+    assert picker.checked() == [codes[0]]
+    assert any("000300.SH is an index" in m and "999999.SZ" in m for m in shown), shown
