@@ -131,10 +131,14 @@ def _distinct_codes(path: Path) -> list[str]:
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataError(f"{path.name}: unreadable or corrupt file ({exc}); re-export it",
                         file=path, rule="corrupt") from exc
-    codes = [v for v in _code_text(pc.unique(column.combine_chunks())
-                                   if not pat.is_dictionary(column.type)
-                                   else pa.chunked_array([column.combine_chunks().dictionary]))
-             .to_pylist() if v]
+    whole = column.combine_chunks()
+    if pat.is_dictionary(column.type):
+        # Only the categories some row uses: a category no row holds is not a stock.
+        used = whole.dictionary.take(pc.drop_null(pc.unique(whole.indices)))
+        codes = [v for v in _code_text(pa.chunked_array([used])).to_pylist() if v]
+    else:
+        codes = [v for v in _code_text(pc.unique(whole)).to_pylist() if v]
+    del whole
     del column
     pa.default_memory_pool().release_unused()  # the column was read to list the codes only
     return codes
