@@ -31,6 +31,9 @@ from engine.util.oscompat import tune_allocator
 log = logging.getLogger(__name__)
 
 ADJUST_MODES = ("forward", "none")
+#: Layouts whose bars are unadjusted with no ex-rights table to adjust them (SPEC §1):
+#: a load of them warns about the overnight gaps of their ex-rights days.
+UNADJUSTED_LAYOUTS = ("tdx",)
 BAD_STOCK_MODES = ("fail", "skip")
 EXCLUDED_COLUMNS = ("code", "file", "reason")
 #: The rule of the errors that say the run window holds none of the data's bars.
@@ -170,6 +173,8 @@ def load_market_data(
     # on_bad_stock is not in the key: an entry records every bad stock, and the mode is
     # applied after it, so a "skip" load (the window's folder scan) serves "fail" runs.
     params = {"end": end_day, "adjust": adjust, "listing": listing, "layout": scan.layout}
+    if scan.layout in UNADJUSTED_LAYOUTS:  # the key says no ex-rights table adjusted it
+        params["ex_rights"] = "none"
     root = Path(cache_dir) if cache_dir is not None else cache.default_cache_dir()
     key = cache.cache_key({code: scan.sources_of(code) for code in codes}, missing, params)
     hit, damage = cache.load(root, key) if use_cache else (None, None)
@@ -262,6 +267,8 @@ def _build(scan: FolderScan, wanted: list[str], missing: list[str], params: dict
     del sid, positions, limits
     warnings, last_day = list(bars.warnings), bars.last_day
     del bars
+    if params.get("ex_rights") == "none":
+        warnings += ex_rights_gap_warning(arrays, [codes[i] for i in good])
     timings["align"] = time.perf_counter() - t2
     if arrays.calendar.size == 0:
         raise DataError(f"no bars on or before the end date {np.datetime64(end_day, 'D')} in "
@@ -279,6 +286,30 @@ def _build(scan: FolderScan, wanted: list[str], missing: list[str], params: dict
         "fingerprint": digests.hexdigest(),
     }
     return arrays, meta
+
+
+def ex_rights_gap_warning(arrays: AlignedArrays, codes: list[str]) -> list[str]:
+    """The one warning of unadjusted bars (SPEC §1: TongDaXin without an ex-rights table)
+    that counts the stocks whose open gaps beyond the day's price limit (below limit-down
+    or above limit-up of the previous close): the mark of an ex-rights day, which books
+    as a loss or a gain that no holder had. Nothing when no open does."""
+    open_ = arrays.prices[PLANES.index("open")]
+    gaps = np.less(open_, arrays.prices[PLANES.index("down_limit")])
+    gaps |= np.greater(open_, arrays.prices[PLANES.index("up_limit")])
+    per_stock = np.count_nonzero(gaps, axis=0)
+    stocks = np.flatnonzero(per_stock)
+    if stocks.size == 0:
+        return []
+    first = int(stocks[0])
+    day = np.datetime64(int(arrays.calendar[np.argmax(gaps[:, first])]), "D")
+    del gaps
+    named = ", ".join(codes[j] for j in stocks[:5]) + (" ..." if stocks.size > 5 else "")
+    return [f"{stocks.size} of {len(codes)} stock(s) have {int(per_stock.sum())} overnight "
+            f"gap(s) beyond their price limit ({named}; first {codes[first]} on {day}): the "
+            "mark of ex-rights days in unadjusted TongDaXin bars, each booked as a loss or "
+            "gain no holder had. To adjust them, use a TongDaXin 前复权 export, a per-stock "
+            "or long file with adj_factor, or an installation's T0002/hq_cache/gbbq when "
+            "supported"]
 
 
 def _nothing_usable(excluded: list[list[str]], errors: list[dict[str, str | None]]) -> str:
