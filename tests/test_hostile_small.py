@@ -8,8 +8,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from engine.data import load_market_data
+from engine.datagen.universe import generate_universe
+from engine.errors import DataError
 
 
 def test_long_parquet_unused_category_is_not_a_stock(tmp_path: Path) -> None:
@@ -25,3 +28,16 @@ def test_long_parquet_unused_category_is_not_a_stock(tmp_path: Path) -> None:
     assert data.codes == ("000001.SZ", "600000.SH")
     np.testing.assert_array_equal(data.close, [[10.0, 5.0], [10.5, 5.25]])
 
+
+def test_qlib_calendar_duplicated_date_names_the_calendar_and_line(tmp_path: Path) -> None:
+    folder = tmp_path / "qlib"
+    generate_universe(folder, 3, "2024-01-01", "2024-03-31", seed=1, layout="qlib")
+    calendar = folder / "calendars" / "day.txt"
+    lines = calendar.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines.insert(10, lines[9])  # line 11 repeats line 10
+    calendar.write_text("".join(lines), encoding="utf-8")
+    day = lines[9].strip()
+    with pytest.raises(DataError, match=rf"^calendars/day.txt: date {day} on line 11 "
+                       r"repeats line 10") as info:
+        load_market_data(folder, use_cache=False)
+    assert "\n" not in str(info.value)

@@ -88,12 +88,15 @@ class _Provider:
 
 def _provider(folder: Path) -> _Provider:
     path = folder / CALENDAR
-    text = decode_text(read_bytes(path), path, CALENDAR.as_posix()).split()
+    lines = decode_text(read_bytes(path), path, CALENDAR.as_posix()).splitlines()
+    numbered = [(number, line.strip()) for number, line in enumerate(lines, 1) if line.strip()]
     try:
-        calendar = np.array(text, dtype="datetime64[D]").astype(np.int64)
+        calendar = np.array([day for _, day in numbered],
+                            dtype="datetime64[D]").astype(np.int64)
     except ValueError as exc:
         raise DataError(f"{CALENDAR}: {exc}; it must hold one YYYY-MM-DD date per line",
                         file=path, rule="bad calendar") from exc
+    _check_calendar_order(path, calendar, [number for number, _ in numbered])
     ends: dict[str, int] = {}
     for listing in _instrument_lists(folder):
         listed = decode_text(read_bytes(listing), listing, f"instruments/{listing.name}")
@@ -107,6 +110,25 @@ def _provider(folder: Path) -> _Provider:
                     continue
                 ends[code] = max(end, ends.get(code, end))
     return _Provider(calendar, ends)
+
+
+def _check_calendar_order(path: Path, calendar: np.ndarray, numbers: list[int]) -> None:
+    """Calendar days must rise line by line: a repeated or earlier date would shift every
+    feature value after it onto the wrong day."""
+    bad = np.flatnonzero(calendar[1:] <= calendar[:-1])
+    if not bad.size:
+        return
+    i = int(bad[0])
+    day, before = np.datetime64(int(calendar[i + 1]), "D"), np.datetime64(int(calendar[i]), "D")
+    line, previous = numbers[i + 1], numbers[i]
+    if day == before:
+        raise DataError(f"{CALENDAR.as_posix()}: date {day} on line {line} repeats line "
+                        f"{previous}; remove the duplicate line (the calendar must list each "
+                        "trading day once, in order)", file=path, row=str(line),
+                        rule="bad calendar")
+    raise DataError(f"{CALENDAR.as_posix()}: date {day} on line {line} comes before line "
+                    f"{previous}'s {before}; the calendar must list each trading day once, "
+                    "in order", file=path, row=str(line), rule="bad calendar")
 
 
 def read_instrument(provider: _Provider, code: str, inst: Path) -> FileTable:
