@@ -3,6 +3,7 @@ date, a run store on a read-only disk and a store from a newer workbench."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 from engine.data import load_market_data
 from engine.datagen.universe import generate_universe
 from engine.errors import DataError
+from engine.results.store import SCHEMA_VERSION, RunStore, StoreError
 
 
 def test_long_parquet_unused_category_is_not_a_stock(tmp_path: Path) -> None:
@@ -41,3 +43,19 @@ def test_qlib_calendar_duplicated_date_names_the_calendar_and_line(tmp_path: Pat
                        r"repeats line 10") as info:
         load_market_data(folder, use_cache=False)
     assert "\n" not in str(info.value)
+
+
+def test_a_newer_store_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite"
+    RunStore(path).close()
+    raw = sqlite3.connect(path)
+    raw.execute("PRAGMA journal_mode = DELETE")  # as a newer workbench might leave it
+    raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    raw.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match=rf"schema version {SCHEMA_VERSION + 1}.*reads up to "
+                       rf"{SCHEMA_VERSION}\); update the workbench") as info:
+        RunStore(path)
+    assert "\n" not in str(info.value) and str(path) in str(info.value)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.sqlite"]

@@ -111,8 +111,9 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1,
 
 
 def connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
-    """Open ``path`` as a run store (created if missing): checked to be one, in WAL mode,
-    with foreign keys on. Not yet migrated (``migrate``)."""
+    """Open ``path`` as a run store (created if missing): checked to be one and not from a
+    newer workbench (before anything is written), in WAL mode, with foreign keys on. Not
+    yet migrated (``migrate``)."""
     if path.is_dir():
         raise StoreError(f"run store {path} is a folder; give a file path "
                          "such as runs.sqlite")
@@ -124,11 +125,16 @@ def connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
         raise StoreError(f"cannot open the run store {path}: {exc}") from exc
     try:
         _check_identity(conn, path)
+        # A newer workbench's store is refused before WAL or a migration writes to it.
+        _check_version(user_version(conn), path)
         _use_wal(conn, path, busy_timeout)
         # In WAL mode NORMAL never corrupts the database; a power cut may lose the
         # last commits, a crashed process loses nothing committed.
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
+    except StoreError:
+        conn.close()
+        raise
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise StoreError(f"run store {path} cannot be opened as a run database: "
