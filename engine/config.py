@@ -23,7 +23,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 CHOICES: dict[str, tuple[str, ...]] = {
-    "layout": ("auto", "per-stock", "tdx", "qlib", "long"),  # engine.data.LAYOUT_CHOICES
+    "layout": ("auto", "per-stock", "tdx", "qlib", "long", "tdx-export"),  # LAYOUT_CHOICES
     "rsi_method": ("wilder", "sma"),
     "fill": ("next_open", "close"),
     "capital_mode": ("shared", "per_stock"),

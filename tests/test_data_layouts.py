@@ -73,7 +73,7 @@ def test_layout_option_overrides_detection_and_a_wrong_one_says_what_it_expected
 
 def test_unknown_layout_is_one_line_error(folders: dict[str, Path]) -> None:
     with pytest.raises(Exception, match=r"layout must be one of auto, per-stock, tdx, qlib, "
-                       r"long, not 'zip'"):
+                       r"long, tdx-export, not 'zip'"):
         load_market_data(folders["tdx"], layout="zip")
 
 

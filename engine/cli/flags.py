@@ -25,10 +25,11 @@ def _word_or(word: str, kind: type) -> Any:
 
 # (flag, config field, type, help); None type = a switch that sets False.
 RUN_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
-    ("--data", "data_dir", Path, "data folder (per-stock files, TongDaXin vipdoc, qlib, or a "
-     "long file)"),
+    ("--data", "data_dir", Path, "data folder (per-stock files, TongDaXin vipdoc or exports, "
+     "qlib, or a long file)"),
     ("--stocks", "stocks", str, "stock-list file or codes separated by commas (default: all)"),
-    ("--layout", "layout", str, "data folder layout: auto (default), per-stock, tdx, qlib, long"),
+    ("--layout", "layout", str, "data folder layout: auto (default), per-stock, tdx, qlib, "
+     "long, tdx-export"),
     ("--start", "start", str, "first day of the run (YYYY-MM-DD)"),
     ("--end", "end", str, "last day of the run (YYYY-MM-DD)"),
     ("--period", "period", int, "RSI period (default 14)"),

@@ -58,7 +58,8 @@ def _add_datagen(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--start", default=DEMO_START, help=f"first date (default {DEMO_START})")
     p.add_argument("--end", default=DEMO_END, help=f"last date (default {DEMO_END})")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--layout", choices=("per-stock", "tdx", "qlib", "long", "akshare"),
+    p.add_argument("--layout", choices=("per-stock", "tdx", "qlib", "long", "akshare",
+                                          "tdx-export"),
                    default="per-stock", help="how to write it (default: one parquet per stock)")
     p.set_defaults(func=_cmd_datagen)
 

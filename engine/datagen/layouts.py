@@ -1,5 +1,5 @@
 """Writes a generated universe in the layouts users keep real data in: TongDaXin vipdoc,
-a qlib provider folder, one long parquet file, AkShare per-stock CSVs.
+a qlib provider folder, one long parquet file, AkShare per-stock CSVs, TongDaXin exports.
 
 Each layout holds the generated bars exactly, so every layout loads to bit-identical
 arrays: prices are whole cents, which TongDaXin's fen integers hold exactly; qlib's
@@ -105,6 +105,30 @@ def write_akshare(out_dir: Path, frames: dict[str, pd.DataFrame]) -> list[Path]:
     return paths
 
 
+_TDX_EXPORT_HEADER = "日期\t开盘\t最高\t最低\t收盘\t成交量\t成交额"
+
+
+def write_tdx_export(out_dir: Path, frames: dict[str, pd.DataFrame]) -> list[Path]:
+    """TongDaXin's 数据导出 files: ``SH#600000.txt`` in GBK, a title line saying 不复权
+    (the generated prices are unadjusted), the header, tab-separated rows dated
+    ``YYYY/MM/DD`` and the closing ``数据来源:通达信`` line, with Windows line ends."""
+    paths = []
+    for code, frame in frames.items():
+        rows = pd.DataFrame({
+            "date": frame["date"].dt.strftime("%Y/%m/%d"),
+            **{name: frame[name].map("{:.2f}".format) for name in ("open", "high", "low",
+                                                                    "close")},
+            "volume": frame["volume"].astype(np.int64).astype(str),
+            "amount": (frame["close"] * frame["volume"]).map("{:.2f}".format)})
+        lines = [f"{code[:6]} 股票{code[:6]} 日线 不复权", _TDX_EXPORT_HEADER,
+                 *("\t".join(row) for row in rows.itertuples(index=False, name=None)),
+                 "数据来源:通达信", ""]
+        path = out_dir / f"{code[7:]}#{code[:6]}.txt"
+        write_through(path, partial(_write_bytes, "\r\n".join(lines).encode("gbk")))
+        paths.append(path)
+    return paths
+
+
 def _write_bytes(data: bytes, path: Path) -> None:
     path.write_bytes(data)
 
@@ -114,4 +138,5 @@ def _to_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 WRITERS: dict[str, Callable[[Path, dict[str, pd.DataFrame]], list[Path]]] = {
-    "tdx": write_tdx, "qlib": write_qlib, "long": write_long, "akshare": write_akshare}
+    "tdx": write_tdx, "qlib": write_qlib, "long": write_long, "akshare": write_akshare,
+    "tdx-export": write_tdx_export}

@@ -22,6 +22,7 @@ from engine.data.layouts import long_file as layout_long
 from engine.data.layouts import per_stock as layout_files
 from engine.data.layouts import qlib as layout_qlib
 from engine.data.layouts import tdx as layout_tdx
+from engine.data.layouts import tdx_export as layout_tdx_export
 from engine.data.naming import DATA_SUFFIXES, code_from_file_name
 from engine.data.reader import FileTable
 from engine.errors import DataError
@@ -30,10 +31,12 @@ from engine.progress import CancelToken
 log = logging.getLogger(__name__)
 
 LAYOUTS: dict[str, Layout] = {layout.name: layout for layout in (
-    layout_files.LAYOUT, layout_tdx.LAYOUT, layout_qlib.LAYOUT, layout_long.LAYOUT)}
+    layout_files.LAYOUT, layout_tdx.LAYOUT, layout_qlib.LAYOUT, layout_long.LAYOUT,
+    layout_tdx_export.LAYOUT)}
 LAYOUT_CHOICES = ("auto", *LAYOUTS)
-# Those with marker folders first; a long file only where no file is named by a code.
-_DETECTION_ORDER = ("tdx", "qlib", "per-stock", "long")
+# Those with marker folders first, then files named SH#600000.txt; a long file only where
+# no file is named by a code.
+_DETECTION_ORDER = ("tdx", "qlib", "tdx-export", "per-stock", "long")
 
 _EXPECTED = {
     "per-stock": "files named by stock code (000001.csv, 000001_SZ.parquet, sz000001.csv)",
@@ -41,9 +44,10 @@ _EXPECTED = {
     "qlib": "calendars/day.txt and features/<instrument>/<field>.day.bin",
     "long": "one parquet/CSV/feather file with a code column (ts_code, code, symbol, 股票代码) "
             "and date, open, high, low, close, volume",
+    "tdx-export": "TongDaXin export files named SH#600000.txt, SZ#000001.txt, BJ#920001.txt",
 }
 _WHAT = {"per-stock": "stock files", "tdx": ".day files", "qlib": "qlib instruments",
-         "long": "codes in the long file"}
+         "long": "codes in the long file", "tdx-export": "TongDaXin exports"}
 
 
 def scan_folder(folder: Path | str, layout: str = "auto") -> FolderScan:
@@ -127,7 +131,8 @@ def describe_unusable(folder: Path, listing: Listing, scan: FolderScan | None = 
                      f"({_names(list(listing.broken))})")
     holds = "; ".join(parts) if parts else "nothing"
     return (f"no usable stock in {folder}: it holds {holds}. Use a folder of "
-            f"{_EXPECTED['per-stock']}, a TongDaXin vipdoc, a qlib provider folder, or "
+            f"{_EXPECTED['per-stock']}, a TongDaXin vipdoc or exports (SH#600000.txt), a qlib "
+            "provider folder, or "
             "one long file with a code column")
 
 
