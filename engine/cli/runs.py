@@ -65,11 +65,13 @@ def _open(args: argparse.Namespace) -> RunStore:
 def _cmd_list(args: argparse.Namespace) -> int:
     with _open(args) as store:
         runs = store.list_runs()
+        where = (f"{store.path}" if store.read_only is None
+                 else f"{store.path} (read-only: {store.read_only})")
         if runs.empty:
-            print(f"no saved runs in {store.path}")
+            print(f"no saved runs in {where}")
             return 0
         print(text_frame(runs[list(LIST_SHOWN)]).to_string(index=False))
-        print(f"{len(runs)} run(s) in {store.path}")
+        print(f"{len(runs)} run(s) in {where}")
     return 0
 
 

@@ -27,7 +27,9 @@ A save is one ``BEGIN IMMEDIATE`` transaction: a process killed mid-save leaves 
 trace of the run (SQLite rolls the half transaction back on the next open). The
 database runs in WAL mode with a busy timeout, so readers never block and two
 processes saving at once both succeed. The schema version is ``PRAGMA user_version``;
-``MIGRATIONS`` maps each version to the step that upgrades it to the next one.
+``MIGRATIONS`` maps each version to the step that upgrades it to the next one. A store
+whose file or folder cannot be written opens read-only (listing, showing, loading and
+exporting work; every write is refused in one line naming the file).
 
 Modules: ``store_schema`` (the tables, versions, migrations and opening checks),
 ``store_codec`` (tables and values to and from blobs, JSON and checksums), this one (the
@@ -64,6 +66,7 @@ from engine.results.store_schema import (
     StoreError,
     connect,
     migrate,
+    read_only_error,
     transaction,
     user_version,
 )
@@ -136,9 +139,12 @@ class RunStore:
         self.path = Path(path).expanduser() if path is not None else default_store_path()
         self.busy_timeout = busy_timeout
         self._lock = threading.RLock()
-        self._conn = connect(self.path, busy_timeout)
+        #: Why the store is open read-only (``store_schema.read_only_reason``), or None:
+        #: it can be listed and loaded, and every write is refused in one line.
+        self.read_only: str | None
+        self._conn, self.read_only = connect(self.path, busy_timeout)
         try:
-            migrate(self._conn, self.path, busy_timeout)
+            migrate(self._conn, self.path, busy_timeout, self.read_only)
         except BaseException:
             self._conn.close()
             raise
@@ -146,7 +152,10 @@ class RunStore:
     # ------------------------------------------------------------------ plumbing
     @contextmanager
     def _transaction(self, write: bool = True) -> Iterator[sqlite3.Connection]:
-        """``store_schema.transaction`` on this store's connection, one thread at a time."""
+        """``store_schema.transaction`` on this store's connection, one thread at a time;
+        a write to a store opened read-only is refused before it starts."""
+        if write and self.read_only is not None:
+            raise read_only_error(self.path, self.read_only)
         with self._lock, transaction(self._conn, self.path, self.busy_timeout, write) as conn:
             yield conn
 

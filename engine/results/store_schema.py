@@ -10,6 +10,7 @@ to the next one. The ``RunStore`` that uses all this is ``engine.results.store``
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -110,36 +111,89 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1,
                                                                1: _add_checksums_v2}
 
 
-def connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
+def read_only_reason(path: Path) -> str | None:
+    """Why an existing store can only be read ("the file is read-only", "its folder is
+    read-only": SQLite writes its journal and WAL files beside the file), or None when
+    it can be written or does not exist yet."""
+    if not path.is_file():
+        return None
+    if not os.access(path, os.W_OK):
+        return "the file is read-only"
+    if not os.access(path.parent, os.W_OK):
+        return "its folder is read-only"
+    return None
+
+
+def read_only_error(path: Path, reason: str) -> StoreError:
+    """The one-line refusal of a write to a store opened read-only."""
+    return StoreError(f"run store {path} is read-only ({reason}): its runs can be listed, "
+                      "shown, compared and exported but not saved, renamed, tagged or "
+                      "deleted; make it writable or give --store another file")
+
+
+def _is_read_only(exc: sqlite3.Error) -> bool:
+    return "readonly" in str(exc) or "read-only" in str(exc)
+
+
+def connect(path: Path, busy_timeout: float) -> tuple[sqlite3.Connection, str | None]:
     """Open ``path`` as a run store (created if missing): checked to be one and not from a
     newer workbench (before anything is written), in WAL mode, with foreign keys on. Not
-    yet migrated (``migrate``)."""
+    yet migrated (``migrate``). A store that cannot be written opens read-only (for
+    listing and loading); the second value then says why, else it is None."""
     if path.is_dir():
         raise StoreError(f"run store {path} is a folder; give a file path "
                          "such as runs.sqlite")
-    try:
+    if not path.exists() and path.parent.is_dir() and not os.access(path.parent, os.W_OK):
+        raise StoreError(f"cannot create the run store {path}: its folder is read-only; "
+                         "give --store a file in a folder you can write")
+    read_only = read_only_reason(path)
+    while True:
+        try:
+            conn = _open_file(path, busy_timeout, read_only)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the run store {path}: {exc}") from exc
+        try:
+            _check_identity(conn, path)
+            # A newer workbench's store is refused before WAL or a migration writes to it.
+            _check_version(user_version(conn), path)
+            if read_only is None:
+                _use_wal(conn, path, busy_timeout)
+                # In WAL mode NORMAL never corrupts the database; a power cut may lose the
+                # last commits, a crashed process loses nothing committed.
+                conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except StoreError:
+            conn.close()
+            raise
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            if read_only is None and _is_read_only(exc) and path.is_file():
+                read_only = "the disk refuses writes to it"  # os.access said it could
+                continue
+            raise StoreError(f"run store {path} cannot be opened as a run database: "
+                             f"{exc}") from exc
+        return conn, read_only
+
+
+def _open_file(path: Path, busy_timeout: float, read_only: str | None) -> sqlite3.Connection:
+    """The SQLite connection: read-write (creating the file), or for a store that cannot
+    be written ``mode=ro``, else (its folder cannot hold the WAL index SQLite needs
+    beside a WAL file) ``immutable``: the file read as it is, without locks."""
+    def open_(target: str | Path, uri: bool) -> sqlite3.Connection:
+        return sqlite3.connect(target, timeout=busy_timeout, isolation_level=None,
+                               check_same_thread=False, uri=uri)
+
+    if read_only is None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=busy_timeout,
-                               isolation_level=None, check_same_thread=False)
-    except (OSError, sqlite3.Error) as exc:
-        raise StoreError(f"cannot open the run store {path}: {exc}") from exc
+        return open_(path, uri=False)
+    uri = path.absolute().as_uri()
+    conn = open_(f"{uri}?mode=ro", uri=True)
     try:
-        _check_identity(conn, path)
-        # A newer workbench's store is refused before WAL or a migration writes to it.
-        _check_version(user_version(conn), path)
-        _use_wal(conn, path, busy_timeout)
-        # In WAL mode NORMAL never corrupts the database; a power cut may lose the
-        # last commits, a crashed process loses nothing committed.
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-    except StoreError:
+        conn.execute("PRAGMA user_version").fetchone()  # opens the file (and its -shm)
+        return conn
+    except sqlite3.OperationalError:
         conn.close()
-        raise
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        raise StoreError(f"run store {path} cannot be opened as a run database: "
-                         f"{exc}") from exc
-    return conn
+    return open_(f"{uri}?mode=ro&immutable=1", uri=True)
 
 
 def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
@@ -188,11 +242,20 @@ def _check_version(version: int, path: Path) -> None:
                          f"{SCHEMA_VERSION}); update the workbench or use --store")
 
 
-def migrate(conn: sqlite3.Connection, path: Path, busy_timeout: float) -> None:
-    """Bring the schema to ``SCHEMA_VERSION``, one migration step at a time."""
+def migrate(conn: sqlite3.Connection, path: Path, busy_timeout: float,
+            read_only: str | None = None) -> None:
+    """Bring the schema to ``SCHEMA_VERSION``, one migration step at a time (a store
+    opened read-only cannot be upgraded, so it must be at ``SCHEMA_VERSION``)."""
     try:
-        if user_version(conn) == SCHEMA_VERSION:
+        version = user_version(conn)
+        if version == SCHEMA_VERSION:
             return
+        if read_only is not None:
+            _check_version(version, path)
+            raise StoreError(f"run store {path} is read-only ({read_only}) and at schema "
+                             f"version {version}; this workbench must first upgrade it to "
+                             f"{SCHEMA_VERSION}: make it writable, or give --store another "
+                             "file")
         with transaction(conn, path, busy_timeout):
             version = user_version(conn)  # again: another process may have migrated
             _check_version(version, path)
@@ -221,6 +284,8 @@ def transaction(conn: sqlite3.Connection, path: Path, busy_timeout: float,
             raise
         conn.execute("COMMIT")
     except sqlite3.OperationalError as exc:
+        if _is_read_only(exc):
+            raise read_only_error(path, f"the disk refused the write: {exc}") from exc
         if "locked" in str(exc):
             raise StoreError(f"run store {path} is busy: another process has "
                              f"been writing it for {busy_timeout:g} s; try "
