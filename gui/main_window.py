@@ -25,8 +25,9 @@ from engine.errors import ConfigError
 from engine.execution import jobs
 from engine.progress import STAGES
 from engine.results.export import export_result
-from engine.results.formatting import PackedText
+from engine.results.formatting import PackedText, trade_counts
 from engine.results.tables import BacktestResult
+from engine.util.words import counted
 from gui.compare_view import CompareView
 from gui.config_panel import ConfigPanel
 from gui.data_tab import DataTab
@@ -313,12 +314,10 @@ class MainWindow(QMainWindow):
     def _summarise(self, result: BacktestResult) -> None:
         total = result.timings.get("total", 0.0)
         self.total_label.setText(f"last run: {total:.2f} s, {len(result.codes)} stocks")
-        self.statusBar().showMessage(
-            f"Done: {len(result.fills)} fills, {len(result.trades)} round trips, "
-            f"{len(result.rejections)} rejections" + (f", {len(result.excluded)} stocks "
-                                                      "excluded" if len(result.excluded) else ""))
+        self.statusBar().showMessage(f"Done: {trade_counts(result)}")
         if len(result.excluded):
-            self.errors.show_error(f"{len(result.excluded)} stock(s) were excluded; see details",
+            self.errors.show_error(f"{counted(len(result.excluded), 'stock')} excluded; see "
+                                   "details",
                                    result.excluded.to_string(index=False))
 
     def show_stock(self, code: str) -> None:

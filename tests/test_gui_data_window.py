@@ -106,7 +106,7 @@ def test_data_tab_names_the_layout_and_the_securities_left_out(
     _pick(window, qtbot, folder)
     text = window.data_tab.info.text()
     assert "layout: TongDaXin vipdoc (tdx); 6 stocks" in text
-    assert "warning: left out 1 securities that are not A-shares (1 index): 000300.SH" in text
+    assert "warning: left out 1 security that is not an A-share (1 index): 000300.SH" in text
 
 
 def test_the_window_offers_the_index_files_it_found_as_benchmarks(

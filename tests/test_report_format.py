@@ -181,3 +181,29 @@ def test_packed_text_gives_back_every_cell_and_pickles_whole() -> None:
     frame = pd.DataFrame({"code": ["510300.SH", "000001.SZ"], "price": [1.2345, 1735.12]})
     assert [list(c) for c in pack_text(format_frame(frame))] == [
         list(c) for c in format_frame(frame)]
+
+
+def test_counts_read_as_words_with_thousands_separators() -> None:
+    from engine.util.words import counted
+
+    assert counted(1, "stock") == "1 stock"
+    assert counted(2, "stock") == "2 stocks"
+    assert counted(7244, "rejection") == "7,244 rejections"
+    assert counted(1, "security", "securities") == "1 security"
+    assert counted(3, "security", "securities") == "3 securities"
+
+
+def test_a_runs_counts_say_closed_and_open_trades() -> None:
+    from engine.config import BacktestConfig
+    from engine.results.formatting import trade_counts
+    from engine.run.backtest import run_backtest
+    from tests.conftest import SAMPLE
+
+    result = run_backtest(BacktestConfig(data_dir=SAMPLE, workers=1))
+    closed = int(result.metrics["trades"])
+    still_open = result.count("trades") - closed
+    text = trade_counts(result)
+    assert text.startswith(f"{result.count('fills'):,} fill")
+    assert f"{closed:,} closed trade" in text
+    assert (f"and {still_open:,} still open" in text) == (still_open > 0)
+    assert text.endswith(f"{result.count('rejections'):,} rejections")

@@ -167,7 +167,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _print_run(result: BacktestResult) -> None:
     """A run's headline, metrics table, counts, timings and warnings."""
-    from engine.results.formatting import metric_rows, text_table
+    from engine.results.formatting import metric_rows, text_table, trade_counts
     from engine.results.tables import TIMING_COUNTS
 
     config = result.config
@@ -175,8 +175,7 @@ def _print_run(result: BacktestResult) -> None:
           f"{config.oversold:g}/{config.overbought:g}, {config.capital_mode} mode, "
           f"fill {config.fill}")
     print(text_table(metric_rows(result.metrics)))
-    print(f"fills {result.count('fills')}, round trips {result.count('trades')}, "
-          f"rejections {result.count('rejections')}, excluded {result.count('excluded')}")
+    print(trade_counts(result))
     print("timings: " + ", ".join(
         f"{k} {v:,.0f}" if k in TIMING_COUNTS else f"{k} {v * 1000:.1f} ms"
         for k, v in result.timings.items()))

@@ -165,5 +165,7 @@ def non_a_share_warning(others: dict[str, str]) -> list[str]:
     counts = Counter(others.values())
     kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
     names = sorted(others)
-    return [f"left out {len(others)} securities that are not A-shares ({kinds}): "
+    what = ("security that is not an A-share" if len(others) == 1
+            else "securities that are not A-shares")
+    return [f"left out {len(others):,} {what} ({kinds}): "
             + ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")]

@@ -10,9 +10,12 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from engine.results.metric_registry import EXTRA, RUN_METRICS
+from engine.util.words import counted
 
 if TYPE_CHECKING:  # pandas is imported where a table is formatted: off a run's path
     import pandas as pd
+
+    from engine.results.tables import BacktestResult
 
 #: (key, label, kind) of every run metric, from ``engine.results.metric_registry``; kind
 #: is one of ``KINDS``.
@@ -303,6 +306,20 @@ def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
     return ([(label, format_value(metrics.get(key), kind)) for key, label, kind in METRICS]
             + [(label, format_value(metrics[key], kind)) for key, label, kind in EXTRA_METRICS
                if key in metrics])
+
+
+def trade_counts(result: BacktestResult) -> str:
+    """What a run did, in words: "128 fills, 59 closed trades and 10 still open, 7,244
+    rejections, 1 stock excluded" (the open round trips are no closed trade)."""
+    closed = int(result.metrics.get("trades", 0) or 0)
+    still_open = result.count("trades") - closed
+    parts = [counted(result.count("fills"), "fill"),
+             counted(closed, "closed trade") + (f" and {still_open:,} still open"
+                                                if still_open else ""),
+             counted(result.count("rejections"), "rejection")]
+    if result.count("excluded"):
+        parts.append(counted(result.count("excluded"), "stock") + " excluded")
+    return ", ".join(parts)
 
 
 def diagnostics_text(diagnostics: dict[str, float]) -> str:
