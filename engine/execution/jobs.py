@@ -349,6 +349,34 @@ def scan_folder(folder: Path, end: Any, adjust: str, layout: str = "auto",
                                  adjust, layout), f"scan of {folder}", cancel=cancel)
 
 
+def _coverage(payload: tuple[str, str, str, str, str], ctx: TaskContext) -> pd.DataFrame:
+    from engine.data import coverage as coverage_of
+    from engine.data import load_market_data
+    from engine.data.loader import WINDOW_RULE
+    from engine.errors import DataError
+
+    text, start, end, adjust, layout = payload
+    try:
+        data = load_market_data(text, end=end, adjust=adjust, layout=layout,
+                                on_bad_stock="skip", cancel=ctx)
+    except DataError as exc:
+        if exc.rule != WINDOW_RULE:
+            raise
+        data = load_market_data(text, adjust=adjust, layout=layout, on_bad_stock="skip",
+                                cancel=ctx)  # the data starts after the window's end
+    return coverage_of(data, start, end)
+
+
+def coverage(folder: Path, start: Any, end: Any, adjust: str, layout: str = "auto",
+             cancel: CancelToken | None = None) -> pd.DataFrame:
+    """Per-stock coverage of ``folder`` for the run window [``start``, ``end``]
+    (``engine.data.summary.coverage``: bars in window, warm-up bars before ``start``), on
+    the run host, loading the folder through the aligned cache up to ``end`` (the entry
+    the folder scan and the runs of that window use)."""
+    return submit("run", _coverage, (os.fspath(folder), str(start), str(end), adjust, layout),
+                  f"bar counts of {folder}", cancel=cancel)
+
+
 def _detail(payload: tuple[BacktestConfig, str], ctx: TaskContext) -> pd.DataFrame:
     from engine.run.backtest import load
     from engine.run.drill_down import stock_detail as detail_of
