@@ -81,7 +81,8 @@ def test_bare_code_means_the_exchange_of_its_prefix_not_an_index_of_same_digits(
     path = write_stock("000001_SH.parquet", bars(DATES))  # the SSE Composite index
     data = load_market_data(path.parent, "000001")
     assert data.codes == ("000001.SZ",)
-    assert any("not A-shares (1 index): 000001.SH" in w for w in data.warnings)
+    assert any("1 security that is not an A-share (1 index): 000001.SH" in w
+               for w in data.warnings)
     assert load_market_data(path.parent).codes == ("000001.SZ",)
     with pytest.raises(DataError, match=r"000001.SH is an index, not an A-share"):
         load_market_data(path.parent, "000001.SH")
