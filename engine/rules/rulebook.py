@@ -164,10 +164,18 @@ def limit_prices(ref: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.nda
 def _rounded_limit(ref: np.ndarray, factor: np.ndarray) -> np.ndarray:
     """``floor(ref * factor * 100 + 0.500001) / 100``, the same operations in the same
     order, written in place into one array (a load prices millions of bars)."""
-    out = np.multiply(ref, factor)
-    if not isinstance(out, np.ndarray):  # one price: the same operations, no buffer
-        return np.floor(out * 100.0 + 0.500001) / 100.0
-    np.multiply(out, 100.0, out=out)
+    product = np.multiply(ref, factor)
+    return half_up_cent(product, out=product if isinstance(product, np.ndarray) else None)
+
+
+def half_up_cent(values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``floor(x * 100 + 0.500001) / 100`` in doubles, SPEC §4's half-up rounding to the
+    cent (1.125 is 1.13, where ``np.round`` gives 1.12; SPEC §1 applies it to float32
+    prices too: a 7.58 close is 7.58, not 7.579999923706055). ``out`` (which may be
+    ``values``) takes the result in place."""
+    if not isinstance(values, np.ndarray):  # one price: the same operations, no buffer
+        return np.floor(values * 100.0 + 0.500001) / 100.0
+    out = np.multiply(values, 100.0, out=out)
     np.add(out, 0.500001, out=out)
     np.floor(out, out=out)
     return np.divide(out, 100.0, out=out)

@@ -24,6 +24,7 @@ from engine.data.read_pool import read_each
 from engine.data.reader import FileTable, digest_of, file_table, read_bytes
 from engine.errors import DataError
 from engine.progress import CancelToken
+from engine.rules.rulebook import half_up_cent
 from engine.util.text import decode_text
 
 BIN_SUFFIX = ".day.bin"
@@ -197,13 +198,6 @@ def _check_listed_span(provider: _Provider, code: str, inst: Path, span: tuple[i
             f"{code} until {np.datetime64(end, 'D')}; the files are shorter than the "
             "calendar says (truncated), dump them again", file=inst, code=code,
             row=str(day), rule="bin shorter than calendar")
-
-
-def half_up_cent(values: np.ndarray) -> np.ndarray:
-    """``floor(x * 100 + 0.500001) / 100`` in doubles: SPEC §4's half-up rounding to the
-    cent, which SPEC §1 applies to float32 prices (a 7.58 close is 7.58, not
-    7.579999923706055; 1.125 is 1.13, where ``np.round`` gives 1.12)."""
-    return np.floor(values * 100.0 + 0.500001) / 100.0
 
 
 def _real_values(days: np.ndarray, fields: dict[str, np.ndarray]) -> pa.Table:
