@@ -98,9 +98,15 @@ def cache_key(sources: dict[str, Sequence[Path]], missing: list[str],
     return hashlib.blake2b(blob.encode(), digest_size=20).hexdigest()
 
 
+def edit_stamp(st: os.stat_result) -> list[int]:
+    """What an edit of a file cannot keep: its size, mtime, inode (a file replaced by
+    another; on Windows the file index) and ctime (any write changes it, even one that
+    puts the mtime back: ``cp -p``, ``rsync -t``, ``tar x``)."""
+    return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
+
+
 def _identity(path: str, folders: dict[str, str]) -> list[str | int]:
-    """A file's real path, size, mtime, inode and ctime (what an in-place edit cannot
-    keep; on Windows the inode is the file index). The folder's real path is resolved once
+    """A file's real path and ``edit_stamp``. The folder's real path is resolved once
     (``folders`` remembers it), a symlinked file on its own: a warm load stats 500 files
     in a few milliseconds instead of resolving every path component of each."""
     text = path
@@ -113,7 +119,7 @@ def _identity(path: str, folders: dict[str, str]) -> list[str | int]:
         if parent not in folders:
             folders[parent] = os.path.realpath(parent or ".")
         real = os.path.join(folders[parent], name)
-    return [real, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
+    return [real, *edit_stamp(st)]
 
 
 def file_digest(path: Path) -> str:

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from engine.config import BacktestConfig
 from engine.data import MarketData
+from engine.data.cache import edit_stamp
 from engine.data.column_aliases import map_columns
 from engine.data.layouts.detect import read_security, scan_folder
 from engine.data.naming import DATA_SUFFIXES, parse_code
@@ -164,9 +165,7 @@ _closes_lock = threading.Lock()
 
 
 def _stamp(paths: tuple[Path, ...]) -> tuple[object, ...]:
-    """What an edit cannot keep of each path: its size, mtime, ctime (any write changes
-    it, even one that puts the mtime back: ``cp -p``, ``rsync -t``) and inode (a file
-    replaced by another); None for a path that is gone."""
+    """Each path's ``edit_stamp`` (None for a path that is gone)."""
     out: list[object] = []
     for path in paths:
         try:
@@ -174,7 +173,7 @@ def _stamp(paths: tuple[Path, ...]) -> tuple[object, ...]:
         except OSError:
             out.append((os.fspath(path), None))
             continue
-        out.append((os.fspath(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+        out.append((os.fspath(path), *edit_stamp(st)))
     return tuple(out)
 
 
