@@ -11,7 +11,7 @@ copy (``FileTable.batch``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,8 @@ import pyarrow as pa
 import pyarrow.types as pat
 
 from engine.data.column_aliases import missing_required
+from engine.data.folder import ProgressCallback
+from engine.data.read_pool import guarded, read_runs
 from engine.data.reader import (
     CANONICAL_SCHEMA,
     NUMERIC_COLUMNS,
@@ -29,6 +31,7 @@ from engine.data.reader import (
     null_column,
 )
 from engine.errors import DataError
+from engine.progress import CancelToken
 
 _PENDING = DataError("not converted")  # a place ``convert_raws`` fills before it returns
 
@@ -122,6 +125,18 @@ class BatchBuilder:
                  in self._files]
         self._columns, self._files = dict.fromkeys(CANONICAL_SCHEMA.names), []
         return table, files
+
+
+def read_files(codes: Sequence[str], read_one: Callable[[str], RawFile],
+               progress: ProgressCallback | None, cancel: CancelToken | None
+               ) -> list[FileTable | DataError]:
+    """Each code's file decoded by ``read_one`` on the read pool, runs of them converted
+    together (``convert_raws``) and copied into one table as each run is done
+    (``collect``) while the pool reads the next; errors in their places."""
+    def read_run(run: Sequence[str]) -> list[FileTable | DataError]:
+        return convert_raws([guarded(read_one, code) for code in run])
+
+    return collect(read_runs(codes, read_run, progress, cancel), len(codes))
 
 
 def collect(parts: Iterable[list[FileTable | DataError]], expected_files: int

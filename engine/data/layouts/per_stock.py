@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.types as pat
 
-from engine.data.batch import collect, convert_raws
+from engine.data.batch import read_files
 from engine.data.folder import (
     FolderScan,
     Layout,
@@ -21,8 +21,7 @@ from engine.data.folder import (
     is_stock_list,
 )
 from engine.data.naming import code_from_file_name, pad_code, parse_code
-from engine.data.read_pool import guarded, read_runs
-from engine.data.reader import FileTable, RawFile, read_raw
+from engine.data.reader import RawFile, read_raw
 from engine.errors import DataError
 from engine.progress import CancelToken
 from engine.util.lazy_import import lazy_module
@@ -73,15 +72,11 @@ def _scan(folder: Path, listing: Listing) -> FolderScan:
 
 def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | None,
           cancel: CancelToken | None) -> ReadResult:
-    """Decode and convert runs of files on the pool (``convert_raws``), copying each run's
-    rows into one table as it is done (``collect``) while the pool reads the next."""
-    def read_run(run: Sequence[str]) -> list[FileTable | DataError]:
-        return convert_raws([guarded(read_one, code) for code in run])
-
+    """Each file decoded, its code column checked, and converted (``read_files``)."""
     def read_one(code: str) -> RawFile:
         return checked_code_column(read_raw(scan.files[code], extra=("ts_code",)), code)
 
-    return collect(read_runs(codes, read_run, progress, cancel), len(codes))
+    return read_files(codes, read_one, progress, cancel)
 
 
 def checked_code_column(raw: RawFile, code: str) -> RawFile:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from engine.data.batch import collect, convert_raws
+from engine.data.batch import read_files
 from engine.data.column_aliases import describe_aliases, map_columns, missing_required
 from engine.data.folder import (
     FolderScan,
@@ -29,8 +29,7 @@ from engine.data.folder import (
     is_stock_list,
 )
 from engine.data.naming import nfkc
-from engine.data.read_pool import guarded, read_runs
-from engine.data.reader import FileTable, RawFile, digest_of, read_bytes
+from engine.data.reader import RawFile, digest_of, read_bytes
 from engine.errors import DataError
 from engine.progress import CancelToken
 from engine.util.lazy_import import lazy_module
@@ -90,14 +89,8 @@ def _scan(folder: Path, listing: Listing) -> FolderScan:
 
 def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | None,
           cancel: CancelToken | None) -> ReadResult:
-    """Parse runs of files on the pool and convert each run together (``convert_raws``)."""
-    def read_run(run: Sequence[str]) -> list[FileTable | DataError]:
-        return convert_raws([guarded(read_one, code) for code in run])
-
-    def read_one(code: str) -> RawFile:
-        return read_export(scan.files[code])
-
-    return collect(read_runs(codes, read_run, progress, cancel), len(codes))
+    """Each export parsed and converted (``read_files``)."""
+    return read_files(codes, lambda code: read_export(scan.files[code]), progress, cancel)
 
 
 def read_export(path: Path) -> RawFile:
