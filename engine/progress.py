@@ -36,8 +36,8 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import NamedTuple, Protocol
 
 from engine.errors import Cancelled
@@ -129,6 +129,23 @@ class TaskContext(Protocol):
 
     def span(self, stage: str) -> AbstractContextManager[None]:
         """Record the block as a span of ``stage`` (for the workers' lane chart)."""
+
+
+class SpanRecorder:
+    """Records each ``span`` block in ``spans`` as (stage, start, end) wall-clock times:
+    the part of a worker's ``TaskContext`` that feeds the workers' lane chart."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[str, float, float]] = []
+
+    @contextmanager
+    def span(self, stage: str) -> Iterator[None]:
+        """Record the block as a span of ``stage``."""
+        start = time.time()
+        try:
+            yield
+        finally:
+            self.spans.append((stage, start, time.time()))
 
 
 class LocalContext:

@@ -6,14 +6,13 @@ Imported only on a cluster's workers and by ``engine.execution.cluster`` (it nee
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from distributed import get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from engine.execution.shared_data import DataRef, attach_market_data
+from engine.progress import SpanRecorder
 
 
 class EnginePlugin(WorkerPlugin):
@@ -41,12 +40,12 @@ class DataPlugin(WorkerPlugin):
         attach_market_data(self.ref)
 
 
-class ClusterContext:
+class ClusterContext(SpanRecorder):
     """``TaskContext`` on a Dask worker: spans and the last stage go back with the value.
     Cancelling is the client's: it cancels the futures (a task lasts about 0.5 s)."""
 
     def __init__(self) -> None:
-        self.spans: list[tuple[str, float, float]] = []
+        super().__init__()
         self.stage: str | None = None
 
     def report(self, stage: str, done: int, total: int, force: bool = False) -> None:
@@ -59,15 +58,6 @@ class ClusterContext:
 
     def check_cancel(self) -> None:
         """Nothing to check: see the class docstring."""
-
-    @contextmanager
-    def span(self, stage: str) -> Iterator[None]:
-        """Record the block as a span of ``stage``."""
-        start = time.time()
-        try:
-            yield
-        finally:
-            self.spans.append((stage, start, time.time()))
 
 
 def run_task(fn: Any, payload: Any) -> tuple[Any, list[tuple[str, float, float]], str | None,

@@ -17,24 +17,23 @@ import pickle
 import signal
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from engine.errors import BacktestError, Cancelled
-from engine.progress import MIN_INTERVAL, Throttle
+from engine.progress import MIN_INTERVAL, SpanRecorder, Throttle
 
 #: Pickle protocol of everything sent through the pipes.
 PICKLE = pickle.HIGHEST_PROTOCOL
 
 
-class _WorkerContext:
+class _WorkerContext(SpanRecorder):
     """``TaskContext`` inside a worker: events and spans go back through the pipe."""
 
     def __init__(self, conn: Any, run_id: int, task_id: int, cancel_flag: Any) -> None:
+        super().__init__()
         self.conn, self.run_id, self.task_id = conn, run_id, task_id
         self.cancel_flag = cancel_flag
-        self.spans: list[tuple[str, float, float]] = []
         self._throttle = Throttle(MIN_INTERVAL)
 
     def report(self, stage: str, done: int, total: int, force: bool = False) -> None:
@@ -48,14 +47,6 @@ class _WorkerContext:
     def check_cancel(self) -> None:
         if self.is_set():
             raise Cancelled("cancelled")
-
-    @contextmanager
-    def span(self, stage: str) -> Iterator[None]:
-        start = time.time()
-        try:
-            yield
-        finally:
-            self.spans.append((stage, start, time.time()))
 
 
 def worker_main(slot: int, conn: Any, cancel_flag: Any,
