@@ -20,6 +20,7 @@ from engine.progress import ProgressSink
 from engine.run.backtest import WORKER_SETUP, load, run_backtest
 from tests.conftest import SAMPLE, WriteStock, bars, needs_symlinks
 from tests.test_backtest import assert_same
+from tests.windows_emulation import sharing_violation
 
 DATES = ["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"]
 
@@ -282,10 +283,7 @@ def mapped(monkeypatch: pytest.MonkeyPatch) -> set[Path]:
         for path in paths:
             where = Path(os.fspath(path)).absolute()  # type: ignore[arg-type]
             if any(where == folder or folder in where.parents for folder in held):
-                refused = PermissionError(13, "The process cannot access the file because "
-                                          "it is being used by another process", str(where))
-                refused.winerror = 32  # type: ignore[attr-defined]
-                raise refused
+                raise sharing_violation(where)
 
     def replace(source, target, **kwargs):  # type: ignore[no-untyped-def]
         check(source, target)

@@ -38,6 +38,7 @@ from engine.results.tables import BacktestResult
 from engine.run.backtest import run_backtest
 from engine.studies.sweep import run_sweep
 from tests.conftest import SAMPLE
+from tests.windows_emulation import sharing_violation
 
 METRIC_KEYS = [key for key, _, _ in METRICS]
 
@@ -194,14 +195,6 @@ def test_export_sweep_round_trips_the_table(tmp_path: Path) -> None:
     _assert_numbers_equal(_read(path), sweep.table)
 
 
-def _sharing_violation(path: Path) -> OSError:
-    """The error Windows raises for a file another program (Excel, WPS) holds open."""
-    exc = PermissionError(13, "The process cannot access the file because it is being used "
-                              "by another process", str(path))
-    exc.winerror = 32  # type: ignore[attr-defined]
-    return exc
-
-
 def _hold_open(monkeypatch: pytest.MonkeyPatch, held: Path) -> None:
     """Emulate Windows with ``held`` open in a spreadsheet: no rename touches it."""
     real = os.replace
@@ -209,7 +202,7 @@ def _hold_open(monkeypatch: pytest.MonkeyPatch, held: Path) -> None:
 
     def replace(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
         if held in (Path(source), Path(target)):
-            raise _sharing_violation(held)
+            raise sharing_violation(held)
         real(source, target)
 
     monkeypatch.setattr(os, "replace", replace)
@@ -242,7 +235,7 @@ def test_a_file_held_for_a_moment_is_retried(tmp_path: Path, pair: dict[int, Bac
     def replace(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
         if Path(target).name == "fills.csv" and len(refused) < 2:
             refused.append(target)
-            raise _sharing_violation(Path(target))
+            raise sharing_violation(Path(target))
         real(source, target)
 
     monkeypatch.setattr(os, "replace", replace)

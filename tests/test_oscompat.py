@@ -13,12 +13,7 @@ import pytest
 
 from engine.execution.pool import worker_cap
 from engine.util import oscompat
-
-
-def _sharing_violation() -> OSError:
-    exc = PermissionError(13, "being used by another process")
-    exc.winerror = 32  # type: ignore[attr-defined]
-    return exc
+from tests.windows_emulation import sharing_violation
 
 
 def test_binary_reads_ask_for_o_binary_where_the_os_has_it(
@@ -125,7 +120,7 @@ def test_a_rename_retries_a_sharing_violation_then_succeeds(
     def held_twice(s: Path, t: Path) -> None:
         if len(refusals) < 2:
             refusals.append(t)
-            raise _sharing_violation()
+            raise sharing_violation(t)
         real(s, t)
 
     monkeypatch.setattr(os, "replace", held_twice)
@@ -143,7 +138,7 @@ def test_a_rename_gives_up_on_a_lasting_violation_and_never_retries_other_errors
             raise error
         monkeypatch.setattr(os, "replace", replace)
 
-    refuse(_sharing_violation())
+    refuse(sharing_violation(tmp_path / "b"))
     with pytest.raises(PermissionError):
         oscompat.replace(tmp_path / "a", tmp_path / "b", retry_seconds=0.05)
     assert len(tries) > 1

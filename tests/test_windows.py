@@ -87,14 +87,14 @@ class _NoPathClasses(pickle.Unpickler):
 def test_a_configuration_made_with_windows_paths_runs_on_this_machines_workers(
         universes: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     windows = BacktestConfig(data_dir=PureWindowsPath(r"C:\new_tdx\vipdoc"),
-                             cache_dir=PureWindowsPath(r"C:\Users\trader\cache"),
-                             stocks=PureWindowsPath(r"C:\Users\trader\沪深300.txt"),
+                             cache_dir=PureWindowsPath(r"D:\backtest\cache"),
+                             stocks=PureWindowsPath(r"D:\lists\沪深300.txt"),
                              start="2023-01-01", end="2024-06-28", workers=2)
     payload = pickle.dumps(windows, pickle.HIGHEST_PROTOCOL)
     assert b"pathlib" not in payload  # paths travel as text
     back = _NoPathClasses(io.BytesIO(payload)).load()
     assert back == windows and str(back.data_dir) == r"C:\new_tdx\vipdoc"
-    assert back.stocks == r"C:\Users\trader\沪深300.txt"
+    assert back.stocks == r"D:\lists\沪深300.txt"
 
     # The sweep's tasks carry the Windows configuration to 2 spawned workers; the data
     # reaches them as it does from any client (here, loaded from this machine's folder).

@@ -21,6 +21,15 @@ import pytest
 FAKE_O_BINARY = 1 << 30
 
 
+def sharing_violation(path: str | os.PathLike[str]) -> OSError:
+    """The error Windows raises for a file another process holds open (Excel or WPS on
+    an export, a worker mapping a cache entry): ``winerror`` 32."""
+    exc = PermissionError(13, "The process cannot access the file because it is being used "
+                              "by another process", os.fspath(path))
+    exc.winerror = 32  # type: ignore[attr-defined]
+    return exc
+
+
 def text_mode(data: bytes) -> bytes:
     """What a Windows text-mode descriptor reads of ``data``."""
     end = data.find(b"\x1a")
