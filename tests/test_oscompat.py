@@ -165,3 +165,15 @@ def test_a_gbk_console_prints_any_text(monkeypatch: pytest.MonkeyPatch) -> None:
     print("平安银行 \U0001f4c8 ok")
     console.flush()
     assert raw.getvalue().decode("gbk") == "平安银行 ? ok\n"
+
+
+def test_a_closed_pipe_is_broken_pipe_everywhere_and_einval_on_windows(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    einval = OSError(errno.EINVAL, "Invalid argument")
+    assert oscompat.is_closed_pipe(BrokenPipeError(errno.EPIPE, "Broken pipe"))
+    assert not oscompat.is_closed_pipe(einval)
+    monkeypatch.setattr(sys, "platform", "win32")
+    assert oscompat.is_closed_pipe(einval)
+    assert not oscompat.is_closed_pipe(OSError(errno.ENOSPC, "No space left on device"))

@@ -10,17 +10,12 @@ flush of what was left in its buffer does not fail either.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-
-def _is_closed_pipe(exc: OSError) -> bool:
-    """True for a write to a pipe whose reader has gone (Windows: EINVAL)."""
-    return isinstance(exc, BrokenPipeError) or (
-        sys.platform == "win32" and exc.errno == errno.EINVAL)
+from engine.util.oscompat import is_closed_pipe
 
 
 class ClosedPipeSafe:
@@ -35,7 +30,7 @@ class ClosedPipeSafe:
             try:
                 return self._stream.write(text)
             except OSError as exc:
-                if not _is_closed_pipe(exc):
+                if not is_closed_pipe(exc):
                     raise
                 self._drop()
         return len(text)
@@ -49,7 +44,7 @@ class ClosedPipeSafe:
             try:
                 self._stream.flush()
             except OSError as exc:
-                if not _is_closed_pipe(exc):
+                if not is_closed_pipe(exc):
                     raise
                 self._drop()
 

@@ -3,13 +3,15 @@
 The rest of the engine never asks which operating system it runs on: it opens files for
 reading through ``open_binary``, fills buffers with ``read_into``, lowers a worker's
 priority with ``lower_priority``, tunes the C allocator with ``tune_allocator``, caps
-its worker processes with ``max_workers``, renames with ``replace`` and asks whether a
-folder takes new files with ``folder_accepts_files``.
+its worker processes with ``max_workers``, renames with ``replace``, asks whether a
+folder takes new files with ``folder_accepts_files`` and whether a write met a closed
+pipe with ``is_closed_pipe``.
 """
 
 from __future__ import annotations
 
 import ctypes
+import errno
 import functools
 import io
 import os
@@ -119,6 +121,13 @@ def max_workers(handles_per_worker: int = 2) -> int | None:
 def is_sharing_violation(exc: OSError) -> bool:
     """Whether ``exc`` is Windows refusing a file that another program holds open."""
     return getattr(exc, "winerror", None) in SHARING_ERRORS
+
+
+def is_closed_pipe(exc: OSError) -> bool:
+    """Whether ``exc`` is a write to a pipe whose reader has gone (``head`` closed it):
+    ``BrokenPipeError``, or ``EINVAL`` on Windows."""
+    return isinstance(exc, BrokenPipeError) or (
+        sys.platform == "win32" and exc.errno == errno.EINVAL)
 
 
 def replace(source: str | os.PathLike[str], target: str | os.PathLike[str],
