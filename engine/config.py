@@ -133,6 +133,9 @@ class BacktestConfig:
     workers: str | int = "auto"
     risk_free_rate: float = 0.0
     benchmark: str | None = None
+    #: TongDaXin ex-rights table (``gbbq``) to adjust ``.day`` bars with; None: the one
+    #: beside ``vipdoc`` in an installation, if any (SPEC §1).
+    tdx_gbbq: str | None = None
     cache_dir: Path | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -149,6 +152,8 @@ class BacktestConfig:
             set_(self, "stocks", tuple(str(s) for s in self.stocks))
         elif isinstance(self.stocks, PurePath):
             set_(self, "stocks", os.fspath(self.stocks))
+        if isinstance(self.tdx_gbbq, PurePath):
+            set_(self, "tdx_gbbq", os.fspath(self.tdx_gbbq))
         self._coerce_numbers()
         self._validate()
 
@@ -205,6 +210,10 @@ class BacktestConfig:
                                         and bool(self.benchmark.strip())), "benchmark",
              "must be an index code (000300.SH) or a file of daily closes, or empty for "
              "the equal-weight benchmark")
+        need(self.tdx_gbbq is None or (isinstance(self.tdx_gbbq, str)
+                                       and bool(self.tdx_gbbq.strip())), "tdx_gbbq",
+             "must be the path of a TongDaXin gbbq file, or empty to use the one beside "
+             "vipdoc")
         need(isinstance(self.stocks, str | tuple) or self.stocks is None, "stocks",
              "must be a stock-list file, a list of codes, or empty for all stocks")
         for name, allowed in CHOICES.items():
