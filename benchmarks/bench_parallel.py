@@ -79,7 +79,7 @@ def sweep_case(folder: Path, workers: int | str) -> dict[str, Any]:
                       "pool_startup_s": result.timings["pool_startup"],
                       "workers_used": int(result.timings["workers"]),
                       "bytes_to_workers": int(result.timings["bytes_to_workers"]),
-                      "rsi_computations": int(result.timings["rsi_computations"])}
+                      "indicator_computations": int(result.timings["indicator_computations"])}
     return out
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import tomli_w
 
 from engine.errors import ConfigError, DataError
+from engine.strategies.catalog import BUILTINS, RSI_FIELDS, ParamValue, builtin_params, is_file
 from engine.util.text import read_text
 
 if sys.version_info >= (3, 11):
@@ -30,6 +31,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "adjust": ("forward", "none"),
     "on_bad_stock": ("fail", "skip"),
     "listing": ("list_date", "first_bar"),
+    "lookahead_check": ("on", "off"),
 }
 #: Fields that take a number or a word: the word selects the exchange's rule (SPEC §4).
 RULE_WORDS: dict[str, str] = {
@@ -107,6 +109,11 @@ class BacktestConfig:
     """
 
     data_dir: Path = Path("data/sample")
+    #: A built-in strategy (``rsi``, ``ma_cross``, ``breakout``) or a strategy file's path.
+    strategy: str = "rsi"
+    #: The strategy's parameters, other than the RSI's own fields below (SPEC §3): given
+    #: as a mapping, kept as sorted (name, value) pairs.
+    params: tuple[tuple[str, ParamValue], ...] = ()
     stocks: str | tuple[str, ...] | None = None
     layout: str = "auto"
     start: dt.date = dt.date(2023, 2, 4)
@@ -132,6 +139,13 @@ class BacktestConfig:
     listing: str = "list_date"
     workers: str | int = "auto"
     risk_free_rate: float = 0.0
+    #: Exits for any strategy (SPEC §3c); 0 turns each off.
+    stop_loss: float = 0.0
+    take_profit: float = 0.0
+    trailing_stop: float = 0.0
+    max_hold: int = 0
+    #: Whether a strategy file's signals are checked for look-ahead (SPEC §3b).
+    lookahead_check: str = "on"
     benchmark: str | None = None
     #: TongDaXin ex-rights table (``gbbq``) to adjust ``.day`` bars with; None: the one
     #: beside ``vipdoc`` in an installation, if any (SPEC §1).
@@ -155,7 +169,55 @@ class BacktestConfig:
         if isinstance(self.tdx_gbbq, PurePath):
             set_(self, "tdx_gbbq", os.fspath(self.tdx_gbbq))
         self._coerce_numbers()
+        self._coerce_strategy()
         self._validate()
+
+    def _coerce_strategy(self) -> None:
+        """``strategy`` as text, ``params`` as sorted pairs. The RSI's parameters given in
+        ``params`` become its fields; a built-in's are checked here, a file's when the file
+        is read (``engine.strategies.resolve``)."""
+        if isinstance(self.strategy, PurePath):
+            object.__setattr__(self, "strategy", os.fspath(self.strategy))
+        if not isinstance(self.strategy, str) or not self.strategy.strip():
+            raise ConfigError(f"strategy must be {', '.join(BUILTINS)} or the path of a "
+                              f"strategy file (.py), not {self.strategy!r}", field="strategy")
+        name = self.strategy.strip()
+        if name.lower() in BUILTINS:
+            name = name.lower()
+        elif not name.lower().endswith(".py"):
+            raise ConfigError(f"strategy {name!r} is neither a built-in strategy "
+                              f"({', '.join(BUILTINS)}) nor a strategy file (.py)",
+                              field="strategy")
+        object.__setattr__(self, "strategy", name)
+        given = dict(self.params.items() if isinstance(self.params, Mapping) else self.params)
+        if name == "rsi":
+            lifted = {k: given.pop(k) for k in RSI_FIELDS if k in given}
+            if lifted:
+                done = dataclasses.replace(self, params=tuple(sorted(given.items())), **lifted)
+                for f in fields(self):
+                    object.__setattr__(self, f.name, getattr(done, f.name))
+                return
+        if not is_file(name):
+            if name != "rsi":
+                given = builtin_params(BUILTINS[name], given)
+            elif given:
+                builtin_params(BUILTINS[name], given)  # names the unknown parameter
+        for key, value in given.items():
+            if not isinstance(key, str) or not key.isidentifier():
+                raise ConfigError(f"parameter name {key!r} is not a name", field="params")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"parameter {key} = {value!r}: must be a finite number",
+                                  field=key)
+            if not isinstance(value, int | float | str):
+                raise ConfigError(f"parameter {key} = {value!r}: must be a number, true or "
+                                  "false, or a word", field=key)
+        object.__setattr__(self, "params", tuple(sorted(given.items())))
+
+    def strategy_params(self) -> dict[str, ParamValue]:
+        """The strategy's parameter values by name: the RSI's fields, or ``params``."""
+        if self.strategy == "rsi":
+            return {name: getattr(self, name) for name in RSI_FIELDS}
+        return dict(self.params)
 
     def _coerce_rule_words(self) -> None:
         """``RULE_WORDS`` fields: the word (any case) or a number (whole for lot_size)."""
@@ -235,6 +297,10 @@ class BacktestConfig:
             need(value == "schedule" or 0 <= value < 0.1, name,
                  "must be 'schedule' or a rate in [0, 0.1)")
         need(0 <= self.slippage < 0.1, "slippage", "must be in [0, 0.1)")
+        for name in ("stop_loss", "take_profit", "trailing_stop"):
+            need(0 <= getattr(self, name) < 1, name,
+                 "must be a fraction in (0, 1), e.g. 0.08 for 8%, or 0 for none")
+        need(self.max_hold >= 0, "max_hold", "must be a number of bars >= 1, or 0 for none")
         need(self.lot_size == "board" or (isinstance(self.lot_size, int)
                                           and self.lot_size >= 1),
              "lot_size", "must be 'board' or at least 1")
@@ -251,7 +317,17 @@ class BacktestConfig:
         return _config_from_state, (type(self), state)
 
     def replace(self, **changes: Any) -> BacktestConfig:
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again). A name that is no field
+        but one of the strategy's parameters changes that parameter (sweeps vary them
+        like fields)."""
+        known = {f.name for f in fields(self)}
+        extra = {k: changes.pop(k) for k in list(changes) if k not in known}
+        if changes.get("strategy", self.strategy) != self.strategy and "params" not in changes:
+            changes["params"] = ()  # another strategy: its own defaults
+        if extra:
+            params = dict(changes.get("params", self.params))
+            params.update(extra)
+            changes["params"] = tuple(params.items())
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -265,6 +341,10 @@ class BacktestConfig:
                 value = str(value)
             elif isinstance(value, dt.date):
                 value = value.isoformat()
+            elif f.name == "params":
+                if not value:
+                    continue
+                value = dict(value)
             elif isinstance(value, tuple):
                 value = list(value)
             out[f.name] = value

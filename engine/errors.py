@@ -68,3 +68,15 @@ class ClusterError(BacktestError):
     def __init__(self, message: str, *, address: str) -> None:
         super().__init__(message)
         self.address = address
+
+
+class StrategyError(BacktestError):
+    """A strategy file cannot be used: it does not load, lacks ``NAME``, ``PARAMS`` or
+    ``signals``, returns the wrong arrays, raises, or looks ahead (SPEC §3b). ``file``
+    names the file and ``line`` the line of the fault, where there is one."""
+
+    def __init__(self, message: str, *, file: str | None = None,
+                 line: int | None = None) -> None:
+        super().__init__(message)
+        self.file = file
+        self.line = line

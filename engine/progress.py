@@ -54,7 +54,7 @@ class CancelToken(Protocol):
 #: Seconds between two throttled events of one reporter.
 MIN_INTERVAL = 0.05
 #: A run's stages, in order: its progress events and its timing breakdown name them.
-STAGES = ("load", "indicators", "signals", "simulate", "metrics")
+STAGES = ("load", "indicators", "signals", "lookahead", "simulate", "metrics")
 
 
 class ProgressEvent(NamedTuple):

@@ -9,9 +9,16 @@ import pytest
 from engine.config import BacktestConfig
 from engine.data import MarketData
 from engine.errors import DataError
-from engine.run.backtest import compute_rsi, load
+from engine.run.backtest import load
+from engine.strategies.base import bars_of
+from engine.strategies.builtin import STRATEGIES
 from engine.run.drill_down import DETAIL_COLUMNS, stock_detail
 from tests.conftest import SAMPLE, WriteStock, bars
+
+
+def compute_rsi(data: MarketData, config: BacktestConfig) -> np.ndarray:
+    """The RSI strategy's indicator over every stock, as a run computes it."""
+    return STRATEGIES["rsi"].indicators(bars_of(data), config.strategy_params())[0]
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from engine.config import BacktestConfig
 from engine.errors import Cancelled, DataError
 from engine.execution import jobs
 from engine.execution.pool import WorkerCrashError
+from engine.progress import STAGES
 from engine.results.formatting import format_frame
 from engine.results.store import RunStore
 from engine.run.backtest import run_backtest
@@ -49,7 +50,7 @@ def test_progress_reaches_the_caller_with_every_stage() -> None:
     stages = [stage for stage, _, _ in events]
     for stage in ("load", "indicators", "signals", "simulate", "metrics", "done"):
         assert stage in stages
-    assert events[-1] == ("done", 5, 5)
+    assert events[-1] == ("done", len(STAGES), len(STAGES))
 
 
 def test_an_unsaved_run_says_why(tmp_path: Path) -> None:

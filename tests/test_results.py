@@ -43,8 +43,8 @@ TRADABLE = ~np.isnan(CLOSE)
 def _fills(rows: list[tuple]) -> np.ndarray:
     """Fill records from (day, stock, side, shares, price, commission, tax, cash_after)
     rows, with a transfer fee of 0 unless a row gives it last."""
-    return np.array([(*r[:7], r[8] if len(r) > 8 else 0.0, r[7]) for r in rows],
-                    dtype=fill_dt)
+    return np.array([(*r[:7], r[8] if len(r) > 8 else 0.0, r[7], -1 if r[2] == 0 else 0)
+                     for r in rows], dtype=fill_dt)
 
 
 def trades_frame(records: np.ndarray, dates: np.ndarray, codes: tuple[str, ...],

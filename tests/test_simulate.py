@@ -18,6 +18,7 @@ from engine.kernels.signals_nb import signals_nb
 from engine.kernels.simulate_nb import (
     Costs,
     Market,
+    make_exits,
     sell_reason_nb,
     simulate_per_stock_nb,
     simulate_shared_nb,
@@ -42,7 +43,7 @@ def _records(fills: np.ndarray, rejections: np.ndarray) -> tuple[list[tuple], li
     """Kernel records as the reference's tuples, with side and reason names."""
     fill_rows = [
         (d, s, SIDE_NAMES[Side(side)], n, price, commission, tax, cash, fee)
-        for d, s, side, n, price, commission, tax, fee, cash in fills.tolist()
+        for d, s, side, n, price, commission, tax, fee, cash, _exit in fills.tolist()
     ]
     rejection_rows = [
         (d, s, SIDE_NAMES[Side(side)], REASON_NAMES[Reason(reason)])
@@ -78,7 +79,7 @@ def run_kernel(
     if p.mode == "shared":
         equity, cash, value, fills, rejections = simulate_shared_nb(
             market_, costs, m["rsi"], m["buy"], m["sell"], start_index, fill_close,
-            p.initial_capital, p.position_pct, p.max_positions, p.price_limits,
+            p.initial_capital, p.position_pct, p.max_positions, p.price_limits, make_exits(),
         )
         return RefResult(equity, cash, value, *_records(fills, rejections))
     n_stocks = m["close"].shape[1]
@@ -86,7 +87,7 @@ def run_kernel(
     parts = [
         simulate_per_stock_nb(
             market_, costs, m["buy"], m["sell"], start_index, lo, hi, fill_close,
-            p.initial_capital / n_stocks, p.price_limits,
+            p.initial_capital / n_stocks, p.price_limits, make_exits(),
         )
         for lo, hi in itertools.pairwise(bounds)
     ]

@@ -3,11 +3,11 @@ decision (``workers="auto"``), and the per-stock column work of a run split over
 
 How a run uses workers (SPEC §5: results are bit-identical for any worker count):
 
-- per_stock mode: each worker computes RSI, signals and its stocks' sleeves for a
+- per_stock mode: each worker computes the indicators, signals and its stocks' sleeves for a
   contiguous chunk of stock columns, balanced by bar count; the parent adds the sleeves
   in column order (``sum_sleeves_nb``) and merges the records by (day, sells first,
   stock), exactly what one pass makes.
-- shared mode: workers compute RSI and signals per chunk; the parent runs the single
+- shared mode: workers compute the indicators and signals per chunk; the parent runs the single
   portfolio pass (cash competition cannot be split).
 
 Market data reaches workers through the aligned cache's memory maps (or one shared
@@ -176,7 +176,7 @@ def output_layout(data: MarketData, config: BacktestConfig) -> Layout:
     """Shared output arrays of a run's column work (see ``column_pass``)."""
     n_days, n_stocks = data.tradable.shape
     if config.capital_mode == "shared":
-        return {"rsi": ((n_days, n_stocks), "f8"), "buy": ((n_days, n_stocks), "?"),
+        return {"score": ((n_days, n_stocks), "f8"), "buy": ((n_days, n_stocks), "?"),
                 "sell": ((n_days, n_stocks), "?")}
     n_run = n_days - data.start_index
     return {name: ((n_run, n_stocks), "f8") for name in ("equity", "cash", "positions_value")}

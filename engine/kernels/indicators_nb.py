@@ -100,3 +100,59 @@ def rsi_sma_nb(close: np.ndarray, tradable: np.ndarray, period: int) -> np.ndarr
                 sum_loss += losses[j, s]
             out[t, s] = rsi_from_averages_nb(sum_gain / period, sum_loss / period)
     return out
+
+
+@njit(cache=True, nogil=True)
+def sma_nb(close: np.ndarray, tradable: np.ndarray, window: int) -> np.ndarray:
+    """Simple moving average of each stock's last ``window`` closes (its own bars; NaN
+    for its first ``window - 1`` bars and on days without a bar). Each mean is the
+    in-order sum of the window divided by ``window``, as a reference would write it."""
+    n_days, n_stocks = close.shape
+    out = np.full((n_days, n_stocks), np.nan)
+    n_bars = np.zeros(n_stocks, dtype=np.int64)
+    ring = np.zeros((window, n_stocks))
+    for t in range(n_days):
+        for s in range(n_stocks):
+            if not tradable[t, s]:
+                continue
+            k = n_bars[s]
+            n_bars[s] = k + 1
+            ring[k % window, s] = close[t, s]
+            if k + 1 < window:
+                continue
+            total = 0.0
+            for j in range(k + 1 - window, k + 1):  # oldest first
+                total += ring[j % window, s]
+            out[t, s] = total / window
+    return out
+
+
+@njit(cache=True, nogil=True)
+def channel_nb(high: np.ndarray, low: np.ndarray, tradable: np.ndarray,
+               window: int) -> tuple[np.ndarray, np.ndarray]:
+    """The highest high and the lowest low of each stock's ``window`` bars before each
+    bar (that bar excluded; NaN until ``window`` bars precede it, and on days without a
+    bar)."""
+    n_days, n_stocks = high.shape
+    highest = np.full((n_days, n_stocks), np.nan)
+    lowest = np.full((n_days, n_stocks), np.nan)
+    n_bars = np.zeros(n_stocks, dtype=np.int64)
+    highs = np.zeros((window, n_stocks))
+    lows = np.zeros((window, n_stocks))
+    for t in range(n_days):
+        for s in range(n_stocks):
+            if not tradable[t, s]:
+                continue
+            k = n_bars[s]
+            n_bars[s] = k + 1
+            if k >= window:
+                hi = -np.inf
+                lo = np.inf
+                for j in range(window):
+                    hi = max(hi, highs[j, s])
+                    lo = min(lo, lows[j, s])
+                highest[t, s] = hi
+                lowest[t, s] = lo
+            highs[k % window, s] = high[t, s]
+            lows[k % window, s] = low[t, s]
+    return highest, lowest

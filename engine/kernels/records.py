@@ -25,6 +25,30 @@ class Reason(IntEnum):
     MAX_POSITIONS = 5
 
 
+class ExitReason(IntEnum):
+    """Why a position was closed (SPEC §3c); when several apply on one bar, the lowest
+    code names it. ``END``: still open when the run ends."""
+
+    SIGNAL = 0
+    STOP_LOSS = 1
+    TAKE_PROFIT = 2
+    TRAILING_STOP = 3
+    MAX_HOLD = 4
+    END = 5
+
+
+#: ``fill_dt.exit_reason`` of a buy (no exit).
+NO_EXIT = -1
+
+EXIT_NAMES: dict[ExitReason, str] = {
+    ExitReason.SIGNAL: "signal",
+    ExitReason.STOP_LOSS: "stop_loss",
+    ExitReason.TAKE_PROFIT: "take_profit",
+    ExitReason.TRAILING_STOP: "trailing_stop",
+    ExitReason.MAX_HOLD: "max_hold",
+    ExitReason.END: "end",
+}
+
 #: Status code of a sell attempt that may go ahead (not a ``Reason``).
 NO_REJECTION = -1
 
@@ -42,7 +66,8 @@ REASON_NAMES: dict[Reason, str] = {
 #: One executed order. ``day`` is the row index into the aligned calendar arrays
 #: (not the run-day index); ``stock`` is the column index (= code order).
 #: ``tax`` is the stamp tax, ``transfer_fee`` the transfer fee (SPEC §4);
-#: ``cash_after`` is the pool's cash (shared mode) or the sleeve's cash (per-stock mode).
+#: ``cash_after`` is the pool's cash (shared mode) or the sleeve's cash (per-stock mode);
+#: ``exit_reason`` is a sell's ``ExitReason`` (``NO_EXIT`` for a buy).
 fill_dt = np.dtype(
     [
         ("day", np.int64),
@@ -54,6 +79,7 @@ fill_dt = np.dtype(
         ("tax", np.float64),
         ("transfer_fee", np.float64),
         ("cash_after", np.float64),
+        ("exit_reason", np.int8),
     ]
 )
 

@@ -3,23 +3,25 @@
 Inputs are the aligned ``(n_days, n_stocks)`` arrays of the data layer (C-contiguous
 float64 prices and per-bar limit prices, NaN = no limit; bool ``tradable`` = "the stock
 has a bar that day"), the per-day cost rates and per-stock lot rules of
-``engine.rules.rulebook``, plus the signal arrays of ``signals_nb``; ``start_index`` is the
+``engine.rules.rulebook``, plus a strategy's signal arrays and buy score (``engine.strategies``)
+and the exits of SPEC §3c (``Exits``); ``start_index`` is the
 first row of the run, so the run has ``n_run = n_days - start_index`` days. Outputs are
 plain arrays and record arrays (``engine.kernels.records.fill_dt`` / ``rejection_dt``, ``day`` =
 calendar row index).
 
 One day of the run, in order:
 
-1. ``fill="close"`` only: that day's sell signals of held stocks become sell orders.
+1. ``fill="close"`` only: that day's sell signals and exits of held stocks become sell
+   orders.
 2. Pending sells (new orders and retries) are attempted in stock index order, at the
    bar's open (``next_open``) or close (``close``). A rejected sell stays pending and is
    retried on every following bar of the stock; each failed attempt is recorded, except
    that a stock without a bar is recorded as suspended only on the order's own day.
 3. ``fill="close"`` only: that day's buy signals of stocks not held become buy orders.
-4. Buy orders are attempted (shared mode: lowest signal-bar RSI first, ties by stock
+4. Buy orders are attempted (shared mode: lowest signal-bar score first, ties by stock
    index; per-stock mode: index order). Rejected buys are dropped.
-5. ``fill="next_open"`` only, and not on the last run day: that day's signals become
-   orders for the next calendar row (sells of held stocks without a pending sell,
+5. ``fill="next_open"`` only, and not on the last run day: that day's signals and exits
+   become orders for the next calendar row (sells of held stocks without a pending sell,
    buys of stocks not held, i.e. no pyramiding).
 6. Valuation at the close: ``shares * last known close`` summed in stock index order.
 
@@ -34,7 +36,15 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from engine.kernels.records import NO_REJECTION, Reason, Side, fill_dt, rejection_dt
+from engine.kernels.records import (
+    NO_EXIT,
+    NO_REJECTION,
+    ExitReason,
+    Reason,
+    Side,
+    fill_dt,
+    rejection_dt,
+)
 
 #: Largest share count a buy may reach: every integer up to it is exact in a double.
 MAX_SHARES = 2.0**53
@@ -63,6 +73,23 @@ class Costs(NamedTuple):
     lot_step: np.ndarray
 
 
+class Exits(NamedTuple):
+    """The exits of SPEC §3c; 0 turns each off. ``active``: any of them is on."""
+
+    stop_loss: float
+    take_profit: float
+    trailing_stop: float
+    max_hold: int
+    active: bool
+
+
+def make_exits(stop_loss: float = 0.0, take_profit: float = 0.0, trailing_stop: float = 0.0,
+               max_hold: int = 0) -> Exits:
+    """``Exits`` of the given levels (0: off)."""
+    return Exits(float(stop_loss), float(take_profit), float(trailing_stop), int(max_hold),
+                 bool(stop_loss or take_profit or trailing_stop or max_hold))
+
+
 class Positions(NamedTuple):
     """Per-stock state, indexed by the global stock index, mutated in place."""
 
@@ -71,6 +98,10 @@ class Positions(NamedTuple):
     sell_pending: np.ndarray  # bool, a sell order is waiting to fill
     sell_day: np.ndarray  # int64, row the pending sell order was placed for
     last_close: np.ndarray  # float64, close of the stock's latest bar
+    entry_price: np.ndarray  # float64, the last buy's fill price (after slippage)
+    peak: np.ndarray  # float64, highest close from the entry bar on
+    bars: np.ndarray  # int64, the stock's bars since the entry bar (which is bar 0)
+    exit_reason: np.ndarray  # int8, the pending sell's ``ExitReason``
 
 
 @njit(cache=True, nogil=True)
@@ -176,7 +207,7 @@ def sell_reason_nb(
 
 @njit(cache=True, nogil=True)
 def _record_fill_nb(fills, counts, t, s, side, shares, price, commission, tax, fee,
-                    cash_after):
+                    cash_after, exit_reason):
     rec = fills[counts[0]]
     rec["day"] = t
     rec["stock"] = s
@@ -187,6 +218,7 @@ def _record_fill_nb(fills, counts, t, s, side, shares, price, commission, tax, f
     rec["tax"] = tax
     rec["transfer_fee"] = fee
     rec["cash_after"] = cash_after
+    rec["exit_reason"] = exit_reason
     counts[0] += 1
 
 
@@ -204,17 +236,18 @@ def _record_rejection_nb(rejections, counts, t, s, side, reason):
 def _allocate_records_nb(buy, sell, tradable, start_index, col_start, col_stop):
     """Record buffers sized by an upper bound, so no growth is needed.
 
-    Every signal makes at most one order and every order at most one fill; a buy
-    order is rejected at most once; a sell order at most once as suspended plus
-    once per later bar of its stock.
+    Every buy signal makes at most one order and every order at most one fill; every
+    sell closes a position a buy of the run opened (a signal or an exit), so there are
+    at most as many sell orders as buy fills. A buy order is rejected at most once; a
+    sell order at most once as suspended plus once per later bar of its stock.
     """
-    n_signals = 0
+    n_buys = 0
     n_bars = 0
     for t in range(start_index, buy.shape[0]):
         for s in range(col_start, col_stop):
-            n_signals += buy[t, s] + sell[t, s]
+            n_buys += buy[t, s]
             n_bars += tradable[t, s]
-    return np.empty(n_signals, dtype=fill_dt), np.empty(n_signals + n_bars, dtype=rejection_dt)
+    return np.empty(2 * n_buys, dtype=fill_dt), np.empty(2 * n_buys + n_bars, dtype=rejection_dt)
 
 
 @njit(cache=True, nogil=True)
@@ -223,22 +256,56 @@ def _bar_price_nb(market: Market, t: int, s: int, fill_close: bool) -> float:
 
 
 @njit(cache=True, nogil=True)
-def _queue_sells_nb(t, order_day, sell, pos, col_start, col_stop):
-    """Turn row ``t``'s sell signals of held stocks into orders for ``order_day``."""
-    for s in range(col_start, col_stop):
-        if sell[t, s] and pos.shares[s] > 0 and not pos.sell_pending[s]:
-            pos.sell_pending[s] = True
-            pos.sell_day[s] = order_day
+def exit_reason_nb(close: float, entry: float, peak: float, bars: int, exits: Exits) -> int:
+    """The first exit of SPEC §3c's list that bar ``close`` triggers, or ``NO_EXIT``.
+
+    ``entry`` is the fill price, ``peak`` the highest close since the entry bar (this
+    bar's included), ``bars`` the stock's bars since the entry bar."""
+    if exits.stop_loss > 0.0 and close <= entry * (1.0 - exits.stop_loss):
+        return ExitReason.STOP_LOSS
+    if exits.take_profit > 0.0 and close >= entry * (1.0 + exits.take_profit):
+        return ExitReason.TAKE_PROFIT
+    if exits.trailing_stop > 0.0 and close <= peak * (1.0 - exits.trailing_stop):
+        return ExitReason.TRAILING_STOP
+    if exits.max_hold > 0 and bars >= exits.max_hold:
+        return ExitReason.MAX_HOLD
+    return NO_EXIT
 
 
 @njit(cache=True, nogil=True)
-def _collect_buys_nb(t, buy, rsi, pos, col_start, col_stop, order_stock, order_key):
+def _queue_sells_nb(t, order_day, market, sell, exits, pos, col_start, col_stop):
+    """Turn row ``t``'s sell signals and exits of held stocks into orders for
+    ``order_day``. With exits on, a held stock's bar first moves its peak and bar count
+    (not on the entry bar itself, which the buy set)."""
+    for s in range(col_start, col_stop):
+        if pos.shares[s] == 0:
+            continue
+        has_bar = market.tradable[t, s]
+        if exits.active and has_bar and t > pos.entry_day[s]:
+            pos.bars[s] += 1
+            pos.peak[s] = max(pos.peak[s], market.close[t, s])
+        if pos.sell_pending[s]:
+            continue
+        reason = NO_EXIT
+        if sell[t, s]:
+            reason = ExitReason.SIGNAL
+        elif exits.active and has_bar:
+            reason = exit_reason_nb(market.close[t, s], pos.entry_price[s], pos.peak[s],
+                                    pos.bars[s], exits)
+        if reason != NO_EXIT:
+            pos.sell_pending[s] = True
+            pos.sell_day[s] = order_day
+            pos.exit_reason[s] = reason
+
+
+@njit(cache=True, nogil=True)
+def _collect_buys_nb(t, buy, score, pos, col_start, col_stop, order_stock, order_key):
     """Row ``t``'s buy signals of stocks not held (incl. pending sells), in index order."""
     n = 0
     for s in range(col_start, col_stop):
         if buy[t, s] and pos.shares[s] == 0:
             order_stock[n] = s
-            order_key[n] = rsi[t, s]
+            order_key[n] = score[t, s]
             n += 1
     return n
 
@@ -286,7 +353,7 @@ def _run_sells_nb(
         ci = s - col_start if per_stock else 0
         cash[ci] += notional - commission - tax - fee
         _record_fill_nb(fills, counts, t, s, Side.SELL, shares, price, commission, tax, fee,
-                        cash[ci])
+                        cash[ci], pos.exit_reason[s])
         pos.shares[s] = 0
         pos.sell_pending[s] = False
         n_closed += 1
@@ -300,7 +367,7 @@ def _run_buys_nb(
 ):
     """Attempt the buy orders of row ``t``; return the number of open positions after.
 
-    Shared mode: orders go lowest key (RSI) first and each targets ``target``; once
+    Shared mode: orders go lowest key (score) first and each targets ``target``; once
     ``max_positions`` are open the rest are rejected. Per-stock mode: each order
     targets its sleeve's whole cash and ``max_positions`` does not apply.
     """
@@ -334,9 +401,12 @@ def _run_buys_nb(
         fee = fee_rate * notional
         cash[ci] -= notional + commission + tax + fee
         _record_fill_nb(fills, counts, t, s, Side.BUY, shares, price, commission, tax, fee,
-                        cash[ci])
+                        cash[ci], NO_EXIT)
         pos.shares[s] = shares
         pos.entry_day[s] = t
+        pos.entry_price[s] = price
+        pos.peak[s] = market.close[t, s]
+        pos.bars[s] = 0
         n_open += 1
     return n_open
 
@@ -358,8 +428,8 @@ def _value_nb(t, d, market, pos, cash, col_start, col_stop, per_stock, cash_hist
 
 @njit(cache=True, nogil=True)
 def _simulate_nb(
-    market, rsi, buy, sell, start_index, col_start, col_stop, per_stock, fill_close,
-    cash0, position_pct, max_positions, costs, price_limits,
+    market, score, buy, sell, start_index, col_start, col_stop, per_stock, fill_close,
+    cash0, position_pct, max_positions, costs, price_limits, exits,
 ):
     """Day loop shared by both modes (see the module docstring).
 
@@ -378,6 +448,10 @@ def _simulate_nb(
         np.zeros(n_stocks, dtype=np.bool_),
         np.full(n_stocks, -1, dtype=np.int64),
         np.full(n_stocks, np.nan),
+        np.full(n_stocks, np.nan),
+        np.full(n_stocks, np.nan),
+        np.zeros(n_stocks, dtype=np.int64),
+        np.full(n_stocks, NO_EXIT, dtype=np.int8),
     )
     fills, rejections = _allocate_records_nb(
         buy, sell, market.tradable, start_index, col_start, col_stop
@@ -391,13 +465,13 @@ def _simulate_nb(
     for d in range(n_run):
         t = start_index + d
         if fill_close:
-            _queue_sells_nb(t, t, sell, pos, col_start, col_stop)
+            _queue_sells_nb(t, t, market, sell, exits, pos, col_start, col_stop)
         n_open -= _run_sells_nb(
             t, market, costs, fill_close, price_limits, col_start, col_stop, per_stock,
             pos, cash, fills, rejections, counts,
         )
         if fill_close:
-            n_orders = _collect_buys_nb(t, buy, rsi, pos, col_start, col_stop,
+            n_orders = _collect_buys_nb(t, buy, score, pos, col_start, col_stop,
                                         order_stock, order_key)
         n_open = _run_buys_nb(
             t, n_orders, order_stock, order_key, market, costs, fill_close,
@@ -406,8 +480,8 @@ def _simulate_nb(
         )
         n_orders = 0
         if not fill_close and d + 1 < n_run:
-            _queue_sells_nb(t, t + 1, sell, pos, col_start, col_stop)
-            n_orders = _collect_buys_nb(t, buy, rsi, pos, col_start, col_stop,
+            _queue_sells_nb(t, t + 1, market, sell, exits, pos, col_start, col_stop)
+            n_orders = _collect_buys_nb(t, buy, score, pos, col_start, col_stop,
                                         order_stock, order_key)
         _value_nb(t, d, market, pos, cash, col_start, col_stop, per_stock, cash_hist, pv_hist)
         prev_equity = cash_hist[d, 0] + pv_hist[d, 0]
@@ -418,7 +492,7 @@ def _simulate_nb(
 def simulate_shared_nb(
     market: Market,
     costs: Costs,
-    rsi: np.ndarray,
+    score: np.ndarray,
     buy: np.ndarray,
     sell: np.ndarray,
     start_index: int,
@@ -427,17 +501,19 @@ def simulate_shared_nb(
     position_pct: float,
     max_positions: int,
     price_limits: bool,
+    exits: Exits,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Shared-cash-pool simulation (``capital_mode="shared"``, SPEC §5).
 
-    ``fill_close`` False means ``fill="next_open"``. Each buy targets
+    ``fill_close`` False means ``fill="next_open"``. A day's buys go lowest ``score`` on
+    the signal bar first (SPEC §5), ties by stock index. Each buy targets
     ``position_pct * equity`` of the previous run day's close (``initial_capital`` on
     the first day). Returns ``(equity, cash, positions_value, fills, rejections)``;
     the first three have length ``n_run``, ``equity = cash + positions_value``.
     """
     cash_hist, pv_hist, fills, rejections = _simulate_nb(
-        market, rsi, buy, sell, start_index, 0, market.close.shape[1], False, fill_close,
-        initial_capital, position_pct, max_positions, costs, price_limits,
+        market, score, buy, sell, start_index, 0, market.close.shape[1], False, fill_close,
+        initial_capital, position_pct, max_positions, costs, price_limits, exits,
     )
     cash = cash_hist[:, 0].copy()
     positions_value = pv_hist[:, 0].copy()
@@ -456,6 +532,7 @@ def simulate_per_stock_nb(
     fill_close: bool,
     sleeve_capital: float,
     price_limits: bool,
+    exits: Exits,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per-stock sleeves (``capital_mode="per_stock"``, SPEC §5) for stock columns
     ``col_start:col_stop`` of the full arrays.
@@ -471,7 +548,7 @@ def simulate_per_stock_nb(
     # Sleeves never compete, so the buy priority key is unused: pass close as a stand-in.
     cash_hist, pv_hist, fills, rejections = _simulate_nb(
         market, market.close, buy, sell, start_index, col_start, col_stop, True, fill_close,
-        sleeve_capital, 0.0, 0, costs, price_limits,
+        sleeve_capital, 0.0, 0, costs, price_limits, exits,
     )
     return cash_hist + pv_hist, cash_hist, pv_hist, fills, rejections
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from engine.config import BacktestConfig
 from engine.data.loader import EXCLUDED_COLUMNS
-from engine.kernels.records import REASON_NAMES, SIDE_NAMES, Reason, Side
+from engine.kernels.records import EXIT_NAMES, REASON_NAMES, SIDE_NAMES, ExitReason, Reason, Side
 from engine.results import arrow_columns as cols
 from engine.results.metrics import drawdown
 
@@ -25,15 +25,15 @@ if TYPE_CHECKING:
     import pandas as pd
 
 FILL_COLUMNS = ("date", "code", "side", "shares", "price", "commission", "tax", "transfer_fee",
-                "cash_after")
+                "cash_after", "exit_reason")
 TRADE_COLUMNS = ("code", "entry_date", "entry_price", "exit_date", "exit_price", "shares",
-                 "pnl", "return", "bars_held", "open")
+                 "pnl", "return", "bars_held", "open", "exit_reason")
 REJECTION_COLUMNS = ("date", "code", "side", "reason")
 SPAN_COLUMNS = ("worker", "stage", "start", "end")
 #: The tables of a result, in the order they are saved.
 RESULT_TABLES = ("equity", "fills", "trades", "rejections", "excluded", "worker_spans")
 #: Entries of ``timings`` that are counts, not seconds (present when workers ran).
-TIMING_COUNTS = ("workers", "bytes_to_workers", "bytes_from_workers", "rsi_computations")
+TIMING_COUNTS = ("workers", "bytes_to_workers", "bytes_from_workers", "indicator_computations")
 
 #: A result table: an Arrow batch or table (as built or loaded), or a pandas DataFrame.
 AnyTable = Union[pa.RecordBatch, pa.Table, "pd.DataFrame"]
@@ -49,6 +49,12 @@ def _category_column(values: np.ndarray, names: Mapping[Any, str], kind: type) -
     return cols.categories(values, [names[kind(v)] for v in sorted(names)])
 
 
+def _exit_column(codes: np.ndarray) -> pa.Array:
+    """``ExitReason`` codes as a dictionary column; a buy's ``NO_EXIT`` is empty text."""
+    labels = ["", *(EXIT_NAMES[ExitReason(v)] for v in sorted(EXIT_NAMES))]
+    return cols.categories(np.asarray(codes).astype(np.int64) + 1, labels)
+
+
 
 def fills_table(records: np.ndarray, dates: np.ndarray, codes: tuple[str, ...]) -> pa.RecordBatch:
     """Fill records (``fill_dt``) as a table in execution order (``FILL_COLUMNS``)."""
@@ -56,7 +62,8 @@ def fills_table(records: np.ndarray, dates: np.ndarray, codes: tuple[str, ...]) 
         "date": date_column(dates[records["day"]]),
         "code": cols.picked_strings(records["stock"], codes),
         "side": _category_column(records["side"], SIDE_NAMES, Side),
-        **{name: np.ascontiguousarray(records[name]) for name in FILL_COLUMNS[3:]},
+        **{name: np.ascontiguousarray(records[name]) for name in FILL_COLUMNS[3:-1]},
+        "exit_reason": _exit_column(records["exit_reason"]),
     })
 
 
@@ -76,7 +83,8 @@ def trade_arrays(records: np.ndarray, close: np.ndarray,
     """Round trips from fills as columns: each buy with the sell that closed it.
 
     Columns: stock, entry_day, entry_price, exit_day, exit_price, shares, pnl, return,
-    bars_held, open; rows by stock, chronological within a stock. pnl is net of both
+    bars_held, open, exit_reason (``ExitReason`` codes; ``END`` for an open position);
+    rows by stock, chronological within a stock. pnl is net of both
     sides' commission, stamp tax and transfer fee; return is pnl over the entry cost
     (notional + the buy's costs); bars held counts the stock's own bars from entry to
     exit. A position still open at the end is marked open and valued at the stock's last
@@ -111,6 +119,7 @@ def trade_arrays(records: np.ndarray, close: np.ndarray,
         "pnl": pnl, "return": pnl / cost,
         "bars_held": bars_between_nb(tradable, stock, entry["day"], exit_day),
         "open": ~closed,
+        "exit_reason": np.where(closed, rec["exit_reason"][exit_idx], ExitReason.END),
     }
 
 
@@ -130,7 +139,8 @@ def trades_table(t: dict[str, np.ndarray], dates: np.ndarray,
         "entry_date": date_column(dates[t["entry_day"][order]]),
         "entry_price": t["entry_price"][order],
         "exit_date": date_column(dates[t["exit_day"][order]]),
-        **{name: t[name][order] for name in TRADE_COLUMNS[4:]},
+        **{name: t[name][order] for name in TRADE_COLUMNS[4:-1]},
+        "exit_reason": _exit_column(t["exit_reason"][order]),
     })
 
 

@@ -1,4 +1,5 @@
-"""One backtest run: load -> indicators -> signals -> simulate -> metrics -> BacktestResult.
+"""One backtest run: load -> indicators -> signals -> (look-ahead check) -> simulate ->
+metrics -> BacktestResult.
 
 Also the warm-up of the processes that run its pieces (``warm_up``, ``start_worker``):
 the pipeline itself on a tiny universe. Runs and sweeps hand it to the worker pool as
@@ -28,8 +29,9 @@ from engine.results.arrow_columns import record_batch
 from engine.results.metrics import closed_trade_stats, drawdown, fill_cost_stats, summary_metrics
 from engine.run.benchmark_curve import benchmark_curve
 from engine.run.column_pass import ChunkRecords, column_pass
-from engine.run.indicators import compute_indicator
-from engine.run.kernel_inputs import costs_of, market_of
+from engine.run.kernel_inputs import costs_of, exits_of, market_of
+from engine.strategies.base import Strategy
+from engine.strategies.resolve import strategy_of
 from engine.util.oscompat import lower_priority, tune_allocator
 
 
@@ -78,29 +80,26 @@ def load(config: BacktestConfig, progress: Progress | None = None,
     return load_market_data(config.data_dir, config.stocks, config.start, config.end,
                             layout=config.layout, adjust=config.adjust,
                             on_bad_stock=config.on_bad_stock, listing=config.listing,
-                            cache_dir=config.cache_dir, progress=report, cancel=cancel)
+                            cache_dir=config.cache_dir, progress=report, cancel=cancel,
+                            tdx_gbbq=config.tdx_gbbq)
 
 
-def compute_rsi(data: MarketData, config: BacktestConfig) -> np.ndarray:
-    """RSI of every stock on its own bars (SPEC §3)."""
-    return compute_indicator(data.close, data.tradable, config)
-
-
-def simulate(data: MarketData, config: BacktestConfig, rsi: np.ndarray, buy: np.ndarray,
+def simulate(data: MarketData, config: BacktestConfig, score: np.ndarray, buy: np.ndarray,
              sell: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                         np.ndarray]:
-    """(equity, cash, positions_value, fills, rejections) of the whole portfolio."""
+    """(equity, cash, positions_value, fills, rejections) of the whole portfolio, from a
+    strategy's signals and buy score."""
     fill_close = config.fill == "close"
-    market, costs = market_of(data), costs_of(data, config)
+    market, costs, exits = market_of(data), costs_of(data, config), exits_of(config)
     if config.capital_mode == "shared":
         return simulate_shared_nb(
-            market, costs, rsi, buy, sell, data.start_index, fill_close,
+            market, costs, score, buy, sell, data.start_index, fill_close,
             config.initial_capital, config.position_pct, config.max_positions,
-            config.price_limits)
+            config.price_limits, exits)
     sleeve = config.initial_capital / data.n_stocks
     equity, cash, value, fills, rejections = simulate_per_stock_nb(
         market, costs, buy, sell, data.start_index, 0, data.n_stocks, fill_close, sleeve,
-        config.price_limits)
+        config.price_limits, exits)
     # The portfolio is the sum of its sleeves (SPEC §5), added in code order.
     return (sum_sleeves_nb(equity), sum_sleeves_nb(cash), sum_sleeves_nb(value), fills,
             rejections)
@@ -171,15 +170,18 @@ def run_backtest(config: BacktestConfig, progress: Progress | None = None,
     t0, wall0 = time.perf_counter(), time.time()
     sink = ProgressSink(progress)
     stages = _Stages(sink, cancel)
+    strategy = strategy_of(config)  # a user's file is read (and checked) before the load
     with stages.stage("load"):
         data = load(config, sink, cancel)
-    n_workers = parallel.run_workers(config, data)
+    # A user's strategy may compare stocks: it sees them all in this process.
+    n_workers = parallel.run_workers(config, data) if strategy.per_column else 1
     spans = None
     if n_workers > 1:
         sim, spans = _pooled_simulation(data, config, n_workers, stages, sink, wall0)
     else:
-        sim = _local_simulation(data, config, stages, sink)
+        sim = _local_simulation(data, config, stages, sink, strategy)
     timings: dict[str, float] = stages.timings
+    timings.setdefault("lookahead", 0.0)  # only a user's strategy is checked
     with stages.stage("metrics"):
         result = build_result(config, data, sim, timings)
     for name in ("read", "validate", "align"):
@@ -192,17 +194,19 @@ def run_backtest(config: BacktestConfig, progress: Progress | None = None,
     return result
 
 
-def local_simulation(data: MarketData, config: BacktestConfig,
-                     sink: ProgressSink) -> tuple[np.ndarray, ...]:
+def local_simulation(data: MarketData, config: BacktestConfig, sink: ProgressSink,
+                     strategy: Strategy | None = None) -> tuple[np.ndarray, ...]:
     """(equity, cash, positions_value, fills, rejections) of a run done in this process."""
-    return _local_simulation(data, config, _Stages(sink, None), sink)
+    return _local_simulation(data, config, _Stages(sink, None), sink, strategy)
 
 
 def _local_simulation(data: MarketData, config: BacktestConfig, stages: _Stages,
-                      sink: ProgressSink) -> tuple[np.ndarray, ...]:
+                      sink: ProgressSink, strategy: Strategy | None = None
+                      ) -> tuple[np.ndarray, ...]:
     """The run's column work and portfolio pass in this process."""
     out: dict[str, np.ndarray] = {}
-    records = column_pass(data, config, (0, data.n_stocks), out, _StageContext(stages, sink))
+    records = column_pass(data, config, (0, data.n_stocks), out, _StageContext(stages, sink),
+                          strategy)
     with stages.stage("simulate"):
         return _portfolio(data, config, out, records)
 
@@ -231,7 +235,7 @@ def _portfolio(data: MarketData, config: BacktestConfig, out: dict[str, np.ndarr
                records: ChunkRecords | None) -> tuple[np.ndarray, ...]:
     """(equity, cash, positions_value, fills, rejections) from the column work's outputs."""
     if config.capital_mode == "shared":
-        return simulate(data, config, out["rsi"], out["buy"], out["sell"])
+        return simulate(data, config, out["score"], out["buy"], out["sell"])
     assert records is not None
     # The portfolio is the sum of its sleeves (SPEC §5), added in code order.
     return (sum_sleeves_nb(out["equity"]), sum_sleeves_nb(out["cash"]),
@@ -279,10 +283,14 @@ def warm_up() -> dict[str, Any]:
     t0 = time.perf_counter()
     data = _tiny_market()
     quiet = ProgressSink(None)
-    for method, mode, fill in itertools.product(("wilder", "sma"), ("shared", "per_stock"),
+    strategies: tuple[dict[str, Any], ...] = (
+                  {"rsi_method": "wilder"}, {"rsi_method": "sma"},
+                  {"strategy": "ma_cross", "params": {"fast": 2, "slow": 4}},
+                  {"strategy": "breakout", "params": {"window": 3}})
+    for chosen, mode, fill in itertools.product(strategies, ("shared", "per_stock"),
                                                 ("next_open", "close")):
-        config = BacktestConfig(period=5, rsi_method=method, capital_mode=mode, fill=fill,
-                                initial_capital=1e5, max_positions=2)
+        config = BacktestConfig(period=5, capital_mode=mode, fill=fill, initial_capital=1e5,
+                                max_positions=2, stop_loss=0.05, **chosen)
         sim = local_simulation(data, config, quiet)
         build_result(config, data, sim, {})
     return {"seconds": time.perf_counter() - t0}

@@ -1,8 +1,10 @@
-"""The per-stock part of a run on a range of stock columns: RSI, signals and (per_stock
-mode) the sleeves' simulation.
+"""The per-stock part of a run on a range of stock columns: the strategy's indicators and
+signals, the look-ahead check of a user's strategy, and (per_stock mode) the sleeves'
+simulation.
 
-Every stock column is computed independently of the others, so splitting the columns
-into chunks, for worker processes or for progress reports, never changes a number:
+A built-in strategy computes every stock column independently of the others, so
+splitting the columns into chunks, for worker processes or for progress reports, never
+changes a number (a user's strategy, which may compare stocks, gets all columns at once):
 chunks write their columns into full-size destination arrays and per-stock records are
 merged by a stable sort on (day, sells first, stock), the order one pass produces.
 The same code runs in the calling process and in workers.
@@ -19,11 +21,13 @@ import numpy as np
 from engine.config import BacktestConfig
 from engine.data import MarketData
 from engine.kernels.records import Side, fill_dt, rejection_dt
-from engine.kernels.signals_nb import signals_nb
 from engine.kernels.simulate_nb import simulate_per_stock_nb
 from engine.progress import TaskContext
-from engine.run.indicators import compute_indicator
-from engine.run.kernel_inputs import costs_of, market_of
+from engine.run.kernel_inputs import costs_of, exits_of, market_of
+from engine.strategies.base import Bars, Signals, Strategy, bars_of
+from engine.strategies.catalog import ParamValue
+from engine.strategies.lookahead import check_lookahead
+from engine.strategies.resolve import params_of, strategy_of
 
 #: Bars (days x stocks) per piece of work between progress reports and cancel checks.
 PIECE_CELLS = 1_000_000
@@ -61,13 +65,6 @@ def pieces(tradable: np.ndarray, chunk: Chunk, piece_cells: int = PIECE_CELLS) -
     return [(c0 + a, c0 + b) for a, b in sub]
 
 
-def _columns(array: np.ndarray, a: int, b: int) -> np.ndarray:
-    """Columns ``a:b`` as a read-only C-contiguous array (the kernels' compiled layout)."""
-    out = np.ascontiguousarray(array[:, a:b])
-    out.flags.writeable = False
-    return out
-
-
 def _put(out: dict[str, np.ndarray], name: str, part: np.ndarray, a: int, n_stocks: int) -> None:
     """Store columns ``a:a+width`` of the full-size array ``out[name]``.
 
@@ -99,22 +96,39 @@ def merge_records(parts: list[np.ndarray]) -> np.ndarray:
 
 
 def column_pass(data: MarketData, config: BacktestConfig, chunk: Chunk,
-                out: dict[str, np.ndarray], ctx: TaskContext) -> ChunkRecords | None:
+                out: dict[str, np.ndarray], ctx: TaskContext,
+                strategy: Strategy | None = None) -> ChunkRecords | None:
     """Compute columns ``chunk`` of the run into ``out``.
 
     ``out`` receives full-size arrays (its entries may be pre-allocated, e.g. shared
-    memory): ``rsi``, ``buy``, ``sell`` ``(n_days, n_stocks)`` in shared mode (the
+    memory): ``score``, ``buy``, ``sell`` ``(n_days, n_stocks)`` in shared mode (the
     portfolio pass then needs them all); ``equity``, ``cash``, ``positions_value``
     ``(n_run, n_stocks)`` sleeves in per_stock mode, which also returns the records.
-    Reports stocks done per stage, checks for cancellation between pieces.
+    ``strategy`` is ``config``'s (read from it when not given); one that is not
+    ``per_column`` needs the whole universe as its chunk. Reports stocks done per stage,
+    checks for cancellation between pieces.
     """
-    parts = pieces(data.tradable, chunk)
+    strategy = strategy_of(config) if strategy is None else strategy
+    params = params_of(config, strategy)
+    if strategy.per_column:
+        parts = pieces(data.tradable, chunk)
+    else:
+        assert chunk == (0, data.n_stocks), "a whole-universe strategy cannot be split"
+        parts = [chunk]
     total = chunk[1] - chunk[0]
     shared = config.capital_mode == "shared"
     signals_out = out if shared else {}
-    rsi_parts = _indicators(data, config, parts, out if shared else None, ctx, total)
-    _signals(data, config, parts, rsi_parts, signals_out, ctx, total)
-    del rsi_parts
+    bars = [bars_of(data, a, b) for a, b in parts]
+    indicators = _indicators(strategy, params, bars, parts, ctx, total)
+    signals = _signals(strategy, params, data.start_index, bars, indicators, parts,
+                       signals_out, data.n_stocks, ctx, total)
+    del indicators
+    if strategy.checks_lookahead and config.lookahead_check == "on":
+        with ctx.span("lookahead"):
+            check_lookahead(strategy, bars[0], params, data.start_index, signals[0],
+                            data.fingerprint)
+            _report_piece(ctx, "lookahead", total, total)
+    del signals
     if shared:
         return None
     return _simulate_sleeves(data, config, parts, signals_out, out, ctx, total)
@@ -125,34 +139,32 @@ def _report_piece(ctx: TaskContext, stage: str, done: int, total: int) -> None:
     ctx.check_cancel()
 
 
-def _indicators(data: MarketData, config: BacktestConfig, parts: list[Chunk],
-                out: dict[str, np.ndarray] | None, ctx: TaskContext,
-                total: int) -> list[np.ndarray]:
-    rsi_parts, done = [], 0
+def _indicators(strategy: Strategy, params: dict[str, ParamValue], bars: list[Bars],
+                parts: list[Chunk], ctx: TaskContext,
+                total: int) -> list[tuple[np.ndarray, ...]]:
+    out, done = [], 0
     with ctx.span("indicators"):
-        for a, b in parts:
-            rsi = compute_indicator(_columns(data.close, a, b), _columns(data.tradable, a, b),
-                                    config)
-            rsi_parts.append(rsi)
-            if out is not None:
-                _put(out, "rsi", rsi, a, data.n_stocks)
+        for (a, b), piece in zip(parts, bars, strict=True):
+            out.append(strategy.indicators(piece, params))
             done += b - a
             _report_piece(ctx, "indicators", done, total)
-    return rsi_parts
+    return out
 
 
-def _signals(data: MarketData, config: BacktestConfig, parts: list[Chunk],
-             rsi_parts: list[np.ndarray], out: dict[str, np.ndarray], ctx: TaskContext,
-             total: int) -> None:
-    done = 0
+def _signals(strategy: Strategy, params: dict[str, ParamValue], start_index: int,
+             bars: list[Bars], indicators: list[tuple[np.ndarray, ...]], parts: list[Chunk],
+             out: dict[str, np.ndarray], n_stocks: int, ctx: TaskContext,
+             total: int) -> list[Signals]:
+    done, signals = 0, []
     with ctx.span("signals"):
-        for (a, b), rsi in zip(parts, rsi_parts, strict=True):
-            buy, sell = signals_nb(rsi, _columns(data.tradable, a, b), data.start_index,
-                                   config.oversold, config.overbought)
-            _put(out, "buy", buy, a, data.n_stocks)
-            _put(out, "sell", sell, a, data.n_stocks)
+        for (a, b), piece, ind in zip(parts, bars, indicators, strict=True):
+            sig = strategy.signals(ind, piece, start_index, params)
+            signals.append(sig)
+            for name, part in zip(("buy", "sell", "score"), sig, strict=True):
+                _put(out, name, part, a, n_stocks)
             done += b - a
             _report_piece(ctx, "signals", done, total)
+    return signals
 
 
 def _simulate_sleeves(data: MarketData, config: BacktestConfig, parts: list[Chunk],
@@ -165,7 +177,7 @@ def _simulate_sleeves(data: MarketData, config: BacktestConfig, parts: list[Chun
         for a, b in parts:
             equity, cash, value, f, r = simulate_per_stock_nb(
                 market, costs, signals["buy"], signals["sell"], data.start_index, a, b,
-                config.fill == "close", sleeve, config.price_limits)
+                config.fill == "close", sleeve, config.price_limits, exits_of(config))
             for name, part in (("equity", equity), ("cash", cash), ("positions_value", value)):
                 _put(out, name, part, a, data.n_stocks)
             fills.append(f)

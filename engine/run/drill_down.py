@@ -8,7 +8,7 @@ import pandas as pd
 from engine.config import BacktestConfig
 from engine.data import MarketData
 from engine.errors import DataError
-from engine.run.indicators import compute_indicator
+from engine.strategies.builtin import RSI_KERNELS
 
 DETAIL_COLUMNS = ("date", "open", "high", "low", "close", "volume", "rsi")
 
@@ -40,12 +40,17 @@ def stock_detail(data: MarketData, code: str, config: BacktestConfig) -> pd.Data
     Only days on which the stock has a bar are returned (suspended days are absent).
     RSI comes from the same kernel as the run (``config.rsi_method``, ``config.period``)
     applied to the stock's whole history, so the warm-up before the window is honoured and
-    each value equals the run's ``compute_rsi`` column. Columns: ``DETAIL_COLUMNS``.
+    each value equals the RSI strategy's indicator; it is NaN throughout when the run's
+    strategy is another. Columns: ``DETAIL_COLUMNS``.
     """
     j = _column(data, code)
     cols = [j]
     tradable = _frozen(data.tradable[:, cols])
-    rsi = compute_indicator(_frozen(data.close[:, cols]), tradable, config)[:, 0]
+    if config.strategy == "rsi":
+        rsi = RSI_KERNELS[config.rsi_method](_frozen(data.close[:, cols]), tradable,
+                                             config.period)[:, 0]
+    else:
+        rsi = np.full(tradable.shape[0], np.nan)
     rows = np.flatnonzero(tradable[:, 0])
     rows = rows[rows >= data.start_index]
     frame = {"date": data.dates[rows]}

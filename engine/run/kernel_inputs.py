@@ -9,7 +9,7 @@ import numpy as np
 
 from engine.config import BacktestConfig
 from engine.data import MarketData
-from engine.kernels.simulate_nb import Costs, Market
+from engine.kernels.simulate_nb import Costs, Exits, Market, make_exits
 from engine.rules.rulebook import cost_rates, lot_rules
 
 
@@ -46,3 +46,9 @@ def costs_of(data: MarketData, config: BacktestConfig) -> Costs:
     lot_min, lot_step = _lots(data.codes, config.lot_size)
     return Costs(config.commission_rate, config.min_commission, stamp_buy, stamp_sell, fee,
                  config.slippage, lot_min, lot_step)
+
+
+def exits_of(config: BacktestConfig) -> Exits:
+    """The run's exits (SPEC §3c) as the kernels take them."""
+    return make_exits(config.stop_loss, config.take_profit, config.trailing_stop,
+                      config.max_hold)

@@ -16,7 +16,7 @@ from engine.errors import ConfigError
 GRID_FIELDS: tuple[str, ...] = tuple(
     f.name for f in fields(BacktestConfig)
     if str(f.type) in ("int", "float", "int | str", "float | str"))
-#: Always in the table, swept or not.
+#: Always in the table of an RSI sweep, swept or not.
 RSI_FIELDS = ("period", "oversold", "overbought")
 
 
@@ -65,19 +65,24 @@ def _check_finite(where: str, values: Iterable[Decimal], name: str | None) -> No
                               "finite (no inf or nan) and within a float's range", field=name)
 
 
-def check_field(name: str) -> None:
-    """Raise ``ConfigError`` unless ``name`` is a config field a grid may vary."""
-    if name not in GRID_FIELDS:
-        raise ConfigError(f"cannot sweep {name!r}; sweepable fields: {', '.join(GRID_FIELDS)}",
-                          field=name)
+def check_field(name: str, params: Iterable[str] = ()) -> None:
+    """Raise ``ConfigError`` unless ``name`` is a config field a grid may vary or one of
+    the strategy's numeric parameters ``params``."""
+    params = tuple(params)
+    if name not in GRID_FIELDS and name not in params:
+        extra = f"; the strategy's parameters: {', '.join(params)}" if params else ""
+        raise ConfigError(f"cannot sweep {name!r}; sweepable fields: {', '.join(GRID_FIELDS)}"
+                          + extra, field=name)
 
 
-def expand_grid(grid: Mapping[str, Iterable[float]]) -> tuple[dict[str, tuple[float, ...]],
-                                                               list[dict[str, float]]]:
-    """The checked grid and its combinations (the first field varies slowest)."""
+def expand_grid(grid: Mapping[str, Iterable[float]], params: Iterable[str] = ()
+                ) -> tuple[dict[str, tuple[float, ...]], list[dict[str, float]]]:
+    """The checked grid and its combinations (the first field varies slowest).
+    ``params``: the strategy's parameters that may be varied besides the fields."""
+    params = tuple(params)
     checked: dict[str, tuple[float, ...]] = {}
     for name, values in grid.items():
-        check_field(name)
+        check_field(name, params)
         checked[name] = tuple(dict.fromkeys(values))
         if not checked[name]:
             raise ConfigError(f"no values to sweep for {name}", field=name)

@@ -1,7 +1,8 @@
 """Parameter sweeps: every combination of a grid of numeric config values, as one table.
 
 ``run_sweep(base, {"period": range(6, 31), "oversold": [20, 25, 30, 35], ...})`` loads
-the data once, computes RSI once per distinct period (per worker, at most), runs each
+the data once, computes the strategy's indicators once per distinct value of the
+parameters they depend on (per worker, at most; the RSI once per period), runs each
 combination's signals, portfolio simulation and metrics without building any tables,
 and spreads the combinations over the warm worker pool (``base.workers``; "auto" uses
 the pool when it repays its start-up) or a Dask cluster (``cluster=``; the same tasks,
@@ -21,24 +22,29 @@ import pandas as pd
 
 from engine.config import BacktestConfig
 from engine.data import MarketData
-from engine.errors import ConfigError
+from engine.errors import ConfigError, StrategyError
 from engine.execution import parallel
 from engine.execution.executor import batch_sizes, executor_for
 from engine.execution.pool import Task
 from engine.execution.shared_data import DataRef, attach_market_data
-from engine.kernels.signals_nb import signals_nb
 from engine.progress import CancelToken, Progress, ProgressSink, TaskContext
 from engine.results.metrics import TRADING_DAYS, daily_returns
 from engine.results.tables import spans_table
-from engine.run.backtest import WORKER_SETUP, compute_rsi, load, run_metrics, simulate
+from engine.run.backtest import WORKER_SETUP, load, run_metrics, simulate
 from engine.run.benchmark_curve import benchmark_curve
-from engine.studies.grid import RSI_FIELDS, expand_grid
+from engine.strategies.base import Bars, Signals, Strategy, bars_of
+from engine.strategies.lookahead import check_lookahead
+from engine.strategies.resolve import numeric_params, params_of, strategy_of
+from engine.studies.grid import expand_grid
 from engine.studies.overfit import deflated_sharpe, probability_of_overfitting
 
 #: Blocks of the CSCV split behind the PBO (Bailey et al. 2015 use 16).
 PBO_BLOCKS = 16
 
-_rsi_cache: list[tuple[np.ndarray, str, int, np.ndarray]] = []
+#: The indicators this process computed last: (prices, strategy, indicator key, bars,
+#: indicators). A batch's combinations come grouped by key, and the next batch on the
+#: same worker often starts with the last key.
+_indicator_cache: list[tuple[np.ndarray, Strategy, object, Bars, tuple[np.ndarray, ...]]] = []
 
 
 @dataclass(frozen=True)
@@ -64,10 +70,13 @@ class SweepResult:
     #: at ...").
     executor: str = "this process"
 
+    #: The strategy's numeric parameters: shown in ``table`` whether swept or not.
+    strategy_params: tuple[str, ...] = ("period", "oversold", "overbought")
+
     @property
     def parameters(self) -> list[str]:
         """The parameter columns of ``table``."""
-        return _parameter_columns(self.grid)
+        return _parameter_columns(self.grid, self.strategy_params)
 
     def top(self, metric: str, n: int = 10, ascending: bool = False) -> pd.DataFrame:
         """The ``n`` best rows by ``metric`` (largest first unless ``ascending``; NaN last)."""
@@ -79,79 +88,103 @@ class SweepResult:
         return order.head(n)
 
 
-def _parameter_columns(grid: Mapping[str, Any]) -> list[str]:
-    return [*grid, *(name for name in RSI_FIELDS if name not in grid)]
+def _parameter_columns(grid: Mapping[str, Any], strategy_params: Sequence[str]) -> list[str]:
+    return [*grid, *(name for name in strategy_params if name not in grid)]
 
 
-def _cached_rsi(data: MarketData, config: BacktestConfig) -> tuple[np.ndarray, bool]:
-    """RSI of ``config.period`` on ``data``; reuses the last one computed (True if new)."""
+def _cached_indicators(data: MarketData, strategy: Strategy, config: BacktestConfig
+                       ) -> tuple[Bars, tuple[np.ndarray, ...], bool]:
+    """The bars and the strategy's indicators under ``config``; reuses the last ones
+    computed (True if new). A user's strategy is checked for look-ahead each time its
+    signals are computed for a new parameter set (SPEC §3b)."""
     prices = data.arrays.prices
-    for held, method, period, rsi in _rsi_cache:
-        if held is prices and method == config.rsi_method and period == config.period:
-            return rsi, False
-    rsi = compute_rsi(data, config)
-    _rsi_cache[:] = [(prices, config.rsi_method, config.period, rsi)]
-    return rsi, True
+    params = params_of(config, strategy)
+    key = strategy.indicator_key(params)
+    for held, held_strategy, held_key, bars, indicators in _indicator_cache:
+        if held is prices and held_strategy == strategy and held_key == key:
+            return bars, indicators, False
+    bars = bars_of(data)
+    indicators = strategy.indicators(bars, params)
+    if strategy.checks_lookahead and config.lookahead_check == "on":
+        full = strategy.signals(indicators, bars, data.start_index, params)
+        check_lookahead(strategy, bars, params, data.start_index, full, data.fingerprint)
+    _indicator_cache[:] = [(prices, strategy, key, bars, indicators)]
+    return bars, indicators, True
 
 
-def evaluate(data: MarketData, config: BacktestConfig, rsi: np.ndarray,
+def evaluate(data: MarketData, config: BacktestConfig, signals: Signals,
              benchmark: np.ndarray) -> tuple[dict[str, object], np.ndarray]:
-    """One combination's metrics and daily returns (float32): signals, simulation,
-    metrics, no tables."""
-    buy, sell = signals_nb(rsi, data.tradable, data.start_index, config.oversold,
-                           config.overbought)
-    equity, _, value, fills, _ = simulate(data, config, rsi, buy, sell)
+    """One combination's metrics and daily returns (float32) from its signals:
+    simulation and metrics, no tables."""
+    equity, _, value, fills, _ = simulate(data, config, signals.score, signals.buy,
+                                          signals.sell)
     returns = daily_returns(equity, config.initial_capital).astype(np.float32)
     return run_metrics(config, data, equity, value, fills, benchmark), returns
 
 
-def _sweep_task(payload: tuple[DataRef | MarketData, BacktestConfig,
+def _sweep_task(payload: tuple[DataRef | MarketData, BacktestConfig, Strategy,
                                list[tuple[int, dict[str, float]]], dict[float, np.ndarray]],
                 ctx: TaskContext) -> tuple[list[tuple[int, tuple[dict[str, object],
                                                                   np.ndarray]]], int]:
-    """Evaluate a batch of combinations (in period order); returns (rows of index and
-    (metrics, daily returns), RSI computations)."""
-    source, base, combos, bench = payload
+    """Evaluate a batch of combinations (grouped by indicator); returns (rows of index and
+    (metrics, daily returns), indicator computations)."""
+    source, base, strategy, combos, bench = payload
     with ctx.span("attach"):
         data = source if isinstance(source, MarketData) else attach_market_data(source)
     rows, computed = [], 0
     with ctx.span("sweep"):
-        for i, (index, params) in enumerate(combos, start=1):
-            config = base.replace(**params)
-            rsi, new = _cached_rsi(data, config)
+        for i, (index, changes) in enumerate(combos, start=1):
+            config = base.replace(**changes)
+            bars, indicators, new = _cached_indicators(data, strategy, config)
             computed += new
-            rows.append((index, evaluate(data, config, rsi, bench[config.initial_capital])))
+            params = params_of(config, strategy)
+            signals = strategy.signals(indicators, bars, data.start_index, params)
+            rows.append((index, evaluate(data, config, signals,
+                                         bench[config.initial_capital])))
             ctx.report("sweep", i, len(combos), force=i == len(combos))
             ctx.check_cancel()
     return rows, computed
 
 
-def _tasks(source: Any, base: BacktestConfig, valid: list[tuple[int, dict[str, float]]],
+def _tasks(source: Any, base: BacktestConfig, strategy: Strategy,
+           valid: list[tuple[int, dict[str, float]]], keys: Mapping[int, object],
            bench: dict[float, np.ndarray], combo_seconds: float, workers: int) -> list[Task]:
-    """Batches of combinations in period order (a batch computes RSI once per period it
-    holds, and the next batch on the same worker reuses the last one), sized by
-    ``engine.execution.executor.batch_sizes``."""
-    ordered = sorted(valid, key=lambda item: (item[1].get("period", base.period), item[0]))
+    """Batches of combinations grouped by indicator key in the order the keys first
+    appear (a batch computes each indicator once, and the next batch on the same worker
+    reuses the last one), sized by ``engine.execution.executor.batch_sizes``."""
+    group: dict[object, int] = {}
+    for index, _ in valid:
+        group.setdefault(keys[index], len(group))
+    ordered = sorted(valid, key=lambda item: (group[keys[item[0]]], item[0]))
     tasks, start = [], 0
     for size in batch_sizes(len(ordered), combo_seconds, workers):
         piece = ordered[start:start + size]
         start += size
-        periods = sorted({int(p.get("period", base.period)) for _, p in piece})
-        span = f"{periods[0]}..{periods[-1]}" if len(periods) > 1 else f"{periods[0]}"
-        label = f"period {span}, {len(piece)} combinations"
-        tasks.append(Task(_sweep_task, (source, base, piece, bench), label, len(piece)))
+        label = _batch_label(base, piece)
+        tasks.append(Task(_sweep_task, (source, base, strategy, piece, bench), label,
+                          len(piece)))
     return tasks
 
 
-def estimate_sweep_seconds(data: MarketData, n_periods: int, n_combos: int,
+def _batch_label(base: BacktestConfig, piece: list[tuple[int, dict[str, float]]]) -> str:
+    """Names a batch for progress and errors: its periods (RSI) and its size."""
+    if base.strategy != "rsi":
+        return f"combinations {min(i for i, _ in piece) + 1}.., {len(piece)} combinations"
+    periods = sorted({int(p.get("period", base.period)) for _, p in piece})
+    span = f"{periods[0]}..{periods[-1]}" if len(periods) > 1 else f"{periods[0]}"
+    return f"period {span}, {len(piece)} combinations"
+
+
+def estimate_sweep_seconds(data: MarketData, n_indicators: int, n_combos: int,
                            capital_mode: str = "shared") -> float:
-    """Single-core seconds of a sweep (RSI per period, then each combination)."""
-    return n_periods * estimate_rsi_seconds(data) + n_combos * estimate_combo_seconds(
+    """Single-core seconds of a sweep (each distinct indicator, e.g. RSI per period, then
+    each combination)."""
+    return n_indicators * estimate_rsi_seconds(data) + n_combos * estimate_combo_seconds(
         data, capital_mode)
 
 
 def estimate_rsi_seconds(data: MarketData) -> float:
-    """Single-core seconds of one RSI computation over ``data``."""
+    """Single-core seconds of one indicator (the RSI's) computation over ``data``."""
     return data.tradable.size * parallel.COST_INDICATORS
 
 
@@ -168,15 +201,17 @@ def estimate_combo_seconds(data: MarketData, capital_mode: str) -> float:
             + parallel.COST_COMBO_METRICS)
 
 
-def _validate(base: BacktestConfig, combos: list[dict[str, float]]
+def _validate(base: BacktestConfig, strategy: Strategy, combos: list[dict[str, float]]
               ) -> tuple[dict[int, BacktestConfig], list[dict[str, Any]]]:
     """The valid combinations' configs by grid index (checked once: the parent's only
     per-combination work), and the rejected ones with the reason."""
     configs, skipped = {}, []
     for index, params in enumerate(combos):
         try:
-            configs[index] = base.replace(**params)
-        except ConfigError as exc:
+            config = base.replace(**params)
+            params_of(config, strategy)  # a file's parameters are checked against it
+            configs[index] = config
+        except (ConfigError, StrategyError) as exc:
             skipped.append({**params, "reason": str(exc)})
     if not configs:
         raise ConfigError("no valid combination in the grid"
@@ -203,33 +238,37 @@ def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
     """
     t0, wall0 = time.perf_counter(), time.time()
     sink = ProgressSink(progress)
-    checked, combos = expand_grid(grid)
-    configs, skipped = _validate(base_config, combos)
+    strategy = strategy_of(base_config)
+    axes = numeric_params(base_config, strategy)
+    checked, combos = expand_grid(grid, axes)
+    configs, skipped = _validate(base_config, strategy, combos)
     valid = [(index, combos[index]) for index in configs]
+    keys = {index: strategy.indicator_key(params_of(config, strategy))
+            for index, config in configs.items()}
     data = load(base_config, sink, cancel)
     timings = {"load": time.perf_counter() - t0}
     capitals = {float(c.initial_capital) for c in configs.values()}
     bench = {c: benchmark_curve(data, base_config, c) for c in capitals}
-    periods = {p.get("period", base_config.period) for _, p in valid}
     mode = base_config.capital_mode
     t1 = time.perf_counter()
     executor = executor_for(base_config.workers,
-                            estimate_sweep_seconds(data, len(periods), len(valid), mode),
+                            estimate_sweep_seconds(data, len(set(keys.values())), len(valid),
+                                                   mode),
                             len(valid), cluster, sink, setup=WORKER_SETUP)
     try:
         with executor.share(data) as source:
             workers = executor.workers
-            tasks = _tasks(source, base_config, valid, bench,
+            tasks = _tasks(source, base_config, strategy, valid, keys, bench,
                            estimate_combo_seconds(data, mode), workers)
             outcomes, stats = executor.map(tasks, sink, cancel)
     finally:
-        _rsi_cache.clear()
+        _indicator_cache.clear()
     timings["sweep"] = time.perf_counter() - t1 - stats.startup_seconds
     timings.update(parallel.pool_timings(stats))
     timings["tasks"] = float(len(tasks))
-    timings["rsi_computations"] = float(sum(n for _, n in outcomes))
+    timings["indicator_computations"] = float(sum(n for _, n in outcomes))
     t2 = time.perf_counter()
-    table = _table(checked, configs, outcomes)
+    table = _table(checked, axes, strategy, configs, outcomes)
     returns = _returns(valid, outcomes, data.run_dates.size)
     timings["merge"] = time.perf_counter() - t2
     t3 = time.perf_counter()
@@ -243,17 +282,20 @@ def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
         codes=data.codes, fingerprint=data.fingerprint, executor=executor.describe(),
         worker_spans=(spans_table(stats.spans, wall0).to_pandas() if stats.spans
                       else pd.DataFrame()),
-        returns=returns, diagnostics=diagnostics)
+        returns=returns, diagnostics=diagnostics, strategy_params=axes)
 
 
-def _table(grid: Mapping[str, Sequence[float]], configs: Mapping[int, BacktestConfig],
+def _table(grid: Mapping[str, Sequence[float]], axes: Sequence[str], strategy: Strategy,
+           configs: Mapping[int, BacktestConfig],
            outcomes: list[tuple[list[tuple[int, tuple[dict[str, object], np.ndarray]]], int]]
            ) -> pd.DataFrame:
     """Parameters then metrics, one row per valid combination in grid order."""
     metrics = {index: row[0] for rows, _ in outcomes for index, row in rows}
-    columns = _parameter_columns(grid)
-    records = [{**{name: getattr(config, name) for name in columns}, **metrics[index]}
-               for index, config in configs.items()]
+    columns = _parameter_columns(grid, axes)
+    records = []
+    for index, config in configs.items():
+        values = {**config.to_dict(), **params_of(config, strategy)}
+        records.append({**{name: values[name] for name in columns}, **metrics[index]})
     return pd.DataFrame.from_records(records)
 
 
@@ -297,18 +339,5 @@ def sweep_diagnostics(returns: np.ndarray, risk_free_rate: float = 0.0) -> dict[
                    best_sharpe=dsr.sharpe)
     if r.shape[0] >= 2 * PBO_BLOCKS:
         pbo = probability_of_overfitting(r, PBO_BLOCKS)
-        out.update(pbo=pbo.pbo, pbo_splits=float(pbo.n_splits))
-    return out
-    r = returns.astype(np.float64) - risk_free_rate / TRADING_DAYS
-    std = r.std(axis=0, ddof=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sharpes = np.where(std > 0, r.mean(axis=0) / std, np.nan)
-    if np.isfinite(sharpes).any():
-        best = int(np.nanargmax(sharpes))
-        dsr = deflated_sharpe(returns[:, best].astype(np.float64), sharpes, risk_free_rate)
-        out.update(deflated_sharpe=dsr.value, expected_max_sharpe=dsr.expected_max,
-                   best_sharpe=dsr.sharpe)
-    if returns.shape[0] >= 2 * PBO_BLOCKS:
-        pbo = probability_of_overfitting(returns, PBO_BLOCKS)
         out.update(pbo=pbo.pbo, pbo_splits=float(pbo.n_splits))
     return out

@@ -1,0 +1,1 @@
+"""Strategies: the built-in ones and a user's own file (SPEC §3)."""
