@@ -30,6 +30,7 @@ from engine.results.metrics import compute_metrics, drawdown
 from engine.results.tables import BacktestResult, excluded_table, rejections_table
 from engine.run.backtest import load, run_backtest
 from engine.run.benchmark_curve import benchmark_curve
+from engine.strategies.resolve import numeric_params, strategy_of
 from engine.studies.folds import Fold, FoldSpec, split_folds
 from engine.studies.grid import expand_grid
 from engine.studies.sweep import SweepResult, run_sweep
@@ -167,7 +168,7 @@ def run_walk_forward(base_config: BacktestConfig, grid: Mapping[str, Iterable[fl
     t0 = time.perf_counter()
     spec = folds or FoldSpec()
     sink = ProgressSink(progress)
-    checked, _ = expand_grid(grid)
+    checked, _ = expand_grid(grid, numeric_params(base_config, strategy_of(base_config)))
     from engine.results.formatting import METRICS
 
     if metric not in {key for key, _, _ in METRICS}:
