@@ -54,6 +54,8 @@ RUN_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
     ("--listing", "listing", str, "list_date (default: the file's list_date column) or "
      "first_bar (a file's first bar is its listing day)"),
     ("--adjust", "adjust", str, "forward (default) or none"),
+    ("--tdx-gbbq", "tdx_gbbq", str, "PATH: the TongDaXin ex-rights table (gbbq) that adjusts "
+     ".day bars (default: T0002/hq_cache/gbbq beside vipdoc, if there is one)"),
     ("--on-bad-stock", "on_bad_stock", str, "fail (default) or skip"),
     ("--workers", "workers", _workers, "auto (default) or a number of processes"),
     ("--risk-free", "risk_free_rate", float, "annual risk-free rate for Sharpe/Sortino"),

@@ -98,6 +98,13 @@ def cache_key(sources: dict[str, Sequence[Path]], missing: list[str],
     return hashlib.blake2b(blob.encode(), digest_size=20).hexdigest()
 
 
+def file_identity(path: Path) -> list[str | int]:
+    """A file's part of a key, as ``cache_key`` takes each stock file's: its real path and
+    ``edit_stamp``. For an input read beside the stocks' files (a TongDaXin ex-rights
+    table), which goes into the key's parameters. OSError when it cannot be stat'ed."""
+    return _identity(os.fspath(path), {})
+
+
 def edit_stamp(st: os.stat_result) -> list[int]:
     """What an edit of a file cannot keep: its size, mtime, inode (a file replaced by
     another; on Windows the file index) and ctime (any write changes it, even one that

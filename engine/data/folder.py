@@ -28,7 +28,8 @@ class FolderScan:
     qlib features folder, the long file); ``sources`` lists, where it differs, every file
     the stock's bars are read from (what the aligned cache's key must cover).
     ``others`` says what each left-out security is and ``other_files`` where its bars are
-    (an index there can be a run's benchmark).
+    (an index there can be a run's benchmark). ``ex_rights`` is the TongDaXin ex-rights
+    table (``gbbq``) that adjusts the bars, if any (SPEC §1).
     """
 
     folder: Path
@@ -40,6 +41,7 @@ class FolderScan:
     sources: dict[str, tuple[Path, ...]] = field(default_factory=dict)
     others: dict[str, str] = field(default_factory=dict)
     other_files: dict[str, Path] = field(default_factory=dict)
+    ex_rights: Path | None = None
 
     def sources_of(self, code: str) -> tuple[Path, ...]:
         """Every file the bars of ``code`` are read from."""
@@ -125,10 +127,11 @@ def is_stock_list(path: Path) -> bool:
 def finish_scan(folder: Path, listing: Listing, layout: str, found: dict[str, Path], *,
                 ignored: Sequence[str] = (), ignored_what: str = "",
                 broken: Sequence[str] = (), warnings: Sequence[str] = (),
-                sources: dict[str, tuple[Path, ...]] | None = None) -> FolderScan:
+                sources: dict[str, tuple[Path, ...]] | None = None,
+                ex_rights: Path | None = None) -> FolderScan:
     """The FolderScan of a layout's findings: A-shares kept, the others counted in one
     warning, skipped symlinks and ``ignored`` names (``ignored_what`` says what they are
-    not) warned about, the folder's stock lists listed."""
+    not) warned about, the folder's stock lists listed, its ex-rights table kept."""
     files, others, left_out = split_a_shares(found)
     notes = [*broken_links_warning(broken), *warnings]
     if ignored:
@@ -137,7 +140,7 @@ def finish_scan(folder: Path, listing: Listing, layout: str, found: dict[str, Pa
     lists = tuple(p for p in listing.files if is_stock_list(p))
     kept = {code: paths for code, paths in sources.items()} if sources is not None else {}
     return FolderScan(folder, files, lists, tuple(ignored), (*notes, *left_out), layout,
-                      kept, others, {code: found[code] for code in others})
+                      kept, others, {code: found[code] for code in others}, ex_rights)
 
 
 def broken_links_warning(broken: Sequence[str]) -> list[str]:

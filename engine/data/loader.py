@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -19,6 +20,7 @@ from engine.config import parse_date
 from engine.data import cache
 from engine.data.align import PLANES, AlignedArrays, align, day_positions
 from engine.data.folder import FolderScan, ProgressCallback
+from engine.data.layouts import tdx_gbbq as tdx_gbbq_module
 from engine.data.layouts.detect import LAYOUT_CHOICES, layout_title, read_stocks, scan_folder
 from engine.data.limits import LISTING_MODES, BarLimits
 from engine.data.reader import FileTable
@@ -31,9 +33,8 @@ from engine.util.oscompat import tune_allocator
 log = logging.getLogger(__name__)
 
 ADJUST_MODES = ("forward", "none")
-#: Layouts whose bars are unadjusted with no ex-rights table to adjust them (SPEC §1):
-#: a load of them warns about the overnight gaps of their ex-rights days.
-UNADJUSTED_LAYOUTS = ("tdx",)
+#: The layout an ex-rights table (``tdx_gbbq``) adjusts (SPEC §1).
+EX_RIGHTS_LAYOUT = "tdx"
 BAD_STOCK_MODES = ("fail", "skip")
 EXCLUDED_COLUMNS = ("code", "file", "reason")
 #: The rule of the errors that say the run window holds none of the data's bars.
@@ -141,6 +142,7 @@ def load_market_data(
     cache_dir: Path | str | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    tdx_gbbq: Path | str | None = None,
 ) -> MarketData:
     """Load, validate and align a universe, from the aligned cache when it is fresh.
 
@@ -148,7 +150,9 @@ def load_market_data(
     string of codes or a list of codes. ``layout`` is "auto" (detected from the folder's
     contents) or one of ``LAYOUT_CHOICES``. ``listing`` says which bar is a new listing's
     first (SPEC §4): the file's ``list_date`` or, with "first_bar", its first bar.
-    Errors name the file, stock or field.
+    ``tdx_gbbq`` names the TongDaXin ex-rights table that adjusts ``.day`` bars (None:
+    the one of the installation the folder is in, if any; SPEC §1). Errors name the
+    file, stock or field.
     """
     t0 = time.perf_counter()
     start_day, end_day = _to_day(start, "start"), _to_day(end, "end")
@@ -165,16 +169,18 @@ def load_market_data(
     if layout not in LAYOUT_CHOICES:
         raise ConfigError(f"layout must be one of {', '.join(LAYOUT_CHOICES)}, not {layout!r}",
                           field="layout")
-    scan = scan_folder(data_dir, layout)
+    scan, table_notes = _with_ex_rights(scan_folder(data_dir, layout), tdx_gbbq)
     codes, missing = resolve_codes(scan, parse_stock_selection(stocks))
     if missing and on_bad_stock == "fail":
         raise DataError(_missing_reason(scan, missing[0]) + "; fix the stock list or use "
                         "on_bad_stock='skip'", code=missing[0], file=scan.folder)
     # on_bad_stock is not in the key: an entry records every bad stock, and the mode is
     # applied after it, so a "skip" load (the window's folder scan) serves "fail" runs.
-    params = {"end": end_day, "adjust": adjust, "listing": listing, "layout": scan.layout}
-    if scan.layout in UNADJUSTED_LAYOUTS:  # the key says no ex-rights table adjusted it
-        params["ex_rights"] = "none"
+    params: dict[str, Any] = {"end": end_day, "adjust": adjust, "listing": listing,
+                              "layout": scan.layout}
+    if scan.layout == EX_RIGHTS_LAYOUT:  # the key says which table adjusted it, if any
+        params["ex_rights"] = "none" if scan.ex_rights is None else _table_identity(
+            scan.ex_rights)
     root = Path(cache_dir) if cache_dir is not None else cache.default_cache_dir()
     key = cache.cache_key({code: scan.sources_of(code) for code in codes}, missing, params)
     hit, damage = cache.load(root, key) if use_cache else (None, None)
@@ -189,11 +195,33 @@ def load_market_data(
             entry = cache.store(root, key, arrays, meta)
     if on_bad_stock == "fail" and meta["errors"]:
         raise _error(meta["errors"][0])
-    notices = (*scan.warnings, *([damage] if damage else []))
+    notices = (*scan.warnings, *table_notes, *([damage] if damage else []))
     data = _assemble(arrays, meta, start_day, end_day, scan.layout, notices, hit is not None,
                      timings, entry)
     timings["total"] = time.perf_counter() - t0
     return data
+
+
+def _with_ex_rights(scan: FolderScan, tdx_gbbq: Path | str | None
+                    ) -> tuple[FolderScan, list[str]]:
+    """The scan with the ex-rights table ``tdx_gbbq`` names (else the installation's it
+    found), and a warning when a table is named for a folder whose bars it cannot adjust."""
+    if tdx_gbbq is None:
+        return scan, []
+    if scan.layout != EX_RIGHTS_LAYOUT:
+        return scan, [f"the ex-rights table {tdx_gbbq} (tdx_gbbq) is not used: it adjusts "
+                      f"TongDaXin .day bars, and {scan.folder} holds "
+                      f"{layout_title(scan.layout)}"]
+    return dataclasses.replace(scan, ex_rights=Path(tdx_gbbq)), []
+
+
+def _table_identity(path: Path) -> list[str | int]:
+    """The ex-rights table's part of the cache key: what an edit of it cannot keep."""
+    try:
+        return cache.file_identity(path)
+    except OSError as exc:
+        raise tdx_gbbq_module.table_error(path, f"cannot be read ({exc.strerror or exc})"
+                                          ) from exc
 
 
 def _missing_reason(scan: FolderScan, code: str) -> str:
@@ -234,6 +262,7 @@ def _build(scan: FolderScan, wanted: list[str], missing: list[str], params: dict
     # The bars are NumPy columns now: free the files' tables before the limits and planes
     # take their memory; only names, digests and two per-file facts are needed.
     sources = [(table.label, table.digest) for table in tables]
+    unadjusted = np.array([table.unadjusted for table in tables], dtype=bool)
     has_limits = [table.has_limits for table in tables]
     list_days = [table.list_day for table in tables]
     del results, tables
@@ -267,8 +296,9 @@ def _build(scan: FolderScan, wanted: list[str], missing: list[str], params: dict
     del sid, positions, limits
     warnings, last_day = list(bars.warnings), bars.last_day
     del bars
-    if params.get("ex_rights") == "none":
-        warnings += ex_rights_gap_warning(arrays, [codes[i] for i in good])
+    if unadjusted[good].any():
+        warnings += ex_rights_gap_warning(arrays, [codes[i] for i in good], unadjusted[good],
+                                          scan.ex_rights, scan.layout)
     timings["align"] = time.perf_counter() - t2
     if arrays.calendar.size == 0:
         raise DataError(f"no bars on or before the end date {np.datetime64(end_day, 'D')} in "
@@ -288,15 +318,28 @@ def _build(scan: FolderScan, wanted: list[str], missing: list[str], params: dict
     return arrays, meta
 
 
-def ex_rights_gap_warning(arrays: AlignedArrays, codes: list[str]) -> list[str]:
-    """The one warning of unadjusted bars (SPEC §1: TongDaXin without an ex-rights table)
-    that counts the stocks whose open gaps beyond the day's price limit (below limit-down
-    or above limit-up of the previous close): the mark of an ex-rights day, which books
-    as a loss or a gain that no holder had. Nothing when no open does."""
+#: How far beyond a limit an open may be and count as no gap: one tick, and float slack.
+_GAP_SLACK = 0.01 + 1e-9
+
+
+def ex_rights_gap_warning(arrays: AlignedArrays, codes: list[str],
+                          unadjusted: np.ndarray | None = None,
+                          table: Path | None = None, layout: str = "tdx") -> list[str]:
+    """The one warning of unadjusted bars (SPEC §1: TongDaXin ``.day`` bars, 不复权
+    exports) that counts the stocks whose open gaps beyond the day's price limit (below
+    limit-down or above limit-up of the reference): the mark of an ex-rights day, which
+    books as a loss or a gain that no holder had. A gap of up to one tick (0.01) beyond
+    is rounding (a reference a cent off, a dividend under a cent a share), not counted.
+    Only the stocks flagged in
+    ``unadjusted`` (None: all) count. With an ex-rights ``table`` the reference of each
+    ex-rights day is the table's, so only days the table misses remain. ``layout`` says
+    how to adjust them (TongDaXin ``.day`` bars or exports). Nothing when no open gaps."""
     open_ = arrays.prices[PLANES.index("open")]
-    gaps = np.less(open_, arrays.prices[PLANES.index("down_limit")])
-    gaps |= np.greater(open_, arrays.prices[PLANES.index("up_limit")])
+    gaps = np.less(open_ + _GAP_SLACK, arrays.prices[PLANES.index("down_limit")])
+    gaps |= np.greater(open_ - _GAP_SLACK, arrays.prices[PLANES.index("up_limit")])
     per_stock = np.count_nonzero(gaps, axis=0)
+    if unadjusted is not None:
+        per_stock[~unadjusted] = 0
     stocks = np.flatnonzero(per_stock)
     if stocks.size == 0:
         return []
@@ -304,12 +347,22 @@ def ex_rights_gap_warning(arrays: AlignedArrays, codes: list[str]) -> list[str]:
     day = np.datetime64(int(arrays.calendar[np.argmax(gaps[:, first])]), "D")
     del gaps
     named = ", ".join(codes[j] for j in stocks[:5]) + (" ..." if stocks.size > 5 else "")
-    return [f"{stocks.size} of {len(codes)} stock(s) have {int(per_stock.sum())} overnight "
-            f"gap(s) beyond their price limit ({named}; first {codes[first]} on {day}): the "
-            "mark of ex-rights days in unadjusted TongDaXin bars, each booked as a loss or "
-            "gain no holder had. To adjust them, use a TongDaXin 前复权 export, a per-stock "
-            "or long file with adj_factor, or an installation's T0002/hq_cache/gbbq when "
-            "supported"]
+    counted = (f"{stocks.size} of {len(codes)} stock(s) have {int(per_stock.sum())} overnight "
+               f"gap(s) beyond their price limit ({named}; first {codes[first]} on {day})")
+    if table is not None:
+        return [f"{counted} that the ex-rights table {table} does not explain: ex-rights "
+                "days missing from an old table, each booked as a loss or gain no holder "
+                "had. Let TongDaXin download its data again (盘后数据下载) to bring "
+                "T0002/hq_cache/gbbq up to date"]
+    if layout == "tdx-export":
+        return [f"{counted}: the mark of ex-rights days in 不复权 TongDaXin exports, each "
+                "booked as a loss or gain no holder had. To adjust them, export 前复权 "
+                "data, or load the installation's vipdoc with its ex-rights table "
+                "(T0002/hq_cache/gbbq)"]
+    return [f"{counted}: the mark of ex-rights days in unadjusted TongDaXin bars, each "
+            "booked as a loss or gain no holder had. To adjust them, give the "
+            "installation's ex-rights table (T0002/hq_cache/gbbq beside vipdoc, or "
+            "--tdx-gbbq PATH), or use a TongDaXin 前复权 export or files with adj_factor"]
 
 
 def _nothing_usable(excluded: list[list[str]], errors: list[dict[str, str | None]]) -> str:

@@ -59,6 +59,9 @@ class FileTable:
     with several stocks in one file (or one stock in several) a name that says which.
     ``batch`` is the table of many stocks that ``table`` is rows ``offset`` on of, when a
     layout read them at once (``part``): validation then takes whole columns from it.
+    ``unadjusted`` marks raw prices (TongDaXin ``.day`` bars, 不复权 exports), whose
+    overnight gaps beyond the price limit a load counts: ex-rights days that nothing
+    (no ``pre_close``, no ex-rights table) explains (SPEC §1).
     """
 
     path: Path
@@ -70,19 +73,23 @@ class FileTable:
     label: str = ""
     batch: pa.Table | None = field(default=None, compare=False, repr=False)
     offset: int = 0
+    unadjusted: bool = False
 
     def __post_init__(self) -> None:
         if not self.label:
             object.__setattr__(self, "label", self.path.name)
 
     def part(self, start: int, count: int, *, path: Path, digest: str, label: str,
-             table: pa.Table | None = None) -> FileTable:
+             table: pa.Table | None = None, has_adj_factor: bool | None = None) -> FileTable:
         """The FileTable of one stock whose rows are ``start`` to ``start + count`` of this
-        one's table (or ``table``, the same rows built otherwise)."""
+        one's table (or ``table``, the same rows built otherwise); ``has_adj_factor``
+        says, where it is not this one's, whether the stock's rows hold a factor."""
         # The constructor, not ``dataclasses.replace``: a layout calls this per stock.
         return FileTable(path, digest, self.table.slice(start, count) if table is None
-                         else table, self.has_adj_factor, self.has_limits, self.list_day,
-                         label, self.table, start)
+                         else table,
+                         self.has_adj_factor if has_adj_factor is None else has_adj_factor,
+                         self.has_limits, self.list_day, label, self.table, start,
+                         self.unadjusted)
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,13 @@
 """Writes a generated universe in the layouts users keep real data in: TongDaXin vipdoc,
-a qlib provider folder, one long parquet file, AkShare per-stock CSVs, TongDaXin exports.
+a TongDaXin installation (vipdoc and its ex-rights table), a qlib provider folder, one
+long parquet file, AkShare per-stock CSVs, TongDaXin exports.
 
 Each layout holds the generated bars exactly, so every layout loads to bit-identical
-arrays: prices are whole cents, which TongDaXin's fen integers hold exactly; qlib's
+prices: prices are whole cents, which TongDaXin's fen integers hold exactly; qlib's
 float32 holds the cents to within far less than half a cent, and its reader rounds
 ``$price / $factor`` back to the cent. Each stock's ``$factor`` is a power of two, so
-forward adjustment by it is exact too.
+forward adjustment by it is exact too; so are the installation's 10-for-10 bonuses
+(factor 1/2), whose raw prices before each ex-date are the generated ones doubled.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from engine.data.layouts import tdx_gbbq
 from engine.data.layouts.tdx import DAY_RECORD
 from engine.util.atomic import write_through
 
@@ -42,6 +45,46 @@ def write_tdx(out_dir: Path, frames: dict[str, pd.DataFrame]) -> list[Path]:
         write_through(path, partial(_write_bytes, records.tobytes()))
         paths.append(path)
     return paths
+
+
+def write_tdx_install(out_dir: Path, frames: dict[str, pd.DataFrame]) -> list[Path]:
+    """A TongDaXin installation: ``vipdoc`` of raw (unadjusted) bars and the ex-rights
+    table ``T0002/hq_cache/gbbq`` that adjusts them back to the generated bars (SPEC §1).
+
+    Two stocks in three have a 10-for-10 bonus (送转, f3 = 10) in the middle of their
+    bars, every other one dated the day after the bar before its ex-rights bar (an
+    ex-date without a bar when that is a weekend); the raw prices before the ex-date are
+    doubled, so the table's ``pre_close`` is the generated close before it and forward
+    adjustment gives the generated prices exactly (limits decided on the raw prices may
+    differ from the generated bars' by half a cent). The table also holds events that
+    change nothing: share-capital changes (category 5) of every stock and a cash
+    dividend of a code outside the universe."""
+    raw_frames, events = {}, []
+    for j, (code, frame) in enumerate(frames.items()):
+        events.append(_gbbq_event(code, frame["date"].iloc[0], 5, 0.0, 1e4, 0.0, 1.2e4))
+        raw, cut = frame.copy(), len(frame) // 2
+        if j % 3 and cut:
+            for name in ("open", "high", "low", "close"):
+                raw.loc[raw.index[:cut], name] *= 2.0
+            ex_date = frame["date"].iloc[cut] if j % 3 == 1 else (
+                frame["date"].iloc[cut - 1] + pd.Timedelta(days=1))
+            events.append(_gbbq_event(code, ex_date, tdx_gbbq.EX_RIGHTS, 0.0, 0.0, 10.0, 0.0))
+        raw_frames[code] = raw
+    events.append(_gbbq_event("600999.SH" if "600999.SH" not in frames else "601999.SH",
+                              next(iter(frames.values()))["date"].iloc[-1],
+                              tdx_gbbq.EX_RIGHTS, 1.5, 0.0, 0.0, 0.0))
+    table = np.array(sorted(events, key=lambda e: (e[0], e[1], e[2])), dtype=tdx_gbbq.RECORD)
+    folder = out_dir.joinpath(*tdx_gbbq.INSTALLATION_PATH[:-1])
+    folder.mkdir(parents=True, exist_ok=True)
+    write_through(folder / tdx_gbbq.INSTALLATION_PATH[-1],
+                  partial(_write_bytes, tdx_gbbq.encipher(table)))
+    return write_tdx(out_dir, raw_frames)
+
+
+def _gbbq_event(code: str, date: pd.Timestamp, category: int, *values: float) -> tuple:
+    """One ex-rights table record (``tdx_gbbq.RECORD``) as a tuple."""
+    return (tdx_gbbq.MARKETS.index(code[7:]), code[:6].encode(), int(date.strftime("%Y%m%d")),
+            category, *values)
 
 
 def write_qlib(out_dir: Path, frames: dict[str, pd.DataFrame]) -> list[Path]:
@@ -138,5 +181,5 @@ def _to_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 WRITERS: dict[str, Callable[[Path, dict[str, pd.DataFrame]], list[Path]]] = {
-    "tdx": write_tdx, "qlib": write_qlib, "long": write_long, "akshare": write_akshare,
-    "tdx-export": write_tdx_export}
+    "tdx": write_tdx, "tdx-install": write_tdx_install, "qlib": write_qlib, "long": write_long,
+    "akshare": write_akshare, "tdx-export": write_tdx_export}

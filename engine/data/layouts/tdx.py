@@ -1,7 +1,9 @@
-"""TongDaXin layout: ``vipdoc/{sh,sz,bj}/lday/*.day`` files of 32-byte daily records (SPEC §1)."""
+"""TongDaXin layout: ``vipdoc/{sh,sz,bj}/lday/*.day`` files of 32-byte daily records, adjusted
+by the installation's ex-rights table when there is one (SPEC §1)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +21,7 @@ from engine.data.folder import (
     is_stock_list,
     list_folder,
 )
+from engine.data.layouts import tdx_gbbq
 from engine.data.naming import parse_code
 from engine.data.read_pool import read_each
 from engine.data.reader import FileTable, digest_of, file_table, unreadable
@@ -54,8 +57,9 @@ def _matches(folder: Path, listing: Listing) -> bool:
 
 
 def _scan(folder: Path, listing: Listing) -> FolderScan:
-    """The ``.day`` files by code; every file beside them that is not read (in the folder,
-    in ``vipdoc``, in an ``lday`` folder) is listed in one warning (SPEC §1)."""
+    """The ``.day`` files by code, and the installation's ex-rights table if there is one;
+    every file beside them that is not read (in the folder, in ``vipdoc``, in an ``lday``
+    folder) is listed in one warning (SPEC §1)."""
     found: dict[str, Path] = {}
     ignored = [p.name for p in listing.files if not is_stock_list(p)]
     for vipdoc in (d for d in listing.dirs if d.name.lower() == "vipdoc"):
@@ -77,7 +81,7 @@ def _scan(folder: Path, listing: Listing) -> FolderScan:
                                 rule="duplicate stock file")
     return finish_scan(folder, listing, "tdx", found, ignored=ignored,
                        ignored_what="file(s) that are not exchange-prefixed .day files in an "
-                       "lday folder", broken=broken)
+                       "lday folder", broken=broken, ex_rights=tdx_gbbq.find_table(folder))
 
 
 def _file_size(path: Path) -> int:
@@ -175,7 +179,8 @@ def _record_days(yyyymmdd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | None,
           cancel: CancelToken | None) -> ReadResult:
     """Read every file's bytes on the pool, then convert all records at once: one
-    ``frombuffer``, one date conversion, one table, sliced per stock."""
+    ``frombuffer``, one date conversion, one table, sliced per stock; the scan's ex-rights
+    table, if any, gives every stock's ``pre_close`` and ``adj_factor`` columns at once."""
     labels = {code: _label(scan.folder, scan.files[code]) for code in codes}
     buffer, offsets, digests = _read_all(scan, codes, labels, progress, cancel)
     read = [i for i, digest in enumerate(digests) if not isinstance(digest, DataError)]
@@ -189,7 +194,14 @@ def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | N
     prices = {name: records[name] / 100.0 for name in _PRICES}
     columns = {"date": pa.array(days, pa.date32()), **prices,
                "volume": records["volume"].astype(np.float64)}
-    whole = file_table(scan.folder, "", pa.table(columns))
+    ex = None
+    if scan.ex_rights is not None:
+        ex = tdx_gbbq.apply_table(tdx_gbbq.read_table(scan.ex_rights),
+                                  [codes[i] for i in read], starts, records["date"],
+                                  prices["close"], records["volume"] > 0)
+        columns |= {"pre_close": ex.pre_close, "adj_factor": ex.adj_factor}
+    # Raw prices: the load counts the gaps beyond the limit that no event explains.
+    whole = dataclasses.replace(file_table(scan.folder, "", pa.table(columns)), unadjusted=True)
     out: dict[int, FileTable | DataError] = {
         i: digest for i, digest in enumerate(digests) if isinstance(digest, DataError)}
     # Each file's first record that is no date, if any (one search over all records).
@@ -223,10 +235,26 @@ def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | N
                 "are not fen integers, the file was written by another tool; export it again "
                 "from TongDaXin", file=scan.files[code], code=code, field="close",
                 row=str(row + 1), rule="float-price .day file")
+        elif ex is not None and k in ex.failed:
+            out[i] = _ex_rights_error(scan, code, labels[code], ex.failed[k])
+        elif ex is not None:  # the stock's bars are its file and its events
+            events = ex.digests.get(k)
+            out[i] = whole.part(start, count, path=scan.files[code], label=labels[code],
+                                digest=digest if events is None else f"{digest}+{events}",
+                                has_adj_factor=bool(ex.adjusted[k]))
         else:
             out[i] = whole.part(start, count, path=scan.files[code], digest=digest,
                                 label=labels[code])
     return [out[i] for i in range(len(codes))]
+
+
+def _ex_rights_error(scan: FolderScan, code: str, label: str, yyyymmdd: int) -> DataError:
+    """The error of a stock whose ex-rights event gives no positive ex-rights price."""
+    assert scan.ex_rights is not None
+    return DataError(f"{label}: the ex-rights table {scan.ex_rights} gives {code} no positive "
+                     f"ex-rights price on {yyyymmdd} (a damaged table); let TongDaXin "
+                     "download its data again (盘后数据下载)", file=scan.ex_rights, code=code,
+                     field="tdx_gbbq", row=str(yyyymmdd), rule="bad ex-rights table")
 
 
 LAYOUT = Layout("tdx", "TongDaXin vipdoc", _matches, _scan, _read)

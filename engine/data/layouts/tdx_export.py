@@ -9,6 +9,7 @@ prices are the file's own (前复权/后复权 have no raw price to go back to).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,7 +30,7 @@ from engine.data.folder import (
     is_stock_list,
 )
 from engine.data.naming import nfkc
-from engine.data.reader import RawFile, digest_of, read_bytes
+from engine.data.reader import FileTable, RawFile, digest_of, read_bytes
 from engine.errors import DataError
 from engine.progress import CancelToken
 from engine.util.lazy_import import lazy_module
@@ -49,6 +50,8 @@ _NAME = re.compile(r"^(SH|SZ|BJ)#(\d{6})\.(txt|csv)$", re.IGNORECASE)
 #: The closing line TongDaXin writes below the rows (``数据来源:通达信``).
 CLOSING = "数据来源"
 ADJUSTMENTS = ("前复权", "后复权", "不复权")
+#: The title word of an export of raw prices.
+UNADJUSTED = "不复权"
 _DATE_FORMATS = ("%Y/%m/%d", "%Y-%m-%d")
 _NUMBERS = ("open", "high", "low", "close", "volume")
 
@@ -89,18 +92,29 @@ def _scan(folder: Path, listing: Listing) -> FolderScan:
 
 def _read(scan: FolderScan, codes: Sequence[str], progress: ProgressCallback | None,
           cancel: CancelToken | None) -> ReadResult:
-    """Each export parsed and converted (``read_files``)."""
-    return read_files(codes, lambda code: read_export(scan.files[code]), progress, cancel)
+    """Each export parsed and converted (``read_files``); a 不复权 export's bars are
+    marked unadjusted, so the load counts their ex-rights gaps (SPEC §1)."""
+    raw_prices: set[Path] = set()  # filled by the read pool's threads (set.add is atomic)
+
+    def read_one(code: str) -> RawFile:
+        raw, adjustment = read_export(scan.files[code])
+        if adjustment == UNADJUSTED:
+            raw_prices.add(raw.path)
+        return raw
+
+    tables = read_files(codes, read_one, progress, cancel)
+    return [dataclasses.replace(t, unadjusted=True)
+            if isinstance(t, FileTable) and t.path in raw_prices else t for t in tables]
 
 
-def read_export(path: Path) -> RawFile:
-    """One export's rows as canonical columns (dates as date32, numbers as float64);
-    a row that is not a bar of the header's columns is a DataError naming the file's
-    line."""
+def read_export(path: Path) -> tuple[RawFile, str | None]:
+    """One export's rows as canonical columns (dates as date32, numbers as float64), and
+    its title's adjustment (``ADJUSTMENTS``, None without one); a row that is not a bar
+    of the header's columns is a DataError naming the file's line."""
     data = read_bytes(path)
-    table, _ = parse_export(path, data)
+    table, adjustment = parse_export(path, data)
     mapping = {name: name for name in table.column_names}
-    return RawFile(path, digest_of(data), table, mapping)
+    return RawFile(path, digest_of(data), table, mapping), adjustment
 
 
 def parse_export(path: Path, data: bytes) -> tuple[pa.Table, str | None]:
