@@ -32,6 +32,8 @@ RUN_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
      "long, tdx-export"),
     ("--start", "start", str, "first day of the run (YYYY-MM-DD)"),
     ("--end", "end", str, "last day of the run (YYYY-MM-DD)"),
+    ("--strategy", "strategy", str, "NAME|PATH: rsi (default), ma_cross, breakout, or a "
+     "strategy file (.py); its parameters: --param NAME=VALUE"),
     ("--period", "period", int, "RSI period (default 14)"),
     ("--oversold", "oversold", float, "buy when RSI leaves this level upwards (default 30)"),
     ("--overbought", "overbought", float, "sell when RSI leaves this level downwards (default 70)"),
@@ -57,6 +59,15 @@ RUN_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
     ("--tdx-gbbq", "tdx_gbbq", str, "PATH: the TongDaXin ex-rights table (gbbq) that adjusts "
      ".day bars (default: T0002/hq_cache/gbbq beside vipdoc, if there is one)"),
     ("--on-bad-stock", "on_bad_stock", str, "fail (default) or skip"),
+    ("--stop-loss", "stop_loss", float, "X: sell when the close is X (e.g. 0.08) below the "
+     "entry price (default: off)"),
+    ("--take-profit", "take_profit", float, "X: sell when the close is X above the entry price "
+     "(default: off)"),
+    ("--trailing-stop", "trailing_stop", float, "X: sell when the close is X below its highest "
+     "close since the entry (default: off)"),
+    ("--max-hold", "max_hold", int, "N: sell after N of the stock's bars (default: off)"),
+    ("--lookahead-check", "lookahead_check", str, "on (default) or off: check a strategy "
+     "file's signals for look-ahead"),
     ("--workers", "workers", _workers, "auto (default) or a number of processes"),
     ("--risk-free", "risk_free_rate", float, "annual risk-free rate for Sharpe/Sortino"),
     ("--benchmark", "benchmark", str, "CODE|PATH: an index in the data folder (000300.SH) "
@@ -70,6 +81,8 @@ def add_run_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -
     fields named in ``skip``."""
     parser.add_argument("--config", type=Path, help="read the run configuration from TOML; "
                         "flags given as well override it")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="a parameter of the strategy, e.g. --param fast=10 (repeatable)")
     for flag, name, kind, help_text in RUN_FLAGS:
         if name in skip:
             continue
@@ -105,7 +118,27 @@ def config_from_args(args: argparse.Namespace) -> BacktestConfig:
     base = BacktestConfig.load(args.config) if args.config else BacktestConfig()
     changes = {name: getattr(args, name) for _, name, _, _ in RUN_FLAGS
                if getattr(args, name, None) is not None}
-    return base.replace(**changes)
+    params = dict(base.params) if changes.get("strategy", base.strategy) == base.strategy \
+        else {}
+    params.update(param_value(item) for item in getattr(args, "param", []))
+    return base.replace(**changes, params=params)
+
+
+def param_value(item: str) -> tuple[str, int | float | bool | str]:
+    """``NAME=VALUE`` of ``--param``: the value as a whole number, a number, true/false or
+    a word, as it reads."""
+    name, sep, text = item.partition("=")
+    name, text = name.strip().replace("-", "_"), text.strip()
+    if not sep or not name or not text:
+        raise BacktestError(f"--param {item!r}: use NAME=VALUE, e.g. --param fast=10")
+    if text.lower() in ("true", "false"):
+        return name, text.lower() == "true"
+    for kind in (int, float):
+        try:
+            return name, kind(text)
+        except ValueError:
+            pass
+    return name, text
 
 
 def add_store_flag(parser: argparse.ArgumentParser) -> None:
@@ -150,10 +183,14 @@ def add_cluster_flag(parser: argparse.ArgumentParser) -> None:
                              "(needs the cluster extra: pip install .[cluster])")
 
 
-def grid_from_args(args: argparse.Namespace) -> dict[str, list[float]]:
-    """The grid of the flags made by ``add_grid_flags``; a BacktestError names a bad one."""
+def grid_from_args(args: argparse.Namespace,
+                   config: BacktestConfig | None = None) -> dict[str, list[float]]:
+    """The grid of the flags made by ``add_grid_flags``; a BacktestError names a bad one.
+    ``--grid`` may also vary the numeric parameters of ``config``'s strategy."""
+    from engine.strategies.resolve import numeric_params, strategy_of
     from engine.studies.grid import check_field, parse_values
 
+    params = numeric_params(config, strategy_of(config)) if config is not None else ()
     grid = {name: parse_values(getattr(args, f"grid_{name}"), flag)
             for flag, name, _ in GRID_FLAGS if getattr(args, f"grid_{name}") is not None}
     for item in args.grid:
@@ -161,7 +198,7 @@ def grid_from_args(args: argparse.Namespace) -> dict[str, list[float]]:
         if not sep:
             raise BacktestError(f"--grid {item!r}: use FIELD=VALUES, e.g. slippage=0:0.002:0.001")
         name = name.strip().replace("-", "_")
-        check_field(name)
+        check_field(name, params)
         grid[name] = parse_values(values, f"--grid {name}")
     if not grid:
         raise BacktestError("nothing to sweep: give --period, --oversold, --overbought or --grid")

@@ -169,11 +169,11 @@ def _print_run(result: BacktestResult) -> None:
     """A run's headline, metrics table, counts, timings and warnings."""
     from engine.results.formatting import metric_rows, text_table, trade_counts
     from engine.results.tables import TIMING_COUNTS
+    from engine.strategies.naming import strategy_label
 
     config = result.config
-    print(f"{len(result.codes)} stocks, {config.start} .. {config.end}, RSI {config.period} "
-          f"{config.oversold:g}/{config.overbought:g}, {config.capital_mode} mode, "
-          f"fill {config.fill}")
+    print(f"{len(result.codes)} stocks, {config.start} .. {config.end}, "
+          f"{strategy_label(config)}, {config.capital_mode} mode, fill {config.fill}")
     print(text_table(metric_rows(result.metrics)))
     print(trade_counts(result))
     print("timings: " + ", ".join(
@@ -207,7 +207,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     check_metric(args.sort, "--sort")
     config = config_from_args(args)
-    grid = grid_from_args(args)
+    grid = grid_from_args(args, config)
     check_before_work(config, args.out)
     with _saving_store(args) as store:
         t0 = time.perf_counter()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from engine.cli.flags import add_store_flag
 from engine.errors import BacktestError
 from engine.results.formatting import METRICS, format_column, metric_rows, text_frame, text_table
+from engine.strategies.naming import strategy_label
 
 if TYPE_CHECKING:
     from engine.results.store import RunStore
@@ -85,8 +86,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
         print(f"tags: {', '.join(info['tags'])}")
     if info["notes"]:
         print(f"notes: {info['notes']}")
-    print(f"{len(result.codes)} stocks from {c.data_dir}, {c.start} .. {c.end}, RSI {c.period} "
-          f"{c.oversold:g}/{c.overbought:g}, {c.capital_mode} mode, fill {c.fill}; "
+    print(f"{len(result.codes)} stocks from {c.data_dir}, {c.start} .. {c.end}, "
+          f"{strategy_label(c)}, {c.capital_mode} mode, fill {c.fill}; "
           f"input fingerprint {result.fingerprint}")
     print(text_table(metric_rows(result.metrics)))
     return 0

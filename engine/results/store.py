@@ -71,6 +71,7 @@ from engine.results.store_schema import (
     user_version,
 )
 from engine.results.tables import RESULT_TABLES, BacktestResult, to_arrow
+from engine.strategies.naming import strategy_label
 
 if TYPE_CHECKING:  # pandas is imported where a table is made: off a run's save
     import pandas as pd
@@ -95,7 +96,7 @@ def default_name(result: BacktestResult) -> str:
     For example ``RSI 14 30/70 · 500 stocks · 2023-02-04..2026-02-04``.
     """
     c = result.config
-    return (f"RSI {c.period} {c.oversold:g}/{c.overbought:g} · {len(result.codes)} stocks · "
+    return (f"{strategy_label(c)} · {len(result.codes)} stocks · "
             f"{c.start.isoformat()}..{c.end.isoformat()}")
 
 
