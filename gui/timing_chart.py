@@ -19,9 +19,10 @@ from engine.progress import STAGES
 from engine.results.tables import TIMING_COUNTS
 from gui.plot_style import AXIS_WIDTH, GUIDE_COLOR, TEXT_COLOR, placeholder_stack, style_plot
 
-#: Stage colours (Tableau 10); stages the engine may add later take the spare ones in order.
+#: Stage colours (Tableau 10) in the stages' order; stages beyond them (the engine may add
+#: some) take the spare ones in order.
 STAGE_COLORS = dict(zip(STAGES, ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2"),
-                        strict=True))
+                        strict=False))
 #: The worker pool's own spans (engine.execution.pool): quiet colours, the stages stay the story.
 STAGE_COLORS.update({"startup": "#cfd4da", "attach": "#b07aa1", "return": "#9c755f",
                      "pool_startup": "#adb5bd"})
