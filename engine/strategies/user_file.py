@@ -118,7 +118,7 @@ class StrategyFile:
             out = function(bars, dict(params))
         except Exception as exc:  # the user's code: any fault is theirs
             raise self.fault(exc, "signals() raised") from None
-        return _checked(self, out, bars.shape)
+        return _checked(self, out, bars)
 
     def fault(self, exc: BaseException, what: str) -> StrategyError:
         """A one-line error for ``exc`` raised in the file, naming its line."""
@@ -223,8 +223,14 @@ def _nonfinite(value: Any) -> bool:
     return isinstance(value, float) and not np.isfinite(value)
 
 
-def _checked(strategy: StrategyFile, out: Any, shape: tuple[int, int]) -> Signals:
-    """``(buy, sell[, score])`` as bool, bool and float64 arrays of ``shape``."""
+def _cell(bars: Bars, day: int, stock: int) -> str:
+    """Names a cell of the bars: ``000001.SZ on 2024-03-05``."""
+    return f"{bars.codes[stock]} on {np.datetime_as_string(bars.dates[day], unit='D')}"
+
+
+def _checked(strategy: StrategyFile, out: Any, bars: Bars) -> Signals:
+    """``(buy, sell[, score])`` as bool, bool and float64 arrays of the bars' shape."""
+    shape = bars.shape
     where = f"strategy file {strategy.file_name}: signals()"
     if not isinstance(out, tuple | list) or len(out) not in (2, 3):
         raise StrategyError(f"{where} must return (buy, sell) or (buy, sell, score), not "
@@ -241,7 +247,7 @@ def _checked(strategy: StrategyFile, out: Any, shape: tuple[int, int]) -> Signal
                                     "be numbers", file=strategy.path)
             arrays.append(np.asarray(array, dtype=np.float64))
         else:
-            arrays.append(_as_bool(where, label, array, strategy))
+            arrays.append(_as_bool(where, label, array, strategy, bars))
     if len(arrays) == 2:
         arrays.append(np.zeros(shape))  # equal priority: buys go in code order
     buy, sell, score = arrays
@@ -249,12 +255,13 @@ def _checked(strategy: StrategyFile, out: Any, shape: tuple[int, int]) -> Signal
     if bad.any():
         day, stock = np.argwhere(bad)[0]
         raise StrategyError(f"{where} returned a score of {score[day, stock]} on a buy "
-                            f"signal (row {day}, column {stock}); a buy's score must be a "
+                            f"signal ({_cell(bars, day, stock)}); a buy's score must be a "
                             "finite number", file=strategy.path)
     return Signals(buy, sell, score)
 
 
-def _as_bool(where: str, label: str, array: np.ndarray, strategy: StrategyFile) -> np.ndarray:
+def _as_bool(where: str, label: str, array: np.ndarray, strategy: StrategyFile,
+             bars: Bars) -> np.ndarray:
     """A bool array, or 0/1 numbers as one; NaN or other values are an error."""
     if array.dtype == np.bool_:
         return np.ascontiguousarray(array)
@@ -263,9 +270,9 @@ def _as_bool(where: str, label: str, array: np.ndarray, strategy: StrategyFile) 
         if ok.all():
             return np.ascontiguousarray(array == 1)
         day, stock = np.argwhere(~ok)[0]
-        raise StrategyError(f"{where} returned {label} = {array[day, stock]} at row {day}, "
-                            f"column {stock}; {label} must be true/false (a bool array)",
-                            file=strategy.path)
+        raise StrategyError(f"{where} returned {label} = {array[day, stock]} for "
+                            f"{_cell(bars, day, stock)}; {label} must be true/false (a bool "
+                            "array)", file=strategy.path)
     raise StrategyError(f"{where} returned {label} of type {array.dtype}; it must be a bool "
                         "array", file=strategy.path)
 
