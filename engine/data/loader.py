@@ -19,6 +19,7 @@ import pyarrow as pa
 from engine.config import parse_date
 from engine.data import cache
 from engine.data.align import PLANES, AlignedArrays, align, day_positions
+from engine.data.blocks import BLOCK, map_blocks
 from engine.data.folder import FolderScan, ProgressCallback
 from engine.data.layouts import tdx_gbbq as tdx_gbbq_module
 from engine.data.layouts.detect import LAYOUT_CHOICES, layout_title, read_stocks, scan_folder
@@ -322,6 +323,29 @@ def _build(scan: FolderScan, wanted: list[str], missing: list[str], params: dict
 _GAP_SLACK = 0.01 + 1e-9
 
 
+def _gaps_per_stock(arrays: AlignedArrays) -> tuple[np.ndarray, np.ndarray]:
+    """Per stock: how many opens gap beyond the day's limits, and the day (row) of its
+    first (-1: none). Over blocks of days on all cores (``map_blocks``), so the masks
+    stay in the cache instead of costing planes of memory."""
+    open_, down, up = (arrays.prices[PLANES.index(name)]
+                       for name in ("open", "down_limit", "up_limit"))
+    n_days, n_stocks = open_.shape
+
+    def count(days: slice) -> tuple[np.ndarray, np.ndarray]:
+        opened = open_[days]
+        gaps = np.less(opened + _GAP_SLACK, down[days])
+        gaps |= np.greater(opened - _GAP_SLACK, up[days])
+        found = np.count_nonzero(gaps, axis=0)
+        return found, np.where(found > 0, np.argmax(gaps, axis=0) + days.start, -1)
+
+    per_stock = np.zeros(n_stocks, dtype=np.int64)
+    first_day = np.full(n_stocks, -1, dtype=np.int64)
+    for found, first in map_blocks(count, n_days, max(1, BLOCK // max(n_stocks, 1))):
+        per_stock += found
+        first_day = np.where(first_day < 0, first, first_day)
+    return per_stock, first_day
+
+
 def ex_rights_gap_warning(arrays: AlignedArrays, codes: list[str],
                           unadjusted: np.ndarray | None = None,
                           table: Path | None = None, layout: str = "tdx") -> list[str]:
@@ -330,22 +354,18 @@ def ex_rights_gap_warning(arrays: AlignedArrays, codes: list[str],
     limit-down or above limit-up of the reference): the mark of an ex-rights day, which
     books as a loss or a gain that no holder had. A gap of up to one tick (0.01) beyond
     is rounding (a reference a cent off, a dividend under a cent a share), not counted.
-    Only the stocks flagged in
-    ``unadjusted`` (None: all) count. With an ex-rights ``table`` the reference of each
-    ex-rights day is the table's, so only days the table misses remain. ``layout`` says
-    how to adjust them (TongDaXin ``.day`` bars or exports). Nothing when no open gaps."""
-    open_ = arrays.prices[PLANES.index("open")]
-    gaps = np.less(open_ + _GAP_SLACK, arrays.prices[PLANES.index("down_limit")])
-    gaps |= np.greater(open_ - _GAP_SLACK, arrays.prices[PLANES.index("up_limit")])
-    per_stock = np.count_nonzero(gaps, axis=0)
+    Only the stocks flagged in ``unadjusted`` (None: all) count. With an ex-rights
+    ``table`` the reference of each ex-rights day is the table's, so only days the table
+    misses remain. ``layout`` says how to adjust them (TongDaXin ``.day`` bars or
+    exports). Nothing when no open gaps."""
+    per_stock, first_day = _gaps_per_stock(arrays)
     if unadjusted is not None:
         per_stock[~unadjusted] = 0
     stocks = np.flatnonzero(per_stock)
     if stocks.size == 0:
         return []
     first = int(stocks[0])
-    day = np.datetime64(int(arrays.calendar[np.argmax(gaps[:, first])]), "D")
-    del gaps
+    day = np.datetime64(int(arrays.calendar[first_day[first]]), "D")
     named = ", ".join(codes[j] for j in stocks[:5]) + (" ..." if stocks.size > 5 else "")
     counted = (f"{stocks.size} of {len(codes)} stock(s) have {int(per_stock.sum())} overnight "
                f"gap(s) beyond their price limit ({named}; first {codes[first]} on {day})")
