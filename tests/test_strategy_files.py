@@ -187,10 +187,10 @@ def test_a_sweep_over_a_files_parameters_on_two_workers_equals_one_process(
     base = _config(path)
     one = run_sweep(base.replace(workers=1), GRID)
 
-    def delete_the_file(stage: str, *_: object) -> None:
-        # Once the sweep has read it, the workers never need the user's file.
-        if stage == "load":
-            Path(path).unlink(missing_ok=True)
+    def delete_the_file(*_: object) -> None:
+        # Once the sweep has read it (before its first event), the workers never need
+        # the user's file.
+        Path(path).unlink(missing_ok=True)
 
     two = run_sweep(base.replace(workers=2), GRID, progress=delete_the_file)
     assert not Path(path).exists()
