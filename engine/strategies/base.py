@@ -56,10 +56,10 @@ class Bars:
         return n_days, n_stocks
 
     def head(self, n_days: int) -> Bars:
-        """The first ``n_days`` days only, as fresh read-only copies: a strategy given them
-        cannot see a later day by any means."""
-        planes = {name: _frozen(np.array(getattr(self, name)[:n_days])) for name in _PLANES}
-        return Bars(**planes, dates=self.dates[:n_days].copy(), codes=self.codes)
+        """The first ``n_days`` days only, as read-only views (no copy): nothing a strategy
+        computes from them (shifts, rolls, whole-array reductions) reaches a later day."""
+        planes = {name: _frozen(getattr(self, name)[:n_days]) for name in _PLANES}
+        return Bars(**planes, dates=_frozen(self.dates[:n_days]), codes=self.codes)
 
 
 _PLANES = ("open", "high", "low", "close", "volume", "tradable")
