@@ -26,26 +26,19 @@ from engine.errors import ConfigError, StrategyError
 from engine.execution import parallel
 from engine.execution.executor import batch_sizes, executor_for
 from engine.execution.pool import Task
-from engine.execution.shared_data import DataRef, attach_market_data
-from engine.progress import CancelToken, Progress, ProgressSink, TaskContext
-from engine.results.metrics import TRADING_DAYS, daily_returns
+from engine.progress import CancelToken, Progress, ProgressSink
+from engine.results.metrics import TRADING_DAYS
 from engine.results.tables import spans_table
-from engine.run.backtest import WORKER_SETUP, load, run_metrics, simulate
+from engine.run.backtest import WORKER_SETUP, load
 from engine.run.benchmark_curve import benchmark_curve
-from engine.strategies.base import Bars, Signals, Strategy, bars_of
-from engine.strategies.lookahead import check_lookahead
+from engine.strategies.base import Strategy
 from engine.strategies.resolve import numeric_params, params_of, strategy_of
 from engine.studies.grid import expand_grid
 from engine.studies.overfit import deflated_sharpe, probability_of_overfitting
+from engine.studies.sweep_worker import Outcome, forget, sweep_task, warm_up_sweep
 
 #: Blocks of the CSCV split behind the PBO (Bailey et al. 2015 use 16).
 PBO_BLOCKS = 16
-
-#: The indicators this process computed last: (prices, strategy, indicator key, bars,
-#: indicators). A batch's combinations come grouped by key, and the next batch on the
-#: same worker often starts with the last key.
-_indicator_cache: list[tuple[np.ndarray, Strategy, object, Bars, tuple[np.ndarray, ...]]] = []
-
 
 @dataclass(frozen=True)
 class SweepResult:
@@ -92,60 +85,6 @@ def _parameter_columns(grid: Mapping[str, Any], strategy_params: Sequence[str]) 
     return [*grid, *(name for name in strategy_params if name not in grid)]
 
 
-def _cached_indicators(data: MarketData, strategy: Strategy, config: BacktestConfig
-                       ) -> tuple[Bars, tuple[np.ndarray, ...], bool]:
-    """The bars and the strategy's indicators under ``config``; reuses the last ones
-    computed (True if new). A user's strategy is checked for look-ahead each time its
-    signals are computed for a new parameter set (SPEC §3b)."""
-    prices = data.arrays.prices
-    params = params_of(config, strategy)
-    key = strategy.indicator_key(params)
-    for held, held_strategy, held_key, bars, indicators in _indicator_cache:
-        if held is prices and held_strategy == strategy and held_key == key:
-            return bars, indicators, False
-    bars = bars_of(data)
-    indicators = strategy.indicators(bars, params)
-    if strategy.checks_lookahead and config.lookahead_check == "on":
-        full = strategy.signals(indicators, bars, data.start_index, params)
-        check_lookahead(strategy, bars, params, data.start_index, full, data.fingerprint)
-    _indicator_cache[:] = [(prices, strategy, key, bars, indicators)]
-    return bars, indicators, True
-
-
-def evaluate(data: MarketData, config: BacktestConfig, signals: Signals,
-             benchmark: np.ndarray) -> tuple[dict[str, object], np.ndarray]:
-    """One combination's metrics and daily returns (float32) from its signals:
-    simulation and metrics, no tables."""
-    equity, _, value, fills, _ = simulate(data, config, signals.score, signals.buy,
-                                          signals.sell)
-    returns = daily_returns(equity, config.initial_capital).astype(np.float32)
-    return run_metrics(config, data, equity, value, fills, benchmark), returns
-
-
-def _sweep_task(payload: tuple[DataRef | MarketData, BacktestConfig, Strategy,
-                               list[tuple[int, dict[str, float]]], dict[float, np.ndarray]],
-                ctx: TaskContext) -> tuple[list[tuple[int, tuple[dict[str, object],
-                                                                  np.ndarray]]], int]:
-    """Evaluate a batch of combinations (grouped by indicator); returns (rows of index and
-    (metrics, daily returns), indicator computations)."""
-    source, base, strategy, combos, bench = payload
-    with ctx.span("attach"):
-        data = source if isinstance(source, MarketData) else attach_market_data(source)
-    rows, computed = [], 0
-    with ctx.span("sweep"):
-        for i, (index, changes) in enumerate(combos, start=1):
-            config = base.replace(**changes)
-            bars, indicators, new = _cached_indicators(data, strategy, config)
-            computed += new
-            params = params_of(config, strategy)
-            signals = strategy.signals(indicators, bars, data.start_index, params)
-            rows.append((index, evaluate(data, config, signals,
-                                         bench[config.initial_capital])))
-            ctx.report("sweep", i, len(combos), force=i == len(combos))
-            ctx.check_cancel()
-    return rows, computed
-
-
 def _tasks(source: Any, base: BacktestConfig, strategy: Strategy,
            valid: list[tuple[int, dict[str, float]]], keys: Mapping[int, object],
            bench: dict[float, np.ndarray], combo_seconds: float, workers: int) -> list[Task]:
@@ -161,7 +100,7 @@ def _tasks(source: Any, base: BacktestConfig, strategy: Strategy,
         piece = ordered[start:start + size]
         start += size
         label = _batch_label(base, piece)
-        tasks.append(Task(_sweep_task, (source, base, strategy, piece, bench), label,
+        tasks.append(Task(sweep_task, (source, base, strategy, piece, bench), label,
                           len(piece)))
     return tasks
 
@@ -250,6 +189,7 @@ def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
     capitals = {float(c.initial_capital) for c in configs.values()}
     bench = {c: benchmark_curve(data, base_config, c) for c in capitals}
     mode = base_config.capital_mode
+    warm_up_sweep()
     t1 = time.perf_counter()
     executor = executor_for(base_config.workers,
                             estimate_sweep_seconds(data, len(set(keys.values())), len(valid),
@@ -262,7 +202,7 @@ def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
                            estimate_combo_seconds(data, mode), workers)
             outcomes, stats = executor.map(tasks, sink, cancel)
     finally:
-        _indicator_cache.clear()
+        forget()
     timings["sweep"] = time.perf_counter() - t1 - stats.startup_seconds
     timings.update(parallel.pool_timings(stats))
     timings["tasks"] = float(len(tasks))
@@ -287,7 +227,7 @@ def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
 
 def _table(grid: Mapping[str, Sequence[float]], axes: Sequence[str], strategy: Strategy,
            configs: Mapping[int, BacktestConfig],
-           outcomes: list[tuple[list[tuple[int, tuple[dict[str, object], np.ndarray]]], int]]
+           outcomes: list[tuple[list[tuple[int, Outcome]], int]]
            ) -> pd.DataFrame:
     """Parameters then metrics, one row per valid combination in grid order."""
     metrics = {index: row[0] for rows, _ in outcomes for index, row in rows}
@@ -300,7 +240,7 @@ def _table(grid: Mapping[str, Sequence[float]], axes: Sequence[str], strategy: S
 
 
 def _returns(valid: list[tuple[int, dict[str, float]]],
-             outcomes: list[tuple[list[tuple[int, tuple[dict[str, object], np.ndarray]]], int]],
+             outcomes: list[tuple[list[tuple[int, Outcome]], int]],
              n_days: int) -> np.ndarray:
     """Daily returns, one column per valid combination in grid order (the table's rows)."""
     by_index = {index: row[1] for rows, _ in outcomes for index, row in rows}

@@ -1,0 +1,151 @@
+"""What a sweep worker does with a batch of combinations: the strategy's indicators once per
+indicator key, its signals, the sparse simulation (``engine.kernels.sweep_nb``) and the
+metrics, with what is the same for many combinations computed once and kept.
+
+A row's metrics and daily returns equal a single run's exactly: the simulation is
+bit-identical to ``engine.run.backtest.simulate`` and the metrics go through the same
+``engine.run.backtest.run_metrics``.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.config import BacktestConfig
+from engine.data import MarketData
+from engine.execution.shared_data import DataRef, attach_market_data
+from engine.kernels.simulate_nb import Market
+from engine.kernels.sweep_nb import buy_lists_nb, last_close_table_nb, simulate_sparse_nb
+from engine.progress import TaskContext
+from engine.results.metrics import daily_returns
+from engine.run.backtest import _tiny_market, run_metrics
+from engine.run.kernel_inputs import costs_of, exits_of, market_of
+from engine.strategies.base import Bars, Signals, Strategy, bars_of
+from engine.strategies.builtin import STRATEGIES
+from engine.strategies.lookahead import check_lookahead
+from engine.strategies.resolve import params_of
+
+#: One combination's outcome: its metrics and daily returns (float32).
+Outcome = tuple[dict[str, object], np.ndarray]
+
+
+@dataclass
+class DataState:
+    """What this process keeps for the market data it last evaluated combinations on: the
+    bars, the kernels' market planes and last-close table, and the last indicators."""
+
+    prices: np.ndarray
+    bars: Bars
+    market: Market
+    last_close: np.ndarray
+    indicator: tuple[Strategy, Hashable, tuple[np.ndarray, ...]] | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+#: The state of the data this process evaluated last (a worker serves one sweep at a time).
+_STATE: list[DataState] = []
+
+
+def data_state(data: MarketData) -> DataState:
+    """This process's ``DataState`` of ``data`` (made on first use)."""
+    prices = data.arrays.prices
+    if _STATE and _STATE[0].prices is prices:
+        return _STATE[0]
+    state = DataState(prices, bars_of(data), market_of(data),
+                      last_close_table_nb(data.close, data.tradable))
+    _STATE[:] = [state]
+    return state
+
+
+def forget() -> None:
+    """Drop the kept state (the sweep is over)."""
+    _STATE.clear()
+
+
+def indicators_of(data: MarketData, state: DataState, strategy: Strategy,
+                  config: BacktestConfig) -> tuple[tuple[np.ndarray, ...], bool]:
+    """The strategy's indicators under ``config``; reuses the last ones computed (True if
+    new). A user's strategy is checked for look-ahead each time its signals are computed
+    for a new parameter set (SPEC §3b)."""
+    params = params_of(config, strategy)
+    key = strategy.indicator_key(params)
+    if state.indicator is not None:
+        held_strategy, held_key, indicators = state.indicator
+        if held_strategy == strategy and held_key == key:
+            return indicators, False
+    indicators = strategy.indicators(state.bars, params)
+    if strategy.checks_lookahead and config.lookahead_check == "on":
+        full = strategy.signals(indicators, state.bars, data.start_index, params)
+        check_lookahead(strategy, state.bars, params, data.start_index, full,
+                        data.fingerprint)
+    state.indicator = (strategy, key, indicators)
+    return indicators, True
+
+
+def simulate_fast(data: MarketData, state: DataState, config: BacktestConfig,
+                  signals: Signals) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(equity, positions_value, fills) of ``config`` from ``signals``: bit-identical to
+    ``engine.run.backtest.simulate``'s."""
+    ptr, stock, key = buy_lists_nb(signals.buy, signals.score, data.start_index)
+    per_stock = config.capital_mode == "per_stock"
+    cash0 = (config.initial_capital / data.n_stocks if per_stock
+             else config.initial_capital)
+    return simulate_sparse_nb(state.market, costs_of(data, config), state.last_close, ptr,
+                              stock, key, signals.sell, data.start_index, per_stock,
+                              config.fill == "close", cash0, config.position_pct,
+                              config.max_positions, config.price_limits, exits_of(config))
+
+
+def evaluate(data: MarketData, state: DataState, config: BacktestConfig, signals: Signals,
+             benchmark: np.ndarray) -> Outcome:
+    """One combination's metrics and daily returns (float32) from its signals."""
+    equity, value, fills = simulate_fast(data, state, config, signals)
+    returns = daily_returns(equity, config.initial_capital).astype(np.float32)
+    return run_metrics(config, data, equity, value, fills, benchmark), returns
+
+
+def sweep_task(payload: tuple[DataRef | MarketData, BacktestConfig, Strategy,
+                              list[tuple[int, dict[str, float]]], dict[float, np.ndarray]],
+               ctx: TaskContext) -> tuple[list[tuple[int, Outcome]], int]:
+    """Evaluate a batch of combinations (grouped by indicator); returns (rows of index and
+    outcome, indicator computations)."""
+    source, base, strategy, combos, bench = payload
+    with ctx.span("attach"):
+        data = source if isinstance(source, MarketData) else attach_market_data(source)
+        state = data_state(data)
+    rows, computed = [], 0
+    with ctx.span("sweep"):
+        for i, (index, changes) in enumerate(combos, start=1):
+            config = base.replace(**changes)
+            indicators, new = indicators_of(data, state, strategy, config)
+            computed += new
+            params = params_of(config, strategy)
+            signals = strategy.signals(indicators, state.bars, data.start_index, params)
+            rows.append((index, evaluate(data, state, config, signals,
+                                         bench[config.initial_capital])))
+            ctx.report("sweep", i, len(combos), force=i == len(combos))
+            ctx.check_cancel()
+    return rows, computed
+
+
+@functools.cache  # once per process
+def warm_up_sweep() -> None:
+    """Compile (or load) the sweep's kernels on a tiny universe, in the process that starts
+    the workers, so that they only load them (numba's cache is not safe to fill from
+    several processes at once)."""
+    data = _tiny_market()
+    state = DataState(data.arrays.prices, bars_of(data), market_of(data),
+                      last_close_table_nb(data.close, data.tradable))
+    strategy = STRATEGIES["rsi"]
+    for mode, fill in itertools.product(("shared", "per_stock"), ("next_open", "close")):
+        config = BacktestConfig(period=5, capital_mode=mode, fill=fill, initial_capital=1e5,
+                                max_positions=2, stop_loss=0.05)
+        params = params_of(config, strategy)
+        indicators = strategy.indicators(state.bars, params)
+        simulate_fast(data, state, config,
+                      strategy.signals(indicators, state.bars, data.start_index, params))
