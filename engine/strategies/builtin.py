@@ -61,6 +61,11 @@ class BuiltinKernels:
     compute_signals: Callable[[tuple[np.ndarray, ...], Bars, int, Params], Signals]
     per_column: bool = True
     checks_lookahead: bool = False
+    #: The parameters, besides the indicators, that the buy signals and the score depend
+    #: on, and those the sell signals depend on: a sweep computes each side once per
+    #: distinct value (None: undeclared, computed per combination).
+    buy_params: tuple[str, ...] | None = None
+    sell_params: tuple[str, ...] | None = None
 
     def indicator_key(self, params: Params) -> Hashable:
         """The values of the parameters the indicator depends on."""
@@ -77,7 +82,10 @@ class BuiltinKernels:
 
 
 STRATEGIES: dict[str, BuiltinKernels] = {
-    "rsi": BuiltinKernels("rsi", _rsi_indicators, _rsi_signals),
-    "ma_cross": BuiltinKernels("ma_cross", _ma_indicators, _ma_signals),
-    "breakout": BuiltinKernels("breakout", _channel_indicators, _breakout_signals),
+    "rsi": BuiltinKernels("rsi", _rsi_indicators, _rsi_signals, buy_params=("oversold",),
+                          sell_params=("overbought",)),
+    "ma_cross": BuiltinKernels("ma_cross", _ma_indicators, _ma_signals, buy_params=(),
+                               sell_params=()),
+    "breakout": BuiltinKernels("breakout", _channel_indicators, _breakout_signals,
+                               buy_params=(), sell_params=()),
 }

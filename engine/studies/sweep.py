@@ -86,11 +86,12 @@ def _parameter_columns(grid: Mapping[str, Any], strategy_params: Sequence[str]) 
 
 
 def _tasks(source: Any, base: BacktestConfig, strategy: Strategy,
-           valid: list[tuple[int, dict[str, float]]], keys: Mapping[int, object],
+           valid: list[tuple[int, BacktestConfig]], keys: Mapping[int, object],
            bench: dict[float, np.ndarray], combo_seconds: float, workers: int) -> list[Task]:
-    """Batches of combinations grouped by indicator key in the order the keys first
-    appear (a batch computes each indicator once, and the next batch on the same worker
-    reuses the last one), sized by ``engine.execution.executor.batch_sizes``."""
+    """Batches of combinations (grid index and config) grouped by indicator key in the
+    order the keys first appear (a batch computes each indicator once, and the next batch
+    on the same worker reuses the last one), sized by
+    ``engine.execution.executor.batch_sizes``."""
     group: dict[object, int] = {}
     for index, _ in valid:
         group.setdefault(keys[index], len(group))
@@ -105,11 +106,11 @@ def _tasks(source: Any, base: BacktestConfig, strategy: Strategy,
     return tasks
 
 
-def _batch_label(base: BacktestConfig, piece: list[tuple[int, dict[str, float]]]) -> str:
+def _batch_label(base: BacktestConfig, piece: list[tuple[int, BacktestConfig]]) -> str:
     """Names a batch for progress and errors: its periods (RSI) and its size."""
     if base.strategy != "rsi":
         return f"combinations {min(i for i, _ in piece) + 1}.., {len(piece)} combinations"
-    periods = sorted({int(p.get("period", base.period)) for _, p in piece})
+    periods = sorted({int(config.period) for _, config in piece})
     span = f"{periods[0]}..{periods[-1]}" if len(periods) > 1 else f"{periods[0]}"
     return f"period {span}, {len(piece)} combinations"
 
@@ -198,7 +199,8 @@ def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
     try:
         with executor.share(data) as source:
             workers = executor.workers
-            tasks = _tasks(source, base_config, strategy, valid, keys, bench,
+            tasks = _tasks(source, base_config, strategy,
+                           [(index, configs[index]) for index, _ in valid], keys, bench,
                            estimate_combo_seconds(data, mode), workers)
             outcomes, stats = executor.map(tasks, sink, cancel)
     finally:

@@ -25,7 +25,7 @@ from engine.progress import TaskContext
 from engine.results.metrics import daily_returns
 from engine.run.backtest import _tiny_market, run_metrics
 from engine.run.kernel_inputs import costs_of, exits_of, market_of
-from engine.strategies.base import Bars, Signals, Strategy, bars_of
+from engine.strategies.base import Bars, Strategy, bars_of
 from engine.strategies.builtin import STRATEGIES
 from engine.strategies.lookahead import check_lookahead
 from engine.strategies.resolve import params_of
@@ -44,7 +44,8 @@ class DataState:
     market: Market
     last_close: np.ndarray
     indicator: tuple[Strategy, Hashable, tuple[np.ndarray, ...]] | None = None
-    extra: dict[str, object] = field(default_factory=dict)
+    #: Buy lists and sell signals of the last indicators, by side, start and parameters.
+    sides: dict[Hashable, object] = field(default_factory=dict)
 
 
 #: The state of the data this process evaluated last (a worker serves one sweep at a time).
@@ -84,49 +85,77 @@ def indicators_of(data: MarketData, state: DataState, strategy: Strategy,
         check_lookahead(strategy, state.bars, params, data.start_index, full,
                         data.fingerprint)
     state.indicator = (strategy, key, indicators)
+    state.sides.clear()
     return indicators, True
 
 
+BuyLists = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def signals_of(data: MarketData, state: DataState, strategy: Strategy,
+               config: BacktestConfig, indicators: tuple[np.ndarray, ...]
+               ) -> tuple[BuyLists, np.ndarray]:
+    """The buy lists (``buy_lists_nb``) and sell signals of ``config``. A strategy that
+    declares which parameters each side depends on (``buy_params``, ``sell_params``) has
+    each side computed once per distinct value, for the current indicators."""
+    params = params_of(config, strategy)
+    buy_params = getattr(strategy, "buy_params", None)
+    sell_params = getattr(strategy, "sell_params", None)
+    if buy_params is None or sell_params is None:
+        signals = strategy.signals(indicators, state.bars, data.start_index, params)
+        return buy_lists_nb(signals.buy, signals.score, data.start_index), signals.sell
+    buy_key = ("buy", data.start_index, *(params[name] for name in buy_params))
+    sell_key = ("sell", data.start_index, *(params[name] for name in sell_params))
+    lists, sell = state.sides.get(buy_key), state.sides.get(sell_key)
+    if lists is None or sell is None:
+        signals = strategy.signals(indicators, state.bars, data.start_index, params)
+        if lists is None:
+            lists = state.sides[buy_key] = buy_lists_nb(signals.buy, signals.score,
+                                                        data.start_index)
+        if sell is None:
+            sell = state.sides[sell_key] = signals.sell
+    return lists, sell  # type: ignore[return-value]
+
+
 def simulate_fast(data: MarketData, state: DataState, config: BacktestConfig,
-                  signals: Signals) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(equity, positions_value, fills) of ``config`` from ``signals``: bit-identical to
-    ``engine.run.backtest.simulate``'s."""
-    ptr, stock, key = buy_lists_nb(signals.buy, signals.score, data.start_index)
+                  lists: BuyLists, sell: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(equity, positions_value, fills) of ``config`` from its buy lists and sell
+    signals: bit-identical to ``engine.run.backtest.simulate``'s."""
+    ptr, stock, key = lists
     per_stock = config.capital_mode == "per_stock"
     cash0 = (config.initial_capital / data.n_stocks if per_stock
              else config.initial_capital)
     return simulate_sparse_nb(state.market, costs_of(data, config), state.last_close, ptr,
-                              stock, key, signals.sell, data.start_index, per_stock,
+                              stock, key, sell, data.start_index, per_stock,
                               config.fill == "close", cash0, config.position_pct,
                               config.max_positions, config.price_limits, exits_of(config))
 
 
-def evaluate(data: MarketData, state: DataState, config: BacktestConfig, signals: Signals,
-             benchmark: np.ndarray) -> Outcome:
+def evaluate(data: MarketData, state: DataState, config: BacktestConfig, lists: BuyLists,
+             sell: np.ndarray, benchmark: np.ndarray) -> Outcome:
     """One combination's metrics and daily returns (float32) from its signals."""
-    equity, value, fills = simulate_fast(data, state, config, signals)
+    equity, value, fills = simulate_fast(data, state, config, lists, sell)
     returns = daily_returns(equity, config.initial_capital).astype(np.float32)
     return run_metrics(config, data, equity, value, fills, benchmark), returns
 
 
 def sweep_task(payload: tuple[DataRef | MarketData, BacktestConfig, Strategy,
-                              list[tuple[int, dict[str, float]]], dict[float, np.ndarray]],
+                              list[tuple[int, BacktestConfig]], dict[float, np.ndarray]],
                ctx: TaskContext) -> tuple[list[tuple[int, Outcome]], int]:
-    """Evaluate a batch of combinations (grouped by indicator); returns (rows of index and
-    outcome, indicator computations)."""
-    source, base, strategy, combos, bench = payload
+    """Evaluate a batch of combinations (grid index and config, grouped by indicator);
+    returns (rows of index and outcome, indicator computations)."""
+    source, _, strategy, combos, bench = payload
     with ctx.span("attach"):
         data = source if isinstance(source, MarketData) else attach_market_data(source)
         state = data_state(data)
     rows, computed = [], 0
     with ctx.span("sweep"):
-        for i, (index, changes) in enumerate(combos, start=1):
-            config = base.replace(**changes)
+        for i, (index, config) in enumerate(combos, start=1):
             indicators, new = indicators_of(data, state, strategy, config)
             computed += new
-            params = params_of(config, strategy)
-            signals = strategy.signals(indicators, state.bars, data.start_index, params)
-            rows.append((index, evaluate(data, state, config, signals,
+            lists, sell = signals_of(data, state, strategy, config, indicators)
+            rows.append((index, evaluate(data, state, config, lists, sell,
                                          bench[config.initial_capital])))
             ctx.report("sweep", i, len(combos), force=i == len(combos))
             ctx.check_cancel()
@@ -146,6 +175,8 @@ def warm_up_sweep() -> None:
         config = BacktestConfig(period=5, capital_mode=mode, fill=fill, initial_capital=1e5,
                                 max_positions=2, stop_loss=0.05)
         params = params_of(config, strategy)
-        indicators = strategy.indicators(state.bars, params)
+        signals = strategy.signals(strategy.indicators(state.bars, params), state.bars,
+                                   data.start_index, params)
         simulate_fast(data, state, config,
-                      strategy.signals(indicators, state.bars, data.start_index, params))
+                      buy_lists_nb(signals.buy, signals.score, data.start_index),
+                      signals.sell)
