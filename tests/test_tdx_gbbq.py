@@ -52,7 +52,8 @@ def flat(date: str, price: float) -> Bar:
     return (date, price, price, price, price)
 
 
-def write_day(root: Path, code: str, rows: list[Bar]) -> Path:
+def write_day(root: Path, code: str, rows: list[Bar], volumes: list[int] | None = None
+              ) -> Path:
     exchange = code[7:].lower()
     folder = root / "vipdoc" / exchange / "lday"
     folder.mkdir(parents=True, exist_ok=True)
@@ -60,7 +61,7 @@ def write_day(root: Path, code: str, rows: list[Bar]) -> Path:
     records["date"] = [int(d.replace("-", "")) for d, *_ in rows]
     for k, name in enumerate(("open", "high", "low", "close")):
         records[name] = [round(row[k + 1] * 100) for row in rows]
-    records["volume"] = VOLUME
+    records["volume"] = VOLUME if volumes is None else volumes
     path = folder / f"{exchange}{code[:6]}.day"
     records.tofile(path)
     return path
@@ -220,6 +221,26 @@ def test_an_event_during_a_suspension_applies_to_the_first_bar_after(tmp_path: P
     assert column(data, "up_limit", "000002.SZ")[2] == half_up_cent(15.30 * 1.1)
     assert column(data, "close", "000002.SZ")[:2].tolist() == [15.00, 15.30]
     assert gap_warnings(data) == []
+
+
+def test_a_record_without_volume_is_no_bar_and_an_unsorted_file_is_read_in_date_order(
+        tmp_path: Path) -> None:
+    # 600000.SH: a volume-0 record at 5.00 on 6-17, the event's day: C is 6-14's close and
+    # the event reaches 6-18. 000001.SZ: the bonus bars written newest first.
+    volumes = [VOLUME, 0, VOLUME, VOLUME]
+    bars = [flat("2013-06-14", 20.00), flat("2013-06-17", 5.00),
+            flat("2013-06-18", 10.10), flat("2013-06-19", 10.40)]
+    root = tmp_path / "tdx"
+    write_day(root, "600000.SH", bars, volumes)
+    install(root, {"000001.SZ": BONUS_BARS[::-1]},
+            [("600000.SH", "2013-06-17", 1, 0.0, 0.0, 10.0, 0.0),
+             ("000001.SZ", "2013-06-18", 1, 0.0, 0.0, 10.0, 0.0)])
+    data = load(root)
+    assert column(data, "close", "600000.SH").tolist() == [10.00, 10.10, 10.40]
+    assert column(data, "up_limit", "600000.SH")[1] == 11.00
+    assert column(data, "close", "000001.SZ").tolist() == [10.00, 10.10, 10.30, 10.40]
+    assert column(data, "up_limit", "000001.SZ")[2] == 11.11
+    assert any("not sorted" in w for w in data.warnings)
 
 
 def test_other_categories_and_events_outside_the_bars_change_nothing(

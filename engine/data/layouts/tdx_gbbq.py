@@ -11,6 +11,7 @@ takes tens of milliseconds, where a Python loop per record takes seconds.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -319,31 +320,26 @@ def apply_table(table: ExRightsTable, stocks: Sequence[str], starts: np.ndarray,
     f2*f4/10) / (1 + f3/10 + f4/10))``; the event's factor is ``pre_close / C``. Events
     before the first bar or after the last change nothing; events that reach one bar
     apply in date order, each on the one before's ``pre_close`` (SPEC §1). All stocks'
-    events at once: a few array passes over the records and the events.
+    events at once: each event's bar is found by a binary search in its stock's bars,
+    all events in step, so only the columns made cost passes over the records.
     """
     n_stocks = len(stocks)
     pre_close = np.full(dates.size, np.nan)
-    adj_factor = np.ones(dates.size)
-    out = ExRightsColumns(pre_close, adj_factor, np.zeros(n_stocks, dtype=bool), {}, {})
+    out = ExRightsColumns(pre_close, np.ones(dates.size), np.zeros(n_stocks, dtype=bool), {},
+                          {})
     events, ev_stock = _events_of_stocks(table, stocks)
-    rows = np.flatnonzero(traded)
-    if events.size == 0 or rows.size == 0:
+    if events.size == 0:
         return out
-    row_stock = np.repeat(np.arange(n_stocks, dtype=np.int64), np.diff(starts))[rows]
-    row_keys = (row_stock << 32) | dates[rows].astype(np.int64)
-    del row_stock
-    if not (row_keys[1:] > row_keys[:-1]).all():  # a file out of date order (validation
-        order = np.argsort(row_keys, kind="stable")  # sorts it, or fails repeated dates)
-        rows, row_keys = rows[order], row_keys[order]
+    rows, bounds = _bars_in_order(starts, dates, traded)
+    bar_dates = dates if rows is None else dates[rows]
     # Each event's bar: the first on or after its ex-date, with a bar before it.
-    at = np.searchsorted(row_keys, (ev_stock << 32) | table.dates[events].astype(np.int64))
-    last = rows.size - 1
-    on = ((at <= last) & (at >= 1) & (row_keys[np.minimum(at, last)] >> 32 == ev_stock)
-          & (row_keys[np.maximum(at - 1, 0)] >> 32 == ev_stock))
+    low, high = bounds[ev_stock], bounds[ev_stock + 1]
+    at = _first_not_before(bar_dates, low, high, table.dates[events])
+    on = (at > low) & (at < high)
     events, ev_stock, at = events[on], ev_stock[on], at[on]
     if events.size == 0:
         return out
-    close_before = close[rows[at - 1]]
+    close_before = close[at - 1 if rows is None else rows[at - 1]]
     prices = _ex_rights_prices(table, events, at, close_before)
     # One group per bar reached: its last event's price is the bar's pre_close.
     first = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
@@ -357,12 +353,49 @@ def apply_table(table: ExRightsTable, stocks: Sequence[str], starts: np.ndarray,
     reference = prices[stops - 1][good]
     factor = reference / close_before[first][good]
     bar, stock = at[first][good], ev_stock[first][good]
-    pre_close[rows[bar]] = reference
-    later = _later_products(factor, stock)
-    _fill_factors(adj_factor, rows, row_keys, bar, stock, later)
+    pre_close[bar if rows is None else rows[bar]] = reference
+    factors = _bar_factors(bounds, bar, stock, _later_products(factor, stock))
+    if rows is None:
+        out = dataclasses.replace(out, adj_factor=factors)
+    else:
+        out.adj_factor[rows] = factors
     kept = np.repeat(good, stops - first)
     _record_stocks(out, table.records[events[kept]], ev_stock[kept])
     return out
+
+
+def _bars_in_order(starts: np.ndarray, dates: np.ndarray, traded: np.ndarray
+                   ) -> tuple[np.ndarray | None, np.ndarray]:
+    """The records that are bars, in stock and date order: their indices (None: every
+    record, in its place, as a TongDaXin file holds them) and where each stock's bars
+    start among them (``bounds[k]`` to ``bounds[k + 1]``)."""
+    rows = None if traded.all() else np.flatnonzero(traded)
+    bounds = starts if rows is None else np.searchsorted(rows, starts)
+    bar_dates = dates if rows is None else dates[rows]
+    unordered = bar_dates[1:] <= bar_dates[:-1]
+    inner = bounds[1:-1]
+    unordered[inner[(inner > 0) & (inner < bar_dates.size)] - 1] = False  # across stocks
+    if unordered.any():  # a file out of date order (validation sorts it, or fails a
+        stock = np.repeat(np.arange(bounds.size - 1), np.diff(bounds))  # repeated date)
+        order = np.lexsort((bar_dates, stock))
+        rows = order if rows is None else rows[order]
+    return rows, bounds
+
+
+def _first_not_before(values: np.ndarray, low: np.ndarray, high: np.ndarray,
+                      targets: np.ndarray) -> np.ndarray:
+    """For each target, the first place in ``low`` to ``high`` (its own range, ascending
+    values) whose value is not below it, ``high`` when none: a binary search of every
+    range at once, a dozen steps for ranges of thousands."""
+    low, high = low.copy(), high.copy()
+    while True:
+        active = np.flatnonzero(low < high)
+        if active.size == 0:
+            return low
+        middle = (low[active] + high[active]) // 2
+        below = values[middle] < targets[active]
+        low[active[below]] = middle[below] + 1
+        high[active[~below]] = middle[~below]
 
 
 def _events_of_stocks(table: ExRightsTable, stocks: Sequence[str]
@@ -413,19 +446,19 @@ def _later_products(factor: np.ndarray, stock: np.ndarray) -> np.ndarray:
     return later
 
 
-def _fill_factors(adj_factor: np.ndarray, rows: np.ndarray, row_keys: np.ndarray,
-                  bar: np.ndarray, stock: np.ndarray, later: np.ndarray) -> None:
-    """Set each bar's ``adj_factor`` (the product of the factors of its stock's events
-    after it): constant between a stock's first bar and its ex-rights bars, so one value
-    per stretch, repeated (``rows``/``row_keys``: the bars in stock and date order,
-    ``bar``: the ex-rights bars' places among them)."""
-    row_stock = row_keys >> 32
-    stretches = np.union1d(np.flatnonzero(np.r_[True, row_stock[1:] != row_stock[:-1]]), bar)
+def _bar_factors(bounds: np.ndarray, bar: np.ndarray, stock: np.ndarray,
+                 later: np.ndarray) -> np.ndarray:
+    """Every bar's ``adj_factor`` (the product of the factors of its stock's events after
+    it), in bar order: constant from a stock's first bar to its first ex-rights bar and
+    between two, 1 from its last, so one value per stretch, repeated (``bounds``: where
+    each stock's bars start; ``bar``: the ex-rights bars, sorted)."""
+    stretches = np.union1d(bounds[:-1], bar)
+    owner = np.searchsorted(bounds, stretches, side="right") - 1
     following = np.searchsorted(bar, stretches, side="right")
     inside = following < bar.size
-    inside[inside] = stock[following[inside]] == row_stock[stretches[inside]]
+    inside[inside] = stock[following[inside]] == owner[inside]
     values = np.where(inside, later[np.minimum(following, bar.size - 1)], 1.0)
-    adj_factor[rows] = np.repeat(values, np.diff(np.r_[stretches, rows.size]))
+    return np.repeat(values, np.diff(np.r_[stretches, bounds[-1]]))
 
 
 def _record_stocks(out: ExRightsColumns, records: np.ndarray, stock: np.ndarray) -> None:
