@@ -149,6 +149,11 @@ def _new_application() -> QApplication:
 def build_window(data: Path | None = None) -> MainWindow:
     """The main window, on the data folder ``data`` when given (else the last one used).
     Uncaught exceptions show in its error panel from then on (``gui.excepthook``)."""
+    from engine.execution import jobs
+
+    # The hosts start while the window imports and builds itself: the data host lists
+    # the folder's stocks, the run host loads (the first time: compiles) the kernels.
+    jobs.start_soon("data")
     from gui.excepthook import install_excepthook
     from gui.main_window import MainWindow
 

@@ -59,9 +59,17 @@ class BackgroundJob(QRunnable):
         try:
             value = self.job()
         except BacktestError as exc:
-            self.signals.failed.emit(self.key, str(exc))
+            self._emit("failed", str(exc))
             return
         except Exception as exc:  # shown in the error panel, never as a traceback dialog
-            self.signals.failed.emit(self.key, f"unexpected error while {self.what}: {exc!r}")
+            self._emit("failed", f"unexpected error while {self.what}: {exc!r}")
             return
-        self.signals.finished.emit(self.key, value)
+        self._emit("finished", value)
+
+    def _emit(self, signal: str, value: object) -> None:
+        """Emit ``signal(key, value)``, unless the owner (a window closed while the job
+        ran) and with it the signals were deleted meanwhile: nobody waits for the answer."""
+        try:
+            getattr(self.signals, signal).emit(self.key, value)
+        except RuntimeError:  # "Signal source has been deleted"
+            return

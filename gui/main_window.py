@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
-from PySide6.QtCore import QSettings, Qt, QThread, Signal
+from PySide6.QtCore import QSettings, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QLabel,
@@ -48,6 +48,14 @@ from gui.wheel_guard import guard_wheel
 #: Qt reads "Ctrl" as the Command key on macOS.
 RUN_KEY: Shortcut = "Ctrl+R"
 CANCEL_KEY: Shortcut = Qt.Key.Key_Escape
+#: The status bar while the run host starts, and the progress bar of a run started then
+#: (it waits in the run worker's queue until the engine is ready).
+PREPARING = ("Preparing the engine in the background (the very first start compiles its "
+             "kernels, up to a minute); a run started meanwhile waits for it")
+QUEUED = "queued: waiting for the engine to start (the first start compiles its kernels)…"
+#: Milliseconds the run host waits to start unless a folder's stocks are listed or Run is
+#: pressed first: the window and the folder scan get the cores first.
+WARM_UP_DELAY_MS = 1500
 
 
 class MainWindow(QMainWindow):
@@ -63,6 +71,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Backtest Workbench")
         self.settings = QSettings()
         self.outcome: jobs.RunOutcome | None = None  # of the last run started here
+        #: Whether the run host has started (a run started before waits for it).
+        self.engine_ready = False
         self._detail_code = ""
         self._closed = False
         self._build()
@@ -171,14 +181,22 @@ class MainWindow(QMainWindow):
         self.worker.host_started.connect(self._engine_ready)
         self.worker.host_failed.connect(self.errors.show_error)
         self.run_thread.start()
-        self.statusBar().showMessage("Preparing the engine (the very first start compiles "
-                                     "its kernels, about 10 s)…")
+        self.statusBar().showMessage(PREPARING)
         self.warm_up_requested.connect(self.worker.warm_up)
-        self.warm_up_requested.emit()
+        self._warm_up_sent = False
+        self.folder_scanned.connect(self._warm_up)
+        QTimer.singleShot(WARM_UP_DELAY_MS, self._warm_up)
+
+    def _warm_up(self) -> None:
+        """Start the run host (once): after the first folder scan, a delay or Run."""
+        if not self._warm_up_sent and not self._closed:
+            self._warm_up_sent = True
+            self.warm_up_requested.emit()
 
     def _engine_ready(self, seconds: float) -> None:
         if self._closed:
             return  # the window was closed while the engine started
+        self.engine_ready = True
         self.statusBar().showMessage(f"Engine ready ({seconds:.1f} s)", 5000)
         self.sweep_view.warm_up()  # after the run host, which compiled any missing kernel
         # Start-up's objects (Qt wrappers, modules) never become garbage: keep them out of
@@ -201,7 +219,10 @@ class MainWindow(QMainWindow):
             self._validity(False, problem)
             return
         self.errors.clear()
+        self._warm_up()  # the run waits behind it in the worker's queue
         self.run_box.start()
+        if not self.engine_ready:
+            self.run_box.show_status(QUEUED)
         self.worker.prepare()
         store = self.runs_panel.store
         self.run_requested.emit(config, store.path if store is not None else None)

@@ -9,11 +9,14 @@ daemonic: a job that wants several workers starts the engine's shared pool
 (``engine.execution.parallel``) inside the host, as a process would that called the engine
 directly.
 
-Two hosts keep long sweeps from delaying runs: ``"run"`` (runs, scans, drill-downs,
-stored runs, the run store's list, edits and exports) and ``"sweep"``. Each runs one job
-at a time. Jobs see the caller's ``BACKTEST_*`` environment (cache folder, run store) as
-it is when they are sent. A caller never imports the run pipeline or the kernels: the
-hosts load them (``_start_host``), so a window that only waits on jobs stays light.
+Three hosts keep one kind of job from waiting behind another: ``"run"`` (runs and
+drill-downs), ``"sweep"`` (sweeps, walk-forwards) and ``"data"`` (folder scans, bar
+counts, stored runs, the run store's list, edits and exports). The data host loads no
+kernels, so on the very first start a folder's stocks are listed while the run host
+still compiles them. Each runs one job at a time. Jobs see the caller's ``BACKTEST_*``
+environment (cache folder, run store) as it is when they are sent. A caller never
+imports the run pipeline or the kernels: the hosts load them (``_start_host``), so a
+window that only waits on jobs stays light.
 """
 
 from __future__ import annotations
@@ -42,7 +45,9 @@ if TYPE_CHECKING:
 
 #: Seconds a cancelled job gets to stop before its host is killed (and restarted later).
 JOB_GRACE = 5.0
-HOSTS = ("run", "sweep")
+HOSTS = ("run", "sweep", "data")
+#: The hosts whose jobs never call a kernel: they start without loading them.
+LIGHT_HOSTS = frozenset({"data"})
 ENV_PREFIX = "BACKTEST_"
 
 _hosts: dict[str, WorkerPool] = {}
@@ -58,6 +63,15 @@ def _start_host() -> None:
     start_worker()
 
 
+def _start_light_host() -> None:
+    """Initializer of a host whose jobs read files and the run store but call no kernel:
+    the same priority and allocator as the engine's workers, no kernels to load."""
+    from engine.util.oscompat import lower_priority, tune_allocator
+
+    lower_priority()
+    tune_allocator()
+
+
 def host(name: str) -> WorkerPool:
     """The job host ``name`` (one of ``HOSTS``), created on first use."""
     if name not in HOSTS:
@@ -65,7 +79,8 @@ def host(name: str) -> WorkerPool:
     with _hosts_lock:
         pool = _hosts.get(name)
         if pool is None or pool.closed:
-            pool = WorkerPool(1, initializer=_start_host, daemon=False,
+            pool = WorkerPool(1, initializer=_start_light_host if name in LIGHT_HOSTS
+                              else _start_host, daemon=False,
                               name=f"backtest-{name}-host")
             _hosts[name] = pool
         return pool
@@ -128,6 +143,13 @@ def _relay(ctx: TaskContext) -> Progress:
 # ------------------------------------------------------------------------------ jobs
 def _ping(_: object, ctx: TaskContext) -> int:
     return os.getpid()
+
+
+def start_soon(*names: str) -> None:
+    """Spawn the job hosts ``names`` without waiting for them, so their start-up (the
+    run host's: loading or compiling the kernels) overlaps the caller's own."""
+    for name in names:
+        host(name).start(1)
 
 
 def start(name: str) -> float:
@@ -343,9 +365,9 @@ def _scan(payload: tuple[str, Any, str, str], ctx: TaskContext) -> FolderScan:
 def scan_folder(folder: Path, end: Any, adjust: str, layout: str = "auto",
                 cancel: CancelToken | None = None) -> FolderScan:
     """Load every stock of ``folder`` (validated, aligned and cached up to ``end``) on the
-    run host and summarise it. The aligned cache entry it writes is the one the first
+    data host and summarise it. The aligned cache entry it writes is the one the first
     run of all the folder's stocks reads. ``end`` None (or before the data) loads all."""
-    return submit("run", _scan, (os.fspath(folder), end if end is not None else "2100-01-01",
+    return submit("data", _scan, (os.fspath(folder), end if end is not None else "2100-01-01",
                                  adjust, layout), f"scan of {folder}", cancel=cancel)
 
 
@@ -371,9 +393,9 @@ def coverage(folder: Path, start: Any, end: Any, adjust: str, layout: str = "aut
              cancel: CancelToken | None = None) -> pd.DataFrame:
     """Per-stock coverage of ``folder`` for the run window [``start``, ``end``]
     (``engine.data.summary.coverage``: bars in window, warm-up bars before ``start``), on
-    the run host, loading the folder through the aligned cache up to ``end`` (the entry
+    the data host, loading the folder through the aligned cache up to ``end`` (the entry
     the folder scan and the runs of that window use)."""
-    return submit("run", _coverage, (os.fspath(folder), str(start), str(end), adjust, layout),
+    return submit("data", _coverage, (os.fspath(folder), str(start), str(end), adjust, layout),
                   f"bar counts of {folder}", cancel=cancel)
 
 
@@ -403,8 +425,8 @@ def _load_runs(payload: tuple[str, list[int]], ctx: TaskContext
 
 def load_runs(store_path: Path, run_ids: Sequence[int]
               ) -> tuple[dict[int, BacktestResult], dict[int, str]]:
-    """Stored runs by id, and their names, read on the run host."""
-    results, names = submit("run", _load_runs, (os.fspath(store_path), list(run_ids)),
+    """Stored runs by id, and their names, read on the data host."""
+    results, names = submit("data", _load_runs, (os.fspath(store_path), list(run_ids)),
                             "stored runs")
     for result in results.values():
         result.frames()  # in this (the job's) thread, not the window's
@@ -431,8 +453,8 @@ def _open_run(payload: tuple[str, int], ctx: TaskContext) -> StoredRun:
 
 
 def open_run(store_path: Path, run_id: int) -> StoredRun:
-    """One stored run and its display text, read and formatted on the run host."""
-    stored: StoredRun = submit("run", _open_run, (os.fspath(store_path), run_id),
+    """One stored run and its display text, read and formatted on the data host."""
+    stored: StoredRun = submit("data", _open_run, (os.fspath(store_path), run_id),
                                f"run {run_id}")
     stored.result.frames()  # in this (the job's) thread, not the window's
     return stored
@@ -441,7 +463,7 @@ def open_run(store_path: Path, run_id: int) -> StoredRun:
 # ---------------------------------------------------------------------- the run store
 @dataclass(frozen=True)
 class StoreOutcome:
-    """What a run-store job did on the run host.
+    """What a run-store job did on the data host.
 
     ``runs`` is the store's ``list_runs()`` after the job (None when the job does not
     change the list, as an export, or when the store could not be read). ``error`` is
@@ -543,36 +565,36 @@ def _export_runs(payload: tuple[str, float | None, list[int], str],
 
 
 def list_runs(store_path: Path, busy_timeout: float | None = None) -> StoreOutcome:
-    """The run store's ``list_runs()``, read on the run host (``busy_timeout``: seconds to
+    """The run store's ``list_runs()``, read on the data host (``busy_timeout``: seconds to
     wait for another process's write; the store's default when None)."""
-    return submit("run", _list_runs, (os.fspath(store_path), busy_timeout), "the run list")
+    return submit("data", _list_runs, (os.fspath(store_path), busy_timeout), "the run list")
 
 
 def update_runs(store_path: Path, run_ids: Sequence[int], *, name: str | None = None,
                 tags: Sequence[str] | None = None, notes: str | None = None,
                 busy_timeout: float | None = None) -> StoreOutcome:
     """Change the name, tags (replacing the old ones) and/or notes of each of ``run_ids``
-    in the run store, on the run host; the store's list after it."""
+    in the run store, on the data host; the store's list after it."""
     changes: dict[str, Any] = {key: value for key, value in (
         ("name", name), ("tags", None if tags is None else list(tags)), ("notes", notes))
         if value is not None}
     payload = (os.fspath(store_path), busy_timeout, [int(i) for i in run_ids], changes)
-    return submit("run", _update_runs, payload, "editing runs")
+    return submit("data", _update_runs, payload, "editing runs")
 
 
 def delete_runs(store_path: Path, run_ids: Sequence[int],
                 busy_timeout: float | None = None) -> StoreOutcome:
-    """Delete ``run_ids`` (with their tables and tags) from the run store, on the run host;
+    """Delete ``run_ids`` (with their tables and tags) from the run store, on the data host;
     the store's list after it."""
     payload = (os.fspath(store_path), busy_timeout, [int(i) for i in run_ids])
-    return submit("run", _delete_runs, payload, "deleting runs")
+    return submit("data", _delete_runs, payload, "deleting runs")
 
 
 def export_runs(store_path: Path, run_ids: Sequence[int], folder: Path,
                 busy_timeout: float | None = None) -> StoreOutcome:
     """Write each stored run's tables (``engine.results.export.export_result``, with the
-    tables attached to it: a sweep's table, a walk-forward's folds) on the run host: one
+    tables attached to it: a sweep's table, a walk-forward's folds) on the data host: one
     run into ``folder`` itself, several into one ``run_<id>`` subfolder each."""
     payload = (os.fspath(store_path), busy_timeout, [int(i) for i in run_ids],
                os.fspath(folder))
-    return submit("run", _export_runs, payload, "exporting runs")
+    return submit("data", _export_runs, payload, "exporting runs")
