@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,24 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
+
+#: The session's own aligned cache and run store (``pytest_configure``).
+SESSION_FOLDER = Path(tempfile.mkdtemp(prefix="backtest-tests-"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before any test module is imported: the whole session's aligned cache and run store
+    go to a throwaway folder, never the user's (nor one the user's environment names).
+    Modules that load data at import or in a module-scoped fixture run before the
+    per-test ``isolated_cache`` and wrote into the user's cache."""
+    os.environ["BACKTEST_CACHE_DIR"] = str(SESSION_FOLDER / "cache")
+    os.environ["BACKTEST_STORE"] = str(SESSION_FOLDER / "store" / "runs.sqlite")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the session's cache and run store."""
+    shutil.rmtree(SESSION_FOLDER, ignore_errors=True)
+
 
 #: Tests that kill a process with SIGKILL (Windows has no such signal).
 needs_sigkill = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="no SIGKILL here")
