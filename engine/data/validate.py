@@ -373,7 +373,10 @@ def _forward_adjust(index: np.ndarray, sid: np.ndarray, cols: Columns,
     factor, close = cols["adj_factor"], cols["close"]
     if index.size == 0 or factor is None or close is None:
         return None
-    raw_close = np.array(close, dtype=np.float64)  # the limits' reference stays unadjusted
+    # The limits' reference stays unadjusted: closes in Arrow's memory (read-only) are
+    # copied by ``_writeable`` before they are scaled, which leaves them as they are;
+    # writeable ones are scaled in place, so they are copied here.
+    raw_close = close if not close.flags.writeable else close.copy()
     stocks = sid[index]
     # Rows are sorted by (stock, date), so each stock's rows form one run.
     starts = np.flatnonzero(np.r_[True, stocks[1:] != stocks[:-1]])
@@ -381,10 +384,22 @@ def _forward_adjust(index: np.ndarray, sid: np.ndarray, cols: Columns,
     last_of_stock = np.full(n_files, np.nan)
     last_of_stock[stocks[starts]] = factor[index[ends - 1]]
     last = np.repeat(factor[index[ends - 1]], ends - starts)
+    scaled = []
     for name in (*PRICE_COLUMNS, *_DAY_PRICES):
         values = cols[name]
         if values is not None:
             cols[name] = values = _writeable(values)
+            scaled.append(values)
+
+    def scale(block: slice) -> None:
+        rows = index[block]
+        row_factor, row_last = factor[rows], last[block]
+        for values in scaled:
             # Literal order of the spec's formula, (price * adj_factor) / last, for parity.
-            values[index] = values[index] * factor[index] / last
+            price = values[rows]
+            price *= row_factor
+            price /= row_last
+            values[rows] = price
+
+    map_blocks(scale, index.size)
     return Adjustment(raw_close, factor, last_of_stock)
