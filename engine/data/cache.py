@@ -13,8 +13,9 @@ still computing on an entry). So a key's entry has generations: ``<key>``, then
 ``<key>~1``, ``<key>~2``, ... A load reads only the newest generation of its key; an
 entry that must be replaced but cannot be removed stays where it is and the rebuilt one
 is published under the next generation's name, so the old one is never read (or warned
-about) again. Every store prunes the older generations of each key, and the entries
-beyond ``KEEP_ENTRIES``; a removal the OS refuses is tried again at the next prune. On
+about) again. Every store prunes the older generations of each key, the entries
+beyond ``KEEP_ENTRIES`` and the least recently used ones over the cache's size budget
+(``engine.data.cache_budget``); a removal the OS refuses is tried again at the next prune. On
 POSIX a mapped entry can be removed, so a key never has more than its one entry there.
 """
 
@@ -38,6 +39,7 @@ import numpy as np
 import platformdirs
 import xxhash
 
+from engine.data import cache_budget
 from engine.data.align import AlignedArrays
 
 log = logging.getLogger(__name__)
@@ -214,7 +216,9 @@ def load(root: Path, key: str
             return None, None
         entry = found[-1][1]
         try:
-            return (*open_entry(entry), entry), None
+            arrays, meta = open_entry(entry)
+            cache_budget.mark_used(entry)
+            return (arrays, meta, entry), None
         except DamagedEntryError as exc:
             if os.path.lexists(entry):
                 warning = (f"aligned cache entry {entry} was damaged ({exc}); rebuilt it "
@@ -247,6 +251,7 @@ def store(root: Path, key: str, arrays: AlignedArrays, meta: dict[str, Any]) -> 
         finally:
             shutil.rmtree(tmp, ignore_errors=True)  # gone already when it was published
         _prune(root)
+        cache_budget.enforce(root, entry, _discard)
         return entry
     except OSError as exc:
         log.warning("could not write the aligned cache in %s (%s); continuing without it",
