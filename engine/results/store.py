@@ -23,6 +23,12 @@ being exported or compared with wrong numbers. The file is marked with
 ``PRAGMA application_id``; an SQLite file that is not a workbench store is refused
 before anything is written to it.
 
+Identical runs do not pile up: a save whose config, data fingerprint, metrics and
+attachment names equal an earlier run's (the same run again: the engine is
+deterministic), and whose name, if one is given, is that run's, replaces that run under
+a new id, so it moves to the top of the list, keeping its name and notes unless new
+ones are given, and its tags with the new ones.
+
 A save is one ``BEGIN IMMEDIATE`` transaction: a process killed mid-save leaves no
 trace of the run (SQLite rolls the half transaction back on the next open). The
 database runs in WAL mode with a busy timeout, so readers never block and two
@@ -125,6 +131,23 @@ def _insert_tags(conn: sqlite3.Connection, run_id: int, tags: list[str]) -> None
                      [(run_id, tag) for tag in tags])
 
 
+def _identical(conn: sqlite3.Connection, row: Mapping[str, Any], attachments: set[str]
+               ) -> list[tuple[int, str, str, list[str]]]:
+    """(id, name, notes, tags) of the stored runs identical to ``row`` with attachments
+    named ``attachments``: the same config, data fingerprint and metrics."""
+    found = []
+    for run_id, name, notes in conn.execute(
+            "SELECT id, name, notes FROM runs WHERE fingerprint = ? AND config = ? AND "
+            "metrics = ? ORDER BY id", (row["fingerprint"], row["config"], row["metrics"])):
+        names = {n for (n,) in conn.execute(
+            "SELECT name FROM frames WHERE run_id = ? AND role = 'attachment'", (run_id,))}
+        if names == attachments:
+            tags = [t for (t,) in conn.execute(
+                "SELECT tag FROM tags WHERE run_id = ? ORDER BY rowid", (run_id,))]
+            found.append((int(run_id), str(name), str(notes), tags))
+    return found
+
+
 class RunStore:
     """The run history in one SQLite file (see the module docstring for the format).
 
@@ -178,7 +201,9 @@ class RunStore:
 
         ``name`` defaults to ``default_name(result)``. ``attachments`` are extra tables
         kept with the run (a sweep's table beside its best run), read back with
-        ``attachments``.
+        ``attachments``. An earlier identical run of the same name, if ``name`` is given
+        (see the module docstring), is replaced: its name and notes stay unless
+        ``name`` / ``notes`` are given, its tags join ``tags``.
         """
         row = run_row(result, name if name else default_name(result), notes)
         clean_tags = _clean_tags(tags)
@@ -191,13 +216,22 @@ class RunStore:
                    for role, key, table in frames if table.num_columns]
         columns = ", ".join(row)
         marks = ", ".join("?" * len(row))
+        attached = {key for role, key, _, _ in encoded if role == "attachment"}
         with self._transaction() as conn:
+            replaced = [found for found in _identical(conn, row, attached)
+                        if not name or found[1] == name]  # a name given tells runs apart
+            for earlier, earlier_name, earlier_notes, earlier_tags in replaced:
+                row["name"] = row["name"] if name else earlier_name
+                row["notes"] = notes or earlier_notes
+                clean_tags = list(dict.fromkeys([*earlier_tags, *clean_tags]))
+                conn.execute("DELETE FROM runs WHERE id = ?", (earlier,))
             run_id = int(conn.execute(f"INSERT INTO runs ({columns}) VALUES ({marks})",
                                       tuple(row.values())).lastrowid or 0)
             _insert_tags(conn, run_id, clean_tags)
             for role, key, n_rows, data in encoded:
                 _insert_frame(conn, run_id, role, key, n_rows, data)
-        log.info("saved run %d (%s) in %s", run_id, row["name"], self.path)
+        log.info("saved run %d (%s) in %s%s", run_id, row["name"], self.path,
+                 f", replacing the identical run {replaced[-1][0]}" if replaced else "")
         return run_id
 
     def list_runs(self) -> pd.DataFrame:
