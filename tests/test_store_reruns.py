@@ -3,6 +3,7 @@ saved again replaces the earlier entry under a new id, keeping what the user gav
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +15,7 @@ from engine.results.tables import BacktestResult
 from engine.run.backtest import run_backtest
 from tests.conftest import SAMPLE
 
-CONFIG = BacktestConfig(data_dir=SAMPLE, start="2024-01-02", end="2024-12-31")
+CONFIG = BacktestConfig(data_dir=SAMPLE, start=dt.date(2024, 1, 2), end=dt.date(2024, 12, 31))
 
 
 @pytest.fixture(scope="module")
