@@ -161,7 +161,7 @@ def _validate(base: BacktestConfig, strategy: Strategy, combos: list[dict[str, f
 
 def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
               progress: Progress | None = None, cancel: CancelToken | None = None, *,
-              cluster: str | None = None) -> SweepResult:
+              cluster: str | None = None, diagnostics: bool = True) -> SweepResult:
     """Run every combination of ``grid`` (config field -> values) on ``base_config``.
 
     Combinations the config rules reject (e.g. oversold >= overbought) are listed in
@@ -175,6 +175,8 @@ def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
     ``"tcp://host:8786"`` (a running ``dask scheduler``) or ``"local:N"`` (N worker
     processes started here); see ``engine.execution.cluster``. The table is bit-identical to the
     local one. A cluster that cannot be reached or goes away raises ``ClusterError``.
+    ``diagnostics=False`` leaves ``SweepResult.diagnostics`` empty (a walk-forward's
+    train sweeps, whose deflated Sharpe and PBO nobody reads).
     """
     t0, wall0 = time.perf_counter(), time.time()
     sink = ProgressSink(progress)
@@ -214,7 +216,7 @@ def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
     returns = _returns(valid, outcomes, data.run_dates.size)
     timings["merge"] = time.perf_counter() - t2
     t3 = time.perf_counter()
-    diagnostics = sweep_diagnostics(returns, base_config.risk_free_rate)
+    figures = sweep_diagnostics(returns, base_config.risk_free_rate) if diagnostics else {}
     timings["diagnostics"] = time.perf_counter() - t3
     timings["total"] = time.perf_counter() - t0
     sink("done", len(valid), len(valid))
@@ -224,7 +226,7 @@ def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
         codes=data.codes, fingerprint=data.fingerprint, executor=executor.describe(),
         worker_spans=(spans_table(stats.spans, wall0).to_pandas() if stats.spans
                       else pd.DataFrame()),
-        returns=returns, diagnostics=diagnostics, strategy_params=axes)
+        returns=returns, diagnostics=figures, strategy_params=axes)
 
 
 def _table(grid: Mapping[str, Sequence[float]], axes: Sequence[str], strategy: Strategy,

@@ -183,7 +183,7 @@ def run_walk_forward(base_config: BacktestConfig, grid: Mapping[str, Iterable[fl
             raise Cancelled("walk-forward cancelled")
         sink("train", k, len(plan))
         sweep = run_sweep(base_config.replace(start=fold.train_start, end=fold.train_end),
-                          checked, cancel=cancel, cluster=cluster)
+                          checked, cancel=cancel, cluster=cluster, diagnostics=False)
         best = best_row(sweep, metric)
         params = {name: best[name].item() for name in sweep.parameters}  # Python numbers
         is_cagr.append(float(best["cagr"]))
