@@ -91,17 +91,20 @@ def make_exits(stop_loss: float = 0.0, take_profit: float = 0.0, trailing_stop: 
 
 
 class Positions(NamedTuple):
-    """Per-stock state, indexed by the global stock index, mutated in place."""
+    """Per-stock state, indexed by the global stock index, mutated in place; the exit
+    levels are set at the buy (and the trailing one as the peak moves) when exits are on."""
 
     shares: np.ndarray  # int64, 0 when flat
     entry_day: np.ndarray  # int64, row of the last buy
     sell_pending: np.ndarray  # bool, a sell order is waiting to fill
     sell_day: np.ndarray  # int64, row the pending sell order was placed for
-    last_close: np.ndarray  # float64, close of the stock's latest bar
-    entry_price: np.ndarray  # float64, the last buy's fill price (after slippage)
+    last_close: np.ndarray  # float64, close of the stock's latest bar while held
     peak: np.ndarray  # float64, highest close from the entry bar on
     bars: np.ndarray  # int64, the stock's bars since the entry bar (which is bar 0)
     exit_reason: np.ndarray  # int8, the pending sell's ``ExitReason``
+    stop: np.ndarray  # float64, stop-loss level (``stop_levels_nb``)
+    take: np.ndarray  # float64, take-profit level
+    trail: np.ndarray  # float64, trailing-stop level (``trail_level_nb`` of the peak)
 
 
 @njit(cache=True, nogil=True)
@@ -206,6 +209,60 @@ def sell_reason_nb(
 
 
 @njit(cache=True, nogil=True)
+def stop_levels_nb(entry: float, exits: Exits) -> tuple[float, float]:
+    """(stop-loss level, take-profit level) of a position filled at ``entry``: a close at
+    or below the first, or at or above the second, triggers that exit (-inf / +inf when
+    the exit is off)."""
+    stop = entry * (1.0 - exits.stop_loss) if exits.stop_loss > 0.0 else -np.inf
+    take = entry * (1.0 + exits.take_profit) if exits.take_profit > 0.0 else np.inf
+    return stop, take
+
+
+@njit(cache=True, nogil=True)
+def trail_level_nb(peak: float, exits: Exits) -> float:
+    """Trailing-stop level under a highest close ``peak`` (-inf when the exit is off)."""
+    return peak * (1.0 - exits.trailing_stop) if exits.trailing_stop > 0.0 else -np.inf
+
+
+@njit(cache=True, nogil=True)
+def exit_at_levels_nb(close: float, stop: float, take: float, trail: float, bars: int,
+                      max_hold: int) -> int:
+    """``exit_reason_nb`` from a position's levels (``stop_levels_nb``, ``trail_level_nb``),
+    which the day loop keeps per position instead of recomputing them every bar."""
+    if close <= stop:
+        return ExitReason.STOP_LOSS
+    if close >= take:
+        return ExitReason.TAKE_PROFIT
+    if close <= trail:
+        return ExitReason.TRAILING_STOP
+    if max_hold > 0 and bars >= max_hold:
+        return ExitReason.MAX_HOLD
+    return NO_EXIT
+
+
+@njit(cache=True, nogil=True)
+def exit_reason_nb(close: float, entry: float, peak: float, bars: int, exits: Exits) -> int:
+    """The first exit of SPEC §3c's list that bar ``close`` triggers, or ``NO_EXIT``.
+
+    ``entry`` is the fill price, ``peak`` the highest close since the entry bar (this
+    bar's included), ``bars`` the stock's bars since the entry bar."""
+    stop, take = stop_levels_nb(entry, exits)
+    return exit_at_levels_nb(close, stop, take, trail_level_nb(peak, exits), bars,
+                             exits.max_hold)
+
+
+@njit(cache=True, nogil=True)
+def _new_positions_nb(n_stocks: int) -> Positions:
+    return Positions(
+        np.zeros(n_stocks, dtype=np.int64), np.full(n_stocks, -1, dtype=np.int64),
+        np.zeros(n_stocks, dtype=np.bool_), np.full(n_stocks, -1, dtype=np.int64),
+        np.full(n_stocks, np.nan), np.full(n_stocks, np.nan),
+        np.zeros(n_stocks, dtype=np.int64), np.full(n_stocks, NO_EXIT, dtype=np.int8),
+        np.full(n_stocks, -np.inf), np.full(n_stocks, np.inf), np.full(n_stocks, -np.inf),
+    )
+
+
+@njit(cache=True, nogil=True)
 def _record_fill_nb(fills, counts, t, s, side, shares, price, commission, tax, fee,
                     cash_after, exit_reason):
     rec = fills[counts[0]]
@@ -233,7 +290,7 @@ def _record_rejection_nb(rejections, counts, t, s, side, reason):
 
 
 @njit(cache=True, nogil=True)
-def _allocate_records_nb(buy, sell, tradable, start_index, col_start, col_stop):
+def _allocate_records_nb(ptr, tradable, start_index, col_start, col_stop, record_rejections):
     """Record buffers sized by an upper bound, so no growth is needed.
 
     Every buy signal makes at most one order and every order at most one fill; every
@@ -241,57 +298,79 @@ def _allocate_records_nb(buy, sell, tradable, start_index, col_start, col_stop):
     at most as many sell orders as buy fills. A buy order is rejected at most once; a
     sell order at most once as suspended plus once per later bar of its stock.
     """
-    n_buys = 0
+    n_buys = ptr[ptr.size - 1] - ptr[start_index]
+    fills = np.empty(2 * n_buys, dtype=fill_dt)
+    if not record_rejections:
+        return fills, np.empty(0, dtype=rejection_dt)
     n_bars = 0
-    for t in range(start_index, buy.shape[0]):
+    for t in range(start_index, tradable.shape[0]):
         for s in range(col_start, col_stop):
-            n_buys += buy[t, s]
             n_bars += tradable[t, s]
-    return np.empty(2 * n_buys, dtype=fill_dt), np.empty(2 * n_buys + n_bars, dtype=rejection_dt)
+    return fills, np.empty(2 * n_buys + n_bars, dtype=rejection_dt)
 
 
 @njit(cache=True, nogil=True)
-def _bar_price_nb(market: Market, t: int, s: int, fill_close: bool) -> float:
-    return market.close[t, s] if fill_close else market.open_[t, s]
-
-
-@njit(cache=True, nogil=True)
-def exit_reason_nb(close: float, entry: float, peak: float, bars: int, exits: Exits) -> int:
-    """The first exit of SPEC §3c's list that bar ``close`` triggers, or ``NO_EXIT``.
-
-    ``entry`` is the fill price, ``peak`` the highest close since the entry bar (this
-    bar's included), ``bars`` the stock's bars since the entry bar."""
-    if exits.stop_loss > 0.0 and close <= entry * (1.0 - exits.stop_loss):
-        return ExitReason.STOP_LOSS
-    if exits.take_profit > 0.0 and close >= entry * (1.0 + exits.take_profit):
-        return ExitReason.TAKE_PROFIT
-    if exits.trailing_stop > 0.0 and close <= peak * (1.0 - exits.trailing_stop):
-        return ExitReason.TRAILING_STOP
-    if exits.max_hold > 0 and bars >= exits.max_hold:
-        return ExitReason.MAX_HOLD
-    return NO_EXIT
-
-
-@njit(cache=True, nogil=True)
-def _queue_sells_nb(t, order_day, market, sell, exits, pos, col_start, col_stop):
-    """Turn row ``t``'s sell signals and exits of held stocks into orders for
-    ``order_day``. With exits on, a held stock's bar first moves its peak and bar count
-    (not on the entry bar itself, which the buy set)."""
-    for s in range(col_start, col_stop):
-        if pos.shares[s] == 0:
+def buy_lists_nb(buy: np.ndarray, score: np.ndarray, start_index: int, col_start: int,
+                 col_stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row ``t``'s buy signals in columns ``col_start:col_stop`` as
+    ``stock[ptr[t]:ptr[t + 1]]`` (ascending) with their ``key`` (the score on the signal
+    bar); rows before ``start_index`` have none. Combinations with the same buy signals
+    share them."""
+    n_days = buy.shape[0]
+    n = 0
+    for t in range(start_index, n_days):
+        for s in range(col_start, col_stop):
+            n += buy[t, s]
+    ptr = np.zeros(n_days + 1, dtype=np.int64)
+    stock = np.empty(n, dtype=np.int64)
+    key = np.empty(n)
+    k = 0
+    for t in range(n_days):
+        ptr[t] = k
+        if t < start_index:
             continue
+        for s in range(col_start, col_stop):
+            if buy[t, s]:
+                stock[k] = s
+                key[k] = score[t, s]
+                k += 1
+    ptr[n_days] = k
+    return ptr, stock, key
+
+
+@njit(cache=True, nogil=True)
+def _insert_nb(held, n_held, s):
+    """Insert stock ``s`` into the ascending ``held[:n_held]``; return the new length."""
+    j = n_held
+    while j > 0 and held[j - 1] > s:
+        held[j] = held[j - 1]
+        j -= 1
+    held[j] = s
+    return n_held + 1
+
+
+@njit(cache=True, nogil=True)
+def _queue_sells_nb(t, order_day, market, sell, exits, pos, held, n_held):
+    """Turn row ``t``'s sell signals and exits of the held stocks into orders for
+    ``order_day``. With exits on, a held stock's bar first moves its peak (and trailing
+    level) and bar count (not on the entry bar itself, which the buy set)."""
+    for i in range(n_held):
+        s = held[i]
         has_bar = market.tradable[t, s]
         if exits.active and has_bar and t > pos.entry_day[s]:
             pos.bars[s] += 1
-            pos.peak[s] = max(pos.peak[s], market.close[t, s])
+            close = market.close[t, s]
+            if close > pos.peak[s]:
+                pos.peak[s] = close
+                pos.trail[s] = trail_level_nb(close, exits)
         if pos.sell_pending[s]:
             continue
         reason = NO_EXIT
         if sell[t, s]:
             reason = ExitReason.SIGNAL
         elif exits.active and has_bar:
-            reason = exit_reason_nb(market.close[t, s], pos.entry_price[s], pos.peak[s],
-                                    pos.bars[s], exits)
+            reason = exit_at_levels_nb(market.close[t, s], pos.stop[s], pos.take[s],
+                                       pos.trail[s], pos.bars[s], exits.max_hold)
         if reason != NO_EXIT:
             pos.sell_pending[s] = True
             pos.sell_day[s] = order_day
@@ -299,13 +378,14 @@ def _queue_sells_nb(t, order_day, market, sell, exits, pos, col_start, col_stop)
 
 
 @njit(cache=True, nogil=True)
-def _collect_buys_nb(t, buy, score, pos, col_start, col_stop, order_stock, order_key):
+def _collect_buys_nb(t, ptr, stock, key, pos, order_stock, order_key):
     """Row ``t``'s buy signals of stocks not held (incl. pending sells), in index order."""
     n = 0
-    for s in range(col_start, col_stop):
-        if buy[t, s] and pos.shares[s] == 0:
+    for k in range(ptr[t], ptr[t + 1]):
+        s = stock[k]
+        if pos.shares[s] == 0:
             order_stock[n] = s
-            order_key[n] = score[t, s]
+            order_key[n] = key[k]
             n += 1
     return n
 
@@ -326,74 +406,87 @@ def _sort_orders_nb(order_stock, order_key, n):
 
 
 @njit(cache=True, nogil=True)
-def _run_sells_nb(
-    t, market, costs, fill_close, price_limits, col_start, col_stop, per_stock,
-    pos, cash, fills, rejections, counts,
-):
-    """Attempt every pending sell on row ``t``; return the number of positions closed."""
-    n_closed = 0
-    for s in range(col_start, col_stop):
-        if not pos.sell_pending[s]:
-            continue
-        bar_price = _bar_price_nb(market, t, s, fill_close)
-        reason = sell_reason_nb(
-            t, market.tradable[t, s], pos.entry_day[s], bar_price, market.down_limit[t, s],
-            price_limits,
-        )
-        if reason != NO_REJECTION:
-            if reason != Reason.SUSPENDED or t == pos.sell_day[s]:
+def _run_sells_nb(t, market, costs, fill_close, price_limits, col_start, per_stock, pos,
+                  cash, held, n_held, fills, rejections, counts, record_rejections):
+    """Attempt every pending sell on row ``t`` (held stocks in index order); sold stocks
+    leave ``held``. Returns the new number of held stocks."""
+    kept = 0
+    for i in range(n_held):
+        s = held[i]
+        if pos.sell_pending[s]:
+            bar_price = market.close[t, s] if fill_close else market.open_[t, s]
+            reason = sell_reason_nb(t, market.tradable[t, s], pos.entry_day[s], bar_price,
+                                    market.down_limit[t, s], price_limits)
+            if reason == NO_REJECTION:
+                shares = pos.shares[s]
+                price = bar_price * (1.0 - costs.slippage)
+                notional = shares * price
+                commission, tax, fee = sell_costs_nb(notional, costs.commission_rate,
+                                                     costs.min_commission, costs.stamp_sell[t],
+                                                     costs.transfer_fee[t])
+                ci = s - col_start if per_stock else 0
+                cash[ci] += notional - commission - tax - fee
+                _record_fill_nb(fills, counts, t, s, Side.SELL, shares, price, commission,
+                                tax, fee, cash[ci], pos.exit_reason[s])
+                pos.shares[s] = 0
+                pos.sell_pending[s] = False
+                continue
+            if record_rejections and (reason != Reason.SUSPENDED or t == pos.sell_day[s]):
                 _record_rejection_nb(rejections, counts, t, s, Side.SELL, reason)
-            continue
-        shares = pos.shares[s]
-        price = bar_price * (1.0 - costs.slippage)
-        notional = shares * price
-        commission, tax, fee = sell_costs_nb(notional, costs.commission_rate,
-                                             costs.min_commission, costs.stamp_sell[t],
-                                             costs.transfer_fee[t])
-        ci = s - col_start if per_stock else 0
-        cash[ci] += notional - commission - tax - fee
-        _record_fill_nb(fills, counts, t, s, Side.SELL, shares, price, commission, tax, fee,
-                        cash[ci], pos.exit_reason[s])
-        pos.shares[s] = 0
-        pos.sell_pending[s] = False
-        n_closed += 1
-    return n_closed
+        held[kept] = s
+        kept += 1
+    return kept
 
 
 @njit(cache=True, nogil=True)
-def _run_buys_nb(
-    t, n_orders, order_stock, order_key, market, costs, fill_close, price_limits,
-    col_start, per_stock, target, max_positions, n_open, pos, cash, fills, rejections, counts,
-):
-    """Attempt the buy orders of row ``t``; return the number of open positions after.
+def _open_nb(t, s, shares, price, market, exits, pos):
+    """Position state of a buy of ``shares`` at ``price`` on row ``t``."""
+    pos.shares[s] = shares
+    pos.entry_day[s] = t
+    pos.peak[s] = market.close[t, s]
+    pos.bars[s] = 0
+    if exits.active:
+        pos.stop[s], pos.take[s] = stop_levels_nb(price, exits)
+        pos.trail[s] = trail_level_nb(pos.peak[s], exits)
+
+
+@njit(cache=True, nogil=True)
+def _run_buys_nb(t, n_orders, order_stock, order_key, market, costs, exits, fill_close,
+                 price_limits, col_start, per_stock, target, max_positions, pos, cash,
+                 held, n_held, fills, rejections, counts, record_rejections):
+    """Attempt the buy orders of row ``t``; bought stocks join ``held``. Returns the new
+    number of held stocks (the open positions).
 
     Shared mode: orders go lowest key (score) first and each targets ``target``; once
     ``max_positions`` are open the rest are rejected. Per-stock mode: each order
     targets its sleeve's whole cash and ``max_positions`` does not apply.
     """
     if not per_stock:
+        if n_held >= max_positions and not record_rejections:
+            return n_held  # every order would be rejected
         _sort_orders_nb(order_stock, order_key, n_orders)
     for i in range(n_orders):
         s = order_stock[i]
-        if not per_stock and n_open >= max_positions:
-            _record_rejection_nb(rejections, counts, t, s, Side.BUY, Reason.MAX_POSITIONS)
+        if not per_stock and n_held >= max_positions:
+            if record_rejections:
+                _record_rejection_nb(rejections, counts, t, s, Side.BUY, Reason.MAX_POSITIONS)
             continue
-        bar_price = _bar_price_nb(market, t, s, fill_close)
+        bar_price = market.close[t, s] if fill_close else market.open_[t, s]
         reason = buy_reason_nb(market.tradable[t, s], bar_price, market.up_limit[t, s],
                                price_limits)
         if reason != NO_REJECTION:
-            _record_rejection_nb(rejections, counts, t, s, Side.BUY, reason)
+            if record_rejections:
+                _record_rejection_nb(rejections, counts, t, s, Side.BUY, reason)
             continue
         ci = s - col_start if per_stock else 0
         price = bar_price * (1.0 + costs.slippage)
-        order_target = cash[ci] if per_stock else target
         stamp_rate, fee_rate = costs.stamp_buy[t], costs.transfer_fee[t]
-        shares = buy_shares_nb(
-            price, order_target, cash[ci], costs.lot_min[s], costs.lot_step[s],
-            costs.commission_rate, costs.min_commission, stamp_rate, fee_rate,
-        )
+        shares = buy_shares_nb(price, cash[ci] if per_stock else target, cash[ci],
+                               costs.lot_min[s], costs.lot_step[s], costs.commission_rate,
+                               costs.min_commission, stamp_rate, fee_rate)
         if shares == 0:
-            _record_rejection_nb(rejections, counts, t, s, Side.BUY, Reason.LOT)
+            if record_rejections:
+                _record_rejection_nb(rejections, counts, t, s, Side.BUY, Reason.LOT)
             continue
         notional = shares * price
         commission = commission_nb(notional, costs.commission_rate, costs.min_commission)
@@ -402,90 +495,106 @@ def _run_buys_nb(
         cash[ci] -= notional + commission + tax + fee
         _record_fill_nb(fills, counts, t, s, Side.BUY, shares, price, commission, tax, fee,
                         cash[ci], NO_EXIT)
-        pos.shares[s] = shares
-        pos.entry_day[s] = t
-        pos.entry_price[s] = price
-        pos.peak[s] = market.close[t, s]
-        pos.bars[s] = 0
-        n_open += 1
-    return n_open
+        _open_nb(t, s, shares, price, market, exits, pos)
+        n_held = _insert_nb(held, n_held, s)
+    return n_held
 
 
 @njit(cache=True, nogil=True)
-def _value_nb(t, d, market, pos, cash, col_start, col_stop, per_stock, cash_hist, pv_hist):
-    """Store row ``t``'s cash and positions value (last known close) in run day ``d``."""
-    for s in range(col_start, col_stop):
+def _value_nb(t, d, market, pos, cash, held, n_held, col_start, per_stock, out, cash_hist,
+              pv_hist, histories):
+    """Row ``t``'s valuation at the last known close, stored in run day ``d`` of ``out``
+    (equity, cash, positions value; per stock: the sleeves summed in column order, as
+    ``sum_sleeves_nb`` adds them) and, with ``histories``, of the sleeves' histories.
+
+    A held stock was bought on one of its bars, so its last close is kept up to date
+    from its bars while held."""
+    for i in range(n_held):
+        s = held[i]
         if market.tradable[t, s]:
             pos.last_close[s] = market.close[t, s]
+    equity, cash_out, value = out
+    if not per_stock:
+        pv = 0.0
+        for i in range(n_held):
+            s = held[i]
+            pv += pos.shares[s] * pos.last_close[s]
+        equity[d] = cash[0] + pv
+        cash_out[d] = cash[0]
+        value[d] = pv
+        return
+    acc_equity = 0.0
+    acc_cash = 0.0
+    acc_value = 0.0
     for ci in range(cash.shape[0]):
-        cash_hist[d, ci] = cash[ci]
-        pv_hist[d, ci] = 0.0
-    for s in range(col_start, col_stop):
-        if pos.shares[s] > 0:
-            ci = s - col_start if per_stock else 0
-            pv_hist[d, ci] += pos.shares[s] * pos.last_close[s]
+        s = col_start + ci
+        pv = pos.shares[s] * pos.last_close[s] if pos.shares[s] > 0 else 0.0
+        if histories:
+            cash_hist[d, ci] = cash[ci]
+            pv_hist[d, ci] = pv
+        acc_equity += cash[ci] + pv
+        acc_cash += cash[ci]
+        acc_value += pv
+    equity[d] = acc_equity
+    cash_out[d] = acc_cash
+    value[d] = acc_value
 
 
 @njit(cache=True, nogil=True)
-def _simulate_nb(
-    market, score, buy, sell, start_index, col_start, col_stop, per_stock, fill_close,
-    cash0, position_pct, max_positions, costs, price_limits, exits,
-):
-    """Day loop shared by both modes (see the module docstring).
+def _simulate_nb(market, costs, lists, sell, start_index, col_start, col_stop, per_stock,
+                 fill_close, cash0, position_pct, max_positions, price_limits, exits,
+                 record_rejections, histories):
+    """The day loop of both modes (see the module docstring) over columns
+    ``col_start:col_stop``, from the buy lists ``lists`` (``buy_lists_nb``) and the dense
+    ``sell`` signals. It visits only the held stocks (kept in index order) and each day's
+    buy signals; rejections are recorded only with ``record_rejections``, the sleeves'
+    histories only with ``histories`` (per stock).
 
-    Returns ``(cash_hist, pv_hist, fills, rejections)``; the histories are
-    ``(n_run, 1)`` in shared mode and ``(n_run, col_stop - col_start)`` per stock.
+    Returns ``(equity, cash, positions_value, cash_hist, pv_hist, fills, rejections)``:
+    the first three ``(n_run,)`` (per stock: the sleeves summed in column order), the
+    histories ``(n_run, col_stop - col_start)`` (``(0, 0)`` without ``histories``).
     """
+    ptr, stock, key = lists
     n_days, n_stocks = market.close.shape
     n_run = n_days - start_index
     n_cash = col_stop - col_start if per_stock else 1
     cash = np.full(n_cash, cash0)
-    cash_hist = np.empty((n_run, n_cash))
-    pv_hist = np.empty((n_run, n_cash))
-    pos = Positions(
-        np.zeros(n_stocks, dtype=np.int64),
-        np.full(n_stocks, -1, dtype=np.int64),
-        np.zeros(n_stocks, dtype=np.bool_),
-        np.full(n_stocks, -1, dtype=np.int64),
-        np.full(n_stocks, np.nan),
-        np.full(n_stocks, np.nan),
-        np.full(n_stocks, np.nan),
-        np.zeros(n_stocks, dtype=np.int64),
-        np.full(n_stocks, NO_EXIT, dtype=np.int8),
-    )
-    fills, rejections = _allocate_records_nb(
-        buy, sell, market.tradable, start_index, col_start, col_stop
-    )
+    out = (np.empty(n_run), np.empty(n_run), np.empty(n_run))
+    n_hist = n_cash if per_stock and histories else 0
+    cash_hist = np.empty((n_run if n_hist else 0, n_hist))
+    pv_hist = np.empty((n_run if n_hist else 0, n_hist))
+    pos = _new_positions_nb(n_stocks)
+    fills, rejections = _allocate_records_nb(ptr, market.tradable, start_index, col_start,
+                                             col_stop, record_rejections)
     counts = np.zeros(2, dtype=np.int64)
+    held = np.empty(n_stocks, dtype=np.int64)
     order_stock = np.empty(n_stocks, dtype=np.int64)
     order_key = np.empty(n_stocks)
+    n_held = 0
     n_orders = 0
-    n_open = 0
     prev_equity = cash0
     for d in range(n_run):
         t = start_index + d
         if fill_close:
-            _queue_sells_nb(t, t, market, sell, exits, pos, col_start, col_stop)
-        n_open -= _run_sells_nb(
-            t, market, costs, fill_close, price_limits, col_start, col_stop, per_stock,
-            pos, cash, fills, rejections, counts,
-        )
+            _queue_sells_nb(t, t, market, sell, exits, pos, held, n_held)
+        n_held = _run_sells_nb(t, market, costs, fill_close, price_limits, col_start,
+                               per_stock, pos, cash, held, n_held, fills, rejections, counts,
+                               record_rejections)
         if fill_close:
-            n_orders = _collect_buys_nb(t, buy, score, pos, col_start, col_stop,
-                                        order_stock, order_key)
-        n_open = _run_buys_nb(
-            t, n_orders, order_stock, order_key, market, costs, fill_close,
-            price_limits, col_start, per_stock, position_pct * prev_equity, max_positions,
-            n_open, pos, cash, fills, rejections, counts,
-        )
+            n_orders = _collect_buys_nb(t, ptr, stock, key, pos, order_stock, order_key)
+        n_held = _run_buys_nb(t, n_orders, order_stock, order_key, market, costs, exits,
+                              fill_close, price_limits, col_start, per_stock,
+                              position_pct * prev_equity, max_positions, pos, cash, held,
+                              n_held, fills, rejections, counts, record_rejections)
         n_orders = 0
         if not fill_close and d + 1 < n_run:
-            _queue_sells_nb(t, t + 1, market, sell, exits, pos, col_start, col_stop)
-            n_orders = _collect_buys_nb(t, buy, score, pos, col_start, col_stop,
-                                        order_stock, order_key)
-        _value_nb(t, d, market, pos, cash, col_start, col_stop, per_stock, cash_hist, pv_hist)
-        prev_equity = cash_hist[d, 0] + pv_hist[d, 0]
-    return cash_hist, pv_hist, fills[: counts[0]].copy(), rejections[: counts[1]].copy()
+            _queue_sells_nb(t, t + 1, market, sell, exits, pos, held, n_held)
+            n_orders = _collect_buys_nb(t, ptr, stock, key, pos, order_stock, order_key)
+        _value_nb(t, d, market, pos, cash, held, n_held, col_start, per_stock, out,
+                  cash_hist, pv_hist, histories)
+        prev_equity = out[0][d]
+    return (out[0], out[1], out[2], cash_hist, pv_hist, fills[: counts[0]].copy(),
+            rejections[: counts[1]].copy())
 
 
 @njit(cache=True, nogil=True)
@@ -511,13 +620,13 @@ def simulate_shared_nb(
     the first day). Returns ``(equity, cash, positions_value, fills, rejections)``;
     the first three have length ``n_run``, ``equity = cash + positions_value``.
     """
-    cash_hist, pv_hist, fills, rejections = _simulate_nb(
-        market, score, buy, sell, start_index, 0, market.close.shape[1], False, fill_close,
-        initial_capital, position_pct, max_positions, costs, price_limits, exits,
+    n_stocks = market.close.shape[1]
+    lists = buy_lists_nb(buy, score, start_index, 0, n_stocks)
+    equity, cash, value, _, _, fills, rejections = _simulate_nb(
+        market, costs, lists, sell, start_index, 0, n_stocks, False, fill_close,
+        initial_capital, position_pct, max_positions, price_limits, exits, True, False,
     )
-    cash = cash_hist[:, 0].copy()
-    positions_value = pv_hist[:, 0].copy()
-    return cash + positions_value, cash, positions_value, fills, rejections
+    return equity, cash, value, fills, rejections
 
 
 @njit(cache=True, nogil=True)
@@ -546,11 +655,40 @@ def simulate_per_stock_nb(
     order, so chunk records merge by a stable sort on (day, sells first, stock).
     """
     # Sleeves never compete, so the buy priority key is unused: pass close as a stand-in.
-    cash_hist, pv_hist, fills, rejections = _simulate_nb(
-        market, market.close, buy, sell, start_index, col_start, col_stop, True, fill_close,
-        sleeve_capital, 0.0, 0, costs, price_limits, exits,
+    lists = buy_lists_nb(buy, market.close, start_index, col_start, col_stop)
+    _, _, _, cash_hist, pv_hist, fills, rejections = _simulate_nb(
+        market, costs, lists, sell, start_index, col_start, col_stop, True, fill_close,
+        sleeve_capital, 0.0, 0, price_limits, exits, True, True,
     )
     return cash_hist + pv_hist, cash_hist, pv_hist, fills, rejections
+
+
+@njit(cache=True, nogil=True)
+def simulate_lists_nb(
+    market: Market,
+    costs: Costs,
+    lists: tuple[np.ndarray, np.ndarray, np.ndarray],
+    sell: np.ndarray,
+    start_index: int,
+    per_stock: bool,
+    fill_close: bool,
+    cash0: float,
+    position_pct: float,
+    max_positions: int,
+    price_limits: bool,
+    exits: Exits,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What a sweep needs of a run, ``(equity, positions_value, fills)``, from buy lists
+    ``lists`` (``buy_lists_nb`` over all columns, shared by combinations with the same
+    buy signals): ``simulate_shared_nb``'s (``per_stock`` False), or
+    ``simulate_per_stock_nb``'s over every stock with its sleeves summed by
+    ``sum_sleeves_nb`` (``cash0`` is then the sleeve capital), bit for bit. No rejection
+    records."""
+    equity, _, value, _, _, fills, _ = _simulate_nb(
+        market, costs, lists, sell, start_index, 0, market.close.shape[1], per_stock,
+        fill_close, cash0, position_pct, max_positions, price_limits, exits, False, False,
+    )
+    return equity, value, fills
 
 
 @njit(cache=True, nogil=True)

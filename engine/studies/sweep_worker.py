@@ -1,6 +1,7 @@
 """What a sweep worker does with a batch of combinations: the strategy's indicators once per
-indicator key, its signals, the sparse simulation (``engine.kernels.sweep_nb``) and the
-metrics, with what is the same for many combinations computed once and kept.
+indicator key, its signals, the simulation from buy lists (``simulate_nb.simulate_lists_nb``,
+no rejection records) and the metrics, with what is the same for many combinations
+computed once and kept.
 
 A row's metrics and daily returns equal a single run's exactly: the simulation is
 bit-identical to ``engine.run.backtest.simulate`` and the metrics go through the same
@@ -19,8 +20,7 @@ import numpy as np
 from engine.config import BacktestConfig
 from engine.data import MarketData
 from engine.execution.shared_data import DataRef, attach_market_data
-from engine.kernels.simulate_nb import Market
-from engine.kernels.sweep_nb import buy_lists_nb, last_close_table_nb, simulate_sparse_nb
+from engine.kernels.simulate_nb import Market, buy_lists_nb, simulate_lists_nb
 from engine.progress import TaskContext
 from engine.results.metrics import daily_returns
 from engine.run.backtest import _tiny_market, run_metrics
@@ -37,12 +37,11 @@ Outcome = tuple[dict[str, object], np.ndarray]
 @dataclass
 class DataState:
     """What this process keeps for the market data it last evaluated combinations on: the
-    bars, the kernels' market planes and last-close table, and the last indicators."""
+    bars, the kernels' market planes, and the last indicators."""
 
     prices: np.ndarray
     bars: Bars
     market: Market
-    last_close: np.ndarray
     indicator: tuple[Strategy, Hashable, tuple[np.ndarray, ...]] | None = None
     #: Buy lists and sell signals of the last indicators, by side, start and parameters.
     sides: dict[Hashable, object] = field(default_factory=dict)
@@ -57,8 +56,7 @@ def data_state(data: MarketData) -> DataState:
     prices = data.arrays.prices
     if _STATE and _STATE[0].prices is prices:
         return _STATE[0]
-    state = DataState(prices, bars_of(data), market_of(data),
-                      last_close_table_nb(data.close, data.tradable))
+    state = DataState(prices, bars_of(data), market_of(data))
     _STATE[:] = [state]
     return state
 
@@ -92,6 +90,11 @@ def indicators_of(data: MarketData, state: DataState, strategy: Strategy,
 BuyLists = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
+def _buy_lists(data: MarketData, buy: np.ndarray, score: np.ndarray) -> BuyLists:
+    """``buy_lists_nb`` over every stock column."""
+    return buy_lists_nb(buy, score, data.start_index, 0, data.n_stocks)
+
+
 def signals_of(data: MarketData, state: DataState, strategy: Strategy,
                config: BacktestConfig, indicators: tuple[np.ndarray, ...]
                ) -> tuple[BuyLists, np.ndarray]:
@@ -103,15 +106,14 @@ def signals_of(data: MarketData, state: DataState, strategy: Strategy,
     sell_params = getattr(strategy, "sell_params", None)
     if buy_params is None or sell_params is None:
         signals = strategy.signals(indicators, state.bars, data.start_index, params)
-        return buy_lists_nb(signals.buy, signals.score, data.start_index), signals.sell
+        return _buy_lists(data, signals.buy, signals.score), signals.sell
     buy_key = ("buy", data.start_index, *(params[name] for name in buy_params))
     sell_key = ("sell", data.start_index, *(params[name] for name in sell_params))
     lists, sell = state.sides.get(buy_key), state.sides.get(sell_key)
     if lists is None or sell is None:
         signals = strategy.signals(indicators, state.bars, data.start_index, params)
         if lists is None:
-            lists = state.sides[buy_key] = buy_lists_nb(signals.buy, signals.score,
-                                                        data.start_index)
+            lists = state.sides[buy_key] = _buy_lists(data, signals.buy, signals.score)
         if sell is None:
             sell = state.sides[sell_key] = signals.sell
     return lists, sell  # type: ignore[return-value]
@@ -122,14 +124,13 @@ def simulate_fast(data: MarketData, state: DataState, config: BacktestConfig,
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(equity, positions_value, fills) of ``config`` from its buy lists and sell
     signals: bit-identical to ``engine.run.backtest.simulate``'s."""
-    ptr, stock, key = lists
     per_stock = config.capital_mode == "per_stock"
     cash0 = (config.initial_capital / data.n_stocks if per_stock
              else config.initial_capital)
-    return simulate_sparse_nb(state.market, costs_of(data, config), state.last_close, ptr,
-                              stock, key, sell, data.start_index, per_stock,
-                              config.fill == "close", cash0, config.position_pct,
-                              config.max_positions, config.price_limits, exits_of(config))
+    return simulate_lists_nb(state.market, costs_of(data, config), lists, sell,
+                             data.start_index, per_stock, config.fill == "close", cash0,
+                             config.position_pct, config.max_positions, config.price_limits,
+                             exits_of(config))
 
 
 def evaluate(data: MarketData, state: DataState, config: BacktestConfig, lists: BuyLists,
@@ -168,8 +169,7 @@ def warm_up_sweep() -> None:
     the workers, so that they only load them (numba's cache is not safe to fill from
     several processes at once)."""
     data = _tiny_market()
-    state = DataState(data.arrays.prices, bars_of(data), market_of(data),
-                      last_close_table_nb(data.close, data.tradable))
+    state = DataState(data.arrays.prices, bars_of(data), market_of(data))
     strategy = STRATEGIES["rsi"]
     for mode, fill in itertools.product(("shared", "per_stock"), ("next_open", "close")):
         config = BacktestConfig(period=5, capital_mode=mode, fill=fill, initial_capital=1e5,
@@ -178,5 +178,5 @@ def warm_up_sweep() -> None:
         signals = strategy.signals(strategy.indicators(state.bars, params), state.bars,
                                    data.start_index, params)
         simulate_fast(data, state, config,
-                      buy_lists_nb(signals.buy, signals.score, data.start_index),
+                      _buy_lists(data, signals.buy, signals.score),
                       signals.sell)
