@@ -338,7 +338,7 @@ def buy_lists_nb(buy: np.ndarray, score: np.ndarray, start_index: int, col_start
     return ptr, stock, key
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _insert_nb(held, n_held, s):
     """Insert stock ``s`` into the ascending ``held[:n_held]``; return the new length."""
     j = n_held
@@ -349,7 +349,7 @@ def _insert_nb(held, n_held, s):
     return n_held + 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _queue_sells_nb(t, order_day, market, sell, exits, pos, held, n_held):
     """Turn row ``t``'s sell signals and exits of the held stocks into orders for
     ``order_day``. With exits on, a held stock's bar first moves its peak (and trailing
@@ -377,7 +377,7 @@ def _queue_sells_nb(t, order_day, market, sell, exits, pos, held, n_held):
             pos.exit_reason[s] = reason
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _collect_buys_nb(t, ptr, stock, key, pos, order_stock, order_key):
     """Row ``t``'s buy signals of stocks not held (incl. pending sells), in index order."""
     n = 0
@@ -405,7 +405,7 @@ def _sort_orders_nb(order_stock, order_key, n):
         order_key[j] = key
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _run_sells_nb(t, market, costs, fill_close, price_limits, col_start, per_stock, pos,
                   cash, held, n_held, fills, rejections, counts, record_rejections):
     """Attempt every pending sell on row ``t`` (held stocks in index order); sold stocks
@@ -438,7 +438,7 @@ def _run_sells_nb(t, market, costs, fill_close, price_limits, col_start, per_sto
     return kept
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _open_nb(t, s, shares, price, market, exits, pos):
     """Position state of a buy of ``shares`` at ``price`` on row ``t``."""
     pos.shares[s] = shares
@@ -450,7 +450,7 @@ def _open_nb(t, s, shares, price, market, exits, pos):
         pos.trail[s] = trail_level_nb(pos.peak[s], exits)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _run_buys_nb(t, n_orders, order_stock, order_key, market, costs, exits, fill_close,
                  price_limits, col_start, per_stock, target, max_positions, pos, cash,
                  held, n_held, fills, rejections, counts, record_rejections):
@@ -500,7 +500,7 @@ def _run_buys_nb(t, n_orders, order_stock, order_key, market, costs, exits, fill
     return n_held
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _value_nb(t, d, market, pos, cash, held, n_held, col_start, per_stock, out, cash_hist,
               pv_hist, histories):
     """Row ``t``'s valuation at the last known close, stored in run day ``d`` of ``out``
