@@ -131,12 +131,12 @@ def estimate_rsi_seconds(data: MarketData) -> float:
 def estimate_combo_seconds(data: MarketData, capital_mode: str) -> float:
     """Single-core seconds of one combination's signals, simulation and metrics.
 
-    A per-stock simulation keeps a cash and a value history per sleeve (and adds them
-    up), several times the work of the shared pool's single history.
+    A per-stock simulation values every sleeve every day and trades far more, several
+    times the work of the shared pool's (which visits only its held stocks).
     """
     run_cells = (data.tradable.shape[0] - data.start_index) * data.n_stocks
-    simulate = (parallel.COST_SIMULATE_PER_STOCK if capital_mode == "per_stock"
-                else parallel.COST_SIMULATE_SHARED)
+    simulate = (parallel.COST_SWEEP_SIMULATE_PER_STOCK if capital_mode == "per_stock"
+                else parallel.COST_SWEEP_SIMULATE_SHARED)
     return (data.tradable.size * parallel.COST_SIGNALS + run_cells * simulate
             + parallel.COST_COMBO_METRICS)
 
