@@ -213,3 +213,29 @@ def test_a_sweep_over_a_files_parameters_on_a_dask_cluster(tmp_path: Path) -> No
     finally:
         cluster.shutdown_clusters()
     pd.testing.assert_frame_equal(local.table, remote.table, check_exact=True)
+
+
+def test_a_strategy_that_runs_past_a_cancel_stops_and_leaves_no_hung_host(
+        tmp_path: Path) -> None:
+    import threading
+
+    from engine.errors import Cancelled
+    from engine.execution import jobs
+
+    path = _file(tmp_path, """
+        import time
+        NAME, PARAMS = "sleeper", {}
+        def signals(bars, params):
+            time.sleep(600)
+    """)
+    cancel = threading.Event()
+
+    def cancel_once_it_computes(stage: str, *_: object) -> None:
+        if stage == "indicators":  # the strategy's own code is running
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        jobs.run(_config(path), progress=cancel_once_it_computes, cancel=cancel)
+    # The host that hung in the user's code was stopped; the next run gets a fresh one.
+    good = _config("ma_cross")
+    assert jobs.run(good).result.metrics == run_backtest(good).metrics
