@@ -45,11 +45,17 @@ def drawdown_stats(equity: np.ndarray, dates: np.ndarray) -> dict[str, object]:
     trough = int(np.argmin(dd))
     # The drawdown starts at the last day at the running high before the trough.
     peak = int(np.flatnonzero(dd[: trough + 1] == 0)[-1])
-    longest = longest_run(dd < 0)
+    return drawdown_figures(float(dd[trough]), peak, trough, longest_run(dd < 0), dates)
+
+
+def drawdown_figures(max_drawdown: float, peak: int, trough: int, longest: int,
+                     dates: np.ndarray) -> dict[str, object]:
+    """``drawdown_stats`` from the deepest drawdown, its peak and trough days and the
+    longest run of days under water."""
     return {
-        "max_drawdown": float(dd[trough]),
-        "max_drawdown_peak": str(dates[peak]) if dd[trough] < 0 else None,
-        "max_drawdown_trough": str(dates[trough]) if dd[trough] < 0 else None,
+        "max_drawdown": max_drawdown,
+        "max_drawdown_peak": str(dates[peak]) if max_drawdown < 0 else None,
+        "max_drawdown_trough": str(dates[trough]) if max_drawdown < 0 else None,
         "max_drawdown_duration_days": longest,
     }
 
@@ -58,13 +64,21 @@ def return_stats(equity: np.ndarray, initial_capital: float,
                  risk_free_rate: float = 0.0) -> dict[str, float]:
     """Total return, CAGR, volatility, Sharpe and Sortino of SPEC §7."""
     r = daily_returns(equity, initial_capital)
-    n = r.size
-    final = float(equity[-1])
-    std = float(np.std(r, ddof=1)) if n > 1 else math.nan
-    daily_rf = risk_free_rate / TRADING_DAYS
-    excess = float(np.mean(r)) - daily_rf
+    std = float(np.std(r, ddof=1)) if r.size > 1 else math.nan
     # Downside below the risk-free rate, as empyrical measures it (r - 0.0 is r exactly).
-    downside = math.sqrt(float(np.mean(np.minimum(r - daily_rf, 0.0) ** 2)))
+    downside = float(np.mean(np.minimum(r - risk_free_rate / TRADING_DAYS, 0.0) ** 2))
+    return return_figures(float(equity[-1]), r.size, float(np.mean(r)), std, downside,
+                          initial_capital, risk_free_rate)
+
+
+def return_figures(final: float, n: int, mean: float, std: float,
+                   downside_mean_square: float, initial_capital: float,
+                   risk_free_rate: float = 0.0) -> dict[str, float]:
+    """``return_stats`` from the final equity, the number of daily returns, their mean
+    and standard deviation (ddof=1) and the mean square of their part below the daily
+    risk-free rate."""
+    excess = mean - risk_free_rate / TRADING_DAYS
+    downside = math.sqrt(downside_mean_square)
     return {
         "total_return": final / initial_capital - 1.0,
         "cagr": (final / initial_capital) ** (TRADING_DAYS / n) - 1.0,
@@ -87,15 +101,23 @@ def trade_stats(trades: pd.DataFrame) -> dict[str, float]:
 def closed_trade_stats(pnl: np.ndarray, returns: np.ndarray,
                        bars_held: np.ndarray) -> dict[str, float]:
     """``trade_stats`` from the closed round trips' columns, in the trades table's order."""
-    gross_profit = float(pnl[pnl > 0].sum())
-    gross_loss = float(-pnl[pnl < 0].sum())
     n = int(pnl.size)
+    return trade_figures(n, int((pnl > 0).sum()), float(pnl[pnl > 0].sum()),
+                         float(-pnl[pnl < 0].sum()),
+                         float(np.mean(returns)) if n else math.nan,
+                         float(np.mean(bars_held)) if n else math.nan)
+
+
+def trade_figures(n: int, wins: int, gross_profit: float, gross_loss: float,
+                  mean_return: float, mean_bars_held: float) -> dict[str, float]:
+    """``closed_trade_stats`` from the count of closed trades and winners, the gross
+    profit and loss and the mean return and bars held (NaN when there are none)."""
     return {
         "trades": n,
-        "win_rate": _div(float((pnl > 0).sum()), n),
+        "win_rate": _div(float(wins), n),
         "profit_factor": _div(gross_profit, gross_loss),
-        "avg_trade_return": float(np.mean(returns)) if n else math.nan,
-        "avg_bars_held": float(np.mean(bars_held)) if n else math.nan,
+        "avg_trade_return": mean_return,
+        "avg_bars_held": mean_bars_held,
     }
 
 
@@ -116,13 +138,23 @@ def fill_cost_stats(shares: np.ndarray, price: np.ndarray, commission: np.ndarra
                     tax: np.ndarray, transfer_fee: np.ndarray, equity: np.ndarray,
                     positions_value: np.ndarray) -> dict[str, float]:
     """``cost_stats`` from the fills' columns, in execution order."""
-    notional = float(np.sum(shares * price)) if shares.size else 0.0
+    return cost_figures(float(np.sum(shares * price)) if shares.size else 0.0,
+                        float(np.sum(commission)) if commission.size else 0.0,
+                        float(np.sum(tax)) if tax.size else 0.0,
+                        float(np.sum(transfer_fee)) if transfer_fee.size else 0.0,
+                        float(np.mean(equity)), float(np.mean(positions_value / equity)))
+
+
+def cost_figures(notional: float, commission: float, tax: float, transfer_fee: float,
+                 mean_equity: float, exposure: float) -> dict[str, float]:
+    """``fill_cost_stats`` from the traded notional, the costs' totals, the mean equity
+    and the exposure."""
     return {
-        "total_commission": float(np.sum(commission)) if commission.size else 0.0,
-        "total_tax": float(np.sum(tax)) if tax.size else 0.0,
-        "total_transfer_fee": float(np.sum(transfer_fee)) if transfer_fee.size else 0.0,
-        "turnover": _div(notional, float(np.mean(equity))),
-        "exposure": float(np.mean(positions_value / equity)),
+        "total_commission": commission,
+        "total_tax": tax,
+        "total_transfer_fee": transfer_fee,
+        "turnover": _div(notional, mean_equity),
+        "exposure": exposure,
     }
 
 
@@ -148,15 +180,28 @@ def relative_stats(returns: np.ndarray, benchmark_returns: np.ndarray,
     raw_r, raw_b = np.asarray(returns, float), np.asarray(benchmark_returns, float)
     r, b = raw_r - daily_rf, raw_b - daily_rf  # exactly the returns when rf is 0
     spread = b - b.mean()
-    beta = _div(float(np.sum(spread * (r - r.mean()))), float(np.sum(spread * spread)))
     active = raw_r - raw_b
-    tracking = (float(np.std(active, ddof=1)) * math.sqrt(TRADING_DAYS) if r.size > 1
-                else math.nan)
+    return relative_figures(float(r.mean()), float(b.mean()),
+                            float(np.sum(spread * (r - r.mean()))),
+                            float(np.sum(spread * spread)),
+                            float(np.std(active, ddof=1)) if r.size > 1 else math.nan,
+                            float(np.mean(active)))
+
+
+def relative_figures(mean: float, benchmark_mean: float, covariance: float,
+                     variance: float, active_std: float, active_mean: float
+                     ) -> dict[str, float]:
+    """``relative_stats`` from the means of the returns and the benchmark's (net of the
+    risk-free rate), the sums of their co-deviations and of the benchmark's squared
+    deviations, and the standard deviation (ddof=1; NaN for one day) and mean of the
+    active returns."""
+    beta = _div(covariance, variance)
+    tracking = active_std * math.sqrt(TRADING_DAYS)
     return {
         "beta": beta,
-        "alpha": (float(r.mean()) - beta * float(b.mean())) * TRADING_DAYS,
+        "alpha": (mean - beta * benchmark_mean) * TRADING_DAYS,
         "tracking_error": tracking,
-        "information_ratio": _div(float(np.mean(active)) * TRADING_DAYS, tracking),
+        "information_ratio": _div(active_mean * TRADING_DAYS, tracking),
     }
 
 
@@ -165,19 +210,30 @@ def summary_metrics(dates: np.ndarray, equity: np.ndarray, initial_capital: floa
                     risk_free_rate: float = 0.0) -> dict[str, object]:
     """``compute_metrics`` from the trade and cost statistics already computed (the
     parameter-sweep path, which never builds tables) and the benchmark's equity per day."""
+    return combine_metrics(
+        return_stats(equity, initial_capital, risk_free_rate),
+        drawdown_stats(equity, dates), float(drawdown(equity).min()), trades, costs,
+        relative_stats(daily_returns(equity, initial_capital),
+                       daily_returns(np.asarray(benchmark, float), initial_capital),
+                       risk_free_rate),
+        float(benchmark[-1]) / initial_capital - 1.0, int(equity.size), float(equity[-1]))
+
+
+def combine_metrics(returns: dict[str, float], drawdowns: dict[str, object],
+                    deepest: float, trades: dict[str, float], costs: dict[str, float],
+                    relative: dict[str, float], benchmark_return: float, days: int,
+                    final_equity: float) -> dict[str, object]:
+    """The flat dict of SPEC §7, in its order, from the statistics' parts, the deepest
+    drawdown (for the Calmar ratio) and the benchmark's total return."""
     out: dict[str, object] = {}
-    returns = return_stats(equity, initial_capital, risk_free_rate)
     out.update(returns)
-    out.update(drawdown_stats(equity, dates))
-    out["calmar"] = _div(returns["cagr"], abs(float(drawdown(equity).min())))
+    out.update(drawdowns)
+    out["calmar"] = _div(returns["cagr"], abs(deepest))
     out.update(trades)
     out.update(costs)
-    benchmark_return = float(benchmark[-1]) / initial_capital - 1.0
     out["benchmark_total_return"] = benchmark_return
     out["excess_return"] = returns["total_return"] - benchmark_return
-    out.update(relative_stats(daily_returns(equity, initial_capital),
-                              daily_returns(np.asarray(benchmark, float), initial_capital),
-                              risk_free_rate))
-    out["days"] = int(equity.size)
-    out["final_equity"] = float(equity[-1])
+    out.update(relative)
+    out["days"] = days
+    out["final_equity"] = final_equity
     return out

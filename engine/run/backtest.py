@@ -22,11 +22,12 @@ from engine.config import BacktestConfig
 from engine.data import PLANES, AlignedArrays, MarketData, load_market_data
 from engine.errors import Cancelled
 from engine.execution import parallel
+from engine.kernels.metrics_nb import FIGURES, run_figures_nb
 from engine.kernels.simulate_nb import simulate_per_stock_nb, simulate_shared_nb, sum_sleeves_nb
 from engine.progress import STAGES, CancelToken, LocalContext, Progress, ProgressSink
+from engine.results import metrics
 from engine.results import tables as results
 from engine.results.arrow_columns import record_batch
-from engine.results.metrics import closed_trade_stats, drawdown, fill_cost_stats, summary_metrics
 from engine.run.benchmark_curve import benchmark_curve
 from engine.run.column_pass import ChunkRecords, column_pass
 from engine.run.kernel_inputs import costs_of, exits_of, market_of
@@ -107,27 +108,38 @@ def simulate(data: MarketData, config: BacktestConfig, score: np.ndarray, buy: n
 
 def run_metrics(config: BacktestConfig, data: MarketData, equity: np.ndarray,
                 positions_value: np.ndarray, fill_records: np.ndarray, benchmark: np.ndarray,
-                trades: dict[str, np.ndarray] | None = None) -> dict[str, object]:
-    """Every metric of SPEC §7 from the simulation's arrays and fill records.
+                returns_out: np.ndarray | None = None) -> dict[str, object]:
+    """Every metric of SPEC §7 from the simulation's arrays and fill records (and the
+    daily returns into ``returns_out`` when given, float32 or float64).
 
     Runs and parameter sweeps both use it, so a sweep's row equals the run's metrics
-    exactly. ``trades`` are the ``results.trade_arrays`` of the fills, if already known.
+    exactly. The reductions come from ``metrics_nb.run_figures_nb`` (numpy's sums bit
+    for bit, without the GIL; the closed trades taken in the trades table's order), the
+    formulas from ``engine.results.metrics``, as ``compute_metrics`` does from tables.
     """
-    if trades is None:
-        trades = results.trade_arrays(fill_records, data.close, data.tradable)
-    # Closed trades in the trades table's order.
-    order = results.trade_order(trades)
-    closed = order[~trades["open"][order]]
-    trade_part = closed_trade_stats(trades["pnl"][closed], trades["return"][closed],
-                                    trades["bars_held"][closed])
-    # Contiguous copies, as in the fills table: numpy sums unaligned record fields in
-    # buffered blocks, which rounds differently.
-    shares, price, commission, tax, fee = (
-        np.ascontiguousarray(fill_records[name])
-        for name in ("shares", "price", "commission", "tax", "transfer_fee"))
-    cost_part = fill_cost_stats(shares, price, commission, tax, fee, equity, positions_value)
-    return summary_metrics(data.run_dates, equity, config.initial_capital, trade_part,
-                           cost_part, benchmark, config.risk_free_rate)
+    initial = config.initial_capital
+    out = np.empty(equity.size) if returns_out is None else returns_out
+    f = run_figures_nb(equity, positions_value, fill_records, data.tradable,
+                       np.asarray(benchmark, float), initial,
+                       config.risk_free_rate / metrics.TRADING_DAYS, out)
+    fig = dict(zip(FIGURES, f.tolist(), strict=True))
+    n, trades = equity.size, int(fig["trades"])
+    trough, peak = int(fig["trough"]), int(fig["peak"])
+    return metrics.combine_metrics(
+        metrics.return_figures(fig["final"], n, fig["mean_return"], fig["std_return"],
+                               fig["downside_mean_square"], initial, config.risk_free_rate),
+        metrics.drawdown_figures(fig["max_drawdown"], peak, trough,
+                                 int(fig["longest_drawdown"]), data.run_dates),
+        fig["max_drawdown"],
+        metrics.trade_figures(trades, int(fig["wins"]), fig["gross_profit"],
+                              fig["gross_loss"], fig["mean_trade_return"],
+                              fig["mean_bars_held"]),
+        metrics.cost_figures(fig["notional"], fig["commission"], fig["tax"],
+                             fig["transfer_fee"], fig["mean_equity"], fig["exposure"]),
+        metrics.relative_figures(fig["mean_excess"], fig["mean_benchmark_excess"],
+                                 fig["covariance"], fig["variance"], fig["std_active"],
+                                 fig["mean_active"]),
+        float(benchmark[-1]) / initial - 1.0, n, fig["final"])
 
 
 def build_result(config: BacktestConfig, data: MarketData, sim: tuple[np.ndarray, ...],
@@ -138,11 +150,10 @@ def build_result(config: BacktestConfig, data: MarketData, sim: tuple[np.ndarray
     bench = benchmark_curve(data, config)
     equity_table = record_batch({
         "date": results.date_column(data.run_dates), "equity": equity, "cash": cash,
-        "positions_value": value, "drawdown": drawdown(equity), "benchmark": bench,
+        "positions_value": value, "drawdown": metrics.drawdown(equity), "benchmark": bench,
     })
     trade_columns = results.trade_arrays(fill_records, data.close, data.tradable)
-    metrics = run_metrics(config, data, equity, value, fill_records, bench,
-                          trade_columns)
+    figures = run_metrics(config, data, equity, value, fill_records, bench)
     tables = {
         "equity": equity_table,
         "fills": results.fills_table(fill_records, dates, data.codes),
@@ -151,7 +162,7 @@ def build_result(config: BacktestConfig, data: MarketData, sim: tuple[np.ndarray
         "excluded": results.excluded_table(data.excluded),
     }
     return results.BacktestResult(config=config, codes=data.codes, tables=tables,
-                                  metrics=metrics, timings=timings,
+                                  metrics=figures, timings=timings,
                                   fingerprint=data.fingerprint, warnings=data.warnings)
 
 

@@ -22,7 +22,6 @@ from engine.data import MarketData
 from engine.execution.shared_data import DataRef, attach_market_data
 from engine.kernels.simulate_nb import Market, buy_lists_nb, simulate_lists_nb
 from engine.progress import TaskContext
-from engine.results.metrics import daily_returns
 from engine.run.backtest import _tiny_market, run_metrics
 from engine.run.kernel_inputs import costs_of, exits_of, market_of
 from engine.strategies.base import Bars, Strategy, bars_of
@@ -137,8 +136,8 @@ def evaluate(data: MarketData, state: DataState, config: BacktestConfig, lists: 
              sell: np.ndarray, benchmark: np.ndarray) -> Outcome:
     """One combination's metrics and daily returns (float32) from its signals."""
     equity, value, fills = simulate_fast(data, state, config, lists, sell)
-    returns = daily_returns(equity, config.initial_capital).astype(np.float32)
-    return run_metrics(config, data, equity, value, fills, benchmark), returns
+    returns = np.empty(equity.size, np.float32)
+    return run_metrics(config, data, equity, value, fills, benchmark, returns), returns
 
 
 def sweep_task(payload: tuple[DataRef | MarketData, BacktestConfig, Strategy,
