@@ -56,11 +56,13 @@ class Executor(Protocol):
 
 @dataclass(frozen=True)
 class LocalExecutor:
-    """This process (``workers == 1``) or the shared warm spawn pool (created with
-    ``setup`` if it is not running; see ``engine.execution.parallel.WorkerSetup``)."""
+    """This process (``workers == 1``; on ``threads`` threads when more than one) or the
+    shared warm spawn pool (created with ``setup`` if it is not running; see
+    ``engine.execution.parallel.WorkerSetup``)."""
 
     n_workers: int
     setup: parallel.WorkerSetup
+    threads: int = 1
 
     @property
     def workers(self) -> int:
@@ -88,7 +90,8 @@ class LocalExecutor:
     def map(self, tasks: Sequence[Task], sink: ProgressSink,
             cancel: CancelToken | None) -> tuple[list[Any], MapStats]:
         """Run the tasks (see ``engine.execution.parallel.run_tasks``)."""
-        return parallel.run_tasks(tasks, self.n_workers, sink, cancel, self.setup)
+        return parallel.run_tasks(tasks, self.n_workers, sink, cancel, self.setup,
+                                  self.threads)
 
 
 def executor_for(workers: str | int, serial_seconds: float, n_units: int,

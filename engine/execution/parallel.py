@@ -147,16 +147,63 @@ def run_workers(config: BacktestConfig, data: MarketData) -> int:
 
 
 def run_tasks(tasks: Sequence[Task], n_workers: int, sink: ProgressSink,
-              cancel: CancelToken | None, setup: WorkerSetup) -> tuple[list[Any], MapStats]:
-    """Results of ``tasks`` in order: one after another here, or on the shared pool
-    (created with ``setup`` if it is not running)."""
+              cancel: CancelToken | None, setup: WorkerSetup,
+              threads: int = 1) -> tuple[list[Any], MapStats]:
+    """Results of ``tasks`` in order: one after another here (on ``threads`` threads of
+    this process when more than one: tasks whose work releases the GIL), or on the
+    shared pool (created with ``setup`` if it is not running)."""
     if n_workers > 1:
         return shared_pool(n_workers, setup).map(tasks, n_workers, sink, cancel)
+    if threads > 1 and len(tasks) > 1:
+        return _run_threaded(tasks, threads, sink, cancel), MapStats(workers=1)
     results, offset, total = [], 0, sum(t.units for t in tasks)
     for task in tasks:
         results.append(task.fn(task.payload, LocalContext(sink, cancel, offset, total)))
         offset += task.units
     return results, MapStats(workers=1)
+
+
+class _ThreadContext(LocalContext):
+    """``TaskContext`` of one of several tasks on threads of this process: progress is
+    the units done by all of them together."""
+
+    def __init__(self, sink: ProgressSink, cancel: CancelToken | None, done: list[int],
+                 index: int, total: int, lock: threading.Lock) -> None:
+        super().__init__(sink, cancel, 0, total)
+        self.done, self.index, self.lock = done, index, lock
+
+    def report(self, stage: str, done: int, total: int, force: bool = False) -> None:
+        """Record this task's count; forward the sum of all tasks' (throttled)."""
+        with self.lock:
+            self.done[self.index] = done
+            if self._throttle.ready(force):
+                self.sink(stage, sum(self.done), self.grand_total or total, None)
+
+
+def _run_threaded(tasks: Sequence[Task], threads: int, sink: ProgressSink,
+                  cancel: CancelToken | None) -> list[Any]:
+    """Every task's value in task order, the tasks taken in order by ``threads`` threads.
+    A failure stops the tasks not yet started and is raised once the running ones end."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    lock, done = threading.Lock(), [0] * len(tasks)
+    total = sum(t.units for t in tasks)
+    with ThreadPoolExecutor(min(threads, len(tasks)), "engine-task") as pool:
+        futures = [pool.submit(task.fn, task.payload,
+                               _ThreadContext(sink, cancel, done, i, total, lock))
+                   for i, task in enumerate(tasks)]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def cpu_threads() -> int:
+    """Threads a job may run on in this process: one per core this process may use."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return worker_cap(cores or os.cpu_count() or 1)
 
 
 def pool_timings(stats: MapStats) -> dict[str, float]:

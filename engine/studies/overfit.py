@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -22,7 +23,7 @@ import numpy as np
 #: Euler-Mascheroni constant, in the expected maximum of N standard normals.
 EULER_GAMMA = 0.5772156649015329
 _NORMAL = NormalDist()
-#: Splits evaluated per block of the CSCV loop (bounds memory: splits x combinations).
+#: The fewest splits worth a thread of their own.
 _SPLITS_PER_BLOCK = 1024
 
 
@@ -106,18 +107,6 @@ class Overfitting:
     n_blocks: int
 
 
-def _sharpe_scores(total: np.ndarray, squares: np.ndarray, count: int) -> np.ndarray:
-    """``sum / sqrt(count * sum_sq - sum^2)``: the Sharpe ratio of ``count`` returns times
-    ``sqrt(count - 1)``, the same factor for every cell, so it ranks combinations exactly
-    as their Sharpe ratios do; NaN where the returns do not vary. Computed in place."""
-    spread = np.multiply(squares, float(count))
-    spread -= total * total
-    with np.errstate(invalid="ignore"):
-        np.sqrt(spread, out=spread)
-    spread[~(spread > 0)] = np.nan
-    return np.divide(total, spread, out=spread)
-
-
 def probability_of_overfitting(returns: np.ndarray, n_blocks: int = 16) -> Overfitting:
     """PBO of the combinations whose daily returns are the columns of ``returns``.
 
@@ -141,18 +130,34 @@ def probability_of_overfitting(returns: np.ndarray, n_blocks: int = 16) -> Overf
     sums, squares = blocks.sum(axis=1), (blocks**2).sum(axis=1)
     all_sums, all_squares = sums.sum(axis=0), squares.sum(axis=0)
     choose = np.array(list(itertools.combinations(range(n_blocks), n_blocks // 2)))
-    mask = np.zeros((len(choose), n_blocks))
-    mask[np.arange(len(choose))[:, None], choose] = 1.0
-    half = size * n_blocks // 2
-    logits = np.empty(len(choose))
-    for a in range(0, len(choose), _SPLITS_PER_BLOCK):
-        m = mask[a:a + _SPLITS_PER_BLOCK]
-        train_sums, train_squares = m @ sums, m @ squares
-        train = _sharpe_scores(train_sums, train_squares, half)
-        test = _sharpe_scores(all_sums - train_sums, all_squares - train_squares, half)
-        best = np.argmax(np.nan_to_num(train, nan=-np.inf), axis=1)
-        chosen = test[np.arange(len(m)), best]
-        below = np.sum(test < chosen[:, None], axis=1)  # NaN compares False: not below
-        w = (below + 1) / (n_combos + 1)
-        logits[a:a + len(m)] = np.log(w / (1 - w))
+    below = _splits_below(choose, np.ascontiguousarray(sums), np.ascontiguousarray(squares),
+                          all_sums, all_squares, size * n_blocks // 2)
+    w = (below + 1) / (n_combos + 1)
+    logits = np.log(w / (1 - w))
     return Overfitting(float(np.mean(logits <= 0)), logits, len(choose), n_blocks)
+
+
+def _splits_below(choose: np.ndarray, sums: np.ndarray, squares: np.ndarray,
+                  all_sums: np.ndarray, all_squares: np.ndarray, count: int) -> np.ndarray:
+    """Per split, the combinations scoring strictly below the in-sample best out of
+    sample (``overfit_nb.split_ranks_nb``; NaN never below), the splits cut into ranges
+    run on this process's threads. A half's score is ``sum / sqrt(count * sum_sq -
+    sum^2)``: its Sharpe ratio times ``sqrt(count - 1)``, the same factor for every
+    cell, so it ranks combinations exactly as their Sharpe ratios do."""
+    from engine.execution.parallel import cpu_threads
+    from engine.kernels.overfit_nb import split_ranks_nb
+
+    below = np.empty(len(choose), np.int64)
+    n_threads = max(1, min(cpu_threads(), len(choose) // _SPLITS_PER_BLOCK))
+    edges = np.linspace(0, len(choose), n_threads + 1).astype(int)
+
+    def run(piece: int) -> None:
+        split_ranks_nb(choose, sums, squares, all_sums, all_squares, float(count),
+                       int(edges[piece]), int(edges[piece + 1]), below)
+
+    if n_threads == 1:
+        run(0)
+    else:
+        with ThreadPoolExecutor(n_threads, "pbo") as pool:
+            list(pool.map(run, range(n_threads)))
+    return below

@@ -12,6 +12,7 @@ of the same configuration exactly: both go through ``engine.run.backtest.run_met
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from engine.config import BacktestConfig
 from engine.data import MarketData
 from engine.errors import ConfigError, StrategyError
 from engine.execution import parallel
-from engine.execution.executor import batch_sizes, executor_for
+from engine.execution.executor import LocalExecutor, batch_sizes, executor_for
 from engine.execution.pool import Task
 from engine.progress import CancelToken, Progress, ProgressSink
 from engine.results.metrics import TRADING_DAYS
@@ -198,9 +199,14 @@ def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
                             estimate_sweep_seconds(data, len(set(keys.values())), len(valid),
                                                    mode),
                             len(valid), cluster, sink, setup=WORKER_SETUP)
+    if (isinstance(executor, LocalExecutor) and executor.workers == 1
+            and base_config.workers == "auto" and not strategy.checks_lookahead):
+        # No pool: the batches go to this process's threads (the kernels release the
+        # GIL); a user's strategy file runs on one.
+        executor = dataclasses.replace(executor, threads=parallel.cpu_threads())
     try:
         with executor.share(data) as source:
-            workers = executor.workers
+            workers = max(executor.workers, getattr(executor, "threads", 1))
             tasks = _tasks(source, base_config, strategy,
                            [(index, configs[index]) for index, _ in valid], keys, bench,
                            estimate_combo_seconds(data, mode), workers)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import threading
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
@@ -46,23 +47,31 @@ class DataState:
     sides: dict[Hashable, object] = field(default_factory=dict)
 
 
-#: The state of the data this process evaluated last (a worker serves one sweep at a time).
-_STATE: list[DataState] = []
+class _Kept(threading.local):
+    """The state of the data this thread evaluated last (a worker serves one sweep at a
+    time; a sweep in one process may run its batches on several threads, each with its
+    own indicators)."""
+
+    state: DataState | None = None
+
+
+_KEPT = _Kept()
 
 
 def data_state(data: MarketData) -> DataState:
-    """This process's ``DataState`` of ``data`` (made on first use)."""
+    """This thread's ``DataState`` of ``data`` (made on first use)."""
     prices = data.arrays.prices
-    if _STATE and _STATE[0].prices is prices:
-        return _STATE[0]
-    state = DataState(prices, bars_of(data), market_of(data))
-    _STATE[:] = [state]
+    kept = _KEPT.state
+    if kept is not None and kept.prices is prices:
+        return kept
+    state = _KEPT.state = DataState(prices, bars_of(data), market_of(data))
     return state
 
 
 def forget() -> None:
-    """Drop the kept state (the sweep is over)."""
-    _STATE.clear()
+    """Drop this thread's kept state (the sweep is over; the threads that ran its
+    batches end with it)."""
+    _KEPT.state = None
 
 
 def indicators_of(data: MarketData, state: DataState, strategy: Strategy,
