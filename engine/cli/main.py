@@ -58,9 +58,11 @@ def _add_datagen(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--start", default=DEMO_START, help=f"first date (default {DEMO_START})")
     p.add_argument("--end", default=DEMO_END, help=f"last date (default {DEMO_END})")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--layout", choices=("per-stock", "tdx", "qlib", "long", "akshare",
-                                          "tdx-export"),
-                   default="per-stock", help="how to write it (default: one parquet per stock)")
+    p.add_argument("--layout", choices=("per-stock", "tdx", "tdx-install", "qlib", "long",
+                                          "akshare", "tdx-export"),
+                   default="per-stock", help="how to write it (default: one parquet per stock; "
+                   "tdx-install: a TongDaXin installation, unadjusted bars and the ex-rights "
+                   "table)")
     p.set_defaults(func=_cmd_datagen)
 
 
@@ -89,6 +91,9 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--end", default="2100-01-01", help="last date of the run window")
     p.add_argument("--adjust", choices=("forward", "none"), default="forward")
     p.add_argument("--on-bad-stock", choices=("fail", "skip"), default="fail")
+    p.add_argument("--tdx-gbbq", default=None, metavar="PATH",
+                   help="the TongDaXin ex-rights table (gbbq) that adjusts .day bars "
+                   "(default: T0002/hq_cache/gbbq beside vipdoc, if there is one)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
     p.set_defaults(func=_cmd_check)
 
@@ -101,7 +106,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         check_cache_folder(None)
     data = load_market_data(args.data, args.stocks, args.start, args.end, layout=args.layout,
                             adjust=args.adjust, on_bad_stock=args.on_bad_stock,
-                            use_cache=not args.no_cache)
+                            tdx_gbbq=args.tdx_gbbq, use_cache=not args.no_cache)
     run_dates = data.run_dates
     print(f"layout: {layout_title(data.layout)} ({data.layout})")
     print(f"{data.n_stocks} stocks, {run_dates.size} trading days in the window "
