@@ -216,6 +216,7 @@ def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
     timings["sweep"] = time.perf_counter() - t1 - stats.startup_seconds
     timings.update(parallel.pool_timings(stats))
     timings["tasks"] = float(len(tasks))
+    timings["threads"] = float(getattr(executor, "threads", 1))
     timings["indicator_computations"] = float(sum(n for _, n in outcomes))
     t2 = time.perf_counter()
     table = _table(checked, axes, strategy, configs, outcomes)
