@@ -53,13 +53,14 @@ COST_INDICATORS = 12e-9
 COST_SIGNALS = 1e-9
 COST_SIMULATE_PER_STOCK = 30e-9
 #: A sweep combination's simulation (buy lists, no rejection records: measured 0.22 ms
-#: shared, 1.8 ms per stock on the 500-stock x 3-year headline) and metrics (0.07 ms
-#: with ``metrics_nb``, the Python around it included; a per-stock combination's many
-#: trades add more, counted in its per-cell cost, which is rounded up: per-stock sweeps
-#: are the ones that need the workers).
+#: shared, 1.8 ms per stock on the 500-stock x 3-year headline) and metrics (0.3 ms
+#: before ``metrics_nb``, 0.07 ms since, the Python around it included; kept at 0.3 ms,
+#: which keeps small sweeps' batches small enough to spread over the workers; a
+#: per-stock combination's many trades add more, counted in its per-cell cost, which is
+#: rounded up: per-stock sweeps are the ones that need the workers).
 COST_SWEEP_SIMULATE_SHARED = 0.6e-9
 COST_SWEEP_SIMULATE_PER_STOCK = 14e-9
-COST_COMBO_METRICS = 0.07e-3
+COST_COMBO_METRICS = 0.3e-3
 #: Seconds to start a pool from cold (spawn, import, load kernels) on a few cores, and
 #: the fixed cost of one run on a warm pool (dispatch, attach, shared-memory set-up).
 COLD_START_SECONDS = 2.5

@@ -193,17 +193,20 @@ def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
     capitals = {float(c.initial_capital) for c in configs.values()}
     bench = {c: benchmark_curve(data, base_config, c) for c in capitals}
     mode = base_config.capital_mode
-    warm_up_sweep()
+    if cluster is not None:
+        warm_up_sweep()  # before its workers start and load the kernels
     t1 = time.perf_counter()
     executor = executor_for(base_config.workers,
                             estimate_sweep_seconds(data, len(set(keys.values())), len(valid),
                                                    mode),
                             len(valid), cluster, sink, setup=WORKER_SETUP)
-    if (isinstance(executor, LocalExecutor) and executor.workers == 1
-            and base_config.workers == "auto" and not strategy.checks_lookahead):
-        # No pool: the batches go to this process's threads (the kernels release the
-        # GIL); a user's strategy file runs on one.
-        executor = dataclasses.replace(executor, threads=parallel.cpu_threads())
+    if isinstance(executor, LocalExecutor) and executor.workers == 1:
+        if base_config.workers == "auto" and not strategy.checks_lookahead:
+            # No pool: the batches go to this process's threads (the kernels release
+            # the GIL; numba compiles under one lock); a user's strategy file runs on one.
+            executor = dataclasses.replace(executor, threads=parallel.cpu_threads())
+    else:
+        warm_up_sweep()  # compiled here once, before the pool's workers load them
     try:
         with executor.share(data) as source:
             workers = max(executor.workers, getattr(executor, "threads", 1))
