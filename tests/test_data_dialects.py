@@ -134,10 +134,10 @@ def test_nothing_usable_says_what_the_folder_holds_and_why(tmp_path: Path) -> No
     assert "\n" not in message
     assert message.startswith(f"no usable stock in {tmp_path}: it holds 3 CSV files without a "
                               "date column (a.csv, b.csv, c.csv); ")
-    assert "1 other files (.docx), not data files (notes.docx)" in message
-    assert ("1 parquet files not named by a stock code and without a code column "
+    assert "1 other file (.docx), not a data file (notes.docx)" in message
+    assert ("1 parquet file not named by a stock code and without a code column "
             "(prices.parquet)") in message
-    assert "1 subfolder(s) not searched (old)" in message
+    assert "1 subfolder not searched (old)" in message
 
 
 def test_folder_of_only_indices_says_so(tmp_path: Path) -> None:

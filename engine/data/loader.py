@@ -29,6 +29,7 @@ from engine.data.stocklist import parse_stock_selection, resolve_codes
 from engine.data.validate import validate
 from engine.errors import ConfigError, DataError
 from engine.progress import CancelToken
+from engine.util.log_once import warn_once
 from engine.util.oscompat import tune_allocator
 
 log = logging.getLogger(__name__)
@@ -440,7 +441,7 @@ def _assemble(arrays: AlignedArrays, meta: dict[str, Any], start_day: int, end_d
         warnings.append(f"{len(idle)} stock(s) have no bars in the run window: "
                         + ", ".join(idle[:10]) + (" ..." if len(idle) > 10 else ""))
     for message in meta["warnings"]:
-        log.warning(message)
+        warn_once(log, message)  # every scan and run reloads: said once, not per reload
     return MarketData(
         codes=codes,
         dates=arrays.calendar.astype("datetime64[D]"),

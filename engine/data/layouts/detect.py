@@ -27,6 +27,8 @@ from engine.data.naming import DATA_SUFFIXES, code_from_file_name
 from engine.data.reader import FileTable
 from engine.errors import DataError
 from engine.progress import CancelToken
+from engine.util.log_once import warn_once
+from engine.util.words import counted
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,7 @@ def scan_folder(folder: Path | str, layout: str = "auto") -> FolderScan:
     if not scan.files:
         raise DataError(describe_unusable(folder, listing, scan), file=folder, rule="no stock")
     for message in scan.warnings:
-        log.warning(message)
+        warn_once(log, message)  # every load scans again: said once, not per reload
     return scan
 
 
@@ -118,16 +120,17 @@ def describe_unusable(folder: Path, listing: Listing, scan: FolderScan | None = 
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(Counter(scan.others.values()).items()))
         parts.append(f"{len(scan.others)} {_WHAT[scan.layout]}, all securities that are not "
                      f"A-shares ({kinds})")
-    reasons: dict[str, list[str]] = defaultdict(list)
+    reasons: dict[tuple[str, str], list[str]] = defaultdict(list)
     for path in listing.files:
         reasons[_why_unused(path)].append(path.name)
-    for reason, names in sorted(reasons.items()):
-        parts.append(f"{len(names)} {reason} ({_names(names)})")
+    for (one, many), names in sorted(reasons.items(), key=lambda item: item[0][1]):
+        parts.append(f"{len(names):,} {one if len(names) == 1 else many} ({_names(names)})")
     if listing.dirs:
-        parts.append(f"{len(listing.dirs)} subfolder(s) not searched "
+        parts.append(f"{counted(len(listing.dirs), 'subfolder')} not searched "
                      f"({_names([d.name for d in listing.dirs])})")
     if listing.broken:
-        parts.append(f"{len(listing.broken)} symlink(s) that lead nowhere "
+        parts.append(f"{counted(len(listing.broken), 'symlink')} that "
+                     f"{'leads' if len(listing.broken) == 1 else 'lead'} nowhere "
                      f"({_names(list(listing.broken))})")
     holds = "; ".join(parts) if parts else "nothing"
     return (f"no usable stock in {folder}: it holds {holds}. Use a folder of "
@@ -140,20 +143,25 @@ def _names(names: list[str]) -> str:
     return ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
 
 
-def _why_unused(path: Path) -> str:
-    """Why a top-level file yielded no stock, as a plural phrase ("CSV files without ...")."""
+def _why_unused(path: Path) -> tuple[str, str]:
+    """Why a top-level file yielded no stock, said of one file and of several ("CSV file
+    without ...", "CSV files without ...")."""
     suffix = path.suffix.lower()
-    kind = f"{suffix.lstrip('.')} files" if suffix in (".parquet", ".feather") else "CSV files"
+    kind = f"{suffix.lstrip('.')} file" if suffix in (".parquet", ".feather") else "CSV file"
     if is_stock_list(path):
-        return "stock lists"
+        return "stock list", "stock lists"
     if suffix not in DATA_SUFFIXES:
-        return f"other files ({suffix or 'no extension'}), not data files"
+        other = suffix or "no extension"
+        return (f"other file ({other}), not a data file",
+                f"other files ({other}), not data files")
     if code_from_file_name(path.name) is not None:
-        return f"{kind} named by code but not A-shares"
+        return f"{kind} named by code but not an A-share", f"{kind}s named by code but not A-shares"
     names = layout_long.column_names(path)
     if not names:
-        return f"unreadable {kind}"
+        return f"unreadable {kind}", f"unreadable {kind}s"
     missing = missing_required(map_columns(names))
     if missing:
-        return f"{kind} without a {missing[0]} column"
-    return f"{kind} not named by a stock code and without a code column"
+        return (f"{kind} without a {missing[0]} column",
+                f"{kind}s without a {missing[0]} column")
+    rest = "not named by a stock code and without a code column"
+    return f"{kind} {rest}", f"{kind}s {rest}"
