@@ -52,13 +52,18 @@ def _ensure_venv(extra: str) -> None:
 
 
 def start() -> int:
-    """Install, generate the 500-stock demo universe if missing, launch the workbench."""
+    """Install, generate the 500-stock demo universe if missing, launch the workbench (on
+    the data folder and result shown last time; the demo on the first start)."""
     _ensure_venv("")
     if not (DEMO / "stock_list.txt").exists():
         print("generating the 500-stock demo universe (one time, a few seconds) ...", flush=True)
         subprocess.run([str(_bin("backtest")), "datagen", str(DEMO), *DEMO_ARGS], check=True)
-    return subprocess.run([str(_bin("python")), "-m", "gui.app", "--data", str(DEMO)],
-                          cwd=ROOT).returncode
+    return subprocess.run(workbench_command(), cwd=ROOT).returncode
+
+
+def workbench_command() -> list[str]:
+    """The workbench on the data folder open last time, the demo when there is none."""
+    return [str(_bin("python")), "-m", "gui.app", "--default-data", str(DEMO)]
 
 
 def test(pytest_args: list[str]) -> int:

@@ -99,13 +99,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     make_console_safe()  # its log lines name Chinese stocks; a GBK console must not raise
     parser = argparse.ArgumentParser(prog="backtest-workbench")
     parser.add_argument("--data", type=Path, default=None, help="data folder to open")
+    parser.add_argument("--default-data", type=Path, default=None,
+                        help="data folder to open when none was open last time")
     args = parser.parse_args(argv)
     problem = NO_DISPLAY if not has_display() else missing_system_library()
     if problem is not None:
         print(problem, file=sys.stderr)
         return 1
     app = start_application()
-    window = build_window(args.data)
+    window = build_window(args.data, args.default_data)
     window.show()
     return app.exec()
 
@@ -146,9 +148,10 @@ def _new_application() -> QApplication:
         qInstallMessageHandler(previous)
 
 
-def build_window(data: Path | None = None) -> MainWindow:
-    """The main window, on the data folder ``data`` when given (else the last one used).
-    Uncaught exceptions show in its error panel from then on (``gui.excepthook``)."""
+def build_window(data: Path | None = None, default_data: Path | None = None) -> MainWindow:
+    """The main window, on the data folder ``data`` when given, else the last one used,
+    else ``default_data``. Uncaught exceptions show in its error panel from then on
+    (``gui.excepthook``)."""
     from engine.execution import jobs
 
     # The hosts start while the window imports and builds itself: the data host lists
@@ -160,6 +163,8 @@ def build_window(data: Path | None = None) -> MainWindow:
     window = MainWindow()
     alive = weakref.ref(window)  # the hook must not keep a closed window alive
     install_excepthook(lambda: None if (shown := alive()) is None else shown.errors)
+    if data is None and not window.reopened:
+        data = default_data
     if data is not None:
         window.panel.set_folder(data.resolve())
     return window

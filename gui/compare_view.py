@@ -36,7 +36,8 @@ from engine.results.compare import (
 from engine.results.export import export_comparison
 from engine.results.formatting import METRICS, format_column, format_value
 from engine.results.tables import BacktestResult
-from gui.dialog_folders import EXPORT, ask_save_file
+from engine.util.words import counted
+from gui.dialog_folders import EXPORT, ask_save_file, file_name
 from gui.error_panel import ErrorPanel
 from gui.file_writes import write_file
 from gui.plot_style import (
@@ -186,8 +187,10 @@ class CompareView(QWidget):
         self.plot.enableAutoRange()
         self._fill_metrics()
         self._fill_config()
-        self.summary.setText(f"{len(self.results)} runs; {len(self.differences)} configuration "
-                             f"field(s) differ: {', '.join(self.differences) or 'none'}")
+        fields = counted(len(self.differences), "configuration field")
+        self.summary.setText(f"{counted(len(self.results), 'run')}; {fields} "
+                             f"{'differs' if len(self.differences) == 1 else 'differ'}: "
+                             f"{', '.join(self.differences) or 'none'}")
         self.readout.setText("move the mouse over the chart for values")
         self.export_button.setEnabled(True)
         self._stack.setCurrentWidget(self.canvas)
@@ -295,7 +298,9 @@ class CompareView(QWidget):
         if self.table.empty:
             return None
         if path is None:
-            path = ask_save_file(self, EXPORT, "Export comparison", "comparison.csv",
+            ids = ", ".join(str(run_id) for run_id in self.table["id"])
+            path = ask_save_file(self, EXPORT, "Export comparison",
+                                 file_name("comparison of runs", ids, suffix=".csv"),
                                  "CSV (*.csv)")
             if path is None:
                 return None

@@ -30,6 +30,7 @@ from engine.config import CHOICES, BacktestConfig
 from engine.data.naming import parse_code
 from engine.data.summary import window_problem
 from engine.errors import ConfigError
+from engine.util.words import display_name, index_title
 from gui.date_field import DateField
 from gui.dialog_folders import DATA, ask_folder
 from gui.rule_field import RuleField
@@ -51,9 +52,28 @@ def _spin(lo: float, hi: float, decimals: int = 0, step: float = 1.0) -> QSpinBo
 
 
 def _combo(name: str) -> QComboBox:
+    """A choice of the config field ``name``: its values in their display names
+    (``engine.util.words.DISPLAY_NAMES``), each item's data the value itself."""
     box = QComboBox()
-    box.addItems(list(CHOICES[name]))
+    for value in CHOICES[name]:
+        box.addItem(display_name(name, value), value)
     return box
+
+
+def _choice_field(box: QComboBox) -> _Field:
+    """A combo box's value: the chosen item's data (its text when it has none)."""
+    def get() -> Any:
+        data = box.currentData()
+        return box.currentText() if data is None else data
+
+    def put(value: Any) -> None:
+        index = box.findData(value)
+        if index >= 0:
+            box.setCurrentIndex(index)
+        else:
+            box.setCurrentText(str(value))
+
+    return _Field(box, get, put, box.currentIndexChanged)
 
 
 class _Field:
@@ -88,12 +108,21 @@ def _benchmark_combo() -> QComboBox:
 
 
 def _benchmark_field(box: QComboBox) -> _Field:
+    """The benchmark: None for equal weight, an index's code (its item shows the code with
+    the index's name) or what was typed (a code, a path)."""
     def get() -> str | None:
         text = box.currentText().strip()
+        index = box.findText(text)
+        if index >= 0 and box.itemData(index) is not None:
+            return str(box.itemData(index))
         return None if text in ("", EQUAL_WEIGHT_ITEM) else text
 
     def put(value: str | None) -> None:
-        box.setCurrentText(EQUAL_WEIGHT_ITEM if value is None else value)
+        index = box.findData(value) if value is not None else 0
+        if index >= 0:
+            box.setCurrentIndex(index)
+        else:
+            box.setCurrentText(value or EQUAL_WEIGHT_ITEM)
 
     return _Field(box, get, put, box.currentTextChanged)
 
@@ -104,8 +133,7 @@ def _field(widget: QWidget) -> _Field:
     if isinstance(widget, QSpinBox | QDoubleSpinBox):
         return _Field(widget, widget.value, widget.setValue, widget.valueChanged)
     if isinstance(widget, QComboBox):
-        return _Field(widget, widget.currentText, widget.setCurrentText,
-                      widget.currentTextChanged)
+        return _choice_field(widget)
     if isinstance(widget, QCheckBox):
         return _Field(widget, widget.isChecked, widget.setChecked, widget.toggled)
     if isinstance(widget, DateField):
@@ -388,11 +416,13 @@ class ConfigPanel(QWidget):
         self.folder_info.setText(info)
         combo = self.fields["benchmark"].widget
         assert isinstance(combo, QComboBox)
-        chosen = combo.currentText()
+        chosen = self.fields["benchmark"].get()
         combo.blockSignals(True)
         combo.clear()
-        combo.addItems([EQUAL_WEIGHT_ITEM, *indices])
-        combo.setCurrentText(chosen)
+        combo.addItem(EQUAL_WEIGHT_ITEM)
+        for code in indices:
+            combo.addItem(index_title(code), code)
+        self.fields["benchmark"].put(chosen)
         combo.blockSignals(False)
         benchmark = self.fields["benchmark"].get()
         if codes and benchmark is not None and _lacks(benchmark, codes, indices):

@@ -11,6 +11,7 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from engine.execution import jobs
+from engine.util.words import counted
 from gui.config_panel import ConfigPanel
 from gui.dialog_folders import DATA, remember_folder
 from gui.error_panel import ErrorPanel
@@ -81,15 +82,17 @@ class DataTab(QWidget):
         if folder != self._folder:
             return  # a slower load of a folder the user has since left
         self.scan = scan
+        self.table.export_name = f"stocks of {folder.name}"
         # Until the run window's bars are counted, the table shows no counts.
         self.table.set_data(scan.coverage.drop(columns=["bars_in_window", "warmup_bars"]))
         excluded = scan.excluded
-        unusable = f", {len(excluded)} unusable (see Data tab)" if len(excluded) else ""
-        self.panel.show_folder(list(scan.codes), f"{scan.title}: {len(scan.codes)} stocks, "
+        unusable = f", {len(excluded):,} unusable (see Data tab)" if len(excluded) else ""
+        stocks = counted(len(scan.codes), "stock")
+        self.panel.show_folder(list(scan.codes), f"{scan.title}: {stocks}, "
                                f"{scan.first_date} .. {scan.last_date}{unusable}",
                                scan.indices)
         self._scan_text = "\n".join([
-            f"{scan.folder} — layout: {scan.title} ({scan.layout}); {len(scan.codes)} stocks, "
+            f"{scan.folder} — layout: {scan.title} ({scan.layout}); {stocks}, "
             f"{scan.first_date} .. {scan.last_date}{unusable}",
             *(f"warning: {w}" for w in scan.warnings[:5])])
         self.info.setText(self._scan_text)
@@ -97,7 +100,8 @@ class DataTab(QWidget):
                                 dt.date.fromisoformat(scan.last_date))
         self._count()  # the window as set_coverage left it
         if len(excluded):
-            self.errors.show_error(f"{len(excluded)} file(s) in the folder are unusable",
+            self.errors.show_error(f"{counted(len(excluded), 'file')} in the folder "
+                                   f"{'is' if len(excluded) == 1 else 'are'} unusable",
                                    "\n".join(excluded["reason"]))
 
     def _window(self) -> tuple[dt.date, dt.date] | None:

@@ -11,6 +11,7 @@ from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from engine.results.formatting import format_value
+from engine.util.words import index_title
 from gui.plot_style import (
     BENCHMARK,
     DRAWDOWN,
@@ -71,7 +72,8 @@ class EquityChart(QWidget):
     def set_data(self, equity: pd.DataFrame, benchmark: str | None = None) -> None:
         """Plot a result's ``equity`` table; ``benchmark`` names its index (None: the
         equal-weight buy and hold)."""
-        label = EQUAL_WEIGHT if benchmark is None else f"benchmark: {Path(benchmark).name}"
+        label = (EQUAL_WEIGHT if benchmark is None
+                 else f"benchmark: {index_title(Path(benchmark).name)}")
         self.legend.getLabel(self.benchmark).setText(label)
         self._frame = equity.reset_index(drop=True)
         self._x = posix_seconds(equity["date"])

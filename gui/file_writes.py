@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -42,18 +43,35 @@ def _reported(errors: ErrorPanel | None, path: Path, what: str,
 
 def write_file(errors: ErrorPanel | None, path: Path, write: Callable[[Path], object],
                what: str) -> bool:
-    """Write one file: ``write(tmp)`` fills a temporary file beside ``path`` that then
-    replaces ``path``. A failure (no such folder, no permission, disk full, an engine
-    error) shows in ``errors`` (logged when None) and leaves an existing ``path`` as it
-    was. ``what`` names the content for the details and the log. Returns success."""
-    return _reported(errors, path, what, lambda: write_through(path, write))
+    """Write one file: ``write(tmp)`` fills a temporary file beside ``path`` (in its
+    folder, created when missing) that then replaces ``path``. A failure (no permission,
+    disk full, an engine error) shows in ``errors`` (logged when None) and leaves an
+    existing ``path`` as it was. ``what`` names the content for the details and the log.
+    Returns success."""
+    def write_into_folder() -> None:
+        _make_folder(path.parent)
+        write_through(path, write)
+
+    return _reported(errors, path, what, write_into_folder)
 
 
 def write_folder(errors: ErrorPanel | None, folder: Path, write: Callable[[Path], object],
                  what: str) -> bool:
-    """Write several files into ``folder`` with ``write(folder)``, which writes each one
-    atomically itself (``engine.results.export.write_atomic``); failures as in ``write_file``."""
-    return _reported(errors, folder, what, lambda: write(folder))
+    """Write several files into ``folder`` (created when missing) with ``write(folder)``,
+    which writes each one atomically itself (``engine.results.export.write_atomic``);
+    failures as in ``write_file``."""
+    def write_all() -> None:
+        _make_folder(folder)
+        write(folder)
+
+    return _reported(errors, folder, what, write_all)
+
+
+def _make_folder(folder: Path) -> None:
+    """Create ``folder`` and its parents when missing (a folder the user typed that does
+    not exist yet); a failure is left to the write itself, whose error says why."""
+    with contextlib.suppress(OSError):
+        folder.mkdir(parents=True, exist_ok=True)
 
 
 def error_panel_of(widget: QWidget) -> ErrorPanel | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,7 +32,17 @@ from engine.util.words import counted
 from gui.compare_view import CompareView
 from gui.config_panel import ConfigPanel
 from gui.data_tab import DataTab
-from gui.dialog_folders import CONFIG, DATA, EXPORT, IMAGE, ask_folder, ask_open_file, ask_save_file
+from gui.dialog_folders import (
+    CONFIG,
+    DATA,
+    EXPORT,
+    IMAGE,
+    ask_folder,
+    ask_open_file,
+    ask_save_file,
+    file_name,
+    run_words,
+)
 from gui.error_panel import ErrorPanel
 from gui.file_writes import write_file, write_folder
 from gui.jobs_bridge import BackgroundJob
@@ -44,6 +55,8 @@ from gui.runs_panel import RunsPanel
 from gui.stock_chart import StockChart
 from gui.sweep_view import SweepView
 from gui.wheel_guard import guard_wheel
+
+log = logging.getLogger(__name__)
 
 #: Qt reads "Ctrl" as the Command key on macOS.
 RUN_KEY: Shortcut = "Ctrl+R"
@@ -71,6 +84,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Backtest Workbench")
         self.settings = QSettings()
         self.outcome: jobs.RunOutcome | None = None  # of the last run started here
+        #: The run-history id of the shown result (None: not saved, or none shown).
+        self.shown_run: int | None = None
         #: Whether the run host has started (a run started before waits for it).
         self.engine_ready = False
         self._detail_code = ""
@@ -253,6 +268,7 @@ class MainWindow(QMainWindow):
                                          f"{outcome.store_error}", 10000)
         if outcome.runs is not None:
             self.runs_panel.show_runs(outcome.runs)
+        self.shown_run = outcome.run_id
         if outcome.run_id is not None:
             self.total_label.setText(f"{self.total_label.text()} · saved as run "
                                      f"{outcome.run_id}")
@@ -280,12 +296,37 @@ class MainWindow(QMainWindow):
 
         def show(_: object, stored: jobs.StoredRun) -> None:
             self.apply_config(stored.result.config)
-            self.show_result(stored.result, text=stored.text)
+            self._show_stored(run_id, stored)
             self.tabs.setCurrentWidget(self.equity_chart)
 
         job = BackgroundJob(run_id, lambda: jobs.open_run(path, run_id), "reading the run",
                             self)
         job.start(show, self._job_failed)
+
+    def _show_stored(self, run_id: int, stored: jobs.StoredRun) -> None:
+        """Show a run from the history, its id beside the summary."""
+        self.shown_run = run_id
+        self.show_result(stored.result, text=stored.text, then=lambda: self.total_label.setText(
+            f"{self.total_label.text()} · run {run_id} from the history"))
+
+    def _show_last_run(self) -> None:
+        """On start, show the result shown when the window last closed (read from the run
+        history on the data host), unless a run has been shown or started since."""
+        last = self.settings.value("last_run")
+        store = self.runs_panel.store
+        if last is None or store is None or not str(last).isdigit():
+            return
+        run_id, path = int(str(last)), store.path
+
+        def show(_: object, stored: jobs.StoredRun) -> None:
+            if self.result is None and not self.running and not self._closed:
+                self._show_stored(run_id, stored)
+
+        def gone(_: object, message: str) -> None:  # deleted since: nothing to show
+            log.info("the last run shown, %d, could not be read: %s", run_id, message)
+
+        BackgroundJob(run_id, lambda: jobs.open_run(path, run_id), "reading the last run",
+                      self).start(show, gone)
 
     def compare_runs(self, run_ids: list[int]) -> None:
         """Overlay and tabulate the chosen stored runs (once they are read)."""
@@ -334,7 +375,7 @@ class MainWindow(QMainWindow):
 
     def _summarise(self, result: BacktestResult) -> None:
         total = result.timings.get("total", 0.0)
-        self.total_label.setText(f"last run: {total:.2f} s, {len(result.codes)} stocks")
+        self.total_label.setText(f"last run: {total:.2f} s, {counted(len(result.codes), 'stock')}")
         self.statusBar().showMessage(f"Done: {trade_counts(result)}")
         if len(result.excluded):
             self.errors.show_error(f"{counted(len(result.excluded), 'stock')} excluded; see "
@@ -384,7 +425,8 @@ class MainWindow(QMainWindow):
         except ConfigError as exc:
             self.errors.show_error(f"Fix the configuration before saving: {exc}")
             return
-        name = ask_save_file(self, CONFIG, "Save configuration", "run.toml", "TOML (*.toml)")
+        name = ask_save_file(self, CONFIG, "Save configuration",
+                             file_name(run_words(config), suffix=".toml"), "TOML (*.toml)")
         if name and write_file(self.errors, name, config.save, "the configuration"):
             self.statusBar().showMessage(f"Saved {name}", 5000)
 
@@ -413,14 +455,18 @@ class MainWindow(QMainWindow):
         if folder and write_folder(self.errors, folder,
                                    lambda into: written.extend(export_result(result, into)),
                                    "the result's tables"):
-            self.statusBar().showMessage(f"Wrote {len(written)} files to {folder}", 10000)
+            self.statusBar().showMessage(f"Wrote {counted(len(written), 'file')} to {folder}",
+                                         10000)
 
     def save_png(self, path: Path | None = None) -> Path | None:
         """Save the current tab (chart or table) as a PNG image (asks where when ``path``
         is None). Returns the path, None if nothing was written."""
         if path is None:
             title = self.tabs.tabText(self.tabs.currentIndex()).lower()
-            path = ask_save_file(self, IMAGE, "Save as PNG", f"{title}.png", "PNG (*.png)")
+            shown = self.result if self.tabs.currentIndex() < self.result_tabs.count else None
+            words = run_words(shown.config) if shown is not None else ""
+            path = ask_save_file(self, IMAGE, "Save as PNG",
+                                 file_name(title, words, suffix=".png"), "PNG (*.png)")
             if path is None:
                 return None
         image = self.tabs.currentWidget().grab()
@@ -444,21 +490,28 @@ class MainWindow(QMainWindow):
         else:
             self.splitter.setSizes([380, 1020])
         text = self.settings.value("config")
+        restored = False
         if text:
             # An old or hand-edited setting that no longer validates keeps the defaults.
             with contextlib.suppress(ConfigError):
                 self.panel.set_config(BacktestConfig.from_toml(str(text)))
+                restored = True
         folder = Path(self.panel.folder.text())
+        #: Whether the data folder open when the window last closed was opened again.
+        self.reopened = restored and folder.is_dir()
         if folder.is_dir():
             self.data_tab.open_folder(folder.resolve())
+        self._show_last_run()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._closed = True
         self.worker.cancel()
+        self.worker.stop_waiting()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("splitter", self.splitter.saveState())
         with contextlib.suppress(ConfigError):  # an invalid configuration is not remembered
             self.settings.setValue("config", self.panel.config().to_toml())
+        self.settings.setValue("last_run", "" if self.shown_run is None else self.shown_run)
         self.sweep_view.shutdown()
         self.run_thread.quit()
         self.run_thread.wait(5000)

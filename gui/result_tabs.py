@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QTabWidget, QWidget
 
 from engine.results.formatting import PackedText, metric_rows
 from engine.results.tables import BacktestResult
+from gui.dialog_folders import run_words
 from gui.equity_chart import EquityChart
 from gui.table_view import FrameTable
 from gui.timing_chart import TimingChart
@@ -38,6 +39,8 @@ class ResultTabs:
                               (self.timing_chart, "Timing")):
             tabs.addTab(widget, title)
         tabs.currentChanged.connect(lambda _: self.fill_current_tab())
+        #: The result tabs come first: tabs at an index below this show ``result``.
+        self.count = tabs.count()
 
     def show(self, result: BacktestResult, text: dict[str, list[PackedText]],
              then: Sequence[Callable[[], object]] = ()) -> None:
@@ -47,6 +50,10 @@ class ResultTabs:
         tables by name (``engine.execution.jobs.RunOutcome.text``); tables without it are
         formatted here."""
         self.result = result
+        for table in (self.metrics_table, self.trades_table, self.fills_table,
+                      self.rejections_table):
+            title = self.tabs.tabText(self.tabs.indexOf(table)).lower()
+            table.export_name = f"{title} {run_words(result.config)}"
         metrics = pd.DataFrame(metric_rows(result.metrics), columns=["metric", "value"])
         self._pending = {
             self.equity_chart: lambda: self.equity_chart.set_data(result.equity,

@@ -74,11 +74,22 @@ class RunWorker(EngineWorker):
     host_started = Signal(float)
     host_failed = Signal(str)
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._closing = threading.Event()
+
+    def stop_waiting(self) -> None:
+        """Stop waiting for the run host (the window closes; the host goes on starting),
+        so the worker's thread can end; thread-safe."""
+        self._closing.set()
+
     @Slot()
     def warm_up(self) -> None:
         """Start the run host, which loads (on the very first start, compiles) the kernels."""
         try:
-            seconds = jobs.start("run")
+            seconds = jobs.start("run", cancel=self._closing)
+        except Cancelled:
+            return
         except BacktestError as exc:
             self.host_failed.emit(f"the engine could not start: {exc}")
             return

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from engine.execution import jobs
 from engine.results.store_path import default_store_path
+from engine.util.words import counted
 from gui.dialog_folders import EXPORT, ask_folder
 from gui.error_panel import ErrorPanel
 from gui.jobs_bridge import BackgroundJob
@@ -83,6 +84,7 @@ class RunsPanel(QWidget):
         self.errors = ErrorPanel()
         # "created" reads as YYYY-MM-DD HH:MM by its engine.results.formatting kind.
         self.table = MetricTable(extra_formats={"tags": _tags}, filter_column="name")
+        self.table.export_name = "run history"
         self.table.filter.setPlaceholderText("Filter by name…")
         view = self.table.view
         view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -227,7 +229,7 @@ class RunsPanel(QWidget):
         self.table.set_data(self._ordered(runs))
         self.select(keep)
         where = self.store.path if self.store is not None else "the run store"
-        self.status.setText(f"{self.table.model.rowCount()} saved run(s) in {where}")
+        self.status.setText(f"{counted(self.table.model.rowCount(), 'saved run')} in {where}")
 
     @staticmethod
     def _ordered(runs: pd.DataFrame) -> pd.DataFrame:
@@ -270,7 +272,8 @@ class RunsPanel(QWidget):
         path, ids, new = self.path, list(run_ids), list(tags)
         return self._change(
             lambda: jobs.update_runs(path, ids, tags=new, busy_timeout=GUI_BUSY_TIMEOUT_S),
-            f"tagging {len(ids)} run(s)", f"Tagged {len(ids)} run(s)", "Could not set the tags")
+            f"tagging {counted(len(ids), 'run')}", f"Tagged {counted(len(ids), 'run')}",
+            "Could not set the tags")
 
     def set_notes(self, run_id: int, notes: str) -> bool:
         """Replace a run's notes."""
@@ -286,7 +289,8 @@ class RunsPanel(QWidget):
         path, ids = self.path, list(run_ids)
         return self._change(
             lambda: jobs.delete_runs(path, ids, busy_timeout=GUI_BUSY_TIMEOUT_S),
-            f"deleting {len(ids)} run(s)", f"Deleted {len(ids)} run(s)", "Could not delete")
+            f"deleting {counted(len(ids), 'run')}", f"Deleted {counted(len(ids), 'run')}",
+            "Could not delete")
 
     def export_runs(self, run_ids: Sequence[int], folder: Path) -> bool:
         """Write each run's tables with ``engine.results.export.export_result`` (with the tables
@@ -295,7 +299,7 @@ class RunsPanel(QWidget):
         if self.store is None:
             self.errors.show_error("Could not export: no run store is open")
             return False
-        path, ids, what = self.path, list(run_ids), f"{len(run_ids)} run(s)"
+        path, ids, what = self.path, list(run_ids), counted(len(run_ids), "run")
 
         def then(outcome: jobs.StoreOutcome) -> bool:
             if not outcome.ok:  # worded as gui.file_writes.failure_message
@@ -353,7 +357,7 @@ class RunsPanel(QWidget):
         row = self._selected_row()
         current = str(row["tags"]) if row is not None else ""
         text, ok = QInputDialog.getText(
-            self, "Tags", f"Tags of {len(ids)} run(s), separated by commas "
+            self, "Tags", f"Tags of {counted(len(ids), 'run')}, separated by commas "
             "(replaces their tags):", text=current)
         if ok:
             self.set_tags(ids, [tag.strip() for tag in text.split(",")])
@@ -383,7 +387,8 @@ class RunsPanel(QWidget):
         if not ids:
             return
         answer = QMessageBox.question(
-            self, "Delete runs", f"Delete {len(ids)} saved run(s) ({', '.join(map(str, ids))})? "
+            self, "Delete runs", f"Delete {counted(len(ids), 'saved run')} "
+            f"({', '.join(map(str, ids))})? "
             "This cannot be undone.")
         if answer == QMessageBox.StandardButton.Yes:
             self.delete_runs(ids)

@@ -23,6 +23,7 @@ from engine.data import read_stock_list
 from engine.data.naming import parse_code, security_kind
 from engine.data.stocklist import parse_stock_selection
 from engine.errors import DataError
+from engine.util.words import counted
 from gui.dialog_folders import STOCK_LIST, ask_open_file
 
 
@@ -118,7 +119,8 @@ class StockPicker(QWidget):
         missing = sorted(wanted - listed - set(indices))
         said = [_indices_said(indices, self._indices)] if indices else []
         if missing:
-            said.append(f"{len(missing)} code(s) of the list have no file in the data folder: "
+            said.append(f"{counted(len(missing), 'code')} of the list "
+                        f"{'has' if len(missing) == 1 else 'have'} no file in the data folder: "
                         f"{', '.join(missing[:8])}" + (" …" if len(missing) > 8 else ""))
         if said and not found:
             said.append("no stock of the folder in the list: the selection is unchanged")
@@ -191,7 +193,7 @@ class StockPicker(QWidget):
 
     def _update_count(self) -> None:
         total = self.model.rowCount()
-        self.count.setText(f"{sum(self._on)} of {total} stocks selected" if total
+        self.count.setText(f"{sum(self._on):,} of {counted(total, 'stock')} selected" if total
                            else "no stocks listed yet")
 
 

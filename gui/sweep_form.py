@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel, QLineEd
 from engine.config import BacktestConfig
 from engine.errors import ConfigError
 from engine.studies.grid import GRID_FIELDS, RSI_FIELDS, expand_grid, parse_values
+from engine.util.words import counted
 from gui.plot_style import GUIDE_COLOR, error_label
 
 NO_EXTRA = "(none)"
@@ -64,7 +65,7 @@ class SweepForm(QGroupBox):
             self.base_label.setText(f"Base: {reason}")
             return
         stocks = ("all stocks" if config.stocks is None else
-                  f"{len(config.stocks)} stocks" if isinstance(config.stocks, tuple)
+                  counted(len(config.stocks), "stock") if isinstance(config.stocks, tuple)
                   else Path(config.stocks).name)
         self.base_label.setText(
             f"Base: {config.data_dir.name}, {stocks}, {config.start}..{config.end}, "

@@ -25,7 +25,7 @@ from engine.config import BacktestConfig
 from engine.execution import jobs
 from engine.results.export import export_sweep, export_walk_forward
 from engine.results.formatting import PackedText, diagnostics_text
-from gui.dialog_folders import EXPORT, ask_folder, ask_save_file
+from gui.dialog_folders import EXPORT, ask_folder, ask_save_file, file_name
 from gui.error_panel import ErrorPanel
 from gui.file_writes import write_file, write_folder
 from gui.heatmap import Heatmap
@@ -85,6 +85,7 @@ class SweepView(QWidget):
         self._statuses = {GRID_MODE: self.run_box.status(), WALK_MODE: self.run_box.status()}
         self._shown_mode = GRID_MODE
         self.table = MetricTable()
+        self.table.export_name = "sweep"
         self.skipped = QLabel(" ")
         self.skipped.setStyleSheet(f"color: {GUIDE_COLOR};")
         self.diagnostics = QLabel(" ", wordWrap=True)
@@ -373,7 +374,10 @@ class SweepView(QWidget):
         if self.result is None:
             return None
         if path is None:
-            path = ask_save_file(self, EXPORT, "Export sweep", "sweep.csv", "CSV (*.csv)")
+            config = self.result.config
+            name = file_name("sweep of", ", ".join(self.result.grid),
+                             f"{config.start}..{config.end}", suffix=".csv")
+            path = ask_save_file(self, EXPORT, "Export sweep", name, "CSV (*.csv)")
             if path is None:
                 return None
         result = self.result

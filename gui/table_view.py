@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from engine.results.export import write_csv
 from engine.results.formatting import TextColumn
-from gui.dialog_folders import EXPORT, ask_save_file
+from gui.dialog_folders import EXPORT, ask_save_file, file_name
 from gui.file_writes import error_panel_of, write_file
 from gui.frame_model import FrameModel
 
@@ -27,13 +27,16 @@ from gui.frame_model import FrameModel
 CELL_PADDING, SORT_ARROW, MAX_COLUMN_WIDTH = 16, 14, 480
 
 class FrameTable(QWidget):
-    """Sortable, filterable view of a DataFrame; ``row_activated(dict)`` on double-click."""
+    """Sortable, filterable view of a DataFrame; ``row_activated(dict)`` on double-click.
+    ``export_name`` says what it holds in the file name its CSV export proposes ("trades
+    RSI 14 30-70 2024-01-02..2024-12-31")."""
 
     row_activated = Signal(dict)
 
     def __init__(self, filter_column: str | None = "code") -> None:
         super().__init__()
         self.filter_column = filter_column
+        self.export_name = "table"
         self.model = FrameModel()
         self.view = QTableView(sortingEnabled=True)
         self.view.setModel(self.model)
@@ -93,7 +96,8 @@ class FrameTable(QWidget):
         ``path`` is None). Returns the path, None if nothing was written; a failure shows
         in the error panel of the nearest enclosing widget that has one."""
         if path is None:
-            path = ask_save_file(self, EXPORT, "Export table", "table.csv", "CSV (*.csv)")
+            path = ask_save_file(self, EXPORT, "Export table",
+                                 file_name(self.export_name, suffix=".csv"), "CSV (*.csv)")
             if path is None:
                 return None
         frame = self.model.frame()

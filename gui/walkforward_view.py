@@ -24,6 +24,7 @@ from engine.execution.jobs import WalkForwardOutcome
 from engine.results.formatting import EXTRA_METRICS, METRICS, format_value
 from engine.results.metric_registry import metric_goal
 from engine.studies.folds import FoldSpec, Window
+from engine.util.words import counted
 from gui.metric_table import MetricTable
 from gui.plot_style import (
     BENCHMARK,
@@ -130,6 +131,7 @@ class WalkForwardView(QWidget):
             self.folds_plot.addItem(bars)
         self.folds_plot.setLabel("bottom", "fold")
         self.table = MetricTable()
+        self.table.export_name = "walk-forward folds"
         self.placeholder, self._stack = placeholder_stack(
             self.canvas, "Run a walk-forward to see each fold's choice and the stitched "
             "out-of-sample result.")
@@ -176,7 +178,8 @@ class WalkForwardView(QWidget):
 
         saved = (f" · saved as run {outcome.run_id}" if outcome.run_id is not None
                  else f" · not saved: {outcome.store_error}" if outcome.store_error else "")
-        return (f"{len(wf.folds)} {kind} folds (train {spec.train}, test {spec.test}), best "
+        folds = counted(len(wf.folds), f"{kind} fold")
+        return (f"{folds} (train {spec.train}, test {spec.test}), best "
                 f"by {LABELS.get(wf.metric, wf.metric)} on each train window{saved}\n"
                 f"Out of sample: {show('total_return', m['total_return'])} · "
                 f"{show('sharpe', m['sharpe'])} · {show('max_drawdown', m['max_drawdown'])}"

@@ -242,7 +242,7 @@ def test_the_benchmark_line_is_named_after_the_index(qtbot) -> None:  # type: ig
                           "equity": [1.0, 1.1, 1.2], "benchmark": [1.0, 1.0, 1.05],
                           "drawdown": [0.0, 0.0, 0.0]})
     chart.set_data(frame, "000300.SH")
-    assert chart.legend.getLabel(chart.benchmark).text == "benchmark: 000300.SH"
+    assert chart.legend.getLabel(chart.benchmark).text == "benchmark: 000300.SH  CSI 300 / 沪深300"
     chart.set_data(frame)
     assert chart.legend.getLabel(chart.benchmark).text == EQUAL_WEIGHT
 

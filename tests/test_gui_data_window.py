@@ -125,7 +125,7 @@ def test_the_window_offers_the_index_files_it_found_as_benchmarks(
     _pick(window, qtbot, folder)
     combo = window.panel.fields["benchmark"].widget
     items = [combo.itemText(i) for i in range(combo.count())]  # type: ignore[attr-defined]
-    assert items == ["equal weight (the stocks)", "000300.SH"]
+    assert items == ["equal weight (the stocks)", "000300.SH  CSI 300 / 沪深300"]
     assert window.panel.config().benchmark is None
     combo.setCurrentText("000300.SH")  # type: ignore[attr-defined]
     assert window.panel.config().benchmark == "000300.SH"

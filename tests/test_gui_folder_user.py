@@ -138,7 +138,8 @@ def test_a_benchmark_the_new_folder_holds_or_a_file_of_closes_stays(
     assert window.panel.config().benchmark == str(closes)
     _type_benchmark(window, qtbot, "000300.SH")
     _browse(window, qtbot, monkeypatch, tdx_with_index)  # opened again: still there
-    assert combo.currentText() == "000300.SH"
+    assert combo.currentText() == "000300.SH  CSI 300 / 沪深300"
+    assert window.panel.config().benchmark == "000300.SH"
     _run(window, qtbot)
     assert window.result is not None and window.result.config.benchmark == "000300.SH"
 

@@ -134,7 +134,7 @@ def test_delete_asks_first(panel: RunsPanel, store: RunStore, qtbot: QtBot,
                         lambda *a, **k: QMessageBox.StandardButton.Yes)
     assert finished(qtbot, panel, panel.actions_by_name["delete"].trigger)
     assert panel.run_ids() == [2]
-    assert panel.status.text() == "Deleted 2 run(s)"
+    assert panel.status.text() == "Deleted 2 runs"
     assert list(store.list_runs()["id"]) == [2]
 
 
@@ -226,7 +226,7 @@ def test_export_writes_each_selected_run(panel: RunsPanel, tmp_path: Path, qtbot
     assert finished(qtbot, panel, lambda: panel.export_runs([1], tmp_path / "one"))
     assert (tmp_path / "one" / "equity.csv").is_file()
     assert finished(qtbot, panel, lambda: panel.export_runs([1, 3], tmp_path / "two"))
-    assert panel.status.text() == f"Exported 2 run(s) to {tmp_path / 'two'}"
+    assert panel.status.text() == f"Exported 2 runs to {tmp_path / 'two'}"
     for run_id in (1, 3):
         trades = pd.read_csv(tmp_path / "two" / f"run_{run_id}" / "trades.csv")
         assert len(trades) == len(results[run_id - 1].trades)

@@ -72,6 +72,7 @@ def _choose(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
     """Answer the window's file and folder dialogs with ``path``."""
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(path))
+    monkeypatch.setattr("gui.dialog_folders.get_export_folder", lambda *a, **k: str(path))
 
 
 def _save_config(win: MainWindow, path: Path, monkeypatch: pytest.MonkeyPatch) -> bool:

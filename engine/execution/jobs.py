@@ -152,10 +152,11 @@ def start_soon(*names: str) -> None:
         host(name).start(1)
 
 
-def start(name: str) -> float:
-    """Start job host ``name`` and wait until it is ready; the seconds that took."""
+def start(name: str, cancel: CancelToken | None = None) -> float:
+    """Start job host ``name`` and wait until it is ready; the seconds that took.
+    ``cancel`` stops the waiting (``Cancelled``), not the host, which goes on starting."""
     t0 = time.perf_counter()
-    submit(name, _ping, None, "start-up")
+    submit(name, _ping, None, "start-up", cancel=cancel)
     return time.perf_counter() - t0
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from engine.results.metric_registry import EXTRA, RUN_METRICS
-from engine.util.words import counted
+from engine.util.words import BOOLEAN_WORDS, DISPLAY_NAMES, counted
 
 if TYPE_CHECKING:  # pandas is imported where a table is formatted: off a run's path
     import pandas as pd
@@ -244,12 +244,22 @@ def format_column(name: str, values: np.ndarray,
                   codes: np.ndarray | Sequence[Any] | None = None) -> np.ndarray:
     """Display text of a table column (object array of str, one per value).
 
-    The kind comes from ``column_kind(name, values.dtype)``; a price column gets 3
-    decimals in the rows whose ``codes`` entry is a fund (``price_decimals``). Numbers and
-    dates are formatted an array at a time, the same as ``format_value`` would one by one.
+    A column of the engine's words (a rule value, a rejection or exit reason: named in
+    ``engine.util.words.DISPLAY_NAMES``) reads in its display names, a yes/no column as
+    ``BOOLEAN_WORDS`` says ("open" / "closed"; others "yes" / "no"). Otherwise the kind
+    comes from ``column_kind(name, values.dtype)``; a price column gets 3 decimals in the
+    rows whose ``codes`` entry is a fund (``price_decimals``). Numbers and dates are
+    formatted an array at a time, the same as ``format_value`` would one by one.
     """
     values = np.asarray(values)
     kind = column_kind(name, values.dtype)
+    if values.dtype.kind == "b":  # yes/no, or the column's own words ("open", "closed")
+        yes, no = BOOLEAN_WORDS.get(name, ("yes", "no"))
+        return np.where(values, yes, no).astype(object)
+    words = DISPLAY_NAMES.get(name)
+    if words is not None and values.dtype.kind in "OUS":  # the engine's words, as said
+        return np.array([MISSING if _missing(v) else words.get(str(v), str(v))
+                         for v in values.tolist()], dtype=object)
     if values.dtype.kind in "iuf" and kind in NUMERIC_KINDS:
         if kind == "price":
             out = _format_prices(values, None if codes is None else np.asarray(codes))
