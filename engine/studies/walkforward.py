@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from engine.config import BacktestConfig
 from engine.data import MarketData
+from engine.data.cache import default_cache_dir
 from engine.errors import Cancelled, ConfigError
 from engine.kernels.records import rejection_dt
 from engine.progress import CancelToken, Progress, ProgressSink
@@ -153,6 +156,19 @@ def _fold_row(fold: Fold, params: Mapping[str, float], metric: str, in_sample: f
             "trades": trades}
 
 
+def _fold_cache(config: BacktestConfig) -> tempfile.TemporaryDirectory[str]:
+    """A scratch aligned cache for the folds' loads, hidden in the run's cache folder.
+
+    Each fold's data ends where its window ends: a slice of what the whole window's entry
+    already holds, so its entries stay out of the user's cache, and go with the folder
+    when the folds are done (on an error, when the folder object is collected; a crash
+    leaves hidden debris the cache prunes)."""
+    root = config.cache_dir if config.cache_dir is not None else default_cache_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryDirectory(prefix=".walk-forward-folds-", dir=root,
+                                       ignore_cleanup_errors=True)
+
+
 def run_walk_forward(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
                      folds: FoldSpec | None = None, metric: str = "sharpe",
                      progress: Progress | None = None,
@@ -177,19 +193,21 @@ def run_walk_forward(base_config: BacktestConfig, grid: Mapping[str, Iterable[fl
     data = load(base_config, sink, cancel)
     plan = split_folds(data.run_dates, spec, base_config.end, base_config.start)
     capital = base_config.initial_capital
+    scratch = _fold_cache(base_config)
+    folds_config = base_config.replace(cache_dir=Path(scratch.name))
     rows, segments, fills, trades, is_cagr = [], [], [], [], []
     for k, fold in enumerate(plan):
         if cancel is not None and cancel.is_set():
             raise Cancelled("walk-forward cancelled")
         sink("train", k, len(plan))
-        sweep = run_sweep(base_config.replace(start=fold.train_start, end=fold.train_end),
+        sweep = run_sweep(folds_config.replace(start=fold.train_start, end=fold.train_end),
                           checked, cancel=cancel, cluster=cluster, diagnostics=False)
         best = best_row(sweep, metric)
         params = {name: best[name].item() for name in sweep.parameters}  # Python numbers
         is_cagr.append(float(best["cagr"]))
         sink("test", k, len(plan))
-        test = run_backtest(base_config.replace(start=fold.test_start, end=fold.test_end,
-                                                initial_capital=capital, **params),
+        test = run_backtest(folds_config.replace(start=fold.test_start, end=fold.test_end,
+                                                 initial_capital=capital, **params),
                             cancel=cancel)
         segment = test.equity.copy()
         closing, fold_trades, exit_costs = close_open_positions(test)
@@ -204,6 +222,7 @@ def run_walk_forward(base_config: BacktestConfig, grid: Mapping[str, Iterable[fl
         segments.append(segment)
         fills.append(pd.concat([test.fills, closing], ignore_index=True))
         trades.append(fold_trades)
+    scratch.cleanup()
     equity = pd.concat(segments, ignore_index=True)
     equity["drawdown"] = drawdown(equity["equity"].to_numpy())
     equity["benchmark"] = _span_benchmark(data, base_config,
