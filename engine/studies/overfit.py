@@ -129,7 +129,11 @@ def probability_of_overfitting(returns: np.ndarray, n_blocks: int = 16) -> Overf
     blocks = r[: size * n_blocks].reshape(n_blocks, size, n_combos)
     sums, squares = blocks.sum(axis=1), (blocks**2).sum(axis=1)
     all_sums, all_squares = sums.sum(axis=0), squares.sum(axis=0)
-    choose = np.array(list(itertools.combinations(range(n_blocks), n_blocks // 2)))
+    half = n_blocks // 2
+    n_splits = math.comb(n_blocks, half)
+    choose = np.fromiter(itertools.chain.from_iterable(
+        itertools.combinations(range(n_blocks), half)), np.int64, n_splits * half
+    ).reshape(n_splits, half)
     below = _splits_below(choose, np.ascontiguousarray(sums), np.ascontiguousarray(squares),
                           all_sums, all_squares, size * n_blocks // 2)
     w = (below + 1) / (n_combos + 1)

@@ -37,6 +37,7 @@ from engine.strategies.resolve import numeric_params, params_of, strategy_of
 from engine.studies.grid import expand_grid
 from engine.studies.overfit import deflated_sharpe, probability_of_overfitting
 from engine.studies.sweep_worker import Outcome, forget, sweep_task, warm_up_sweep
+from engine.util.oscompat import tune_allocator
 
 #: Blocks of the CSCV split behind the PBO (Bailey et al. 2015 use 16).
 PBO_BLOCKS = 16
@@ -180,6 +181,7 @@ def run_sweep(base_config: BacktestConfig, grid: Mapping[str, Iterable[float]],
     train sweeps, whose deflated Sharpe and PBO nobody reads).
     """
     t0, wall0 = time.perf_counter(), time.time()
+    tune_allocator()  # every combination allocates the same few-MB arrays
     sink = ProgressSink(progress)
     strategy = strategy_of(base_config)
     axes = numeric_params(base_config, strategy)
@@ -248,8 +250,11 @@ def _table(grid: Mapping[str, Sequence[float]], axes: Sequence[str], strategy: S
     columns = _parameter_columns(grid, axes)
     records = []
     for index, config in configs.items():
-        values = {**config.to_dict(), **params_of(config, strategy)}
-        records.append({**{name: values[name] for name in columns}, **metrics[index]})
+        # A strategy parameter, else the (numeric) config field of that name.
+        params = params_of(config, strategy)
+        values = {name: params[name] if name in params else getattr(config, name)
+                  for name in columns}
+        records.append({**values, **metrics[index]})
     return pd.DataFrame.from_records(records)
 
 
