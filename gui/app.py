@@ -154,17 +154,19 @@ def build_window(data: Path | None = None, default_data: Path | None = None) -> 
     (``gui.excepthook``)."""
     from engine.execution import jobs
 
-    # The hosts start while the window imports and builds itself: the data host lists
-    # the folder's stocks, the run host loads (the first time: compiles) the kernels.
+    # The data host, which lists the folder's stocks, starts while the window imports and
+    # builds itself; the run host starts once they are listed (``MainWindow._warm_up``).
     jobs.start_soon("data")
     from gui.excepthook import install_excepthook
     from gui.main_window import MainWindow
 
-    window = MainWindow()
+    # Only the folder the window will show is scanned: not the last one first when
+    # another is given, nor the default configuration's before ``default_data``.
+    window = MainWindow(open_folder=data is None and default_data is None)
     alive = weakref.ref(window)  # the hook must not keep a closed window alive
     install_excepthook(lambda: None if (shown := alive()) is None else shown.errors)
-    if data is None and not window.reopened:
-        data = default_data
+    if data is None and default_data is not None:
+        data = Path(window.panel.folder.text()) if window.reopened else default_data
     if data is not None:
         window.panel.set_folder(data.resolve())
     return window

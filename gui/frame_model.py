@@ -10,7 +10,13 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
-from engine.results.formatting import PackedText, TextColumn, format_frame
+from engine.results.formatting import (
+    EXTRA_METRICS,
+    METRICS,
+    PackedText,
+    TextColumn,
+    format_frame,
+)
 
 Index = QModelIndex | QPersistentModelIndex
 #: Display text of one value, for a column shown otherwise than by ``engine.results.formatting``.
@@ -23,6 +29,8 @@ def _is_number(column: pd.Series) -> bool:
     return is_numeric_dtype(column.dtype) and not is_bool_dtype(column.dtype)
 
 
+#: Headers of the metric columns (a run list's, a sweep's): the metric's own label.
+HEADERS = {key: label for key, label, _ in (*METRICS, *EXTRA_METRICS)}
 #: Rows whose text sets a column's width (the view's own fit measured every row).
 WIDTH_SAMPLE = 2000
 
@@ -138,7 +146,8 @@ class FrameModel(QAbstractTableModel):
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         if orientation == Qt.Orientation.Horizontal:
-            return str(self._source.columns[section]).replace("_", " ")
+            name = str(self._source.columns[section])
+            return HEADERS.get(name) or name.replace("_", " ")
         return str(section + 1)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:

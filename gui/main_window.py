@@ -79,7 +79,9 @@ class MainWindow(QMainWindow):
     #: A folder scan came back (``folder``), whether or not it is still the current folder.
     folder_scanned = Signal(object)
 
-    def __init__(self) -> None:
+    def __init__(self, open_folder: bool = True) -> None:
+        """``open_folder``: open the data folder of the last session (or, on the first,
+        the default configuration's) at once; False when the caller opens another."""
         super().__init__()
         self.setWindowTitle("Backtest Workbench")
         self.settings = QSettings()
@@ -93,7 +95,7 @@ class MainWindow(QMainWindow):
         self._build()
         guard_wheel(self)  # every field: scrolling over it never changes it
         self._start_worker()
-        self._restore()
+        self._restore(open_folder)
 
     @property
     def result(self) -> BacktestResult | None:
@@ -480,7 +482,7 @@ class MainWindow(QMainWindow):
         return path
 
     # ------------------------------------------------------------- lifecycle
-    def _restore(self) -> None:
+    def _restore(self, open_folder: bool) -> None:
         geometry = self.settings.value("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -497,9 +499,10 @@ class MainWindow(QMainWindow):
                 self.panel.set_config(BacktestConfig.from_toml(str(text)))
                 restored = True
         folder = Path(self.panel.folder.text())
-        #: Whether the data folder open when the window last closed was opened again.
+        #: Whether the window last closed on a data folder that is still there (opened
+        #: again unless ``open_folder`` was False).
         self.reopened = restored and folder.is_dir()
-        if folder.is_dir():
+        if open_folder and folder.is_dir():
             self.data_tab.open_folder(folder.resolve())
         self._show_last_run()
 

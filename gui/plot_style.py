@@ -132,8 +132,9 @@ def make_plot_widget() -> pg.GraphicsLayoutWidget:
 
 def placeholder_stack(plots: QWidget, text: str) -> tuple[QLabel, QStackedWidget]:
     """A stack that shows ``text`` until data arrives, then ``plots`` (index 1)."""
-    placeholder = QLabel(text)
+    placeholder = QLabel(text, wordWrap=True)  # wraps in a narrow pane, never cut off
     placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    placeholder.setContentsMargins(12, 0, 12, 0)
     placeholder.setStyleSheet(f"color: {GUIDE_COLOR}; font-size: 11pt;")
     stack = QStackedWidget()
     stack.addWidget(placeholder)

@@ -9,8 +9,9 @@ from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel, QLineEd
 
 from engine.config import BacktestConfig
 from engine.errors import ConfigError
+from engine.strategies.naming import strategy_label
 from engine.studies.grid import GRID_FIELDS, RSI_FIELDS, expand_grid, parse_values
-from engine.util.words import counted
+from engine.util.words import counted, display_name
 from gui.plot_style import GUIDE_COLOR, error_label
 
 NO_EXTRA = "(none)"
@@ -69,8 +70,8 @@ class SweepForm(QGroupBox):
                   else Path(config.stocks).name)
         self.base_label.setText(
             f"Base: {config.data_dir.name}, {stocks}, {config.start}..{config.end}, "
-            f"RSI {config.period} {config.oversold:g}/{config.overbought:g}, "
-            f"{config.fill}, {config.capital_mode}")
+            f"{strategy_label(config)}, fill at {display_name('fill', config.fill)}, "
+            f"{display_name('capital_mode', config.capital_mode)}")
 
     def grid(self) -> dict[str, list[float]]:
         """The grid the fields describe; raises ``ConfigError`` naming the bad field."""

@@ -107,3 +107,37 @@ def test_the_benchmark_list_names_its_index(window: MainWindow, qtbot: QtBot,
     _run(window, qtbot)
     legend = window.equity_chart.legend.getLabel(window.equity_chart.benchmark).text
     assert "CSI 300 / 沪深300" in legend
+
+
+def test_placeholders_wrap_instead_of_being_cut_off(window: MainWindow, qtbot: QtBot) -> None:
+    from gui.sweep_view import WALK_MODE
+
+    window.tabs.setCurrentWidget(window.sweep_view)
+    window.sweep_view.mode.setCurrentText(WALK_MODE)
+    label = window.sweep_view.walk_view.placeholder
+    qtbot.waitUntil(label.isVisible, timeout=5_000)
+    # One line of text the width of a screen forced the window wider than its 1,400 pixels
+    # (1,417), so its end was cut off at the screen's edge.
+    assert window.minimumSizeHint().width() <= 1_400
+    window.resize(1_100, 800)
+    qtbot.waitUntil(lambda: window.width() == 1_100, timeout=5_000)
+    text = label.fontMetrics().boundingRect(
+        label.contentsRect(), int(Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignCenter),
+        label.text())
+    assert label.contentsRect().contains(text), (label.contentsRect(), text)
+
+
+def test_metric_columns_are_headed_by_the_metrics_labels(window: MainWindow,
+                                                         qtbot: QtBot) -> None:
+    window.apply_config(BacktestConfig(data_dir=SAMPLE, start=dt.date(2024, 1, 2),
+                                       end=dt.date(2024, 12, 31), workers=1))
+    qtbot.waitUntil(lambda: window.run_box.run_button.isEnabled()
+                    and len(window.panel.stocks.codes()) == 50, timeout=60_000)
+    _run(window, qtbot)
+    qtbot.waitUntil(lambda: window.runs_panel.table.model.rowCount() == 1, timeout=10_000)
+    model = window.runs_panel.table.model
+    heads = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
+    assert {"Total return", "Sharpe", "Max drawdown", "Closed trades"} <= set(heads)
+    assert "capital mode" in heads
+    fills = _shown(window.runs_panel.table, "fill")
+    assert fills == {"next open"}
