@@ -342,8 +342,8 @@ def _run_buys_nb(t, n_orders, order_stock, order_key, market, costs, exits, fill
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _value_nb(t, d, market, pos, cash, held, n_held, col_start, per_stock, out, cash_hist,
-              pv_hist, histories):
+def _value_nb(t, d, tradable, close, last_close, shares, cash, held, n_held, col_start,
+              per_stock, out, cash_hist, pv_hist, histories):
     """Row ``t``'s valuation at the last known close, stored in run day ``d`` of ``out``
     (equity, cash, positions value; per stock: the sleeves summed in column order, as
     ``sum_sleeves_nb`` adds them) and, with ``histories``, of the sleeves' histories.
@@ -352,14 +352,14 @@ def _value_nb(t, d, market, pos, cash, held, n_held, col_start, per_stock, out, 
     from its bars while held."""
     for i in range(n_held):
         s = held[i]
-        if market.tradable[t, s]:
-            pos.last_close[s] = market.close[t, s]
+        if tradable[t, s]:
+            last_close[s] = close[t, s]
     equity, cash_out, value = out
     if not per_stock:
         pv = 0.0
         for i in range(n_held):
             s = held[i]
-            pv += pos.shares[s] * pos.last_close[s]
+            pv += shares[s] * last_close[s]
         equity[d] = cash[0] + pv
         cash_out[d] = cash[0]
         value[d] = pv
@@ -369,7 +369,7 @@ def _value_nb(t, d, market, pos, cash, held, n_held, col_start, per_stock, out, 
     acc_value = 0.0
     for ci in range(cash.shape[0]):
         s = col_start + ci
-        pv = pos.shares[s] * pos.last_close[s] if pos.shares[s] > 0 else 0.0
+        pv = shares[s] * last_close[s] if shares[s] > 0 else 0.0
         if histories:
             cash_hist[d, ci] = cash[ci]
             pv_hist[d, ci] = pv
@@ -416,23 +416,30 @@ def _simulate_nb(market, costs, lists, sell, start_index, col_start, col_stop, p
     prev_equity = cash0
     for d in range(n_run):
         t = start_index + d
-        if fill_close:
+        # Each step is skipped when it has nothing to do (no held stock, no buy signal,
+        # no order): handing the position and market tuples to a step costs the day loop
+        # more than the step itself on most days.
+        if fill_close and n_held > 0:
             _queue_sells_nb(t, t, market, sell, exits, pos, held, n_held)
-        n_held = _run_sells_nb(t, market, costs, fill_close, price_limits, col_start,
-                               per_stock, pos, cash, held, n_held, fills, rejections, counts,
-                               record_rejections)
-        if fill_close:
+        if n_held > 0:
+            n_held = _run_sells_nb(t, market, costs, fill_close, price_limits, col_start,
+                                   per_stock, pos, cash, held, n_held, fills, rejections,
+                                   counts, record_rejections)
+        if fill_close and ptr[t + 1] > ptr[t]:
             n_orders = _collect_buys_nb(t, ptr, stock, key, pos, order_stock, order_key)
-        n_held = _run_buys_nb(t, n_orders, order_stock, order_key, market, costs, exits,
-                              fill_close, price_limits, col_start, per_stock,
-                              position_pct * prev_equity, max_positions, pos, cash, held,
-                              n_held, fills, rejections, counts, record_rejections)
+        if n_orders > 0:
+            n_held = _run_buys_nb(t, n_orders, order_stock, order_key, market, costs, exits,
+                                  fill_close, price_limits, col_start, per_stock,
+                                  position_pct * prev_equity, max_positions, pos, cash, held,
+                                  n_held, fills, rejections, counts, record_rejections)
         n_orders = 0
         if not fill_close and d + 1 < n_run:
-            _queue_sells_nb(t, t + 1, market, sell, exits, pos, held, n_held)
-            n_orders = _collect_buys_nb(t, ptr, stock, key, pos, order_stock, order_key)
-        _value_nb(t, d, market, pos, cash, held, n_held, col_start, per_stock, out,
-                  cash_hist, pv_hist, histories)
+            if n_held > 0:
+                _queue_sells_nb(t, t + 1, market, sell, exits, pos, held, n_held)
+            if ptr[t + 1] > ptr[t]:
+                n_orders = _collect_buys_nb(t, ptr, stock, key, pos, order_stock, order_key)
+        _value_nb(t, d, market.tradable, market.close, pos.last_close, pos.shares, cash, held,
+                  n_held, col_start, per_stock, out, cash_hist, pv_hist, histories)
         prev_equity = out[0][d]
     return (out[0], out[1], out[2], cash_hist, pv_hist, fills[: counts[0]].copy(),
             rejections[: counts[1]].copy())
