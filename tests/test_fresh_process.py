@@ -53,11 +53,14 @@ def test_the_cached_run_saved_the_same_tables_pandas_would_read(tmp_path: Path) 
     from engine.results.store import RunStore
 
     args = ["run", "--data", str(SAMPLE), "--start", "2024-01-02", "--end", "2025-06-30",
-            "--no-progress", "--store", str(tmp_path / "runs.sqlite")]
-    _imported_by_cli(args)
-    _imported_by_cli(args)
-    with RunStore(tmp_path / "runs.sqlite") as store:
-        first, second = store.load(1), store.load(2)
+            "--no-progress", "--store"]
+    # Two stores: an identical rerun saved in one store replaces the earlier run.
+    _imported_by_cli([*args, str(tmp_path / "files.sqlite")])
+    _imported_by_cli([*args, str(tmp_path / "cached.sqlite")])
+    with RunStore(tmp_path / "files.sqlite") as store:
+        first = store.load(1)
+    with RunStore(tmp_path / "cached.sqlite") as store:
+        second = store.load(1)
     for name in ("equity", "fills", "trades", "rejections", "excluded"):
         pd.testing.assert_frame_equal(first.frame(name), second.frame(name), check_exact=True)
     assert first.fills["side"].dtype == pd.CategoricalDtype(["buy", "sell"])
