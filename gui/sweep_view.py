@@ -142,6 +142,7 @@ class SweepView(QWidget):
         results.addWidget(table_box)
         results.setStretchFactor(0, 3)
         results.setStretchFactor(1, 2)
+        results.setSizes([3000, 2000])  # 3:2 from the start, whatever the size hints say
         self.results = QStackedWidget()
         self.results.addWidget(results)
         self.results.addWidget(self.walk_view)

@@ -141,3 +141,22 @@ def test_metric_columns_are_headed_by_the_metrics_labels(window: MainWindow,
     assert "capital mode" in heads
     fills = _shown(window.runs_panel.table, "fill")
     assert fills == {"next open"}
+
+
+def test_the_sweep_and_walk_forward_charts_get_most_of_the_height(
+        window: MainWindow, qtbot: QtBot) -> None:
+    from PySide6.QtWidgets import QSplitter
+
+    from gui.sweep_view import GRID_MODE, WALK_MODE
+
+    window.resize(1_400, 880)
+    window.tabs.setCurrentWidget(window.sweep_view)
+    sweep = window.sweep_view
+    for mode, chart in ((GRID_MODE, sweep.heatmap), (WALK_MODE, sweep.walk_view)):
+        sweep.mode.setCurrentText(mode)
+        qtbot.waitUntil(chart.isVisible, timeout=5_000)
+        split = next(s for s in chart.findChildren(QSplitter) if s.isVisible()) \
+            if mode == WALK_MODE else chart.parentWidget()
+        assert isinstance(split, QSplitter)
+        top, table = split.sizes()
+        assert top > table > 0, (mode, top, table)
