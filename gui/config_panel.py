@@ -1,4 +1,5 @@
-"""The left-hand panel: data folder, stocks, window, RSI and trading rules, validated inline."""
+"""The left-hand panel: data folder, stocks, window, strategy, exits and trading rules,
+validated inline."""
 
 from __future__ import annotations
 
@@ -30,11 +31,14 @@ from engine.config import CHOICES, BacktestConfig
 from engine.data.naming import parse_code
 from engine.data.summary import window_problem
 from engine.errors import ConfigError
+from engine.strategies.catalog import RSI_FIELDS
 from engine.util.words import display_name, index_title
 from gui.date_field import DateField
 from gui.dialog_folders import DATA, ask_folder
+from gui.exit_fields import ExitFields
 from gui.rule_field import RuleField
 from gui.stock_picker import StockPicker
+from gui.strategy_box import StrategyBox
 
 
 def _spin(lo: float, hi: float, decimals: int = 0, step: float = 1.0) -> QSpinBox | QDoubleSpinBox:
@@ -159,6 +163,10 @@ class ConfigPanel(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.fields: dict[str, _Field] = {}
+        #: Each field's form and row (``_add``).
+        self.rows: dict[str, tuple[QFormLayout, QVBoxLayout]] = {}
+        self.strategy_box = StrategyBox()
+        self.exits = ExitFields()
         self.folder = QLineEdit(placeholderText="choose a data folder")
         self.folder.editingFinished.connect(self._folder_edited)
         self.folder_info = QLabel("no folder loaded", wordWrap=True)
@@ -175,7 +183,11 @@ class ConfigPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self._data_group())
         layout.addWidget(self._run_group())
+        layout.addWidget(self.strategy_box)
+        self._add_host(self.exits)
+        layout.addWidget(self.exits)
         layout.addWidget(self._rules_group())
+        self.strategy_box.set_rsi_rows([self.rows[name] for name in RSI_FIELDS])
         self._extra: dict[str, Any] = {}
         self.set_config(BacktestConfig())
         for f in self.fields.values():
@@ -192,6 +204,13 @@ class ConfigPanel(QWidget):
         box.addWidget(widget)
         box.addWidget(field.error)
         form.addRow(label, box)
+        self.rows[name] = (form, box)
+
+    def _add_host(self, host: StrategyBox | ExitFields) -> None:
+        """Register the fields a group builds itself; it places their error labels."""
+        for name, (widget, get, put, signal) in host.field_specs().items():
+            field = self.fields[name] = _Field(widget, get, put, signal)
+            host.place_error(name, field.error)
 
     def _data_group(self) -> QGroupBox:
         group = QGroupBox("Data")
@@ -223,10 +242,12 @@ class ConfigPanel(QWidget):
                       "2011-01-04 or 20110104")
         form.addRow("", self.coverage_label)
         form.addRow("", self.use_range)
-        self._add(form, "period", "RSI period", _spin(0, 1000), "RSI look-back in bars (2-500)")
-        self._add(form, "oversold", "Oversold", _spin(0, 100, 2, 1.0),
+        self._add_host(self.strategy_box)
+        rsi = self.strategy_box.form  # the RSI's own fields, under the strategy's choice
+        self._add(rsi, "period", "RSI period", _spin(0, 1000), "RSI look-back in bars (2-500)")
+        self._add(rsi, "oversold", "Oversold", _spin(0, 100, 2, 1.0),
                   "buy when RSI rises back above this level")
-        self._add(form, "overbought", "Overbought", _spin(0, 100, 2, 1.0),
+        self._add(rsi, "overbought", "Overbought", _spin(0, 100, 2, 1.0),
                   "sell when RSI falls back below this level")
         workers = QComboBox()
         workers.addItems(["auto", *[str(n) for n in range(1, (os.cpu_count() or 1) + 1)]])
@@ -325,13 +346,15 @@ class ConfigPanel(QWidget):
             problem = self._stock_problem()
             if problem:
                 raise ConfigError(problem, field="stocks")
+            problem = self.strategy_box.problem()
+            if problem:
+                raise ConfigError(problem, field="strategy")
         except ConfigError as exc:
-            field = self.fields.get(exc.field or "")
+            field = self.fields.get(self.strategy_box.field_of(exc.field or ""))
             if field is not None:
                 field.error.setText(str(exc))
                 field.error.show()
-                if exc.field not in ("start", "end", "period", "oversold", "overbought",
-                                     "workers"):
+                if self.rules_body.isAncestorOf(field.widget):
                     self.rules_toggle.setChecked(True)
             self.validity_changed.emit(False, str(exc))
         else:
@@ -351,7 +374,8 @@ class ConfigPanel(QWidget):
     def run_problem(self, config: BacktestConfig) -> str:
         """Why ``config`` (valid as a configuration) cannot run on the open folder ("" when
         it can): the run window misses the data, or there is no stock to run."""
-        return self._window_problem(config) or self._stock_problem()
+        return (self._window_problem(config) or self._stock_problem()
+                or self.strategy_box.problem())
 
     def _stock_problem(self) -> str:
         if self.no_stock:

@@ -28,6 +28,7 @@ from engine.progress import STAGES
 from engine.results.export import export_result
 from engine.results.formatting import PackedText, trade_counts
 from engine.results.tables import BacktestResult
+from engine.strategies.naming import strategy_label
 from engine.util.words import counted
 from gui.compare_view import CompareView
 from gui.config_panel import ConfigPanel
@@ -53,6 +54,7 @@ from gui.run_box import RunBox
 from gui.run_worker import RunWorker
 from gui.runs_panel import RunsPanel
 from gui.stock_chart import StockChart
+from gui.strategy_box import show_problems
 from gui.sweep_view import SweepView
 from gui.wheel_guard import guard_wheel
 
@@ -118,6 +120,7 @@ class MainWindow(QMainWindow):
         self.errors = ErrorPanel()
         self.data_tab = DataTab(self.panel, self.errors)
         self.data_tab.folder_scanned.connect(self.folder_scanned)
+        show_problems(self.panel.strategy_box, self.errors)
         self.panel.validity_changed.connect(self._validity)
         self.panel.folder_changed.connect(self.data_tab.open_folder)
         for messages in (self.panel.stocks.message_posted, self.panel.message_posted):
@@ -226,6 +229,7 @@ class MainWindow(QMainWindow):
         """Start a backtest with the panel's configuration (ignored while one runs)."""
         if self.running:
             return
+        self.panel.strategy_box.refresh()  # a file saved since: its parameters as they are now
         try:
             config = self.panel.config()
         except ConfigError as exc:
@@ -342,9 +346,12 @@ class MainWindow(QMainWindow):
         store = self.runs_panel.store
         self.sweep_view.store_path = store.path if store is not None else None
         try:
-            self.sweep_view.set_base_config(self.panel.config())
+            config = self.panel.config()
         except ConfigError as exc:
             self.sweep_view.set_base_config(None, str(exc))
+        else:  # a strategy file that cannot be described cannot be swept either
+            problem = self.panel.strategy_box.problem()
+            self.sweep_view.set_base_config(None if problem else config, problem)
 
     def _run_sweep_cell(self, config: BacktestConfig) -> None:
         self.panel.set_config(config)
@@ -407,7 +414,7 @@ class MainWindow(QMainWindow):
             fills = (result.fills[result.fills["code"] == code]
                      if result is not None else pd.DataFrame())
             self.stock_chart.set_data(detail, fills, config.oversold, config.overbought,
-                                      f"{code}  RSI {config.period}")
+                                      f"{code}  {strategy_label(config)}")
 
         job.start(loaded, self._job_failed)
 

@@ -16,6 +16,7 @@ from engine.config import BacktestConfig
 from engine.errors import BacktestError, Cancelled
 from engine.execution import jobs
 from engine.studies.folds import FoldSpec
+from gui.strategy_files import error_line
 
 
 class EngineWorker(QObject):
@@ -56,7 +57,7 @@ class EngineWorker(QObject):
         except Cancelled:
             self.cancelled.emit()
         except BacktestError as exc:
-            self.failed.emit(str(exc), "")
+            self.failed.emit(error_line(exc), "")
         except Exception as exc:  # shown in the error panel, never as a crash
             self.failed.emit(f"unexpected error: {exc}", traceback.format_exc())
         else:

@@ -1,4 +1,5 @@
-"""The sweep's ranges: one field per RSI parameter and one extra field, checked as typed."""
+"""The sweep's ranges: one field per numeric parameter of the strategy and one extra field,
+checked as typed."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel, QLineEd
 from engine.config import BacktestConfig
 from engine.errors import ConfigError
 from engine.strategies.naming import strategy_label
-from engine.studies.grid import GRID_FIELDS, RSI_FIELDS, expand_grid, parse_values
+from engine.studies.grid import expand_grid, parse_values
 from engine.util.words import counted, display_name
 from gui.plot_style import GUIDE_COLOR, error_label
+from gui.sweep_axes import SweepAxes
 
 NO_EXTRA = "(none)"
-DEFAULT_RANGES = {"period": "10:20:2", "oversold": "20:35:5", "overbought": "65:80:5"}
 
 
 class SweepForm(QGroupBox):
@@ -30,12 +31,8 @@ class SweepForm(QGroupBox):
         form = QFormLayout(self)
         self.range_edits: dict[str, QLineEdit] = {}
         self.range_errors: dict[str, QLabel] = {}
-        for name in RSI_FIELDS:
-            edit = QLineEdit(DEFAULT_RANGES[name], clearButtonEnabled=True)
-            edit.setPlaceholderText("base value")
-            self._add_range(form, name, name, edit)
         self.extra_field = QComboBox()
-        self.extra_field.addItems([NO_EXTRA, *(f for f in GRID_FIELDS if f not in RSI_FIELDS)])
+        self.extra_field.addItem(NO_EXTRA)
         self.extra_field.currentTextChanged.connect(self.edited)
         form.addRow("extra field", self.extra_field)
         self.extra_values = QLineEdit(clearButtonEnabled=True)
@@ -50,6 +47,9 @@ class SweepForm(QGroupBox):
         self.base_label.setStyleSheet(f"color: {GUIDE_COLOR};")
         form.addRow(self.count)
         form.addRow(self.base_label)
+        #: The range fields of the strategy's parameters, first in the form.
+        self.axes = SweepAxes(form, self.range_edits, self.range_errors, self.extra_field,
+                              self.edited)
 
     def _add_range(self, form: QFormLayout, key: str, label: str, edit: QLineEdit) -> None:
         error = error_label()
@@ -65,6 +65,7 @@ class SweepForm(QGroupBox):
         if config is None:
             self.base_label.setText(f"Base: {reason}")
             return
+        self.axes.follow(config)
         stocks = ("all stocks" if config.stocks is None else
                   counted(len(config.stocks), "stock") if isinstance(config.stocks, tuple)
                   else Path(config.stocks).name)
@@ -76,7 +77,7 @@ class SweepForm(QGroupBox):
     def grid(self) -> dict[str, list[float]]:
         """The grid the fields describe; raises ``ConfigError`` naming the bad field."""
         grid: dict[str, list[float]] = {}
-        for name in RSI_FIELDS:
+        for name in self.axes.names:
             text = self.range_edits[name].text().strip()
             if text:
                 grid[name] = self._parse(name, text)
@@ -104,7 +105,7 @@ class SweepForm(QGroupBox):
         for error in self.range_errors.values():
             error.hide()
         try:
-            _, combos = expand_grid(self.grid())
+            _, combos = expand_grid(self.grid(), self.axes.names)
         except ConfigError as exc:
             self.count.setText(" ")
             if exc.field not in self.range_errors:
