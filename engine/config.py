@@ -319,8 +319,12 @@ class BacktestConfig:
     def replace(self, **changes: Any) -> BacktestConfig:
         """A copy with some fields changed (validated again). A name that is no field
         but one of the strategy's parameters changes that parameter (sweeps vary them
-        like fields)."""
+        like fields). For a strategy file, the RSI's field names (``period``, ...) are
+        its parameters too: the RSI's fields mean nothing to it, and a file may name a
+        parameter ``period``."""
         known = {f.name for f in fields(self)}
+        if is_file(os.fspath(changes.get("strategy", self.strategy)).strip().lower()):
+            known -= set(RSI_FIELDS)
         extra = {k: changes.pop(k) for k in list(changes) if k not in known}
         if changes.get("strategy", self.strategy) != self.strategy and "params" not in changes:
             changes["params"] = ()  # another strategy: its own defaults

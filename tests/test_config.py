@@ -326,3 +326,14 @@ def test_capital_1e30_is_refused_instead_of_rejecting_every_buy_as_lot() -> None
         BacktestConfig(initial_capital=1e30)
     assert info.value.field == "initial_capital"
     assert BacktestConfig(initial_capital=MAX_CAPITAL).initial_capital == 1e12
+
+
+def test_a_strategy_files_parameter_named_like_an_rsi_field_is_its_parameter() -> None:
+    """Regression: sweeping ``period`` of strategies/rsi_trend.py changed the RSI's field,
+    which the file never reads, so every combination ran the file's default."""
+    config = BacktestConfig(strategy="strategies/rsi_trend.py")
+    changed = config.replace(period=8, oversold=25.0, trend=40)
+    assert changed.params == (("oversold", 25.0), ("period", 8), ("trend", 40))
+    assert (changed.period, changed.oversold) == (14, 30.0)
+    assert BacktestConfig().replace(period=8).period == 8  # the RSI's own field
+    assert config.replace(strategy="rsi", period=8).period == 8
