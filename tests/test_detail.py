@@ -10,9 +10,9 @@ from engine.config import BacktestConfig
 from engine.data import MarketData
 from engine.errors import DataError
 from engine.run.backtest import load
+from engine.run.drill_down import DETAIL_COLUMNS, stock_detail
 from engine.strategies.base import bars_of
 from engine.strategies.builtin import STRATEGIES
-from engine.run.drill_down import DETAIL_COLUMNS, stock_detail
 from tests.conftest import SAMPLE, WriteStock, bars
 
 
