@@ -110,3 +110,19 @@ def test_volume_zero_rows_are_days_without_a_bar(write_stock: WriteStock) -> Non
     assert data.tradable[:, 0].tolist() == [True, True, False, True]
     assert np.isnan(data.close[2, 0])
     assert data.up_limit[3, 0] == 11.55  # from the previous bar's close, 10.5 * 1.1
+
+
+def test_parquet_files_of_several_headers_in_one_folder(write_stock: WriteStock) -> None:
+    """Each file is read under its own header, however many files of another came before
+    (a folder's parquet schemas are remembered, compared name by name and type by type)."""
+    frames = {"000001_SZ.parquet": bars(DATES, CLOSE),
+              "000002_SZ.parquet": _tushare().assign(ts_code="000002.SZ"),
+              "000004_SZ.parquet": _qlib(), "000006_SZ.parquet": _upper_case(),
+              "000007_SZ.parquet": bars(DATES, CLOSE).rename(columns={"volume": "vol"}),
+              "000008_SZ.parquet": bars(DATES, CLOSE).astype({"volume": "int32"})}
+    for name, frame in frames.items():
+        path = write_stock(name, frame)
+    for _ in range(2):  # and again, with every schema known
+        data = load_market_data(path.parent, use_cache=False)
+        assert data.codes == tuple(name[:9].replace("_", ".") for name in frames)
+        np.testing.assert_array_equal(data.close, np.tile(np.array(CLOSE)[:, None], 6))

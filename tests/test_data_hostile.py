@@ -10,10 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from engine.data import load_market_data, read_stock_list
 from engine.data.layouts.tdx import DAY_RECORD
+from engine.data.reader import read_raw
 from engine.errors import DataError
 
 HEADER = "date,open,high,low,close,volume\n"
@@ -169,6 +172,56 @@ def test_a_parquet_code_column_that_names_another_stock(tmp_path: Path) -> None:
         load_market_data(folder, use_cache=False)
     frame.assign(ts_code=2).to_parquet(folder / "000002_SZ.parquet")
     assert load_market_data(folder, use_cache=False).codes == ("000001.SZ", "000002.SZ")
+
+
+def _bars_with_codes(codes: list[object], **columns: object) -> pa.Table:
+    n = len(codes)
+    return pa.table({**columns, "date": pa.array(pd.date_range("2024-01-02", periods=n)),
+                     "open": [10.0] * n, "high": [10.1] * n, "low": [9.9] * n,
+                     "close": [10.0] * n, "volume": [100.0] * n, "ts_code": codes})
+
+
+@pytest.mark.parametrize(("table", "options", "constant"), [
+    (_bars_with_codes(["000002.SZ"] * 4), {}, "000002.SZ"),
+    (_bars_with_codes([2] * 4), {}, 2),
+    (_bars_with_codes(["000002.SZ"] * 4), {"row_group_size": 2}, "000002.SZ"),
+    (_bars_with_codes(["000002.SZ"] * 2 + ["600142.SH"] * 2), {"row_group_size": 2}, None),
+    (_bars_with_codes(["000002.SZ"] * 3 + [None]), {}, None),
+    (_bars_with_codes(["000002.SZ"] * 4), {"write_statistics": False}, None),
+    # A field of two leaves before the code: leaves and fields are counted apart.
+    (_bars_with_codes(["000002.SZ"] * 4, pair=[{"a": 1, "b": "600142.SH"}] * 4), {}, None),
+    (_bars_with_codes([["000002.SZ"]] * 4), {}, None),
+], ids=["text", "integer", "row-groups", "two-codes", "null", "no-statistics", "nested",
+        "list"])
+def test_a_parquet_code_column_known_from_its_statistics(tmp_path: Path, table: pa.Table,
+                                                         options: dict[str, object],
+                                                         constant: object) -> None:
+    """The one code of a parquet file's code column comes from its statistics, converted
+    as its type says, only when they say one code for every row; otherwise the column is
+    read (and checked: tests above)."""
+    path = tmp_path / "000002_SZ.parquet"
+    pq.write_table(table, path, **options)
+    raw = read_raw(path, extra=("ts_code",))
+    if constant is None:
+        assert raw.constant == {} and "ts_code" in raw.table.column_names
+    else:
+        assert raw.constant == {"ts_code": constant} and type(raw.constant["ts_code"]) is type(
+            constant) and "ts_code" not in raw.table.column_names
+
+
+def test_a_parquet_code_column_checked_whichever_way_it_is_read(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for codes, options in (([["600142.SH"]] * 2, {}), (["600142.SH"] * 2, {}),
+                           (["600142.SH"] * 2, {"write_statistics": False}),
+                           (["600142.SH"] * 2, {"row_group_size": 1})):
+        pq.write_table(_bars_with_codes(codes), folder / "000002_SZ.parquet", **options)
+        if isinstance(codes[0], list):  # a list is no code: not compared
+            assert load_market_data(folder, use_cache=False).codes == ("000002.SZ",)
+            continue
+        with pytest.raises(DataError, match=r"^000002_SZ.parquet: column `ts_code` names "
+                           r"600142.SH on row 1, but the file name names 000002.SZ"):
+            load_market_data(folder, use_cache=False)
 
 
 def test_code_columns_that_agree_with_the_file_name_load(tmp_path: Path) -> None:

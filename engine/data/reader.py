@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -272,13 +273,32 @@ def _unconvertible(path: Path, label: str, column: str, what: str) -> Iterator[N
                         rule="unreadable column") from exc
 
 
-def _check_unique(path: Path, names: list[str]) -> None:
+def _check_unique(path: Path, names: Sequence[str]) -> None:
     """A column named twice is ambiguous (which `close` is the close?), so an error."""
     repeated = duplicated_columns(names)
     if repeated:
-        raise DataError(f"{path.name}: column `{repeated[0]}` appears more than once in the "
-                        "header; keep one column of each name", file=path, field=repeated[0],
-                        rule="duplicate column")
+        raise _duplicate_column(path, repeated[0])
+
+
+def _duplicate_column(path: Path, name: str) -> DataError:
+    return DataError(f"{path.name}: column `{name}` appears more than once in the header; "
+                     "keep one column of each name", file=path, field=name,
+                     rule="duplicate column")
+
+
+@functools.lru_cache(maxsize=256)
+def _header(names: tuple[str, ...]) -> tuple[str | None, dict[str, str]]:
+    """A header's first repeated name (None: none) and its ``map_columns``, worked out
+    once per distinct header: the files of a folder mostly share one. Not to mutate."""
+    repeated = duplicated_columns(names)
+    return (repeated[0] if repeated else None), map_columns(names)
+
+
+@functools.lru_cache(maxsize=256)
+def _columns_to_read(names: tuple[str, ...], extra: tuple[str, ...]) -> list[str]:
+    """The columns of a header that ``file_table`` reads, and those of ``extra``."""
+    mapping = _header(names)[1]
+    return sorted({mapping[c] for c in (*_READ_COLUMNS, *extra) if c in mapping})
 
 
 # Canonical columns ``file_table`` reads (a per-stock file's code column is not needed).
@@ -304,22 +324,26 @@ def read_table(path: Path, data: bytes, extra: tuple[str, ...] = (), *,
         if suffix in (".parquet", ".feather"):
             if suffix == ".parquet":
                 parquet = _open_parquet(data, extra if constant is None else ())
-                schema = parquet.schema_arrow
+                names, flat = _column_names(parquet)
             else:
                 ipc = pa.ipc.open_file(pa.BufferReader(data))
-                schema = ipc.schema
-            _check_unique(path, schema.names)
-            mapping = map_columns(schema.names)
+                names, flat = tuple(ipc.schema.names), False
+            repeated, mapping = _header(names)
+            if repeated is not None:
+                raise _duplicate_column(path, repeated)
+            mapping = dict(mapping)  # the caller's own
             if missing_required(mapping):
+                schema = parquet.schema_arrow if suffix == ".parquet" else ipc.schema
                 return schema.empty_table(), mapping
-            if suffix == ".parquet" and constant is not None:
+            if suffix == ".parquet" and constant is not None and flat:
                 for name in extra:
                     if name in mapping:
-                        found = _one_value(parquet, mapping[name])
+                        column = mapping[name]
+                        found = _one_value(parquet, names.index(column), column)
                         if found:
                             constant[name] = found[0]
                 extra = tuple(name for name in extra if name not in constant)
-            columns = sorted({mapping[c] for c in (*_READ_COLUMNS, *extra) if c in mapping})
+            columns = _columns_to_read(names, extra)
             if suffix == ".parquet":
                 return parquet.read(columns=columns, use_threads=threads), mapping
             return ipc.read_all().select(columns), mapping
@@ -334,22 +358,45 @@ def read_table(path: Path, data: bytes, extra: tuple[str, ...] = (), *,
         ) from exc
 
 
-def _one_value(parquet: pq.ParquetFile, column: str) -> list[object]:
-    """``[value]`` when the file's statistics say every row of ``column`` holds ``value``
-    (no null, min equal to max in every row group), else ``[]``: read the column."""
+def _one_value(parquet: pq.ParquetFile, j: int, column: str) -> list[object]:
+    """``[value]`` when the file's statistics say every row of ``column``, its ``j``-th
+    (one leaf of the schema, as each column is: ``_column_names``), holds ``value`` (no
+    null, min equal to max in every row group), else ``[]``: read the column."""
     meta = parquet.metadata
-    names = parquet.schema.names
-    if names.count(column) != 1 or meta.num_row_groups == 0:
+    if meta.num_row_groups == 0:
         return []
-    j, values = names.index(column), set()
+    value = None
     for group in range(meta.num_row_groups):
         chunk = meta.row_group(group).column(j)
         stats = chunk.statistics
-        if (chunk.path_in_schema != column or stats is None or not stats.has_min_max
-                or stats.null_count != 0 or stats.min != stats.max):
+        if stats is None or not stats.has_min_max or stats.null_count != 0:
             return []
-        values.add(stats.min)
-    return list(values) if len(values) == 1 else []
+        low = stats.min_raw  # the physical value, compared without converting it
+        if low != stats.max_raw or (group and low != value) or chunk.path_in_schema != column:
+            return []  # a list's items (their leaf's path is longer than the list's name)
+        value = low
+    return [stats.min]  # converted as its logical type says
+
+
+#: The parquet schemas of the last files read, with their columns' names and whether each
+#: column is one leaf of the schema: the files of a folder mostly share one, and Arrow's
+#: schema (which decodes a file's ``ARROW:schema`` metadata) cost more per file than
+#: comparing the schemas does. Replaced whole, never changed, so threads may share it.
+_RECENT_SCHEMAS: tuple[tuple[pq.ParquetSchema, tuple[str, ...], bool], ...] = ()
+
+
+def _column_names(parquet: pq.ParquetFile) -> tuple[tuple[str, ...], bool]:
+    """The names of a parquet file's columns (its Arrow schema's), and True when each
+    column is one leaf of its parquet schema, in the same order (no structs)."""
+    global _RECENT_SCHEMAS
+    schema = parquet.schema
+    for known, names, flat in _RECENT_SCHEMAS:
+        if schema.equals(known):  # every name, type and nesting
+            return names, flat
+    names = tuple(parquet.schema_arrow.names)
+    flat = parquet.metadata.num_columns == len(names)
+    _RECENT_SCHEMAS = ((schema, names, flat), *_RECENT_SCHEMAS[:3])
+    return names, flat
 
 
 def _open_parquet(data: bytes, codes: tuple[str, ...]) -> pq.ParquetFile:

@@ -92,11 +92,13 @@ def checked_code_column(raw: RawFile, code: str) -> RawFile:
     mapping = {key: found for key, found in raw.mapping.items() if key != "ts_code"}
     if "ts_code" in raw.constant:  # every row holds it (the parquet file's statistics)
         value = raw.constant["ts_code"]
-        if not _names_stock(value, code):
+        if value != code and not _names_stock(value, code):  # ``code`` is canonical
             raise _code_mismatch(raw, name, code, value, 0)
         return RawFile(raw.path, raw.digest, raw.table, mapping)
     column = raw.table.column(name)
-    if pat.is_dictionary(column.type):  # parquet's: each chunk's distinct values
+    if pat.is_nested(column.type):  # lists, structs: no cell is a code
+        values = []
+    elif pat.is_dictionary(column.type):  # parquet's: each chunk's distinct values
         values = [v for chunk in column.chunks for v in chunk.dictionary.to_pylist()]
     else:
         values = pc.unique(column).to_pylist()
