@@ -441,7 +441,8 @@ def _assemble(arrays: AlignedArrays, meta: dict[str, Any], start_day: int, end_d
         warnings.append(f"{len(idle)} stock(s) have no bars in the run window: "
                         + ", ".join(idle[:10]) + (" ..." if len(idle) > 10 else ""))
     for message in meta["warnings"]:
-        warn_once(log, message)  # every scan and run reloads: said once, not per reload
+        # Every scan and run reloads: said once per folder, not per reload.
+        warn_once(log, message, str(Path(meta["files"][0]).parent) if meta["files"] else "")
     return MarketData(
         codes=codes,
         dates=arrays.calendar.astype("datetime64[D]"),

@@ -9,13 +9,15 @@ import threading
 #: Distinct messages remembered at most; past that, the oldest are forgotten first.
 REMEMBERED = 1024
 
-_said: dict[tuple[str, str], None] = {}
+_said: dict[tuple[str, str, str], None] = {}
 _lock = threading.Lock()
 
 
-def warn_once(log: logging.Logger, message: str) -> None:
-    """``log.warning(message)`` unless this process has said it to ``log`` before."""
-    key = (log.name, message)
+def warn_once(log: logging.Logger, message: str, about: str = "") -> None:
+    """``log.warning(message)`` unless this process has said it to ``log`` before about
+    the same thing (``about``: e.g. the folder or the data's fingerprint; the same words
+    about another folder are said again)."""
+    key = (log.name, about, message)
     with _lock:
         if key in _said:
             return

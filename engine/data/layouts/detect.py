@@ -83,7 +83,7 @@ def scan_folder(folder: Path | str, layout: str = "auto") -> FolderScan:
     if not scan.files:
         raise DataError(describe_unusable(folder, listing, scan), file=folder, rule="no stock")
     for message in scan.warnings:
-        warn_once(log, message)  # every load scans again: said once, not per reload
+        warn_once(log, message, str(base))  # every load scans again: once per folder
     return scan
 
 
