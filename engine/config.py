@@ -71,8 +71,11 @@ def _int_as_float(value: int, name: str) -> float:
 
 
 def _shown(value: Any) -> str:
-    """``repr(value)``, an int beyond int64 in short: 1e+20, or its bit count where a
-    float cannot hold it (the repr of a 5,000-digit int raises ValueError)."""
+    """``repr(value)`` as a user reads it: a date as ``2022-08-01`` (not
+    ``datetime.date(2022, 8, 1)``), an int beyond int64 in short: 1e+20, or its bit count
+    where a float cannot hold it (the repr of a 5,000-digit int raises ValueError)."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > INT64_MAX:
         try:
             return f"{float(value):g}"

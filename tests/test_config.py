@@ -337,3 +337,9 @@ def test_a_strategy_files_parameter_named_like_an_rsi_field_is_its_parameter() -
     assert (changed.period, changed.oversold) == (14, 30.0)
     assert BacktestConfig().replace(period=8).period == 8  # the RSI's own field
     assert config.replace(strategy="rsi", period=8).period == 8
+
+
+def test_a_date_in_a_message_reads_as_a_date() -> None:
+    with pytest.raises(ConfigError) as info:
+        BacktestConfig(start="2022-08-01", end="2022-01-01")
+    assert str(info.value) == "start = 2022-08-01: must not be after end (2022-01-01)"
