@@ -407,6 +407,8 @@ class StockChart(QWidget):
         self.candles.set_data(self._x, bars["open"], bars["high"], bars["low"], bars["close"])
         self.volume.set_data(self._x, bars["volume"], bars["open"], bars["close"])
         self.rsi_curve.setData(self._x, bars["rsi"])
+        # Another strategy than RSI: the detail's RSI is NaN throughout; no empty pane.
+        self.rsi_plot.setVisible(bool(np.isfinite(bars["rsi"]).any()))
         self._set_fills(fills)
         self._set_thresholds(oversold, overbought)
         self.title.setText(title)

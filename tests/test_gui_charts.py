@@ -56,6 +56,15 @@ def _ten_years() -> pd.DataFrame:
     })[["date", "open", "high", "low", "close", "volume", "rsi"]]
 
 
+def test_the_rsi_pane_shows_only_for_an_rsi_run(qtbot: QtBot) -> None:
+    chart = _stock_chart(qtbot)
+    detail = _ten_years()
+    chart.set_data(detail, detail.iloc[:0], 30.0, 70.0, "600000.SH")
+    assert chart.rsi_plot.isVisible()
+    chart.set_data(detail.assign(rsi=np.nan), detail.iloc[:0], 30.0, 70.0, "600000.SH")
+    assert not chart.rsi_plot.isVisible() and chart.candles.bar_count == len(detail)
+
+
 def test_stock_chart_shows_the_engines_bars_rsi_and_fills(
         qtbot: QtBot, run: tuple[BacktestResult, pd.DataFrame, str], tmp_path: Path) -> None:
     result, detail, code = run
