@@ -1,4 +1,5 @@
-"""A dismissible panel that shows an error message with expandable details."""
+"""A dismissible panel that shows an error (red) or a warning about a result (amber), with
+expandable details."""
 
 from __future__ import annotations
 
@@ -11,12 +12,17 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+ERROR_COLOR = "#c0392b"
+WARNING_COLOR = "#b9770e"
+
 
 class ErrorPanel(QFrame):
     """Hidden until ``show_error``; the window stays usable while it is shown."""
 
     def __init__(self) -> None:
         super().__init__()
+        #: "error" or "warning": what the panel shows now.
+        self.kind = "error"
         self.setObjectName("errorPanel")
         self.setStyleSheet("#errorPanel { border: 1px solid #c0392b; border-radius: 4px; "
                            "background: palette(base); }")
@@ -41,6 +47,17 @@ class ErrorPanel(QFrame):
 
     def show_error(self, message: str, details: str = "") -> None:
         """Show ``message``; ``details`` (e.g. a traceback) only when the user asks."""
+        self._show(message, details, ERROR_COLOR)
+
+    def show_warning(self, message: str, details: str = "") -> None:
+        """Show a warning about a result (e.g. unadjusted prices), in amber."""
+        self._show(message, details, WARNING_COLOR)
+
+    def _show(self, message: str, details: str, color: str) -> None:
+        self.kind = "warning" if color == WARNING_COLOR else "error"
+        self.setStyleSheet(f"#errorPanel {{ border: 1px solid {color}; border-radius: 4px; "
+                           "background: palette(base); }")
+        self.message.setStyleSheet(f"color: {color}; font-weight: bold;")
         self.message.setText(message)
         self.details.setPlainText(details or message)
         self.details_button.setChecked(False)

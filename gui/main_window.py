@@ -390,6 +390,14 @@ class MainWindow(QMainWindow):
             self.errors.show_error(f"{counted(len(result.excluded), 'stock')} excluded; see "
                                    "details",
                                    result.excluded.to_string(index=False))
+        elif result.warnings:
+            # Where the result is: e.g. unadjusted TongDaXin bars book each ex-rights gap
+            # as a loss (the load's warning says how to give an adjustment source).
+            more = len(result.warnings) - 1
+            self.errors.show_warning(
+                f"warning: {result.warnings[0]}"
+                + (f" (and {counted(more, 'more warning')}; see details)" if more else ""),
+                "\n".join(result.warnings) if more else "")
 
     def show_stock(self, code: str) -> None:
         """Drill down into ``code``: candles, volume, RSI and the run's fills, shown in the
