@@ -32,13 +32,13 @@ def test_a_runs_gap_warning_shows_over_its_result(window: Any, qtbot: Any,
     folder = _unadjusted_tdx(tmp_path / "tdx")
     result = run_backtest(BacktestConfig(data_dir=folder, start="2021-01-01",
                                          end="2021-12-31", cache_dir=tmp_path / "cache"))
-    gaps = [w for w in result.warnings if "beyond their price limit" in w]
+    gaps = [w for w in result.warnings if "beyond the price limit" in w]
     assert len(gaps) == 1
     window.show_result(result)
     panel = window.errors
     qtbot.waitUntil(panel.isVisible)  # the summary comes in its own event-loop turn
     assert panel.kind == "warning"
-    assert "beyond their price limit" in panel.message.text()
+    assert "beyond the price limit" in panel.message.text()
     assert "gbbq" in panel.message.text()
 
 

@@ -15,7 +15,7 @@ from engine.datagen.universe import generate_frames
 
 
 def _gap_warnings(warnings: tuple[str, ...]) -> list[str]:
-    return [w for w in warnings if "beyond their price limit" in w]
+    return [w for w in warnings if "beyond the price limit" in w]
 
 
 def _exports(folder: Path, title: str) -> tuple[str, np.datetime64]:
@@ -41,7 +41,7 @@ def test_an_unadjusted_export_warns_once_with_the_stock_and_day(tmp_path: Path) 
         assert data.layout == "tdx-export"
         found = _gap_warnings(data.warnings)
         assert len(found) == 1, data.warnings
-        assert found[0].startswith(f"1 of 8 stock(s) have 1 overnight gap(s) beyond their "
+        assert found[0].startswith(f"1 of 8 stocks has 1 overnight gap beyond the "
                                    f"price limit ({code}; first {code} on {day})")
         assert "不复权 TongDaXin exports" in found[0] and "前复权" in found[0]
     assert data.from_cache

@@ -24,7 +24,7 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _gap_warnings(warnings: tuple[str, ...]) -> list[str]:
-    return [w for w in warnings if "beyond their price limit" in w]
+    return [w for w in warnings if "beyond the price limit" in w]
 
 
 def test_a_clean_tdx_folder_gives_no_gap_warning(clean: Path, tmp_path: Path) -> None:
@@ -50,7 +50,7 @@ def test_a_halved_price_is_one_warning_counting_stocks_and_gaps(tmp_path: Path) 
         data = load_market_data(folder, cache_dir=tmp_path / "cache")
         found = _gap_warnings(data.warnings)
         assert len(found) == 1, data.warnings
-        assert found[0].startswith(f"1 of 8 stock(s) have 1 overnight gap(s) beyond their "
+        assert found[0].startswith(f"1 of 8 stocks has 1 overnight gap beyond the "
                                    f"price limit ({code}; first {code} on {date})")
         assert "前复权" in found[0] and "adj_factor" in found[0] and "gbbq" in found[0]
     assert data.from_cache

@@ -91,7 +91,7 @@ def load(root: Path, **kwargs: object) -> MarketData:
 
 
 def gap_warnings(data: MarketData) -> list[str]:
-    return [w for w in data.warnings if "beyond their price limit" in w]
+    return [w for w in data.warnings if "beyond the price limit" in w]
 
 
 def column(data: MarketData, name: str, code: str) -> np.ndarray:
@@ -413,7 +413,7 @@ def test_no_position_books_an_ex_rights_gap_as_a_loss(tmp_path: Path) -> None:
 
 
 def gap_warnings_of(result: BacktestResult) -> list[str]:
-    return [w for w in result.warnings if "beyond their price limit" in w]
+    return [w for w in result.warnings if "beyond the price limit" in w]
 
 
 def test_a_generated_installation_loads_to_the_generated_prices(tmp_path: Path) -> None:

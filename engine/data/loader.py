@@ -31,6 +31,7 @@ from engine.errors import ConfigError, DataError
 from engine.progress import CancelToken
 from engine.util.log_once import warn_once
 from engine.util.oscompat import tune_allocator
+from engine.util.words import counted
 
 log = logging.getLogger(__name__)
 
@@ -368,19 +369,21 @@ def ex_rights_gap_warning(arrays: AlignedArrays, codes: list[str],
     first = int(stocks[0])
     day = np.datetime64(int(arrays.calendar[first_day[first]]), "D")
     named = ", ".join(codes[j] for j in stocks[:5]) + (" ..." if stocks.size > 5 else "")
-    counted = (f"{stocks.size} of {len(codes)} stock(s) have {int(per_stock.sum())} overnight "
-               f"gap(s) beyond their price limit ({named}; first {codes[first]} on {day})")
+    gaps = int(per_stock.sum())
+    summary = (f"{stocks.size:,} of {len(codes):,} stocks {'has' if stocks.size == 1 else 'have'} "
+               f"{gaps:,} overnight {'gap' if gaps == 1 else 'gaps'} beyond the price limit "
+               f"({named}; first {codes[first]} on {day})")
     if table is not None:
-        return [f"{counted} that the ex-rights table {table} does not explain: ex-rights "
+        return [f"{summary} that the ex-rights table {table} does not explain: ex-rights "
                 "days missing from an old table, each booked as a loss or gain no holder "
                 "had. Let TongDaXin download its data again (盘后数据下载) to bring "
                 "T0002/hq_cache/gbbq up to date"]
     if layout == "tdx-export":
-        return [f"{counted}: the mark of ex-rights days in 不复权 TongDaXin exports, each "
+        return [f"{summary}: the mark of ex-rights days in 不复权 TongDaXin exports, each "
                 "booked as a loss or gain no holder had. To adjust them, export 前复权 "
                 "data, or load the installation's vipdoc with its ex-rights table "
                 "(T0002/hq_cache/gbbq)"]
-    return [f"{counted}: the mark of ex-rights days in unadjusted TongDaXin bars, each "
+    return [f"{summary}: the mark of ex-rights days in unadjusted TongDaXin bars, each "
             "booked as a loss or gain no holder had. To adjust them, give the "
             "installation's ex-rights table (T0002/hq_cache/gbbq beside vipdoc, or "
             "--tdx-gbbq PATH), or use a TongDaXin 前复权 export or files with adj_factor"]
@@ -438,7 +441,8 @@ def _assemble(arrays: AlignedArrays, meta: dict[str, Any], start_day: int, end_d
     idle = [codes[j] for j in np.flatnonzero(~in_window)]
     warnings = [*notices, *meta["warnings"]]
     if idle:
-        warnings.append(f"{len(idle)} stock(s) have no bars in the run window: "
+        warnings.append(f"{counted(len(idle), 'stock')} "
+                        f"{'has' if len(idle) == 1 else 'have'} no bars in the run window: "
                         + ", ".join(idle[:10]) + (" ..." if len(idle) > 10 else ""))
     for message in meta["warnings"]:
         # Every scan and run reloads: said once per folder, not per reload.
