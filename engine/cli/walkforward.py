@@ -45,7 +45,7 @@ def _cmd_walkforward(args: argparse.Namespace) -> int:
     Window.parse(args.train, "--train")  # before any work: a bad window fails at once
     Window.parse(args.test, "--test")
     config = config_from_args(args)
-    grid = grid_from_args(args)
+    grid = grid_from_args(args, config)
     spec = FoldSpec(args.train, args.test, args.anchored)
     check_before_work(config, args.out)
     with ProgressBar(STAGES, enabled=not args.no_progress) as bar:
