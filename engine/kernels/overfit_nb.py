@@ -4,7 +4,9 @@ for each CSCV split, the in-sample best combination's out-of-sample rank, withou
 splits on several threads).
 
 The train sums are added block by block in block order from 0.0, which is what the
-matrix product of the 0/1 split mask with the block sums did (checked to the bit), and
+matrix product of the 0/1 split mask with the block sums did (checked to the bit); a
+split reuses the partial sums of the blocks it starts with in common with the split
+before (the same additions, about a quarter of them left to do), and
 the scores are the same IEEE operations as the numpy code's before (``np.sqrt`` of the
 spread, NaN where it is not > 0, then the division).
 """
@@ -37,18 +39,27 @@ def split_ranks_nb(choose: np.ndarray, sums: np.ndarray, squares: np.ndarray,
     (NaN scores never below; the in-sample best is the first highest score, NaN counted
     as -inf and infinities as the largest finite numbers, as ``np.nan_to_num`` makes
     them), into ``below``."""
-    n_combos = sums.shape[1]
-    train_sums, train_squares = np.empty(n_combos), np.empty(n_combos)
+    n_combos, half = sums.shape[1], choose.shape[1]
+    # Row d of the partial sums adds the split's first d blocks; a split shares the rows
+    # of the blocks it has in common with the one before at its start (the splits come
+    # in lexicographic order), and those sums are the same additions in the same order.
+    part_sums, part_squares = np.zeros((half + 1, n_combos)), np.zeros((half + 1, n_combos))
+    train_sums, train_squares = part_sums[half], part_squares[half]
     test_sums, test_squares = np.empty(n_combos), np.empty(n_combos)
     train, test = np.empty(n_combos), np.empty(n_combos)
     for i in range(first, stop):
-        train_sums[:] = 0.0
-        train_squares[:] = 0.0
-        for k in choose[i]:
+        same = 0
+        if i > first:
+            while same < half and choose[i, same] == choose[i - 1, same]:
+                same += 1
+        for d in range(same, half):
+            k = choose[i, d]
             row_sums, row_squares = sums[k], squares[k]
+            from_sums, from_squares = part_sums[d], part_squares[d]
+            to_sums, to_squares = part_sums[d + 1], part_squares[d + 1]
             for j in range(n_combos):
-                train_sums[j] += row_sums[j]
-                train_squares[j] += row_squares[j]
+                to_sums[j] = from_sums[j] + row_sums[j]
+                to_squares[j] = from_squares[j] + row_squares[j]
         for j in range(n_combos):
             test_sums[j] = all_sums[j] - train_sums[j]
             test_squares[j] = all_squares[j] - train_squares[j]

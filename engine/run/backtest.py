@@ -118,7 +118,9 @@ def run_metrics(config: BacktestConfig, data: MarketData, equity: np.ndarray,
     formulas from ``engine.results.metrics``, as ``compute_metrics`` does from tables.
     """
     initial = config.initial_capital
-    out = np.empty(equity.size) if returns_out is None else returns_out
+    # float32 like a sweep's: one compiled variant of the kernel for runs and sweeps (a
+    # fresh process that does both loads it once); the figures never read it back.
+    out = np.empty(equity.size, np.float32) if returns_out is None else returns_out
     f = run_figures_nb(equity, positions_value, fill_records, data.tradable,
                        np.asarray(benchmark, float), initial,
                        config.risk_free_rate / metrics.TRADING_DAYS, out)

@@ -21,7 +21,7 @@ import numpy as np
 from engine.config import BacktestConfig
 from engine.data import MarketData
 from engine.execution.shared_data import DataRef, attach_market_data
-from engine.kernels.simulate_nb import Market, buy_lists_nb, simulate_lists_nb
+from engine.kernels.simulate_nb import Costs, Market, buy_lists_nb, simulate_lists_nb
 from engine.progress import TaskContext
 from engine.run.backtest import _tiny_market, run_metrics
 from engine.run.kernel_inputs import costs_of, exits_of, market_of
@@ -45,6 +45,9 @@ class DataState:
     indicator: tuple[Strategy, Hashable, tuple[np.ndarray, ...]] | None = None
     #: Buy lists and sell signals of the last indicators, by side, start and parameters.
     sides: dict[Hashable, object] = field(default_factory=dict)
+    #: The kernels' cost arrays by the config fields they come from (the same for most
+    #: combinations: ``costs_of`` hashes the calendar each time).
+    costs: dict[str, Costs] = field(default_factory=dict)
 
 
 class _Kept(threading.local):
@@ -135,10 +138,20 @@ def simulate_fast(data: MarketData, state: DataState, config: BacktestConfig,
     per_stock = config.capital_mode == "per_stock"
     cash0 = (config.initial_capital / data.n_stocks if per_stock
              else config.initial_capital)
-    return simulate_lists_nb(state.market, costs_of(data, config), lists, sell,
+    return simulate_lists_nb(state.market, _costs(data, state, config), lists, sell,
                              data.start_index, per_stock, config.fill == "close", cash0,
                              config.position_pct, config.max_positions, config.price_limits,
                              exits_of(config))
+
+
+def _costs(data: MarketData, state: DataState, config: BacktestConfig) -> Costs:
+    """``costs_of(data, config)``, made once per distinct set of the fields it reads."""
+    key = repr((config.commission_rate, config.min_commission, config.stamp_tax_rate,
+                config.transfer_fee_rate, config.slippage, config.lot_size))  # -0.0 != 0.0
+    costs = state.costs.get(key)
+    if costs is None:
+        costs = state.costs[key] = costs_of(data, config)
+    return costs
 
 
 def evaluate(data: MarketData, state: DataState, config: BacktestConfig, lists: BuyLists,
