@@ -14,27 +14,40 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def rsi_from_averages_nb(avg_gain: float, avg_loss: float) -> float:
-    """RSI from the average gain and loss, with the SPEC's edge rules."""
-    if avg_loss == 0.0:
-        return 100.0 if avg_gain > 0.0 else 50.0
-    return 100.0 - 100.0 / (1.0 + avg_gain / avg_loss)
+    """RSI from the average gain and loss, with the SPEC's edge rules (written without
+    branches, so that a row of stocks runs on vectors; the quotient computed where
+    ``avg_loss`` is 0 is never used)."""
+    rsi = 100.0 - 100.0 / (1.0 + avg_gain / avg_loss)
+    return rsi if avg_loss != 0.0 else (100.0 if avg_gain > 0.0 else 50.0)
 
 
-@njit(cache=True, nogil=True)
+#: What a stock's bar does to its Wilder averages: none (no bar, or its first), a
+#: warm-up gain added, the last warm-up gain added and the sums divided, a Wilder step.
+_NONE, _WARM, _FIRST, _STEP = 0, 1, 2, 3
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def rsi_wilder_nb(close: np.ndarray, tradable: np.ndarray, period: int) -> np.ndarray:
     """Wilder-smoothed RSI: the first average is the simple mean of the first
-    ``period`` gains (losses), then ``avg = (avg_prev * (period - 1) + x) / period``."""
+    ``period`` gains (losses), then ``avg = (avg_prev * (period - 1) + x) / period``.
+
+    Each row is done in two passes: the bars' branches (which step each stock takes,
+    its gain and loss), then the averages and the RSI without branches, which runs on
+    vectors (the four divisions per bar bound a scalar loop). Every stock's value comes
+    from the same operations in the same order as one branch per step would give."""
     n_days, n_stocks = close.shape
-    out = np.full((n_days, n_stocks), np.nan)
+    out = np.empty((n_days, n_stocks))
     n_bars = np.zeros(n_stocks, dtype=np.int64)
     prev = np.full(n_stocks, np.nan)
     # Running sums during warm-up; the Wilder averages afterwards.
-    avg_gain = np.zeros(n_stocks)
-    avg_loss = np.zeros(n_stocks)
+    avg_gain, avg_loss = np.zeros(n_stocks), np.zeros(n_stocks)
+    gain, loss = np.zeros(n_stocks), np.zeros(n_stocks)
+    step = np.zeros(n_stocks, dtype=np.int64)
     for t in range(n_days):
         for s in range(n_stocks):
+            step[s] = _NONE
             if not tradable[t, s]:
                 continue
             c = close[t, s]
@@ -45,19 +58,18 @@ def rsi_wilder_nb(close: np.ndarray, tradable: np.ndarray, period: int) -> np.nd
                 continue
             d = c - prev[s]
             prev[s] = c
-            gain = d if d > 0.0 else 0.0
-            loss = -d if d < 0.0 else 0.0
-            if k <= period:
-                avg_gain[s] += gain
-                avg_loss[s] += loss
-                if k < period:
-                    continue
-                avg_gain[s] = avg_gain[s] / period
-                avg_loss[s] = avg_loss[s] / period
-            else:
-                avg_gain[s] = (avg_gain[s] * (period - 1) + gain) / period
-                avg_loss[s] = (avg_loss[s] * (period - 1) + loss) / period
-            out[t, s] = rsi_from_averages_nb(avg_gain[s], avg_loss[s])
+            gain[s] = d if d > 0.0 else 0.0
+            loss[s] = -d if d < 0.0 else 0.0
+            step[s] = _WARM if k < period else (_FIRST if k == period else _STEP)
+        for s in range(n_stocks):
+            st, ag, al, g, lo = step[s], avg_gain[s], avg_loss[s], gain[s], loss[s]
+            ag = ((ag * (period - 1) + g) / period if st == _STEP
+                  else (ag + g) / period if st == _FIRST else ag + g if st == _WARM else ag)
+            al = ((al * (period - 1) + lo) / period if st == _STEP
+                  else (al + lo) / period if st == _FIRST else al + lo if st == _WARM else al)
+            avg_gain[s], avg_loss[s] = ag, al
+            rsi = rsi_from_averages_nb(ag, al)
+            out[t, s] = rsi if st >= _FIRST else np.nan
     return out
 
 
