@@ -216,7 +216,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     check_before_work(config, args.out)
     with _saving_store(args) as store:
         t0 = time.perf_counter()
-        with ProgressBar(unit_stage="sweep", enabled=not args.no_progress) as bar:
+        # No bar at all with --no-progress: a script's sweep need not import tqdm.
+        bar = None if args.no_progress else ProgressBar(unit_stage="sweep")
+        with bar or contextlib.nullcontext():
             result = run_sweep(config, grid, progress=bar, cluster=args.cluster)
         wall = time.perf_counter() - t0
         n = len(result.table)
