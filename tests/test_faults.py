@@ -194,19 +194,24 @@ def test_two_processes_filling_one_cache_entry_at_once_both_get_correct_results(
 _KILL_A_WORKER = """
     import os, signal, sys
     import engine.cli.main as cli
+    import engine.studies.sweep as sweep_module
     from engine.execution import parallel
     from engine.run.backtest import WORKER_SETUP
 
-    real, killed = cli.ProgressBar.__call__, []
+    real, killed = sweep_module.run_sweep, []
 
-    def kill_worker_0_once_computing(self, stage, done, total, worker=None):
-        if stage == "sweep" and not killed:
-            killed.append(parallel.shared_pool(1, WORKER_SETUP).pids()[0])
-            print(f"killed {killed[0]}", flush=True)
-            os.kill(killed[0], signal.SIGKILL)
-        real(self, stage, done, total, worker)
+    def run_sweep(config, grid, progress=None, cancel=None, **kwargs):
+        # The sweep's own progress events (the CLI shows none with --no-progress).
+        def kill_worker_0_once_computing(stage, done, total, worker=None):
+            if stage == "sweep" and not killed:
+                killed.append(parallel.shared_pool(1, WORKER_SETUP).pids()[0])
+                print(f"killed {killed[0]}", flush=True)
+                os.kill(killed[0], signal.SIGKILL)
+            if progress is not None:
+                progress(stage, done, total, worker)
+        return real(config, grid, kill_worker_0_once_computing, cancel, **kwargs)
 
-    cli.ProgressBar.__call__ = kill_worker_0_once_computing
+    sweep_module.run_sweep = run_sweep
     sys.exit(cli.main(sys.argv[1:]))
 """
 
