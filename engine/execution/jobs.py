@@ -39,6 +39,7 @@ from engine.progress import CancelToken, Progress, ProgressSink, TaskContext
 from engine.results.formatting import PackedText, format_frame, pack_text
 
 if TYPE_CHECKING:
+    from engine.data import MarketData
     from engine.results.tables import BacktestResult
     from engine.studies.sweep import SweepResult
     from engine.studies.walkforward import FoldSpec, WalkForwardResult
@@ -335,25 +336,33 @@ class FolderScan:
     indices: tuple[str, ...] = ()
 
 
-def _scan(payload: tuple[str, Any, str, str], ctx: TaskContext) -> FolderScan:
-    from engine.data import coverage, load_market_data
-    from engine.data.layouts.detect import layout_title
-    from engine.data.layouts.detect import scan_folder as scan_layout
+def _load_to_show(folder: str, end: Any, adjust: str, layout: str,
+                  ctx: TaskContext) -> MarketData:
+    """Every stock of ``folder`` (bad ones skipped) up to ``end``, through the aligned
+    cache; all of it when the data starts after ``end``, to show its coverage."""
+    from engine.data import load_market_data
     from engine.data.loader import WINDOW_RULE
     from engine.errors import DataError
-    from engine.results.tables import excluded_table
 
-    text, end, adjust, layout = payload
-    folder = Path(text)
     try:
-        data = load_market_data(folder, end=end, adjust=adjust, layout=layout,
+        return load_market_data(folder, end=end, adjust=adjust, layout=layout,
                                 on_bad_stock="skip", cancel=ctx)
     except DataError as exc:
         if exc.rule != WINDOW_RULE:
             raise
-        # The data starts after the window's end: load all of it, to show its coverage.
-        data = load_market_data(folder, adjust=adjust, layout=layout, on_bad_stock="skip",
+        return load_market_data(folder, adjust=adjust, layout=layout, on_bad_stock="skip",
                                 cancel=ctx)
+
+
+def _scan(payload: tuple[str, Any, str, str], ctx: TaskContext) -> FolderScan:
+    from engine.data import coverage
+    from engine.data.layouts.detect import layout_title
+    from engine.data.layouts.detect import scan_folder as scan_layout
+    from engine.results.tables import excluded_table
+
+    text, end, adjust, layout = payload
+    folder = Path(text)
+    data = _load_to_show(text, end, adjust, layout, ctx)
     dates = data.dates
     others = scan_layout(folder, layout).others
     indices = tuple(sorted(code for code, kind in others.items() if kind == "index"))
@@ -374,20 +383,9 @@ def scan_folder(folder: Path, end: Any, adjust: str, layout: str = "auto",
 
 def _coverage(payload: tuple[str, str, str, str, str], ctx: TaskContext) -> pd.DataFrame:
     from engine.data import coverage as coverage_of
-    from engine.data import load_market_data
-    from engine.data.loader import WINDOW_RULE
-    from engine.errors import DataError
 
     text, start, end, adjust, layout = payload
-    try:
-        data = load_market_data(text, end=end, adjust=adjust, layout=layout,
-                                on_bad_stock="skip", cancel=ctx)
-    except DataError as exc:
-        if exc.rule != WINDOW_RULE:
-            raise
-        data = load_market_data(text, adjust=adjust, layout=layout, on_bad_stock="skip",
-                                cancel=ctx)  # the data starts after the window's end
-    return coverage_of(data, start, end)
+    return coverage_of(_load_to_show(text, end, adjust, layout, ctx), start, end)
 
 
 def coverage(folder: Path, start: Any, end: Any, adjust: str, layout: str = "auto",
