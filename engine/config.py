@@ -171,8 +171,8 @@ class BacktestConfig:
             set_(self, "stocks", os.fspath(self.stocks))
         if isinstance(self.tdx_gbbq, PurePath):
             set_(self, "tdx_gbbq", os.fspath(self.tdx_gbbq))
-        self._coerce_numbers()
         self._coerce_strategy()
+        self._coerce_numbers()
         self._validate()
 
     def _coerce_strategy(self) -> None:
@@ -193,13 +193,10 @@ class BacktestConfig:
                               field="strategy")
         object.__setattr__(self, "strategy", name)
         given = dict(self.params.items() if isinstance(self.params, Mapping) else self.params)
-        if name == "rsi":
-            lifted = {k: given.pop(k) for k in RSI_FIELDS if k in given}
-            if lifted:
-                done = dataclasses.replace(self, params=tuple(sorted(given.items())), **lifted)
-                for f in fields(self):
-                    object.__setattr__(self, f.name, getattr(done, f.name))
-                return
+        if name == "rsi":  # its parameters are its fields (coerced and checked after this)
+            for key in RSI_FIELDS:
+                if key in given:
+                    object.__setattr__(self, key, given.pop(key))
         if not is_file(name):
             if name != "rsi":
                 given = builtin_params(BUILTINS[name], given)
