@@ -8,7 +8,8 @@ import pandas as pd
 from engine.config import BacktestConfig
 from engine.data import MarketData
 from engine.errors import DataError
-from engine.strategies.builtin import RSI_KERNELS
+from engine.strategies.base import bars_of
+from engine.strategies.builtin import STRATEGIES
 
 DETAIL_COLUMNS = ("date", "open", "high", "low", "close", "volume", "rsi")
 
@@ -26,14 +27,6 @@ def _column(data: MarketData, code: str) -> int:
         ) from None
 
 
-def _frozen(values: np.ndarray) -> np.ndarray:
-    # Read-only contiguous copies have the same numba signature as the full run's (possibly
-    # memory-mapped) planes, so the cached compiled kernel is reused instead of recompiled.
-    out = np.ascontiguousarray(values)
-    out.flags.writeable = False
-    return out
-
-
 def stock_detail(data: MarketData, code: str, config: BacktestConfig) -> pd.DataFrame:
     """Bars and RSI of ``code`` from the run's first day (``data.start_index``) to the end.
 
@@ -44,14 +37,13 @@ def stock_detail(data: MarketData, code: str, config: BacktestConfig) -> pd.Data
     strategy is another. Columns: ``DETAIL_COLUMNS``.
     """
     j = _column(data, code)
-    cols = [j]
-    tradable = _frozen(data.tradable[:, cols])
+    # The run's own columns (read-only, contiguous: the kernels' compiled signature).
+    bars = bars_of(data, j, j + 1)
     if config.strategy == "rsi":
-        rsi = RSI_KERNELS[config.rsi_method](_frozen(data.close[:, cols]), tradable,
-                                             config.period)[:, 0]
+        rsi = STRATEGIES["rsi"].indicators(bars, config.strategy_params())[0][:, 0]
     else:
-        rsi = np.full(tradable.shape[0], np.nan)
-    rows = np.flatnonzero(tradable[:, 0])
+        rsi = np.full(bars.shape[0], np.nan)
+    rows = np.flatnonzero(bars.tradable[:, 0])
     rows = rows[rows >= data.start_index]
     frame = {"date": data.dates[rows]}
     for name in DETAIL_COLUMNS[1:-1]:
