@@ -13,6 +13,7 @@ exception raised in it; never a traceback.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import sys
@@ -49,9 +50,10 @@ class StrategyFile:
         """The file's name, as messages show it."""
         return Path(self.path).name
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
-        """A hash of the source: equal sources give equal strategies."""
+        """A hash of the source: equal sources give equal strategies (computed once; a
+        sweep asks for each combination)."""
         return hashlib.sha256(self.source.encode("utf-8")).hexdigest()
 
     # -- the Strategy interface (engine.strategies.base) ---------------------------
