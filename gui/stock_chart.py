@@ -408,7 +408,7 @@ class StockChart(QWidget):
         self.volume.set_data(self._x, bars["volume"], bars["open"], bars["close"])
         self.rsi_curve.setData(self._x, bars["rsi"])
         # Another strategy than RSI: the detail's RSI is NaN throughout; no empty pane.
-        self.rsi_plot.setVisible(bool(np.isfinite(bars["rsi"]).any()))
+        self._show_rsi_pane(bool(np.isfinite(bars["rsi"]).any()))
         self._set_fills(fills)
         self._set_thresholds(oversold, overbought)
         self.title.setText(title)
@@ -416,6 +416,20 @@ class StockChart(QWidget):
         self.reset_view()
         self._stack.setCurrentWidget(self.plots if len(detail) else self.placeholder)
         self._show_hint()
+
+    def _show_rsi_pane(self, show: bool) -> None:
+        """The RSI pane below the volume, or none: the volume then carries the dates and
+        the price and volume take the whole height."""
+        layout = self.plots.ci
+        if show == (self.rsi_plot in layout.items):
+            return
+        if show:
+            layout.addItem(self.rsi_plot, row=2, col=0)
+        else:
+            layout.removeItem(self.rsi_plot)
+        layout.layout.setRowStretchFactor(2, 2 if show else 0)
+        self.rsi_plot.setVisible(show)
+        self.volume_plot.getAxis("bottom").setStyle(showValues=not show)
 
     def candles_count(self) -> int:
         """Number of bars shown."""

@@ -63,6 +63,11 @@ def test_the_rsi_pane_shows_only_for_an_rsi_run(qtbot: QtBot) -> None:
     assert chart.rsi_plot.isVisible()
     chart.set_data(detail.assign(rsi=np.nan), detail.iloc[:0], 30.0, 70.0, "600000.SH")
     assert not chart.rsi_plot.isVisible() and chart.candles.bar_count == len(detail)
+    # The dates then stand under the volume, the last pane.
+    assert chart.volume_plot.getAxis("bottom").style["showValues"]
+    chart.set_data(detail, detail.iloc[:0], 30.0, 70.0, "600000.SH")
+    assert chart.rsi_plot.isVisible()
+    assert not chart.volume_plot.getAxis("bottom").style["showValues"]
 
 
 def test_stock_chart_shows_the_engines_bars_rsi_and_fills(
