@@ -387,9 +387,11 @@ class MainWindow(QMainWindow):
         self.total_label.setText(f"last run: {total:.2f} s, {counted(len(result.codes), 'stock')}")
         self.statusBar().showMessage(f"Done: {trade_counts(result)}")
         if len(result.excluded):
+            # The run's warnings (e.g. unadjusted bars) stay in the details below the list.
             self.errors.show_error(f"{counted(len(result.excluded), 'stock')} excluded; see "
                                    "details",
-                                   result.excluded.to_string(index=False))
+                                   "\n".join([result.excluded.to_string(index=False),
+                                              *(f"warning: {w}" for w in result.warnings)]))
         elif result.warnings:
             # Where the result is: e.g. unadjusted TongDaXin bars book each ex-rights gap
             # as a loss (the load's warning says how to give an adjustment source).

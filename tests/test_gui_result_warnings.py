@@ -50,3 +50,19 @@ def test_a_clean_result_shows_no_warning(window: Any, qtbot: Any, tmp_path: Path
     window.show_result(result)
     qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("Done"))
     assert not window.errors.isVisible()
+
+
+def test_with_excluded_stocks_the_warning_stays_in_the_details(window: Any, qtbot: Any,
+                                                               tmp_path: Path) -> None:
+    folder = _unadjusted_tdx(tmp_path / "tdx")
+    broken = sorted(folder.glob("vipdoc/*/lday/*.day"))[0]
+    broken.write_bytes(broken.read_bytes()[:-5])  # not whole records: excluded with skip
+    result = run_backtest(BacktestConfig(data_dir=folder, start="2021-01-01",
+                                         end="2021-12-31", on_bad_stock="skip",
+                                         cache_dir=tmp_path / "cache"))
+    assert len(result.excluded) == 1 and result.warnings
+    window.show_result(result)
+    panel = window.errors
+    qtbot.waitUntil(panel.isVisible)
+    assert panel.kind == "error" and "1 stock excluded" in panel.message.text()
+    assert "beyond the price limit" in panel.details.toPlainText()
